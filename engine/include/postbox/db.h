@@ -1,0 +1,139 @@
+// DB: a postbox store on LMDB — mailboxes, connections, push registrations, the
+// per-mailbox KV store (entries), messages with their blobs, and the per-mailbox
+// feed. Thread-safe: any number of threads may call any method; writes are
+// serialized through one writer (LMDB has one), reads run concurrently in
+// read-only transactions. Several processes may open the same folder.
+//
+// Errors (Status codes line up with the protocol, see status.h):
+//   InvalidArgument  malformed input (bad status value, connecting a mailbox to itself)
+//   Unauthenticated  unknown mailbox or wrong secret in Authenticate
+//   PermissionDenied not connected (posting policy kConnected), not a party / the recipient
+//   NotFound         unknown mailbox, id or key
+//   Conflict         a message id reused with different content
+//   Gone             a superseded (or deleted) message id
+//   TooLarge         a key, value, topic, meta, token or blob over its limit
+//   ResourceExhausted the map is at max_map_size; nothing was written
+#ifndef POSTBOX_DB_H_
+#define POSTBOX_DB_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "postbox/options.h"
+#include "postbox/result.h"
+#include "postbox/status.h"
+#include "postbox/types.h"
+#include "postbox/write_batch.h"
+
+namespace postbox {
+
+class DB {
+ public:
+  // Opens (creating if needed, unless read_only) the store in folder `path`.
+  // The folder is created if missing. Fails with InvalidArgument for bad
+  // options, Unavailable if the folder cannot be opened, Internal for a store
+  // of an unknown format.
+  static Result<std::unique_ptr<DB>> Open(const std::string& path, const Options& options);
+  ~DB();
+  DB(const DB&) = delete;
+  DB& operator=(const DB&) = delete;
+
+  const Options& options() const;
+
+  // ---- Batches (group commit) ----
+  // Applies every op of `batch` in one write transaction and commits it (synced
+  // in kDurable mode) before returning; per-op outcomes are in batch->results().
+  // Returns non-OK only if the transaction as a whole failed (then every op's
+  // result carries that error and nothing was written): ResourceExhausted when
+  // the map cannot grow, Unavailable on I/O errors.
+  Status Write(WriteBatch* batch);
+
+  // ---- Mailboxes ----
+  // Creates a mailbox with a random mkey and secret. The secret is returned only here.
+  Result<MailboxCredentials> CreateMailbox();
+  // OK if `secret` is the mailbox's secret (constant-time comparison of salted
+  // hashes); Unauthenticated for a wrong secret or an unknown mailbox.
+  Status Authenticate(const MailboxKey& mkey, std::string_view secret) const;
+  // Deletes the mailbox, its entries, connections, push registration, feed and
+  // messages (sent and received); each deleted message leaves a tombstone in the
+  // peer's feed and answers 410 afterwards. NotFound if unknown.
+  Status DeleteMailbox(const MailboxKey& mkey);
+  Result<MailboxInfo> GetMailbox(const MailboxKey& mkey) const;
+  // Mailboxes in mkey order after `start_after` (from the first if empty), at most `limit`.
+  Result<std::vector<MailboxInfo>> ListMailboxes(std::optional<MailboxKey> start_after,
+                                                 size_t limit) const;
+  Result<uint64_t> CountMailboxes() const;
+
+  // ---- Connections (undirected) ----
+  // Idempotent. NotFound if either mailbox is unknown; InvalidArgument if a == b.
+  Status Connect(const MailboxKey& a, const MailboxKey& b);
+  // Idempotent (OK if they were not connected). NotFound if either is unknown.
+  Status Disconnect(const MailboxKey& a, const MailboxKey& b);
+  Result<bool> IsConnected(const MailboxKey& a, const MailboxKey& b) const;
+  // The mailboxes connected to `mkey`, in mkey order after `start_after`.
+  Result<std::vector<MailboxKey>> ListConnections(const MailboxKey& mkey,
+                                                  std::optional<MailboxKey> start_after,
+                                                  size_t limit) const;
+
+  // ---- Push registration (one per mailbox; platform kNone clears it) ----
+  Status RegisterPush(const MailboxKey& mkey, Platform platform, std::string_view token);
+  Result<PushRegistration> GetPush(const MailboxKey& mkey) const;
+
+  // ---- Entries (per-mailbox KV store with version max-merge, SPEC §2) ----
+  // Applies if (version, value) ranks above the stored state (see merge.h);
+  // version 0 means stored + 1. Returns whether it applied and the stored version.
+  Result<EntryPutResult> PutEntry(const MailboxKey& mkey, std::string_view key,
+                                  std::string_view value, uint64_t version = 0);
+  // A versioned tombstone, merged like a put. Deleting an absent key stores a tombstone.
+  Result<EntryPutResult> DeleteEntry(const MailboxKey& mkey, std::string_view key,
+                                     uint64_t version = 0);
+  // NotFound if absent or deleted.
+  Result<EntryInfo> GetEntry(const MailboxKey& mkey, std::string_view key) const;
+  // Live entries whose key starts with `prefix`, in key order after `start_after`
+  // (from the first if empty), at most `limit`.
+  Result<std::vector<EntryInfo>> ListEntries(const MailboxKey& mkey, std::string_view prefix,
+                                             std::string_view start_after, size_t limit) const;
+
+  // ---- Messages ----
+  // Commits a message with its whole blob: UPLOADED, visible to the recipient,
+  // the slot's oldest superseded if it is full, both feeds changed. Posting the
+  // same id with the same content again returns the stored message (idempotent
+  // retry); with other content Conflict; a superseded id Gone.
+  Result<MessageInfo> PostMessage(const PostRequest& request);
+  // The message as `actor` (one of its parties) sees it. PermissionDenied for
+  // anyone else, NotFound for an unknown id, Gone for a superseded one.
+  Result<MessageInfo> GetMessage(const MailboxKey& actor, const MessageId& id) const;
+  // Copies bytes [offset, offset + length) of the blob, clipped to its end;
+  // InvalidArgument if offset > length of the blob. Errors as GetMessage.
+  Result<std::string> ReadBlob(const MailboxKey& actor, const MessageId& id, uint64_t offset = 0,
+                               uint64_t length = UINT64_MAX) const;
+  // Max-merges `status` into the message's status and returns the status after
+  // the call (which may be higher than `status`). Only the recipient may advance
+  // (PermissionDenied); NotFound / Gone change nothing.
+  Result<MessageStatus> AdvanceStatus(const MailboxKey& actor, const MessageId& id,
+                                      MessageStatus status);
+
+  // ---- Feed ----
+  // The info packet of everything changed after `since`, at most `limit` items
+  // (limit 0 means no limit). `since` older than the purge point, or newer than
+  // the feed's sequence, gets a full snapshot with reset = true.
+  Result<InfoPacket> Changes(const MailboxKey& mkey, uint64_t since, size_t limit) const;
+  // Removes tombstones (and the 410 records of superseded ids) older than the
+  // tombstone horizon, at most `max_items` per call; returns how many it removed.
+  Result<size_t> PurgeTombstones(size_t max_items = 1000);
+
+  Result<StoreStats> Stats() const;
+
+ private:
+  class Impl;
+  explicit DB(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace postbox
+
+#endif  // POSTBOX_DB_H_

@@ -1,0 +1,80 @@
+// WriteBatch: many write operations applied by DB::Write in one LMDB write
+// transaction, each with its own result (the group-commit primitive). An op that
+// fails changes nothing and does not stop the others; later ops see the effects
+// of earlier ones. Not thread-safe: one thread fills it, calls Write, reads results.
+#ifndef POSTBOX_WRITE_BATCH_H_
+#define POSTBOX_WRITE_BATCH_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "postbox/status.h"
+#include "postbox/types.h"
+
+namespace postbox {
+
+// A message posted with its whole blob in one call.
+struct PostRequest {
+  MailboxKey from;
+  MailboxKey to;
+  MessageId id;
+  std::string topic;
+  std::string meta;
+  // Borrowed: must stay valid until DB::Write (or DB::PostMessage) returns.
+  std::string_view bytes;
+};
+
+// The result of one op. Only the fields of the op's kind are set.
+struct OpResult {
+  Status status;
+  EntryPutResult entry;                     // PutEntry, DeleteEntry
+  MessageStatus message_status{};           // AdvanceStatus: the status after the call
+  std::optional<MessageInfo> message;       // PostMessage
+  std::optional<MailboxCredentials> credentials;  // CreateMailbox
+};
+
+class WriteBatch {
+ public:
+  WriteBatch();
+  ~WriteBatch();
+  WriteBatch(WriteBatch&&) noexcept;
+  WriteBatch& operator=(WriteBatch&&) noexcept;
+
+  // Each adder returns the op's index into results().
+  size_t CreateMailbox();
+  size_t DeleteMailbox(const MailboxKey& mkey);
+  size_t Connect(const MailboxKey& a, const MailboxKey& b);
+  size_t Disconnect(const MailboxKey& a, const MailboxKey& b);
+  size_t RegisterPush(const MailboxKey& mkey, Platform platform, std::string token);
+  // version 0 means "stored version + 1".
+  size_t PutEntry(const MailboxKey& mkey, std::string key, std::string value, uint64_t version);
+  size_t DeleteEntry(const MailboxKey& mkey, std::string key, uint64_t version);
+  size_t PostMessage(PostRequest request);
+  // `actor` must be the message's recipient.
+  size_t AdvanceStatus(const MailboxKey& actor, const MessageId& id, MessageStatus status);
+
+  size_t size() const;
+  bool empty() const { return size() == 0; }
+  // Drops ops and results, keeping capacity.
+  void Clear();
+
+  // Valid after DB::Write: one result per op, in order.
+  const std::vector<OpResult>& results() const { return results_; }
+  // Valid after DB::Write: every mailbox whose feed moved, each once, sorted.
+  const std::vector<MailboxKey>& changed_mailboxes() const { return changed_; }
+
+ private:
+  friend class DB;
+  struct Op;
+  std::vector<Op> ops_;
+  std::vector<OpResult> results_;
+  std::vector<MailboxKey> changed_;
+};
+
+}  // namespace postbox
+
+#endif  // POSTBOX_WRITE_BATCH_H_
