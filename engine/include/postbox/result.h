@@ -16,7 +16,7 @@ template <typename T>
 class [[nodiscard]] Result {
  public:
   // Implicit from a value or from a non-OK Status so functions can `return x;`.
-  Result(T value) : value_(std::move(value)) {}  // NOLINT(runtime/explicit)
+  Result(T value) : value_(std::move(value)) {}         // NOLINT(runtime/explicit)
   Result(Status status) : status_(std::move(status)) {  // NOLINT(runtime/explicit)
     assert(!status_.ok() && "Result built from an OK Status has no value");
     if (status_.ok()) status_ = Status::Internal("Result built from an OK Status");
@@ -27,9 +27,18 @@ class [[nodiscard]] Result {
   explicit operator bool() const { return has_value(); }
 
   // Preconditions (asserted): has_value().
-  T& value() & { assert(has_value()); return *value_; }
-  const T& value() const& { assert(has_value()); return *value_; }
-  T&& value() && { assert(has_value()); return std::move(*value_); }
+  T& value() & {
+    assert(has_value());
+    return *value_;
+  }
+  const T& value() const& {
+    assert(has_value());
+    return *value_;
+  }
+  T&& value() && {
+    assert(has_value());
+    return std::move(*value_);
+  }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T&& operator*() && { return std::move(*this).value(); }
@@ -39,7 +48,10 @@ class [[nodiscard]] Result {
   // OK when has_value().
   const Status& status() const { return status_; }
   // Precondition (asserted): !has_value().
-  const Status& error() const { assert(!has_value()); return status_; }
+  const Status& error() const {
+    assert(!has_value());
+    return status_;
+  }
 
   T value_or(T fallback) const& { return has_value() ? *value_ : std::move(fallback); }
 

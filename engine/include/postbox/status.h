@@ -14,19 +14,19 @@ namespace postbox {
 // the wire and the C API: do not renumber.
 enum class Code : int {
   kOk = 0,
-  kInvalidArgument = 400,     // malformed input
-  kUnauthenticated = 401,     // unknown mailbox or wrong secret
-  kPermissionDenied = 403,    // not connected, not the recipient, someone else's mailbox
-  kNotFound = 404,            // unknown id / key / mailbox
-  kConflict = 409,            // id reused with different content
-  kGone = 410,                // superseded or deleted message
-  kTooLarge = 413,            // a value, blob or field over its limit
-  kDigestMismatch = 422,      // blob bytes do not match the declared digest
+  kInvalidArgument = 400,   // malformed input
+  kUnauthenticated = 401,   // unknown mailbox or wrong secret
+  kPermissionDenied = 403,  // not connected, not the recipient, someone else's mailbox
+  kNotFound = 404,          // unknown id / key / mailbox
+  kConflict = 409,          // id reused with different content
+  kGone = 410,              // superseded or deleted message
+  kTooLarge = 413,          // a value, blob or field over its limit
+  kDigestMismatch = 422,    // blob bytes do not match the declared digest
   kProtocolUnsupported = 426,
   kBackOff = 429,
-  kInternal = 500,            // a bug or a corrupted store
-  kUnavailable = 503,         // shutting down, or an I/O error
-  kResourceExhausted = 507,   // storage full (the map cannot grow); sent as 503 on the wire
+  kInternal = 500,           // a bug or a corrupted store
+  kUnavailable = 503,        // shutting down, or an I/O error
+  kResourceExhausted = 507,  // storage full (the map cannot grow); sent as 503 on the wire
 };
 
 // The code a protocol reply carries for `code` (kResourceExhausted → 503).
@@ -54,9 +54,7 @@ class [[nodiscard]] Status {
   static Status DigestMismatch(std::string_view msg) { return {Code::kDigestMismatch, msg}; }
   static Status Internal(std::string_view msg) { return {Code::kInternal, msg}; }
   static Status Unavailable(std::string_view msg) { return {Code::kUnavailable, msg}; }
-  static Status ResourceExhausted(std::string_view msg) {
-    return {Code::kResourceExhausted, msg};
-  }
+  static Status ResourceExhausted(std::string_view msg) { return {Code::kResourceExhausted, msg}; }
 
   bool ok() const { return rep_ == nullptr; }
   Code code() const { return rep_ ? rep_->code : Code::kOk; }
@@ -81,9 +79,9 @@ class [[nodiscard]] Status {
 #define POSTBOX_STATUS_CONCAT_(a, b) POSTBOX_STATUS_CONCAT_INNER_(a, b)
 
 // Returns the Status of `expr` from the enclosing function if it is not OK.
-#define POSTBOX_RETURN_IF_ERROR(expr)            \
-  do {                                           \
-    ::postbox::Status postbox_status_ = (expr);  \
+#define POSTBOX_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::postbox::Status postbox_status_ = (expr);        \
     if (!postbox_status_.ok()) return postbox_status_; \
   } while (0)
 

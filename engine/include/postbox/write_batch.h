@@ -31,9 +31,9 @@ struct PostRequest {
 // The result of one op. Only the fields of the op's kind are set.
 struct OpResult {
   Status status;
-  EntryPutResult entry;                     // PutEntry, DeleteEntry
-  MessageStatus message_status{};           // AdvanceStatus: the status after the call
-  std::optional<MessageInfo> message;       // PostMessage
+  EntryPutResult entry;                           // PutEntry, DeleteEntry
+  MessageStatus message_status{};                 // AdvanceStatus: the status after the call
+  std::optional<MessageInfo> message;             // PostMessage
   std::optional<MailboxCredentials> credentials;  // CreateMailbox
 };
 

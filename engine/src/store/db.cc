@@ -1,0 +1,309 @@
+// DB: opens the environment, runs each public call in a transaction and
+// applies write batches (group commit) through the one writer.
+#include "postbox/db.h"
+
+#include <filesystem>
+#include <set>
+
+#include "store/batch_op.h"
+#include "store/env.h"
+#include "store/store.h"
+
+namespace postbox {
+
+using store::Env;
+using store::Txn;
+using store::WriteCtx;
+
+class DB::Impl {
+ public:
+  Impl(std::unique_ptr<Env> env, const Options& options) : env_(std::move(env)), store_(options) {}
+
+  Env& env() { return *env_; }
+  const store::Store& store() const { return store_; }
+
+  // Runs `fn` in a read transaction and returns what it produced.
+  template <typename T, typename Fn>
+  Result<T> Read(Fn&& fn) const {
+    std::optional<T> out;
+    Status s = env_->Read([&](Txn& t) -> Status {
+      Result<T> r = fn(t);
+      if (!r) return r.error();
+      out.emplace(std::move(r).value());
+      return Status();
+    });
+    if (!s.ok()) return s;
+    return std::move(*out);
+  }
+
+  Status Apply(WriteBatch* batch);
+
+ private:
+  // Runs one op and records its outcome in `r`.
+  void ApplyOne(WriteCtx& w, const WriteBatch::Op& op, OpResult& r) const;
+
+  std::unique_ptr<Env> env_;
+  store::Store store_;
+};
+
+void DB::Impl::ApplyOne(WriteCtx& w, const WriteBatch::Op& op, OpResult& r) const {
+  using Kind = WriteBatch::Op::Kind;
+  auto keep = [&](auto result, auto assign) -> Status {
+    if (!result) return result.error();
+    assign(std::move(result).value());
+    return Status();
+  };
+  Status s;
+  switch (op.kind) {
+    case Kind::kCreateMailbox:
+      s = keep(store_.CreateMailbox(w), [&](auto v) { r.credentials = std::move(v); });
+      break;
+    case Kind::kDeleteMailbox:
+      s = store_.DeleteMailbox(w, op.a);
+      break;
+    case Kind::kConnect:
+      s = store_.Connect(w, op.a, op.b);
+      break;
+    case Kind::kDisconnect:
+      s = store_.Disconnect(w, op.a, op.b);
+      break;
+    case Kind::kRegisterPush:
+      s = store_.RegisterPush(w, op.a, op.platform, op.key);
+      break;
+    case Kind::kPutEntry:
+    case Kind::kDeleteEntry:
+      s = keep(
+          store_.MergeEntry(w, op.a, op.key, op.value, op.version, op.kind == Kind::kDeleteEntry),
+          [&](auto v) { r.entry = v; });
+      break;
+    case Kind::kPostMessage:
+      s = keep(store_.PostMessage(w, op.post.from, op.post.to, op.post.id, op.post.topic,
+                                  op.post.meta, op.post.bytes, op.digest),
+               [&](auto v) { r.message = std::move(v); });
+      break;
+    case Kind::kAdvanceStatus:
+      s = keep(store_.AdvanceStatus(w, op.a, op.id, op.status),
+               [&](auto v) { r.message_status = v; });
+      break;
+  }
+  r.status = s;
+}
+
+// An op's validation failure is its own result; an environment failure (map
+// full, I/O, corruption) fails the transaction. Store operations validate with
+// reads before they write, so a rejected op has written nothing.
+static bool FailsTransaction(const Status& s) {
+  return s.Is(Code::kResourceExhausted) || s.Is(Code::kUnavailable) || s.Is(Code::kInternal);
+}
+
+Status DB::Impl::Apply(WriteBatch* batch) {
+  std::set<MailboxKey> changed;
+  Status s = env_->Write([&](Txn& t) -> Status {
+    // Env::Write may run this again after growing the map: start clean.
+    changed.clear();
+    batch->results_.assign(batch->ops_.size(), OpResult{});
+    WriteCtx w{t, store_.Now(), &changed};
+    for (size_t i = 0; i < batch->ops_.size(); ++i) {
+      OpResult& r = batch->results_[i];
+      ApplyOne(w, batch->ops_[i], r);
+      if (FailsTransaction(r.status)) return r.status;
+    }
+    return Status();
+  });
+  if (!s.ok()) {
+    batch->results_.assign(batch->ops_.size(), OpResult{});
+    for (auto& r : batch->results_) r.status = s;
+    batch->changed_.clear();
+    return s;
+  }
+  batch->changed_.assign(changed.begin(), changed.end());
+  return Status();
+}
+
+DB::DB(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+DB::~DB() = default;
+
+Result<std::unique_ptr<DB>> DB::Open(const std::string& path, const Options& options) {
+  if (path.empty()) return Status::InvalidArgument("store path is empty");
+  if (options.slot_depth < 1) return Status::InvalidArgument("slot_depth must be at least 1");
+  if (options.initial_map_size < (1u << 20) || options.initial_map_size > options.max_map_size) {
+    return Status::InvalidArgument(
+        "initial_map_size must be at least 1 MiB and at most max_map_size");
+  }
+  if (options.max_topic_size > 255 || options.max_meta_size > 65535) {
+    return Status::InvalidArgument("max_topic_size must be ≤ 255 and max_meta_size ≤ 65535");
+  }
+  POSTBOX_ASSIGN_OR_RETURN(auto env, Env::Open(path, options));
+  return std::unique_ptr<DB>(new DB(std::make_unique<Impl>(std::move(env), options)));
+}
+
+const Options& DB::options() const { return impl_->store().options(); }
+
+Status DB::Write(WriteBatch* batch) { return impl_->Apply(batch); }
+
+namespace {
+// Runs a one-op batch and hands back its result.
+template <typename Fill>
+OpResult WriteOne(DB& db, Fill fill) {
+  WriteBatch batch;
+  fill(batch);
+  (void)db.Write(&batch);
+  return batch.results().front();
+}
+}  // namespace
+
+Result<MailboxCredentials> DB::CreateMailbox() {
+  OpResult r = WriteOne(*this, [](WriteBatch& b) { b.CreateMailbox(); });
+  if (!r.status.ok()) return r.status;
+  return std::move(*r.credentials);
+}
+
+Status DB::Authenticate(const MailboxKey& mkey, std::string_view secret) const {
+  return impl_->env().Read([&](Txn& t) { return impl_->store().Authenticate(t, mkey, secret); });
+}
+
+Status DB::DeleteMailbox(const MailboxKey& mkey) {
+  return WriteOne(*this, [&](WriteBatch& b) { b.DeleteMailbox(mkey); }).status;
+}
+
+Result<MailboxInfo> DB::GetMailbox(const MailboxKey& mkey) const {
+  return impl_->Read<MailboxInfo>([&](Txn& t) { return impl_->store().GetMailbox(t, mkey); });
+}
+
+Result<std::vector<MailboxInfo>> DB::ListMailboxes(std::optional<MailboxKey> start_after,
+                                                   size_t limit) const {
+  return impl_->Read<std::vector<MailboxInfo>>(
+      [&](Txn& t) { return impl_->store().ListMailboxes(t, start_after, limit); });
+}
+
+Result<uint64_t> DB::CountMailboxes() const {
+  return impl_->Read<uint64_t>([&](Txn& t) -> Result<uint64_t> {
+    MDB_stat st;
+    int rc = mdb_stat(t.raw(), t.t().mailboxes, &st);
+    if (rc != 0) return store::LmdbError(rc, "mdb_stat");
+    return uint64_t{st.ms_entries};
+  });
+}
+
+Status DB::Connect(const MailboxKey& a, const MailboxKey& b) {
+  return WriteOne(*this, [&](WriteBatch& w) { w.Connect(a, b); }).status;
+}
+
+Status DB::Disconnect(const MailboxKey& a, const MailboxKey& b) {
+  return WriteOne(*this, [&](WriteBatch& w) { w.Disconnect(a, b); }).status;
+}
+
+Result<bool> DB::IsConnected(const MailboxKey& a, const MailboxKey& b) const {
+  return impl_->Read<bool>([&](Txn& t) { return impl_->store().IsConnected(t, a, b); });
+}
+
+Result<std::vector<MailboxKey>> DB::ListConnections(const MailboxKey& mkey,
+                                                    std::optional<MailboxKey> start_after,
+                                                    size_t limit) const {
+  return impl_->Read<std::vector<MailboxKey>>(
+      [&](Txn& t) { return impl_->store().ListConnections(t, mkey, start_after, limit); });
+}
+
+Status DB::RegisterPush(const MailboxKey& mkey, Platform platform, std::string_view token) {
+  return WriteOne(*this, [&](WriteBatch& b) { b.RegisterPush(mkey, platform, std::string(token)); })
+      .status;
+}
+
+Result<PushRegistration> DB::GetPush(const MailboxKey& mkey) const {
+  return impl_->Read<PushRegistration>([&](Txn& t) -> Result<PushRegistration> {
+    POSTBOX_RETURN_IF_ERROR(impl_->store().RequireMailbox(t, mkey).status());
+    return impl_->store().GetPush(t, mkey);
+  });
+}
+
+Result<EntryPutResult> DB::PutEntry(const MailboxKey& mkey, std::string_view key,
+                                    std::string_view value, uint64_t version) {
+  OpResult r = WriteOne(*this, [&](WriteBatch& b) {
+    b.PutEntry(mkey, std::string(key), std::string(value), version);
+  });
+  if (!r.status.ok()) return r.status;
+  return r.entry;
+}
+
+Result<EntryPutResult> DB::DeleteEntry(const MailboxKey& mkey, std::string_view key,
+                                       uint64_t version) {
+  OpResult r =
+      WriteOne(*this, [&](WriteBatch& b) { b.DeleteEntry(mkey, std::string(key), version); });
+  if (!r.status.ok()) return r.status;
+  return r.entry;
+}
+
+Result<EntryInfo> DB::GetEntry(const MailboxKey& mkey, std::string_view key) const {
+  return impl_->Read<EntryInfo>([&](Txn& t) { return impl_->store().GetEntry(t, mkey, key); });
+}
+
+Result<std::vector<EntryInfo>> DB::ListEntries(const MailboxKey& mkey, std::string_view prefix,
+                                               std::string_view start_after, size_t limit) const {
+  return impl_->Read<std::vector<EntryInfo>>(
+      [&](Txn& t) { return impl_->store().ListEntries(t, mkey, prefix, start_after, limit); });
+}
+
+Result<MessageInfo> DB::PostMessage(const PostRequest& request) {
+  OpResult r = WriteOne(*this, [&](WriteBatch& b) { b.PostMessage(request); });
+  if (!r.status.ok()) return r.status;
+  return std::move(*r.message);
+}
+
+Result<MessageInfo> DB::GetMessage(const MailboxKey& actor, const MessageId& id) const {
+  return impl_->Read<MessageInfo>([&](Txn& t) -> Result<MessageInfo> {
+    POSTBOX_ASSIGN_OR_RETURN(auto rec, impl_->store().RequireMessage(t, actor, id, false));
+    return rec.ToInfo(id, 0);
+  });
+}
+
+Result<std::string> DB::ReadBlob(const MailboxKey& actor, const MessageId& id, uint64_t offset,
+                                 uint64_t length) const {
+  return impl_->Read<std::string>(
+      [&](Txn& t) { return impl_->store().ReadBlob(t, actor, id, offset, length); });
+}
+
+Result<MessageStatus> DB::AdvanceStatus(const MailboxKey& actor, const MessageId& id,
+                                        MessageStatus status) {
+  OpResult r = WriteOne(*this, [&](WriteBatch& b) { b.AdvanceStatus(actor, id, status); });
+  if (!r.status.ok()) return r.status;
+  return r.message_status;
+}
+
+Result<InfoPacket> DB::Changes(const MailboxKey& mkey, uint64_t since, size_t limit) const {
+  return impl_->Read<InfoPacket>(
+      [&](Txn& t) { return impl_->store().Changes(t, mkey, since, limit); });
+}
+
+Result<size_t> DB::PurgeTombstones(size_t max_items) {
+  size_t purged = 0;
+  std::set<MailboxKey> changed;
+  Status s = impl_->env().Write([&](Txn& t) -> Status {
+    WriteCtx w{t, impl_->store().Now(), &changed};
+    POSTBOX_ASSIGN_OR_RETURN(purged, impl_->store().PurgeTombstones(w, max_items));
+    return Status();
+  });
+  if (!s.ok()) return s;
+  return purged;
+}
+
+Result<StoreStats> DB::Stats() const {
+  return impl_->Read<StoreStats>([&](Txn& t) -> Result<StoreStats> {
+    auto count = [&](MDB_dbi dbi) -> uint64_t {
+      MDB_stat st{};
+      return mdb_stat(t.raw(), dbi, &st) == 0 ? st.ms_entries : 0;
+    };
+    StoreStats s;
+    s.mailboxes = count(t.t().mailboxes);
+    s.messages = count(t.t().messages);
+    s.entries = count(t.t().entries);
+    s.blob_chunks = count(t.t().blobs);
+    s.feed_records = count(t.t().feed);
+    s.map_size = impl_->env().map_size();
+    s.used_bytes = impl_->env().used_bytes();
+    std::error_code ec;
+    s.file_bytes = std::filesystem::file_size(impl_->env().data_file(), ec);
+    return s;
+  });
+}
+
+}  // namespace postbox

@@ -1,0 +1,259 @@
+#include "store/env.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+namespace postbox::store {
+
+Status LmdbError(int rc, std::string_view what) {
+  std::string msg(what);
+  msg += ": ";
+  msg += mdb_strerror(rc);
+  switch (rc) {
+    case MDB_MAP_FULL:
+      return Status::ResourceExhausted(msg + " (MDB_MAP_FULL: storage full)");
+    case MDB_TXN_FULL:
+      return Status::ResourceExhausted(msg + " (MDB_TXN_FULL: transaction too large)");
+    case MDB_READERS_FULL:
+      return Status::Unavailable(msg + " (MDB_READERS_FULL)");
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+      return Status::Internal(msg + " (store corrupted or of another format)");
+    case ENOSPC:
+      return Status::ResourceExhausted(msg + " (ENOSPC: disk full)");
+    default:
+      return Status::Unavailable(msg);
+  }
+}
+
+Result<std::optional<std::string_view>> Txn::Get(MDB_dbi dbi, std::string_view key) const {
+  MDB_val k = Val(key), v;
+  int rc = mdb_get(txn_, dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) return std::optional<std::string_view>();
+  if (rc != 0) return LmdbError(rc, "mdb_get");
+  return std::optional<std::string_view>(View(v));
+}
+
+Status Txn::Put(MDB_dbi dbi, std::string_view key, std::string_view value) {
+  MDB_val k = Val(key), v = Val(value);
+  int rc = mdb_put(txn_, dbi, &k, &v, 0);
+  return rc == 0 ? Status() : LmdbError(rc, "mdb_put");
+}
+
+Result<char*> Txn::Reserve(MDB_dbi dbi, std::string_view key, size_t size) {
+  MDB_val k = Val(key), v{size, nullptr};
+  int rc = mdb_put(txn_, dbi, &k, &v, MDB_RESERVE);
+  if (rc != 0) return LmdbError(rc, "mdb_put(MDB_RESERVE)");
+  return static_cast<char*>(v.mv_data);
+}
+
+Status Txn::Del(MDB_dbi dbi, std::string_view key) {
+  MDB_val k = Val(key);
+  int rc = mdb_del(txn_, dbi, &k, nullptr);
+  if (rc == 0 || rc == MDB_NOTFOUND) return Status();
+  return LmdbError(rc, "mdb_del");
+}
+
+Status Txn::Scan(MDB_dbi dbi, std::string_view prefix, std::string_view from,
+                 const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  MDB_cursor* cur = nullptr;
+  int rc = mdb_cursor_open(txn_, dbi, &cur);
+  if (rc != 0) return LmdbError(rc, "mdb_cursor_open");
+  std::string_view start = from < prefix ? prefix : from;
+  MDB_val k = Val(start), v;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  while (rc == 0) {
+    std::string_view key = View(k);
+    if (key.substr(0, prefix.size()) != prefix) break;
+    if (!fn(key, View(v))) break;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
+  mdb_cursor_close(cur);
+  if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError(rc, "mdb_cursor_get");
+  return Status();
+}
+
+Result<size_t> Txn::DelPrefix(MDB_dbi dbi, std::string_view prefix) {
+  std::vector<std::string> keys;
+  POSTBOX_RETURN_IF_ERROR(Scan(dbi, prefix, prefix, [&](std::string_view k, std::string_view) {
+    keys.emplace_back(k);
+    return true;
+  }));
+  for (const auto& k : keys) POSTBOX_RETURN_IF_ERROR(Del(dbi, k));
+  return keys.size();
+}
+
+Result<std::unique_ptr<Env>> Env::Open(const std::string& path, const Options& options) {
+  std::unique_ptr<Env> env(new Env());
+  env->options_ = options;
+  env->path_ = path;
+  std::error_code ec;
+  if (!options.read_only) std::filesystem::create_directories(path, ec);
+  if (ec) return Status::Unavailable("cannot create store folder " + path + ": " + ec.message());
+  if (!std::filesystem::is_directory(path, ec)) {
+    return Status::Unavailable("store folder " + path + " does not exist");
+  }
+
+  int rc = mdb_env_create(&env->env_);
+  if (rc != 0) return LmdbError(rc, "mdb_env_create");
+  mdb_env_set_maxdbs(env->env_, 16);
+  mdb_env_set_maxreaders(env->env_, 1022);
+  mdb_env_set_mapsize(env->env_, options.initial_map_size);
+  // MDB_NOTLS: read transactions are not tied to threads (loop threads and
+  // callers may move them); MDB_NOSYNC in relaxed mode, synced by SyncLoop.
+  unsigned flags = MDB_NOTLS;
+  if (options.read_only) flags |= MDB_RDONLY;
+  if (options.durability == Durability::kRelaxed) flags |= MDB_NOSYNC;
+  rc = mdb_env_open(env->env_, path.c_str(), flags, 0644);
+  if (rc != 0) return LmdbError(rc, "mdb_env_open(" + path + ")");
+
+  MDB_txn* txn = nullptr;
+  rc = mdb_txn_begin(env->env_, nullptr, options.read_only ? MDB_RDONLY : 0, &txn);
+  if (rc != 0) return LmdbError(rc, "mdb_txn_begin");
+  struct Named {
+    const char* name;
+    MDB_dbi* dbi;
+  } names[] = {{"meta", &env->tables_.meta},       {"mailboxes", &env->tables_.mailboxes},
+               {"conns", &env->tables_.conns},     {"push", &env->tables_.push},
+               {"entries", &env->tables_.entries}, {"messages", &env->tables_.messages},
+               {"slots", &env->tables_.slots},     {"blobs", &env->tables_.blobs},
+               {"gone", &env->tables_.gone},       {"feed", &env->tables_.feed},
+               {"tombs", &env->tables_.tombs}};
+  for (auto& n : names) {
+    rc = mdb_dbi_open(txn, n.name, options.read_only ? 0 : MDB_CREATE, n.dbi);
+    if (rc != 0) {
+      mdb_txn_abort(txn);
+      if (rc == MDB_NOTFOUND) return Status::NotFound("no postbox store in " + path);
+      return LmdbError(rc, std::string("mdb_dbi_open(") + n.name + ")");
+    }
+  }
+  rc = mdb_txn_commit(txn);
+  if (rc != 0) return LmdbError(rc, "mdb_txn_commit");
+
+  if (options.durability == Durability::kRelaxed && !options.read_only) {
+    env->sync_thread_ = std::thread([e = env.get()] { e->SyncLoop(); });
+  }
+  return env;
+}
+
+Env::~Env() {
+  if (sync_thread_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(sync_mu_);
+      stopping_ = true;
+    }
+    sync_cv_.notify_all();
+    sync_thread_.join();
+  }
+  if (env_ != nullptr) {
+    if (!options_.read_only) mdb_env_sync(env_, 1);
+    mdb_env_close(env_);
+  }
+}
+
+void Env::SyncLoop() {
+  std::unique_lock<std::mutex> lock(sync_mu_);
+  while (!stopping_) {
+    sync_cv_.wait_for(lock, options_.relaxed_sync_interval, [this] { return stopping_; });
+    mdb_env_sync(env_, 1);
+  }
+}
+
+Status Env::BeginTxn(unsigned flags, MDB_txn** txn) const {
+  int rc = mdb_txn_begin(env_, nullptr, flags, txn);
+  if (rc == MDB_MAP_RESIZED) {
+    // Another process grew the map. The caller holds gate_ shared, so it adopts
+    // the new size itself under the exclusive gate and retries (Read, Write).
+    return Status(Code::kBackOff, "MDB_MAP_RESIZED");
+  }
+  if (rc != 0) return LmdbError(rc, "mdb_txn_begin");
+  return Status();
+}
+
+Status Env::Read(const std::function<Status(Txn&)>& fn) const {
+  for (;;) {
+    std::shared_lock<std::shared_mutex> gate(gate_);
+    MDB_txn* txn = nullptr;
+    Status s = BeginTxn(MDB_RDONLY, &txn);
+    if (s.Is(Code::kBackOff)) {
+      gate.unlock();
+      std::unique_lock<std::shared_mutex> excl(gate_);
+      mdb_env_set_mapsize(env_, 0);
+      continue;
+    }
+    POSTBOX_RETURN_IF_ERROR(s);
+    Txn t(txn, tables_);
+    s = fn(t);
+    mdb_txn_abort(txn);
+    return s;
+  }
+}
+
+Status Env::Write(const std::function<Status(Txn&)>& fn) {
+  if (options_.read_only) return Status::PermissionDenied("store opened read-only");
+  std::lock_guard<std::mutex> writer(writer_);
+  for (;;) {
+    std::shared_lock<std::shared_mutex> gate(gate_);
+    MDB_txn* txn = nullptr;
+    Status s = BeginTxn(0, &txn);
+    if (s.Is(Code::kBackOff)) {
+      gate.unlock();
+      std::unique_lock<std::shared_mutex> excl(gate_);
+      mdb_env_set_mapsize(env_, 0);
+      continue;
+    }
+    POSTBOX_RETURN_IF_ERROR(s);
+    Txn t(txn, tables_);
+    s = fn(t);
+    if (s.ok()) {
+      int rc = mdb_txn_commit(txn);
+      if (rc == 0) return Status();
+      s = LmdbError(rc, "mdb_txn_commit");
+      txn = nullptr;  // a failed commit frees the transaction
+    }
+    if (txn != nullptr) mdb_txn_abort(txn);
+    if (!s.Is(Code::kResourceExhausted) || s.message().find("MDB_MAP_FULL") == std::string::npos) {
+      return s;
+    }
+    gate.unlock();
+    POSTBOX_RETURN_IF_ERROR(Grow());
+  }
+}
+
+Status Env::Grow() {
+  std::unique_lock<std::shared_mutex> excl(gate_);
+  MDB_envinfo info;
+  mdb_env_info(env_, &info);
+  uint64_t current = info.me_mapsize;
+  if (current >= options_.max_map_size) {
+    return Status::ResourceExhausted("storage full: the map is at max_map_size (" +
+                                     std::to_string(options_.max_map_size) +
+                                     " bytes) and the write does not fit (MDB_MAP_FULL)");
+  }
+  uint64_t next = std::min<uint64_t>(current * 2, options_.max_map_size);
+  int rc = mdb_env_set_mapsize(env_, next);
+  if (rc != 0) return LmdbError(rc, "mdb_env_set_mapsize");
+  return Status();
+}
+
+uint64_t Env::map_size() const {
+  MDB_envinfo info;
+  mdb_env_info(env_, &info);
+  return info.me_mapsize;
+}
+
+uint64_t Env::used_bytes() const {
+  MDB_envinfo info;
+  mdb_env_info(env_, &info);
+  MDB_stat st;
+  mdb_env_stat(env_, &st);
+  return (info.me_last_pgno + 1) * static_cast<uint64_t>(st.ms_psize);
+}
+
+}  // namespace postbox::store

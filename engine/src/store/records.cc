@@ -1,0 +1,207 @@
+#include "store/records.h"
+
+#include <cstring>
+
+#include "store/codec.h"
+
+namespace postbox::store {
+namespace {
+
+Status Corrupt(std::string_view what) {
+  return Status::Internal(std::string("corrupted ") + std::string(what) + " record");
+}
+
+template <typename T>
+void CopyTo(std::string_view in, T* out) {
+  if (in.size() == out->size()) std::memcpy(out->data(), in.data(), out->size());
+}
+
+template <typename Id>
+Id IdFrom(std::string_view in) {
+  Id id;
+  CopyTo(in, &id.bytes);
+  return id;
+}
+
+}  // namespace
+
+std::string MailboxKeyBytes(const MailboxKey& m) { return std::string(m.AsBytes()); }
+
+std::string ConnKey(const MailboxKey& a, const MailboxKey& b) {
+  std::string k(a.AsBytes());
+  k.append(b.AsBytes());
+  return k;
+}
+
+std::string EntryKey(const MailboxKey& m, std::string_view key) {
+  std::string k(m.AsBytes());
+  k.append(key);
+  return k;
+}
+
+std::string MessageKey(const MessageId& id) { return std::string(id.AsBytes()); }
+
+std::string SlotPrefix(const MailboxKey& from, const MailboxKey& to, std::string_view topic) {
+  std::string k(from.AsBytes());
+  k.append(to.AsBytes());
+  k.push_back(static_cast<char>(topic.size()));  // topics are ≤ 255 bytes: prefix-free
+  k.append(topic);
+  return k;
+}
+
+std::string SlotKey(std::string_view slot_prefix, uint64_t order) {
+  std::string k(slot_prefix);
+  AppendBE64(k, order);
+  return k;
+}
+
+std::string BlobKey(const MessageId& id, uint32_t piece) {
+  std::string k(id.AsBytes());
+  AppendBE32(k, piece);
+  return k;
+}
+
+std::string FeedKey(const MailboxKey& m, uint64_t seq) {
+  std::string k(m.AsBytes());
+  AppendBE64(k, seq);
+  return k;
+}
+
+std::string TombKey(uint64_t created_ms, const MailboxKey& m, uint64_t seq) {
+  std::string k;
+  AppendBE64(k, created_ms);
+  k.append(m.AsBytes());
+  AppendBE64(k, seq);
+  return k;
+}
+
+std::string MailboxRecord::Encode() const {
+  std::string out;
+  RecordWriter w(&out);
+  w.Fixed({reinterpret_cast<const char*>(salt.data()), salt.size()})
+      .Fixed({reinterpret_cast<const char*>(hash.data()), hash.size()})
+      .U64(created_ms)
+      .U64(seq)
+      .U64(purged_seq);
+  return out;
+}
+
+Result<MailboxRecord> MailboxRecord::Decode(std::string_view in) {
+  RecordReader r(in);
+  MailboxRecord m;
+  CopyTo(r.Fixed(16), &m.salt);
+  CopyTo(r.Fixed(32), &m.hash);
+  m.created_ms = r.U64();
+  m.seq = r.U64();
+  m.purged_seq = r.U64();
+  if (!r.ok()) return Corrupt("mailbox");
+  return m;
+}
+
+std::string EntryRecord::Encode() const {
+  std::string out;
+  out.reserve(17 + value.size());
+  RecordWriter w(&out);
+  w.U64(version).U64(seq).U8(deleted ? 1 : 0).Fixed(value);
+  return out;
+}
+
+Result<EntryRecord> EntryRecord::Decode(std::string_view in) {
+  RecordReader r(in);
+  EntryRecord e;
+  e.version = r.U64();
+  e.seq = r.U64();
+  e.deleted = r.U8() != 0;
+  e.value = std::string(r.Rest());
+  if (!r.ok()) return Corrupt("entry");
+  return e;
+}
+
+std::string MessageRecord::Encode() const {
+  std::string out;
+  RecordWriter w(&out);
+  w.Fixed(from.AsBytes())
+      .Fixed(to.AsBytes())
+      .U64(created_ms)
+      .U64(length)
+      .Fixed({reinterpret_cast<const char*>(digest.data()), digest.size()})
+      .U8(static_cast<uint8_t>(status))
+      .U64(seq_from)
+      .U64(seq_to)
+      .U64(slot_order)
+      .Bytes16(topic)
+      .Bytes16(meta);
+  return out;
+}
+
+Result<MessageRecord> MessageRecord::Decode(std::string_view in) {
+  RecordReader r(in);
+  MessageRecord m;
+  m.from = IdFrom<MailboxKey>(r.Fixed(16));
+  m.to = IdFrom<MailboxKey>(r.Fixed(16));
+  m.created_ms = r.U64();
+  m.length = r.U64();
+  CopyTo(r.Fixed(16), &m.digest);
+  m.status = static_cast<MessageStatus>(r.U8());
+  m.seq_from = r.U64();
+  m.seq_to = r.U64();
+  m.slot_order = r.U64();
+  m.topic = std::string(r.Bytes16());
+  m.meta = std::string(r.Bytes16());
+  if (!r.ok()) return Corrupt("message");
+  return m;
+}
+
+MessageInfo MessageRecord::ToInfo(const MessageId& id, uint64_t seq) const {
+  MessageInfo info;
+  info.id = id;
+  info.from = from;
+  info.to = to;
+  info.topic = topic;
+  info.meta = meta;
+  info.length = length;
+  info.digest = digest;
+  info.status = status;
+  info.created_ms = created_ms;
+  info.seq = seq;
+  return info;
+}
+
+std::string GoneRecord::Encode() const {
+  std::string out;
+  RecordWriter(&out).Fixed(from.AsBytes()).Fixed(to.AsBytes()).U64(gone_ms);
+  return out;
+}
+
+Result<GoneRecord> GoneRecord::Decode(std::string_view in) {
+  RecordReader r(in);
+  GoneRecord g;
+  g.from = IdFrom<MailboxKey>(r.Fixed(16));
+  g.to = IdFrom<MailboxKey>(r.Fixed(16));
+  g.gone_ms = r.U64();
+  if (!r.ok()) return Corrupt("gone");
+  return g;
+}
+
+std::string FeedRecord::Encode() const {
+  std::string out;
+  RecordWriter w(&out);
+  w.U8(static_cast<uint8_t>(kind));
+  if (kind == FeedKind::kEntryTombstone) w.U64(version);
+  w.Fixed(item);
+  return out;
+}
+
+Result<FeedRecord> FeedRecord::Decode(std::string_view in) {
+  RecordReader r(in);
+  FeedRecord f;
+  uint8_t kind = r.U8();
+  if (kind < 1 || kind > 5) return Corrupt("feed");
+  f.kind = static_cast<FeedKind>(kind);
+  if (f.kind == FeedKind::kEntryTombstone) f.version = r.U64();
+  f.item = std::string(r.Rest());
+  if (!r.ok()) return Corrupt("feed");
+  return f;
+}
+
+}  // namespace postbox::store

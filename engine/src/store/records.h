@@ -1,0 +1,99 @@
+// Keys and records of every table. KEY_LAYOUT.md beside this file is the prose
+// description; the two change together. Record kinds stored on disk: do not renumber.
+#ifndef POSTBOX_STORE_RECORDS_H_
+#define POSTBOX_STORE_RECORDS_H_
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "postbox/result.h"
+#include "postbox/types.h"
+
+namespace postbox::store {
+
+// Blobs are stored in pieces of this size (the last may be shorter), so a range
+// read touches only the pieces it covers and no LMDB value exceeds it.
+inline constexpr uint64_t kBlobPieceSize = 256 * 1024;
+
+// Format of the store, kept in meta["format"].
+inline constexpr uint32_t kFormatVersion = 1;
+
+// ---- keys ----
+std::string MailboxKeyBytes(const MailboxKey& m);                 // mailboxes, push
+std::string ConnKey(const MailboxKey& a, const MailboxKey& b);    // conns
+std::string EntryKey(const MailboxKey& m, std::string_view key);  // entries
+std::string MessageKey(const MessageId& id);                      // messages, gone
+std::string SlotPrefix(const MailboxKey& from, const MailboxKey& to, std::string_view topic);
+std::string SlotKey(std::string_view slot_prefix, uint64_t order);            // slots
+std::string BlobKey(const MessageId& id, uint32_t piece);                     // blobs
+std::string FeedKey(const MailboxKey& m, uint64_t seq);                       // feed
+std::string TombKey(uint64_t created_ms, const MailboxKey& m, uint64_t seq);  // tombs
+
+// ---- records ----
+struct MailboxRecord {
+  std::array<uint8_t, 16> salt{};
+  std::array<uint8_t, 32> hash{};  // SHA-256(salt || secret)
+  uint64_t created_ms = 0;
+  uint64_t seq = 0;
+  uint64_t purged_seq = 0;
+  std::string Encode() const;
+  static Result<MailboxRecord> Decode(std::string_view in);
+};
+
+struct EntryRecord {
+  uint64_t version = 0;
+  uint64_t seq = 0;
+  bool deleted = false;
+  std::string value;
+  std::string Encode() const;
+  static Result<EntryRecord> Decode(std::string_view in);
+};
+
+struct MessageRecord {
+  MailboxKey from;
+  MailboxKey to;
+  uint64_t created_ms = 0;
+  uint64_t length = 0;
+  Digest128 digest{};
+  MessageStatus status = MessageStatus::kUploaded;
+  uint64_t seq_from = 0;  // its outgoing record in the sender's feed
+  uint64_t seq_to = 0;    // its incoming record in the recipient's feed
+  uint64_t slot_order = 0;
+  std::string topic;
+  std::string meta;
+  std::string Encode() const;
+  static Result<MessageRecord> Decode(std::string_view in);
+  MessageInfo ToInfo(const MessageId& id, uint64_t seq) const;
+};
+
+struct GoneRecord {
+  MailboxKey from;
+  MailboxKey to;
+  uint64_t gone_ms = 0;
+  std::string Encode() const;
+  static Result<GoneRecord> Decode(std::string_view in);
+};
+
+// What a feed record points at. Stored: do not renumber.
+enum class FeedKind : uint8_t {
+  kIncoming = 1,          // item: message id
+  kOutgoing = 2,          // item: message id
+  kEntry = 3,             // item: entry key
+  kMessageTombstone = 4,  // item: message id
+  kEntryTombstone = 5,    // item: entry key; version = the delete's version
+};
+
+struct FeedRecord {
+  FeedKind kind = FeedKind::kEntry;
+  uint64_t version = 0;  // kEntryTombstone only
+  std::string item;
+  std::string Encode() const;
+  static Result<FeedRecord> Decode(std::string_view in);
+};
+
+}  // namespace postbox::store
+
+#endif  // POSTBOX_STORE_RECORDS_H_

@@ -1,0 +1,98 @@
+// Store: every engine operation as a function of an LMDB transaction. DB (db.cc)
+// opens the transactions and dispatches batches; the operations live here, one
+// file per area (mailboxes.cc, entries.cc, messages.cc, feed.cc). Write
+// operations validate with reads first and only then write, so an op that fails
+// validation leaves the transaction untouched and the rest of a batch proceeds;
+// a failed write (map full, I/O) fails the whole transaction.
+// Thread-safety: stateless apart from options; safe to share. Writes must run
+// in Env::Write (one writer).
+#ifndef POSTBOX_STORE_STORE_H_
+#define POSTBOX_STORE_STORE_H_
+
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "postbox/options.h"
+#include "postbox/result.h"
+#include "postbox/types.h"
+#include "store/env.h"
+#include "store/records.h"
+
+namespace postbox::store {
+
+// Per-transaction state of a write: the clock reading and the mailboxes whose
+// feed moved (so a server knows whom to push to).
+struct WriteCtx {
+  Txn& txn;
+  uint64_t now_ms;
+  std::set<MailboxKey>* changed;
+};
+
+class Store {
+ public:
+  explicit Store(const Options& options) : options_(options) {}
+  const Options& options() const { return options_; }
+  uint64_t Now() const;
+
+  // ---- mailboxes.cc ----
+  Result<MailboxCredentials> CreateMailbox(WriteCtx& w) const;
+  Status Authenticate(Txn& t, const MailboxKey& m, std::string_view secret) const;
+  Status DeleteMailbox(WriteCtx& w, const MailboxKey& m) const;
+  Result<MailboxRecord> RequireMailbox(Txn& t, const MailboxKey& m) const;
+  Result<MailboxInfo> GetMailbox(Txn& t, const MailboxKey& m) const;
+  Result<std::vector<MailboxInfo>> ListMailboxes(Txn& t, std::optional<MailboxKey> after,
+                                                 size_t limit) const;
+  Status Connect(WriteCtx& w, const MailboxKey& a, const MailboxKey& b) const;
+  Status Disconnect(WriteCtx& w, const MailboxKey& a, const MailboxKey& b) const;
+  Result<bool> IsConnected(Txn& t, const MailboxKey& a, const MailboxKey& b) const;
+  Result<std::vector<MailboxKey>> ListConnections(Txn& t, const MailboxKey& m,
+                                                  std::optional<MailboxKey> after,
+                                                  size_t limit) const;
+  Status RegisterPush(WriteCtx& w, const MailboxKey& m, Platform p, std::string_view token) const;
+  Result<PushRegistration> GetPush(Txn& t, const MailboxKey& m) const;
+
+  // ---- entries.cc ----
+  Result<EntryPutResult> MergeEntry(WriteCtx& w, const MailboxKey& m, std::string_view key,
+                                    std::string_view value, uint64_t version, bool deleted) const;
+  Result<EntryInfo> GetEntry(Txn& t, const MailboxKey& m, std::string_view key) const;
+  Result<std::vector<EntryInfo>> ListEntries(Txn& t, const MailboxKey& m, std::string_view prefix,
+                                             std::string_view after, size_t limit) const;
+
+  // ---- messages.cc ----
+  // `digest` is ComputeDigest128(bytes), computed by the caller outside the writer.
+  Result<MessageInfo> PostMessage(WriteCtx& w, const MailboxKey& from, const MailboxKey& to,
+                                  const MessageId& id, std::string_view topic,
+                                  std::string_view meta, std::string_view bytes,
+                                  const Digest128& digest) const;
+  Result<MessageStatus> AdvanceStatus(WriteCtx& w, const MailboxKey& actor, const MessageId& id,
+                                      MessageStatus status) const;
+  // The live message if `actor` may see it; errors per docs/engine.md.
+  // `recipient_only` narrows the parties to the recipient (AdvanceStatus).
+  Result<MessageRecord> RequireMessage(Txn& t, const MailboxKey& actor, const MessageId& id,
+                                       bool recipient_only) const;
+  Result<std::string> ReadBlob(Txn& t, const MailboxKey& actor, const MessageId& id,
+                               uint64_t offset, uint64_t length) const;
+  // Deletes a live message like a supersession: blob, slot, record; a gone
+  // record; tombstones in both feeds (except `skip`'s, a mailbox being deleted).
+  Status RemoveMessage(WriteCtx& w, const MessageId& id, const MessageRecord& rec,
+                       const std::optional<MailboxKey>& skip) const;
+
+  // ---- feed.cc ----
+  // Moves an item's single feed record: deletes the one at `old_seq` (0: none),
+  // writes `rec` at the mailbox's next seq and returns that seq. Tombstones are
+  // also indexed for purging.
+  Result<uint64_t> MoveFeedItem(WriteCtx& w, const MailboxKey& m, uint64_t old_seq,
+                                const FeedRecord& rec) const;
+  Result<InfoPacket> Changes(Txn& t, const MailboxKey& m, uint64_t since, size_t limit) const;
+  Result<size_t> PurgeTombstones(WriteCtx& w, size_t max_items) const;
+
+ private:
+  Options options_;
+};
+
+}  // namespace postbox::store
+
+#endif  // POSTBOX_STORE_STORE_H_

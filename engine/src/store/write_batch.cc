@@ -1,0 +1,75 @@
+#include "postbox/write_batch.h"
+
+#include "store/batch_op.h"
+
+namespace postbox {
+
+WriteBatch::WriteBatch() = default;
+WriteBatch::~WriteBatch() = default;
+WriteBatch::WriteBatch(WriteBatch&&) noexcept = default;
+WriteBatch& WriteBatch::operator=(WriteBatch&&) noexcept = default;
+
+size_t WriteBatch::size() const { return ops_.size(); }
+
+void WriteBatch::Clear() {
+  ops_.clear();
+  results_.clear();
+  changed_.clear();
+}
+
+namespace {
+template <typename Ops>
+size_t Add(Ops& ops, typename Ops::value_type op) {
+  ops.push_back(std::move(op));
+  return ops.size() - 1;
+}
+}  // namespace
+
+size_t WriteBatch::CreateMailbox() { return Add(ops_, Op{.kind = Op::Kind::kCreateMailbox}); }
+
+size_t WriteBatch::DeleteMailbox(const MailboxKey& mkey) {
+  return Add(ops_, Op{.kind = Op::Kind::kDeleteMailbox, .a = mkey});
+}
+
+size_t WriteBatch::Connect(const MailboxKey& a, const MailboxKey& b) {
+  return Add(ops_, Op{.kind = Op::Kind::kConnect, .a = a, .b = b});
+}
+
+size_t WriteBatch::Disconnect(const MailboxKey& a, const MailboxKey& b) {
+  return Add(ops_, Op{.kind = Op::Kind::kDisconnect, .a = a, .b = b});
+}
+
+size_t WriteBatch::RegisterPush(const MailboxKey& mkey, Platform platform, std::string token) {
+  return Add(ops_, Op{.kind = Op::Kind::kRegisterPush,
+                      .a = mkey,
+                      .key = std::move(token),
+                      .platform = platform});
+}
+
+size_t WriteBatch::PutEntry(const MailboxKey& mkey, std::string key, std::string value,
+                            uint64_t version) {
+  return Add(ops_, Op{.kind = Op::Kind::kPutEntry,
+                      .a = mkey,
+                      .key = std::move(key),
+                      .value = std::move(value),
+                      .version = version});
+}
+
+size_t WriteBatch::DeleteEntry(const MailboxKey& mkey, std::string key, uint64_t version) {
+  return Add(
+      ops_,
+      Op{.kind = Op::Kind::kDeleteEntry, .a = mkey, .key = std::move(key), .version = version});
+}
+
+size_t WriteBatch::PostMessage(PostRequest request) {
+  Digest128 digest = ComputeDigest128(request.bytes);
+  return Add(ops_,
+             Op{.kind = Op::Kind::kPostMessage, .post = std::move(request), .digest = digest});
+}
+
+size_t WriteBatch::AdvanceStatus(const MailboxKey& actor, const MessageId& id,
+                                 MessageStatus status) {
+  return Add(ops_, Op{.kind = Op::Kind::kAdvanceStatus, .a = actor, .status = status, .id = id});
+}
+
+}  // namespace postbox
