@@ -1,0 +1,129 @@
+// Encoder: message value -> FlatBuffers payload -> optional zstd -> frame.
+#include <xxhash.h>
+#include <zstd.h>
+
+#include <cstring>
+#include <string>
+
+#include "build.h"
+#include "dictionary.h"
+#include "message_list.h"
+#include "postbox/wire/codec.h"
+
+namespace postbox::wire {
+
+class Encoder::Impl {
+ public:
+  Impl() = default;
+  ~Impl() { ZSTD_freeCCtx(cctx); }
+
+  // Lazily made: an encoder that never compresses never pays for a context.
+  ZSTD_CCtx* Context(int level) {
+    if (cctx == nullptr) {
+      cctx = ZSTD_createCCtx();
+      if (cctx == nullptr) return nullptr;
+      // The receiver needs the content size to bound decompression; the
+      // dictionary id and checksum are implied by the flag and FlatBuffers'
+      // own verification, so both are left out to save 8 bytes a frame.
+      ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1);
+      ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0);
+      ZSTD_CCtx_setParameter(cctx, ZSTD_c_dictIDFlag, 0);
+      ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+    }
+    return cctx;
+  }
+
+  internal::BuildContext ctx;
+  std::vector<uint8_t> compressed;  // Grows to the largest bound seen, never shrinks.
+  ZSTD_CCtx* cctx = nullptr;
+};
+
+Encoder::Encoder(const EncoderOptions& options)
+    : options_(options), impl_(std::make_unique<Impl>()) {}
+
+Encoder::~Encoder() = default;
+
+template <class M>
+Error Encoder::Encode(uint64_t request_id, const M& message, std::vector<uint8_t>* out,
+                      Compression compression) {
+  impl_->ctx.fbb.Clear();
+  impl_->ctx.fbb.Finish(internal::Build(impl_->ctx, message));
+  return Finish(M::kType, request_id, compression, out);
+}
+
+#define POSTBOX_WIRE_INSTANTIATE_ENCODE(M, T) \
+  template Error Encoder::Encode<M>(uint64_t, const M&, std::vector<uint8_t>*, Compression);
+POSTBOX_WIRE_FOR_EACH_MESSAGE(POSTBOX_WIRE_INSTANTIATE_ENCODE)
+#undef POSTBOX_WIRE_INSTANTIATE_ENCODE
+
+Error Encoder::Finish(MessageType type, uint64_t request_id, Compression compression,
+                      std::vector<uint8_t>* out) {
+  const uint8_t* payload = impl_->ctx.fbb.GetBufferPointer();
+  size_t size = impl_->ctx.fbb.GetSize();
+  uint8_t flags = 0;
+
+  const bool blob = type == MessageType::kUploadChunk || type == MessageType::kDownloadChunk;
+  const size_t min_size = options_.use_dictionary ? kAutoMinPayload : kAutoMinPayloadNoDictionary;
+  const bool try_zstd = compression == Compression::kAlways ||
+                        (compression == Compression::kAuto && !blob && size >= min_size);
+  if (try_zstd) {
+    ZSTD_CCtx* cctx = impl_->Context(options_.zstd_level);
+    if (cctx == nullptr) return Error(ErrorCode::kInternal, "ZSTD_createCCtx failed");
+    const size_t bound = ZSTD_compressBound(size);
+    if (impl_->compressed.size() < bound) impl_->compressed.resize(bound);
+    const ZSTD_CDict* cdict =
+        options_.use_dictionary ? internal::SharedCDict(options_.zstd_level) : nullptr;
+    ZSTD_CCtx_refCDict(cctx, cdict);  // Null detaches a previous dictionary.
+    const size_t n =
+        ZSTD_compress2(cctx, impl_->compressed.data(), impl_->compressed.size(), payload, size);
+    // kAuto keeps zstd only when it saves an eighth: below that the receiver's
+    // decompression time is not paid back. kAlways keeps any saving.
+    const size_t keep_below = compression == Compression::kAuto ? size - size / 8 : size;
+    if (!ZSTD_isError(n) && n < keep_below) {
+      payload = impl_->compressed.data();
+      size = n;
+      flags = kFlagZstd | (cdict != nullptr ? kFlagDictionary : 0);
+    }
+  }
+  // Raw payloads are zero-padded to a multiple of 8 (FlatBuffers ignores
+  // trailing bytes), so back-to-back frames keep every payload 8-byte aligned
+  // in the receiver's buffer and it can verify and read them in place.
+  const size_t wire_size = flags == 0 ? (size + 7) & ~size_t{7} : size;
+  if (wire_size > options_.max_payload) {
+    return Error(ErrorCode::kEncodeTooLarge,
+                 std::string(MessageTypeName(type)) + " payload of " + std::to_string(wire_size) +
+                     " bytes exceeds the frame limit of " + std::to_string(options_.max_payload));
+  }
+  FrameHeader header;
+  header.length = static_cast<uint32_t>(wire_size);
+  header.type = static_cast<uint16_t>(type);
+  header.flags = flags;
+  header.request_id = request_id;
+  const size_t at = out->size();
+  out->resize(at + kFrameHeaderSize + wire_size);
+  uint8_t* dst = out->data() + at;
+  WriteFrameHeader(header, dst);
+  std::memcpy(dst + kFrameHeaderSize, payload, size);
+  std::memset(dst + kFrameHeaderSize + size, 0, wire_size - size);
+  return Error();
+}
+
+void AppendRawFrame(MessageType type, uint64_t request_id, uint8_t flags,
+                    std::span<const uint8_t> payload, std::vector<uint8_t>* out) {
+  FrameHeader header;
+  header.length = static_cast<uint32_t>(payload.size());
+  header.type = static_cast<uint16_t>(type);
+  header.flags = flags;
+  header.request_id = request_id;
+  const size_t at = out->size();
+  // resize() then memcpy: one capacity check, no per-byte insert loop.
+  out->resize(at + kFrameHeaderSize + payload.size());
+  WriteFrameHeader(header, out->data() + at);
+  if (!payload.empty()) {
+    std::memcpy(out->data() + at + kFrameHeaderSize, payload.data(), payload.size());
+  }
+}
+
+uint64_t ChunkDigest(std::string_view data) { return XXH3_64bits(data.data(), data.size()); }
+
+}  // namespace postbox::wire
