@@ -1,0 +1,92 @@
+#include "admin/cli.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+
+#include "admin/format.h"
+
+namespace postbox::admin {
+namespace {
+
+namespace fs = std::filesystem;
+
+Status NoStore(const std::string& dir) {
+  return Status::NotFound("no postbox store in '" + dir +
+                          "' (create one with: postbox-admin --data " + dir + " init)");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DB>> Context::OpenStore(Access access, Options options) const {
+  std::error_code ec;
+  if (!fs::is_directory(data_dir(), ec) || fs::is_empty(data_dir(), ec)) {
+    return NoStore(data_dir());
+  }
+  options.read_only = access == Access::kReadOnly;
+  return DB::Open(data_dir(), options);
+}
+
+Result<std::unique_ptr<DB>> Context::CreateStore() const { return DB::Open(data_dir(), {}); }
+
+void Context::EmitJson(const nlohmann::json& doc) const { std::cout << doc.dump(2) << '\n'; }
+
+void Context::ReportError(const Status& status) const {
+  std::cerr << "postbox-admin: " << status.ToString() << '\n';
+  if (json()) EmitJson(ToJson(status));
+}
+
+void OnSelected(CLI::App* sub, Command* selected, Command command) {
+  sub->callback([selected, command = std::move(command)] { *selected = command; });
+}
+
+const CLI::Validator& Hex32() {
+  static const CLI::Validator* validator = new CLI::Validator(
+      [](std::string& value) -> std::string {
+        const bool hex = std::all_of(value.begin(), value.end(),
+                                     [](unsigned char c) { return std::isxdigit(c) != 0; });
+        if (value.size() != 32 || !hex) {
+          return "expected 32 hex characters, got '" + value + "'";
+        }
+        std::transform(value.begin(), value.end(), value.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        return "";
+      },
+      "HEX32", "Hex32");
+  return *validator;
+}
+
+CLI::Option* AddHexArg(CLI::App* cmd, const std::string& name, std::string* out,
+                       const std::string& description) {
+  return cmd->add_option(name, *out, description)->required()->check(Hex32());
+}
+
+Result<std::string> ReadInput(const std::string& path, uint64_t max_size) {
+  const auto too_large = [&](uint64_t size) {
+    return Status::TooLarge("'" + path + "' has " + std::to_string(size) + " bytes; the limit is " +
+                            std::to_string(max_size));
+  };
+  if (path == "-") {
+    std::ostringstream buffer;
+    buffer << std::cin.rdbuf();
+    std::string bytes = std::move(buffer).str();
+    if (bytes.size() > max_size) return too_large(bytes.size());
+    return bytes;
+  }
+  std::error_code ec;
+  const uint64_t size = fs::file_size(path, ec);
+  if (ec) return Status::Unavailable("cannot read '" + path + "': " + ec.message());
+  if (size > max_size) return too_large(size);
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes(size, '\0');
+  if (!in.read(bytes.data(), static_cast<std::streamsize>(size))) {
+    return Status::Unavailable("cannot read '" + path + "'");
+  }
+  return bytes;
+}
+
+}  // namespace postbox::admin

@@ -1,0 +1,93 @@
+// What every postbox-admin command shares: the global flags, the store opener,
+// argument helpers and the exit codes. Not thread-safe; the tool is one thread.
+#ifndef POSTBOX_SERVER_SHIM_ADMIN_CLI_H_
+#define POSTBOX_SERVER_SHIM_ADMIN_CLI_H_
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "postbox/db.h"
+
+namespace postbox::admin {
+
+// Exit codes, documented in docs/admin.md so scripts can rely on them.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // the store refused or failed the operation
+inline constexpr int kExitUsage = 2;    // bad arguments; nothing was touched
+
+// The flags that come before (or after) any command.
+struct GlobalFlags {
+  std::string data_dir = "./data";
+  bool json = false;
+};
+
+enum class Access { kReadOnly, kReadWrite };
+
+// The environment a command runs in: global flags and the way to the store.
+class Context {
+ public:
+  explicit Context(GlobalFlags flags) : flags_(std::move(flags)) {}
+
+  bool json() const { return flags_.json; }
+  const std::string& data_dir() const { return flags_.data_dir; }
+
+  // Opens the existing store in --data. NotFound, with a hint to run `init`,
+  // when the folder is missing or empty: a mistyped --data must not silently
+  // create a second store. Read commands pass kReadOnly so they never take the
+  // writer lock from a running server.
+  Result<std::unique_ptr<DB>> OpenStore(Access access, Options options = {}) const;
+  // Opens the store in --data, creating folder and store when missing.
+  Result<std::unique_ptr<DB>> CreateStore() const;
+
+  // Writes `doc` to stdout: the command's single JSON document.
+  void EmitJson(const nlohmann::json& doc) const;
+  // Reports a failed operation: the Status on stderr and, under --json, an
+  // {"error": ...} document on stdout so scripts always get one document.
+  void ReportError(const Status& status) const;
+
+ private:
+  GlobalFlags flags_;
+};
+
+// A command's action; runs only after the whole command line parsed.
+using Command = std::function<Status(const Context&)>;
+
+// Makes `command` the action to run when `sub` is the subcommand chosen. Actions
+// are deferred (not run from CLI11's callback) so that a usage error anywhere on
+// the line stops the tool before it touches the store.
+void OnSelected(CLI::App* sub, Command* selected, Command command);
+
+// Adds a required positional that must be 32 hex characters (a mailbox key or
+// message id); the value is stored lowercased.
+CLI::Option* AddHexArg(CLI::App* cmd, const std::string& name, std::string* out,
+                       const std::string& description);
+// The validator behind AddHexArg, for options such as --from.
+const CLI::Validator& Hex32();
+
+// Reads the whole file at `path` ("-" reads stdin). TooLarge past `max_size`
+// bytes, checked before reading so a huge file is not loaded; Unavailable if
+// it cannot be read.
+Result<std::string> ReadInput(const std::string& path, uint64_t max_size);
+
+// Drops the extra item a list command fetched to learn whether more follow.
+// Returns true when there was one.
+template <typename T>
+bool TrimPage(std::vector<T>* items, size_t limit) {
+  if (items->size() <= limit) return false;
+  items->resize(limit);
+  return true;
+}
+
+// The command groups, one file each.
+void AddStoreCommands(CLI::App* app, Command* selected);    // init, stats, purge
+void AddMailboxCommands(CLI::App* app, Command* selected);  // mailbox, connections, push
+void AddEntryCommands(CLI::App* app, Command* selected);    // entry put|get|list|delete
+void AddMessageCommands(CLI::App* app, Command* selected);  // post, status, changes
+
+}  // namespace postbox::admin
+
+#endif  // POSTBOX_SERVER_SHIM_ADMIN_CLI_H_

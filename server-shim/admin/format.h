@@ -1,0 +1,73 @@
+// How postbox-admin shows engine values: JSON documents for --json (their field
+// names are an interface, documented in docs/admin.md) and aligned text for
+// people. Every type has exactly one of each, shared by all commands.
+#ifndef POSTBOX_SERVER_SHIM_ADMIN_FORMAT_H_
+#define POSTBOX_SERVER_SHIM_ADMIN_FORMAT_H_
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "postbox/status.h"
+#include "postbox/types.h"
+
+namespace postbox::admin {
+
+// ---- JSON ----
+// Opaque bytes (entry keys and values, topic, meta, push token) are stored under
+// `name` when they are valid UTF-8, else as hex under `name`_hex, so a document
+// is always valid JSON and never loses a byte.
+void PutBytes(nlohmann::json* object, const std::string& name, std::string_view bytes);
+
+nlohmann::json ToJson(const MailboxInfo& mailbox);
+nlohmann::json ToJson(const MessageInfo& message);
+nlohmann::json ToJson(const EntryInfo& entry);
+nlohmann::json ToJson(const Tombstone& tombstone);
+nlohmann::json ToJson(const InfoPacket& packet);
+nlohmann::json ToJson(const StoreStats& stats);
+// {"error": {"code": 404, "name": "NotFound", "message": "..."}}.
+nlohmann::json ToJson(const Status& status);
+
+// ---- Text ----
+// "2026-11-24T01:44:49.123Z" (UTC).
+std::string IsoTime(uint64_t ms_since_epoch);
+std::string Hex(std::string_view bytes);
+// "512 B" or "1.5 MiB (1572864 B)".
+std::string HumanBytes(uint64_t bytes);
+// `bytes` made safe for a terminal: valid UTF-8 is kept, control characters and
+// invalid bytes become \n, \t, \xNN escapes. With max_width > 0, cut to that many
+// characters with a trailing "…".
+std::string Printable(std::string_view bytes, size_t max_width = 0);
+
+// Columns padded to their widest cell, separated by two spaces.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> headers);
+  void AddRow(std::vector<std::string> cells);
+  bool empty() const { return rows_.size() == 1; }
+  void Print(std::ostream& out, std::string_view indent = "") const;
+
+ private:
+  std::vector<std::vector<std::string>> rows_;  // rows_[0] holds the headers
+};
+
+// "name  value" lines with the values aligned.
+using Fields = std::vector<std::pair<std::string, std::string>>;
+void PrintFields(std::ostream& out, const Fields& fields);
+
+// Entry rows (KEY VERSION VALUE), led by SEQ when they come from a feed.
+Table EntryTable(const std::vector<EntryInfo>& entries, bool with_seq);
+
+void PrintMailbox(std::ostream& out, const MailboxInfo& mailbox);
+void PrintMessage(std::ostream& out, const MessageInfo& message);
+void PrintEntry(std::ostream& out, const EntryInfo& entry);
+void PrintPacket(std::ostream& out, const InfoPacket& packet);
+void PrintStats(std::ostream& out, const StoreStats& stats);
+
+}  // namespace postbox::admin
+
+#endif  // POSTBOX_SERVER_SHIM_ADMIN_FORMAT_H_

@@ -1,0 +1,56 @@
+// postbox-admin: inspect and change a postbox store from the command line. The
+// commands live in *_commands.cc; this file wires the global flags, parses and
+// maps outcomes to exit codes (0 ok, 1 operation failed, 2 usage).
+#include <exception>
+#include <iostream>
+
+#include "admin/cli.h"
+
+int main(int argc, char** argv) {
+  using namespace postbox::admin;  // NOLINT(build/namespaces): a tool's main.
+
+  CLI::App app(
+      "postbox-admin: inspect and change a postbox store (an LMDB folder), also while "
+      "a server has it open.",
+      "postbox-admin");
+  // Inherited by every subcommand (so set before adding them): global flags may
+  // follow the command, as in `postbox-admin mailbox list --json`.
+  app.fallthrough();
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Print help for every command and exit");
+  app.footer(
+      "Exit status: 0 success, 1 the operation failed (the error is printed), 2 bad "
+      "arguments.\nSee docs/admin.md for every command with an example.");
+
+  GlobalFlags flags;
+  app.add_option("--data", flags.data_dir, "Store folder (the server's --data)")
+      ->capture_default_str();
+  app.add_flag("--json", flags.json, "Print one JSON document on stdout instead of text");
+
+  Command selected;
+  AddStoreCommands(&app, &selected);
+  AddMailboxCommands(&app, &selected);
+  AddEntryCommands(&app, &selected);
+  AddMessageCommands(&app, &selected);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help returns 0 and prints to stdout; every real parse error is usage.
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+
+  const Context context(flags);
+  try {
+    const postbox::Status status = selected(context);
+    if (!status.ok()) {
+      context.ReportError(status);
+      return kExitFailure;
+    }
+  } catch (const std::exception& e) {
+    // Only allocation failures and library bugs get here; say so rather than abort.
+    context.ReportError(postbox::Status::Internal(e.what()));
+    return kExitFailure;
+  }
+  return kExitOk;
+}
