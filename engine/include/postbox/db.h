@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "postbox/blob.h"
 #include "postbox/options.h"
 #include "postbox/result.h"
 #include "postbox/status.h"
@@ -116,6 +117,38 @@ class DB {
   // (PermissionDenied); NotFound / Gone change nothing.
   Result<MessageStatus> AdvanceStatus(const MailboxKey& actor, const MessageId& id,
                                       MessageStatus status);
+
+  // ---- Resumable uploads and range reads (SPEC §4) ----
+  // Starts (or, with the same declaration, continues) an upload; returns where
+  // it stands. Checks as PostMessage; Conflict if the id is being uploaded with
+  // another declaration; an id already committed with the same content returns
+  // committed = true.
+  Result<UploadState> BeginUpload(const UploadRequest& request);
+  // Stores `bytes` at `offset` (≤ max_chunk_size) and returns the new committed
+  // offset. Bytes overlapping stored ones must equal them (else Conflict); a
+  // chunk starting past the committed offset is Conflict; past the declared
+  // length TooLarge; not the sender PermissionDenied; a committed id Conflict.
+  // ResourceExhausted when storage is full: the upload stays at its offset.
+  Result<UploadState> WriteChunk(const MailboxKey& actor, const MessageId& id, uint64_t offset,
+                                 std::string_view bytes);
+  // Where the upload stands (committed = true once the message exists).
+  Result<UploadState> UploadOffset(const MailboxKey& actor, const MessageId& id) const;
+  // Verifies the whole blob's digest and commits the message exactly as
+  // PostMessage does. Conflict if bytes are missing; DigestMismatch discards the
+  // upload. Committing again after success returns the message (idempotent).
+  Result<MessageInfo> CommitUpload(const MailboxKey& actor, const MessageId& id);
+  // Discards an upload and its bytes. NotFound / PermissionDenied / Conflict
+  // (already committed).
+  Status AbortUpload(const MailboxKey& actor, const MessageId& id);
+  // A zero-copy view of [offset, offset + length) of a message's blob, clipped
+  // to its end, in stored pieces each with its XXH3-64. Errors as ReadBlob.
+  Result<std::unique_ptr<BlobView>> ViewBlob(const MailboxKey& actor, const MessageId& id,
+                                             uint64_t offset = 0,
+                                             uint64_t length = UINT64_MAX) const;
+  // Deletes uploads begun more than upload_ttl before `now_ms`, at most
+  // `batch` per write transaction (never one giant transaction), until none is
+  // left; returns what it freed.
+  Result<SweepResult> Sweep(uint64_t now_ms, size_t batch = 16);
 
   // ---- Feed ----
   // The info packet of everything changed after `since`, at most `limit` items

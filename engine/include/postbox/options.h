@@ -46,6 +46,11 @@ struct Options {
   size_t max_meta_size = 1024;
   size_t max_push_token_size = 4096;
   uint64_t max_blob_size = uint64_t{256} << 20;
+  // The largest chunk WriteChunk accepts.
+  size_t max_chunk_size = 256 * 1024;
+
+  // Incomplete uploads older than this (since BeginUpload) are removed by DB::Sweep.
+  std::chrono::milliseconds upload_ttl = std::chrono::hours(24);
 
   // Tombstones (and the record that answers 410 for a superseded id) older than
   // this are purged by DB::PurgeTombstones; a `since` older than the purge point

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "postbox/blob.h"
 #include "postbox/status.h"
 #include "postbox/types.h"
 
@@ -35,6 +36,7 @@ struct OpResult {
   MessageStatus message_status{};                 // AdvanceStatus: the status after the call
   std::optional<MessageInfo> message;             // PostMessage
   std::optional<MailboxCredentials> credentials;  // CreateMailbox
+  UploadState upload;                             // BeginUpload, WriteChunk
 };
 
 class WriteBatch {
@@ -56,6 +58,14 @@ class WriteBatch {
   size_t PostMessage(PostRequest request);
   // `actor` must be the message's recipient.
   size_t AdvanceStatus(const MailboxKey& actor, const MessageId& id, MessageStatus status);
+
+  size_t BeginUpload(UploadRequest request);
+  // `bytes` is borrowed: it must stay valid until DB::Write returns.
+  size_t WriteChunk(const MailboxKey& actor, const MessageId& id, uint64_t offset,
+                    std::string_view bytes);
+  // The op's `message` is set on success.
+  size_t CommitUpload(const MailboxKey& actor, const MessageId& id);
+  size_t AbortUpload(const MailboxKey& actor, const MessageId& id);
 
   size_t size() const;
   bool empty() const { return size() == 0; }

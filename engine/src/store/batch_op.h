@@ -19,6 +19,10 @@ struct WriteBatch::Op {
     kDeleteEntry,
     kPostMessage,
     kAdvanceStatus,
+    kBeginUpload,
+    kWriteChunk,
+    kCommitUpload,
+    kAbortUpload,
   };
   Kind kind = Kind::kCreateMailbox;
   MailboxKey a{};       // the mailbox, the actor, or the first of a pair
@@ -26,10 +30,12 @@ struct WriteBatch::Op {
   std::string key{};    // entry key, push token
   std::string value{};  // entry value
   uint64_t version = 0;
+  uint64_t offset = 0;  // kWriteChunk
   Platform platform = Platform::kNone;
   MessageStatus status = MessageStatus::kUploaded;
   MessageId id{};
-  PostRequest post{};
+  PostRequest post{};  // kPostMessage; kWriteChunk's bytes are post.bytes
+  UploadRequest upload{};
   Digest128 digest{};  // of post.bytes, hashed when the op is added (outside the writer)
 };
 

@@ -85,6 +85,19 @@ void DB::Impl::ApplyOne(WriteCtx& w, const WriteBatch::Op& op, OpResult& r) cons
       s = keep(store_.AdvanceStatus(w, op.a, op.id, op.status),
                [&](auto v) { r.message_status = v; });
       break;
+    case Kind::kBeginUpload:
+      s = keep(store_.BeginUpload(w, op.upload), [&](auto v) { r.upload = v; });
+      break;
+    case Kind::kWriteChunk:
+      s = keep(store_.WriteChunk(w, op.a, op.id, op.offset, op.post.bytes),
+               [&](auto v) { r.upload = v; });
+      break;
+    case Kind::kCommitUpload:
+      s = keep(store_.CommitUpload(w, op.a, op.id), [&](auto v) { r.message = std::move(v); });
+      break;
+    case Kind::kAbortUpload:
+      s = store_.AbortUpload(w, op.a, op.id);
+      break;
   }
   r.status = s;
 }
@@ -267,6 +280,81 @@ Result<MessageStatus> DB::AdvanceStatus(const MailboxKey& actor, const MessageId
   OpResult r = WriteOne(*this, [&](WriteBatch& b) { b.AdvanceStatus(actor, id, status); });
   if (!r.status.ok()) return r.status;
   return r.message_status;
+}
+
+Result<UploadState> DB::BeginUpload(const UploadRequest& request) {
+  OpResult r = WriteOne(*this, [&](WriteBatch& b) { b.BeginUpload(request); });
+  if (!r.status.ok()) return r.status;
+  return r.upload;
+}
+
+Result<UploadState> DB::WriteChunk(const MailboxKey& actor, const MessageId& id, uint64_t offset,
+                                   std::string_view bytes) {
+  OpResult r = WriteOne(*this, [&](WriteBatch& b) { b.WriteChunk(actor, id, offset, bytes); });
+  if (!r.status.ok()) return r.status;
+  return r.upload;
+}
+
+Result<UploadState> DB::UploadOffset(const MailboxKey& actor, const MessageId& id) const {
+  return impl_->Read<UploadState>(
+      [&](Txn& t) { return impl_->store().UploadOffset(t, actor, id); });
+}
+
+Result<MessageInfo> DB::CommitUpload(const MailboxKey& actor, const MessageId& id) {
+  OpResult r = WriteOne(*this, [&](WriteBatch& b) { b.CommitUpload(actor, id); });
+  if (!r.status.ok()) return r.status;
+  return std::move(*r.message);
+}
+
+Status DB::AbortUpload(const MailboxKey& actor, const MessageId& id) {
+  return WriteOne(*this, [&](WriteBatch& b) { b.AbortUpload(actor, id); }).status;
+}
+
+namespace {
+// A BlobView that owns the read transaction its chunks point into.
+class LmdbBlobView final : public BlobView {
+ public:
+  LmdbBlobView(std::unique_ptr<store::ReadTxn> txn, MessageInfo message,
+               std::vector<BlobChunk> chunks)
+      : txn_(std::move(txn)) {
+    message_ = std::move(message);
+    chunks_ = std::move(chunks);
+  }
+
+ private:
+  std::unique_ptr<store::ReadTxn> txn_;
+};
+}  // namespace
+
+Result<std::unique_ptr<BlobView>> DB::ViewBlob(const MailboxKey& actor, const MessageId& id,
+                                               uint64_t offset, uint64_t length) const {
+  POSTBOX_ASSIGN_OR_RETURN(auto read, impl_->env().BeginRead());
+  const store::Store& s = impl_->store();
+  POSTBOX_ASSIGN_OR_RETURN(auto rec, s.RequireMessage(read->txn(), actor, id, false));
+  POSTBOX_ASSIGN_OR_RETURN(auto chunks,
+                           s.PieceViews(read->txn(), id, rec.length, offset, length, true));
+  return std::unique_ptr<BlobView>(
+      new LmdbBlobView(std::move(read), rec.ToInfo(id, 0), std::move(chunks)));
+}
+
+Result<SweepResult> DB::Sweep(uint64_t now_ms, size_t batch) {
+  const uint64_t ttl = static_cast<uint64_t>(options().upload_ttl.count());
+  if (now_ms < ttl) return SweepResult{};
+  SweepResult total;
+  for (;;) {
+    SweepResult step;
+    std::set<MailboxKey> changed;
+    Status s = impl_->env().Write([&](Txn& t) -> Status {
+      WriteCtx w{t, now_ms, &changed};
+      POSTBOX_ASSIGN_OR_RETURN(
+          step, impl_->store().SweepUploads(w, now_ms - ttl, std::max<size_t>(batch, 1)));
+      return Status();
+    });
+    if (!s.ok()) return s;
+    total.uploads += step.uploads;
+    total.bytes += step.bytes;
+    if (step.uploads < std::max<size_t>(batch, 1)) return total;
+  }
 }
 
 Result<InfoPacket> DB::Changes(const MailboxKey& mkey, uint64_t since, size_t limit) const {

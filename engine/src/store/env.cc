@@ -67,7 +67,8 @@ Status Txn::Scan(MDB_dbi dbi, std::string_view prefix, std::string_view from,
   if (rc != 0) return LmdbError(rc, "mdb_cursor_open");
   std::string_view start = from < prefix ? prefix : from;
   MDB_val k = Val(start), v;
-  rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  // LMDB refuses an empty key for MDB_SET_RANGE; an empty start means the first key.
+  rc = mdb_cursor_get(cur, &k, &v, start.empty() ? MDB_FIRST : MDB_SET_RANGE);
   while (rc == 0) {
     std::string_view key = View(k);
     if (key.substr(0, prefix.size()) != prefix) break;
@@ -119,7 +120,8 @@ Result<std::unique_ptr<Env>> Env::Open(const std::string& path, const Options& o
   struct Named {
     const char* name;
     MDB_dbi* dbi;
-  } names[] = {{"meta", &env->tables_.meta},       {"mailboxes", &env->tables_.mailboxes},
+  } names[] = {{"uploads", &env->tables_.uploads}, {"upload_ttl", &env->tables_.upload_ttl},
+               {"meta", &env->tables_.meta},       {"mailboxes", &env->tables_.mailboxes},
                {"conns", &env->tables_.conns},     {"push", &env->tables_.push},
                {"entries", &env->tables_.entries}, {"messages", &env->tables_.messages},
                {"slots", &env->tables_.slots},     {"blobs", &env->tables_.blobs},
@@ -176,7 +178,9 @@ Status Env::BeginTxn(unsigned flags, MDB_txn** txn) const {
   return Status();
 }
 
-Status Env::Read(const std::function<Status(Txn&)>& fn) const {
+ReadTxn::~ReadTxn() { mdb_txn_abort(raw_); }
+
+Result<std::unique_ptr<ReadTxn>> Env::BeginRead() const {
   for (;;) {
     std::shared_lock<std::shared_mutex> gate(gate_);
     MDB_txn* txn = nullptr;
@@ -188,11 +192,13 @@ Status Env::Read(const std::function<Status(Txn&)>& fn) const {
       continue;
     }
     POSTBOX_RETURN_IF_ERROR(s);
-    Txn t(txn, tables_);
-    s = fn(t);
-    mdb_txn_abort(txn);
-    return s;
+    return std::unique_ptr<ReadTxn>(new ReadTxn(std::move(gate), txn, tables_));
   }
+}
+
+Status Env::Read(const std::function<Status(Txn&)>& fn) const {
+  POSTBOX_ASSIGN_OR_RETURN(auto read, BeginRead());
+  return fn(read->txn());
 }
 
 Status Env::Write(const std::function<Status(Txn&)>& fn) {

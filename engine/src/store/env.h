@@ -44,6 +44,8 @@ struct Tables {
   MDB_dbi gone = 0;
   MDB_dbi feed = 0;
   MDB_dbi tombs = 0;
+  MDB_dbi uploads = 0;
+  MDB_dbi upload_ttl = 0;
 };
 
 // A transaction's table access. Views returned by Get and the cursor are valid
@@ -74,6 +76,24 @@ class Txn {
   const Tables& t_;
 };
 
+class Env;
+
+// A read-only transaction held open by its owner (a zero-copy BlobView). It
+// keeps the map-size gate shared for its whole life.
+class ReadTxn {
+ public:
+  ~ReadTxn();
+  Txn& txn() { return txn_; }
+
+ private:
+  friend class Env;
+  ReadTxn(std::shared_lock<std::shared_mutex> gate, MDB_txn* raw, const Tables& t)
+      : gate_(std::move(gate)), raw_(raw), txn_(raw, t) {}
+  std::shared_lock<std::shared_mutex> gate_;
+  MDB_txn* raw_;
+  Txn txn_;
+};
+
 class Env {
  public:
   static Result<std::unique_ptr<Env>> Open(const std::string& path, const Options& options);
@@ -83,6 +103,8 @@ class Env {
 
   // Runs `fn` in a read-only transaction. Safe from any thread, concurrently.
   Status Read(const std::function<Status(Txn&)>& fn) const;
+  // Opens a read-only transaction that lives as long as the returned object.
+  Result<std::unique_ptr<ReadTxn>> BeginRead() const;
 
   // Runs `fn` in the write transaction and commits (synced in durable mode).
   // When the map fills, the transaction is aborted, the map doubled (up to

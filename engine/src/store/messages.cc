@@ -1,5 +1,7 @@
 // Messages and their blobs: posting with last-writer cleanup of the slot,
 // status max-merge, reads, and removal (supersession or mailbox deletion).
+#include <xxhash.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -24,17 +26,15 @@ bool SameContent(const MessageRecord& rec, const MailboxKey& from, const Mailbox
 
 }  // namespace
 
-Result<MessageInfo> Store::PostMessage(WriteCtx& w, const MailboxKey& from, const MailboxKey& to,
-                                       const MessageId& id, std::string_view topic,
-                                       std::string_view meta, std::string_view bytes,
-                                       const Digest128& digest) const {
-  POSTBOX_RETURN_IF_ERROR(
-      CheckSize("topic", topic.size(), std::min<size_t>(options_.max_topic_size, 255)));
-  POSTBOX_RETURN_IF_ERROR(
-      CheckSize("meta", meta.size(), std::min<size_t>(options_.max_meta_size, 65535)));
-  POSTBOX_RETURN_IF_ERROR(CheckSize("blob", bytes.size(), options_.max_blob_size));
+Result<std::optional<MessageInfo>> Store::CheckNewMessage(Txn& t, const MailboxKey& from,
+                                                          const MailboxKey& to, const MessageId& id,
+                                                          std::string_view topic,
+                                                          std::string_view meta, uint64_t length,
+                                                          const Digest128& digest) const {
+  POSTBOX_RETURN_IF_ERROR(CheckSize("topic", topic.size(), options_.max_topic_size));
+  POSTBOX_RETURN_IF_ERROR(CheckSize("meta", meta.size(), options_.max_meta_size));
+  POSTBOX_RETURN_IF_ERROR(CheckSize("blob", length, options_.max_blob_size));
   if (from == to) return Status::InvalidArgument("a mailbox cannot post to itself");
-  Txn& t = w.txn;
   POSTBOX_RETURN_IF_ERROR(RequireMailbox(t, from).status());
   POSTBOX_RETURN_IF_ERROR(RequireMailbox(t, to).status());
   if (options_.posting_policy == PostingPolicy::kConnected) {
@@ -48,18 +48,46 @@ Result<MessageInfo> Store::PostMessage(WriteCtx& w, const MailboxKey& from, cons
   POSTBOX_ASSIGN_OR_RETURN(auto live, t.Get(t.t().messages, mkey));
   if (live) {
     POSTBOX_ASSIGN_OR_RETURN(MessageRecord rec, MessageRecord::Decode(*live));
-    if (SameContent(rec, from, to, topic, meta, bytes.size(), digest)) return rec.ToInfo(id, 0);
+    if (SameContent(rec, from, to, topic, meta, length, digest)) {
+      return std::optional<MessageInfo>(rec.ToInfo(id, 0));
+    }
     return Status::Conflict("message id " + id.ToHex() + " is in use with other content");
   }
   POSTBOX_ASSIGN_OR_RETURN(auto gone, t.Get(t.t().gone, mkey));
   if (gone) return Status::Gone("message " + id.ToHex() + " was superseded or deleted");
+  return std::optional<MessageInfo>();
+}
 
+Result<MessageInfo> Store::PostMessage(WriteCtx& w, const MailboxKey& from, const MailboxKey& to,
+                                       const MessageId& id, std::string_view topic,
+                                       std::string_view meta, std::string_view bytes,
+                                       const Digest128& digest) const {
+  POSTBOX_ASSIGN_OR_RETURN(auto existing,
+                           CheckNewMessage(w.txn, from, to, id, topic, meta, bytes.size(), digest));
+  if (existing) return std::move(*existing);
+  POSTBOX_ASSIGN_OR_RETURN(auto upload, w.txn.Get(w.txn.t().uploads, MessageKey(id)));
+  if (upload) return Status::Conflict("message id " + id.ToHex() + " is in use by an upload");
+  MessageRecord rec;
+  rec.from = from;
+  rec.to = to;
+  rec.length = bytes.size();
+  rec.digest = digest;
+  rec.topic = std::string(topic);
+  rec.meta = std::string(meta);
+  POSTBOX_RETURN_IF_ERROR(AppendPieces(w.txn, id, 0, bytes));
+  return CommitMessage(w, id, std::move(rec));
+}
+
+Result<MessageInfo> Store::CommitMessage(WriteCtx& w, const MessageId& id,
+                                         MessageRecord rec) const {
+  Txn& t = w.txn;
+  const std::string mkey = MessageKey(id);
   // Last-writer cleanup: make room in the slot before the new message enters.
-  const std::string slot = SlotPrefix(from, to, topic);
+  const std::string slot = SlotPrefix(rec.from, rec.to, rec.topic);
   std::vector<std::string> held;  // ids in commit order
   POSTBOX_RETURN_IF_ERROR(
-      t.Scan(t.t().slots, slot, slot, [&](std::string_view k, std::string_view v) {
-        if (k.size() == slot.size() + 8) held.emplace_back(v);
+      t.Scan(t.t().slots, slot, slot, [&](std::string_view, std::string_view v) {
+        held.emplace_back(v);
         return true;
       }));
   const size_t depth = std::max<uint32_t>(options_.slot_depth, 1);
@@ -70,39 +98,90 @@ Result<MessageInfo> Store::PostMessage(WriteCtx& w, const MailboxKey& from, cons
     POSTBOX_ASSIGN_OR_RETURN(MessageRecord old_rec, MessageRecord::Decode(*raw));
     POSTBOX_RETURN_IF_ERROR(RemoveMessage(w, old, old_rec, std::nullopt));
   }
-
-  MessageRecord rec;
-  rec.from = from;
-  rec.to = to;
   rec.created_ms = w.now_ms;
-  rec.length = bytes.size();
-  rec.digest = digest;
-  rec.topic = std::string(topic);
-  rec.meta = std::string(meta);
+  rec.status = MessageStatus::kUploaded;
   FeedRecord feed{FeedKind::kIncoming, 0, mkey};
-  POSTBOX_ASSIGN_OR_RETURN(rec.seq_to, MoveFeedItem(w, to, 0, feed));
+  POSTBOX_ASSIGN_OR_RETURN(rec.seq_to, MoveFeedItem(w, rec.to, 0, feed));
   feed.kind = FeedKind::kOutgoing;
-  POSTBOX_ASSIGN_OR_RETURN(rec.seq_from, MoveFeedItem(w, from, 0, feed));
+  POSTBOX_ASSIGN_OR_RETURN(rec.seq_from, MoveFeedItem(w, rec.from, 0, feed));
   // The recipient's seq is unique and rising for this slot: it orders the slot.
   rec.slot_order = rec.seq_to;
   POSTBOX_RETURN_IF_ERROR(t.Put(t.t().slots, SlotKey(slot, rec.slot_order), mkey));
   POSTBOX_RETURN_IF_ERROR(t.Put(t.t().messages, mkey, rec.Encode()));
-  for (uint64_t off = 0, piece = 0; off < bytes.size(); off += kBlobPieceSize, ++piece) {
-    std::string_view part = bytes.substr(off, kBlobPieceSize);
-    POSTBOX_ASSIGN_OR_RETURN(char* dst, t.Reserve(t.t().blobs, BlobKey(id, piece), part.size()));
-    std::memcpy(dst, part.data(), part.size());
-  }
   return rec.ToInfo(id, 0);
+}
+
+Status Store::AppendPieces(Txn& t, const MessageId& id, uint64_t offset,
+                           std::string_view bytes) const {
+  uint64_t pos = offset;
+  const uint64_t end = offset + bytes.size();
+  std::string merged;
+  while (pos < end) {
+    const uint32_t piece = static_cast<uint32_t>(pos / kBlobPieceSize);
+    const uint64_t within = pos % kBlobPieceSize;
+    const uint64_t n = std::min(kBlobPieceSize - within, end - pos);
+    std::string_view part = bytes.substr(pos - offset, n);
+    const std::string key = BlobKey(id, piece);
+    if (within != 0) {
+      // The piece holds bytes already: rewrite it extended. Copy first, since
+      // the stored view dies with the write.
+      POSTBOX_ASSIGN_OR_RETURN(auto old, t.Get(t.t().blobs, key));
+      if (!old || old->size() != within) {
+        return Status::Internal("blob piece " + std::to_string(piece) + " of " + id.ToHex() +
+                                " does not end at the stored offset");
+      }
+      merged.assign(*old);
+      merged.append(part);
+      part = merged;
+    }
+    POSTBOX_ASSIGN_OR_RETURN(char* dst, t.Reserve(t.t().blobs, key, part.size()));
+    std::memcpy(dst, part.data(), part.size());
+    pos += n;
+  }
+  return Status();
+}
+
+Status Store::DeletePieces(Txn& t, const MessageId& id, uint64_t stored_length) const {
+  const uint64_t pieces = (stored_length + kBlobPieceSize - 1) / kBlobPieceSize;
+  for (uint64_t p = 0; p < pieces; ++p) {
+    POSTBOX_RETURN_IF_ERROR(t.Del(t.t().blobs, BlobKey(id, static_cast<uint32_t>(p))));
+  }
+  return Status();
+}
+
+Result<std::vector<BlobChunk>> Store::PieceViews(Txn& t, const MessageId& id, uint64_t blob_length,
+                                                 uint64_t offset, uint64_t length,
+                                                 bool hash) const {
+  if (offset > blob_length) {
+    return Status::InvalidArgument("offset " + std::to_string(offset) +
+                                   " is past the blob's end (" + std::to_string(blob_length) +
+                                   " bytes)");
+  }
+  const uint64_t end = offset + std::min(length, blob_length - offset);
+  std::vector<BlobChunk> out;
+  for (uint64_t pos = offset; pos < end;) {
+    const uint64_t piece = pos / kBlobPieceSize;
+    POSTBOX_ASSIGN_OR_RETURN(auto raw,
+                             t.Get(t.t().blobs, BlobKey(id, static_cast<uint32_t>(piece))));
+    const uint64_t piece_start = piece * kBlobPieceSize;
+    if (!raw || raw->size() < std::min(kBlobPieceSize, blob_length - piece_start)) {
+      return Status::Internal("blob of message " + id.ToHex() + " is missing piece " +
+                              std::to_string(piece));
+    }
+    const uint64_t from = pos - piece_start;
+    const uint64_t n = std::min<uint64_t>(raw->size() - from, end - pos);
+    std::string_view bytes = raw->substr(from, n);
+    out.push_back(BlobChunk{pos, bytes, hash ? XXH3_64bits(bytes.data(), bytes.size()) : 0});
+    pos += n;
+  }
+  return out;
 }
 
 Status Store::RemoveMessage(WriteCtx& w, const MessageId& id, const MessageRecord& rec,
                             const std::optional<MailboxKey>& skip) const {
   Txn& t = w.txn;
   const std::string mkey = MessageKey(id);
-  const uint64_t pieces = (rec.length + kBlobPieceSize - 1) / kBlobPieceSize;
-  for (uint64_t p = 0; p < pieces; ++p) {
-    POSTBOX_RETURN_IF_ERROR(t.Del(t.t().blobs, BlobKey(id, static_cast<uint32_t>(p))));
-  }
+  POSTBOX_RETURN_IF_ERROR(DeletePieces(t, id, rec.length));
   POSTBOX_RETURN_IF_ERROR(
       t.Del(t.t().slots, SlotKey(SlotPrefix(rec.from, rec.to, rec.topic), rec.slot_order)));
   POSTBOX_RETURN_IF_ERROR(t.Del(t.t().messages, mkey));
@@ -164,28 +243,9 @@ Result<MessageStatus> Store::AdvanceStatus(WriteCtx& w, const MailboxKey& actor,
 Result<std::string> Store::ReadBlob(Txn& t, const MailboxKey& actor, const MessageId& id,
                                     uint64_t offset, uint64_t length) const {
   POSTBOX_ASSIGN_OR_RETURN(MessageRecord rec, RequireMessage(t, actor, id, false));
-  if (offset > rec.length) {
-    return Status::InvalidArgument("offset " + std::to_string(offset) +
-                                   " is past the blob's end (" + std::to_string(rec.length) +
-                                   " bytes)");
-  }
-  const uint64_t end = offset + std::min(length, rec.length - offset);
+  POSTBOX_ASSIGN_OR_RETURN(auto chunks, PieceViews(t, id, rec.length, offset, length, false));
   std::string out;
-  out.reserve(end - offset);
-  for (uint64_t pos = offset; pos < end;) {
-    const uint64_t piece = pos / kBlobPieceSize;
-    POSTBOX_ASSIGN_OR_RETURN(auto raw,
-                             t.Get(t.t().blobs, BlobKey(id, static_cast<uint32_t>(piece))));
-    const uint64_t piece_start = piece * kBlobPieceSize;
-    if (!raw || raw->size() < std::min(kBlobPieceSize, rec.length - piece_start)) {
-      return Status::Internal("blob of message " + id.ToHex() + " is missing piece " +
-                              std::to_string(piece));
-    }
-    const uint64_t from = pos - piece_start;
-    const uint64_t n = std::min<uint64_t>(raw->size() - from, end - pos);
-    out.append(raw->substr(from, n));
-    pos += n;
-  }
+  for (const auto& c : chunks) out.append(c.bytes);
   return out;
 }
 

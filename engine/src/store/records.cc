@@ -75,6 +75,42 @@ std::string TombKey(uint64_t created_ms, const MailboxKey& m, uint64_t seq) {
   return k;
 }
 
+std::string UploadTtlKey(uint64_t created_ms, const MessageId& id) {
+  std::string k;
+  AppendBE64(k, created_ms);
+  k.append(id.AsBytes());
+  return k;
+}
+
+std::string UploadRecord::Encode() const {
+  std::string out;
+  RecordWriter(&out)
+      .Fixed(from.AsBytes())
+      .Fixed(to.AsBytes())
+      .U64(created_ms)
+      .U64(length)
+      .U64(offset)
+      .Fixed({reinterpret_cast<const char*>(digest.data()), digest.size()})
+      .Bytes16(topic)
+      .Bytes16(meta);
+  return out;
+}
+
+Result<UploadRecord> UploadRecord::Decode(std::string_view in) {
+  RecordReader r(in);
+  UploadRecord u;
+  u.from = IdFrom<MailboxKey>(r.Fixed(16));
+  u.to = IdFrom<MailboxKey>(r.Fixed(16));
+  u.created_ms = r.U64();
+  u.length = r.U64();
+  u.offset = r.U64();
+  CopyTo(r.Fixed(16), &u.digest);
+  u.topic = std::string(r.Bytes16());
+  u.meta = std::string(r.Bytes16());
+  if (!r.ok()) return Corrupt("upload");
+  return u;
+}
+
 std::string MailboxRecord::Encode() const {
   std::string out;
   RecordWriter w(&out);

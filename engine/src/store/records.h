@@ -31,6 +31,7 @@ std::string SlotKey(std::string_view slot_prefix, uint64_t order);            //
 std::string BlobKey(const MessageId& id, uint32_t piece);                     // blobs
 std::string FeedKey(const MailboxKey& m, uint64_t seq);                       // feed
 std::string TombKey(uint64_t created_ms, const MailboxKey& m, uint64_t seq);  // tombs
+std::string UploadTtlKey(uint64_t created_ms, const MessageId& id);           // upload_ttl
 
 // ---- records ----
 struct MailboxRecord {
@@ -75,6 +76,20 @@ struct GoneRecord {
   uint64_t gone_ms = 0;
   std::string Encode() const;
   static Result<GoneRecord> Decode(std::string_view in);
+};
+
+// An incomplete upload; its bytes [0, offset) are in `blobs` under its id.
+struct UploadRecord {
+  MailboxKey from;
+  MailboxKey to;
+  uint64_t created_ms = 0;
+  uint64_t length = 0;
+  uint64_t offset = 0;
+  Digest128 digest{};
+  std::string topic;
+  std::string meta;
+  std::string Encode() const;
+  static Result<UploadRecord> Decode(std::string_view in);
 };
 
 // What a feed record points at. Stored: do not renumber.

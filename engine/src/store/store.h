@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "postbox/blob.h"
 #include "postbox/options.h"
 #include "postbox/result.h"
 #include "postbox/types.h"
@@ -75,10 +76,45 @@ class Store {
                                        bool recipient_only) const;
   Result<std::string> ReadBlob(Txn& t, const MailboxKey& actor, const MessageId& id,
                                uint64_t offset, uint64_t length) const;
+  // The checks every new message passes (sizes, parties, posting policy) and
+  // its id's state: the stored message when the id is live with the same
+  // content (an idempotent retry), nullopt when the id is free; Conflict or
+  // Gone otherwise. Uploads in progress are the caller's concern.
+  Result<std::optional<MessageInfo>> CheckNewMessage(Txn& t, const MailboxKey& from,
+                                                     const MailboxKey& to, const MessageId& id,
+                                                     std::string_view topic, std::string_view meta,
+                                                     uint64_t length,
+                                                     const Digest128& digest) const;
+  // Makes a message whose blob is already in `blobs` live: supersedes the
+  // slot's oldest if it is full, writes the record and both feed items.
+  // `rec` has from, to, topic, meta, length and digest set.
+  Result<MessageInfo> CommitMessage(WriteCtx& w, const MessageId& id, MessageRecord rec) const;
+  // Stores bytes at [offset, offset + size) of the blob `id`, whose stored
+  // bytes end exactly at `offset` (appending to its last piece).
+  Status AppendPieces(Txn& t, const MessageId& id, uint64_t offset, std::string_view bytes) const;
+  Status DeletePieces(Txn& t, const MessageId& id, uint64_t stored_length) const;
+  // The pieces covering [offset, offset + length) of a blob of `blob_length`
+  // bytes, as views into the map, with their XXH3-64 if `hash`.
+  Result<std::vector<BlobChunk>> PieceViews(Txn& t, const MessageId& id, uint64_t blob_length,
+                                            uint64_t offset, uint64_t length, bool hash) const;
   // Deletes a live message like a supersession: blob, slot, record; a gone
   // record; tombstones in both feeds (except `skip`'s, a mailbox being deleted).
   Status RemoveMessage(WriteCtx& w, const MessageId& id, const MessageRecord& rec,
                        const std::optional<MailboxKey>& skip) const;
+
+  // ---- uploads.cc ----
+  Result<UploadState> BeginUpload(WriteCtx& w, const UploadRequest& req) const;
+  Result<UploadState> WriteChunk(WriteCtx& w, const MailboxKey& actor, const MessageId& id,
+                                 uint64_t offset, std::string_view bytes) const;
+  Result<UploadState> UploadOffset(Txn& t, const MailboxKey& actor, const MessageId& id) const;
+  // On a digest mismatch the upload is deleted (those writes are meant to
+  // commit) and DigestMismatch returned.
+  Result<MessageInfo> CommitUpload(WriteCtx& w, const MailboxKey& actor, const MessageId& id) const;
+  Status AbortUpload(WriteCtx& w, const MailboxKey& actor, const MessageId& id) const;
+  // Deletes up to `max_uploads` uploads begun before `cutoff_ms`.
+  Result<SweepResult> SweepUploads(WriteCtx& w, uint64_t cutoff_ms, size_t max_uploads) const;
+  // Deletes every upload from or to `m` (mailbox deletion).
+  Status DeleteUploadsOf(WriteCtx& w, const MailboxKey& m) const;
 
   // ---- feed.cc ----
   // Moves an item's single feed record: deletes the one at `old_seq` (0: none),

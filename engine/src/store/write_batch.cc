@@ -72,4 +72,23 @@ size_t WriteBatch::AdvanceStatus(const MailboxKey& actor, const MessageId& id,
   return Add(ops_, Op{.kind = Op::Kind::kAdvanceStatus, .a = actor, .status = status, .id = id});
 }
 
+size_t WriteBatch::BeginUpload(UploadRequest request) {
+  return Add(ops_, Op{.kind = Op::Kind::kBeginUpload, .upload = std::move(request)});
+}
+
+size_t WriteBatch::WriteChunk(const MailboxKey& actor, const MessageId& id, uint64_t offset,
+                              std::string_view bytes) {
+  Op op{.kind = Op::Kind::kWriteChunk, .a = actor, .offset = offset, .id = id};
+  op.post.bytes = bytes;
+  return Add(ops_, std::move(op));
+}
+
+size_t WriteBatch::CommitUpload(const MailboxKey& actor, const MessageId& id) {
+  return Add(ops_, Op{.kind = Op::Kind::kCommitUpload, .a = actor, .id = id});
+}
+
+size_t WriteBatch::AbortUpload(const MailboxKey& actor, const MessageId& id) {
+  return Add(ops_, Op{.kind = Op::Kind::kAbortUpload, .a = actor, .id = id});
+}
+
 }  // namespace postbox
