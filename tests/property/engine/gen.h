@@ -1,0 +1,53 @@
+// RapidCheck generators of harness ops, shared by the stateful test and the
+// reopen property. Values come from small ranges on purpose: few mailboxes,
+// ids, keys and topics make collisions (reused ids, full slots, merge ties)
+// the common case rather than a rare one.
+#ifndef POSTBOX_TESTS_PROPERTY_ENGINE_GEN_H_
+#define POSTBOX_TESTS_PROPERTY_ENGINE_GEN_H_
+
+#include <rapidcheck.h>
+
+#include "tests/property/engine/harness.h"
+
+namespace postbox::model {
+
+// Refs over a handful of mailboxes, now and then the never-issued key.
+inline int GenMailboxRef() {
+  return *rc::gen::weightedOneOf<int>({{1, rc::gen::just(-1)}, {12, rc::gen::inRange(0, 5)}});
+}
+
+inline uint64_t GenVersion() {
+  return *rc::gen::weightedOneOf<uint64_t>({{3, rc::gen::just<uint64_t>(0)},
+                                            {6, rc::gen::inRange<uint64_t>(1, 5)},
+                                            {1, rc::gen::just<uint64_t>(uint64_t{1} << 40)}});
+}
+
+inline Op GenOp(bool allow_create) {
+  Op op;
+  op.kind = *rc::gen::weightedOneOf<Op::Kind>({
+      {allow_create ? 2u : 0u, rc::gen::just(Op::kCreateMailbox)},
+      {1, rc::gen::just(Op::kDeleteMailbox)},
+      {4, rc::gen::just(Op::kConnect)},
+      {1, rc::gen::just(Op::kDisconnect)},
+      {1, rc::gen::just(Op::kRegisterPush)},
+      {6, rc::gen::just(Op::kPutEntry)},
+      {3, rc::gen::just(Op::kDeleteEntry)},
+      {6, rc::gen::just(Op::kPostMessage)},
+      {5, rc::gen::just(Op::kAdvanceStatus)},
+  });
+  op.a = GenMailboxRef();
+  op.b = GenMailboxRef();
+  op.key = *rc::gen::inRange(0, 8);
+  op.value = *rc::gen::inRange(0, 7);
+  op.blob = *rc::gen::inRange(0, 7);
+  op.id = *rc::gen::inRange(0, kIdPool);
+  op.version = GenVersion();
+  op.status =
+      *rc::gen::weightedOneOf<int>({{1, rc::gen::element(0, 4)}, {10, rc::gen::inRange(1, 4)}});
+  op.platform = *rc::gen::inRange(0, 4);
+  return op;
+}
+
+}  // namespace postbox::model
+
+#endif  // POSTBOX_TESTS_PROPERTY_ENGINE_GEN_H_
