@@ -2,7 +2,15 @@
 # find_package(postbox) and link postbox::engine (or use pkg-config postbox).
 include(CMakePackageConfigHelpers)
 
-install(TARGETS postbox_engine postbox_wire
+set(POSTBOX_INSTALL_TARGETS postbox_engine postbox_wire)
+set(POSTBOX_HAS_SYNC OFF)
+foreach(t postbox_sync postbox_client)
+  if(TARGET ${t})
+    list(APPEND POSTBOX_INSTALL_TARGETS ${t})
+    set(POSTBOX_HAS_SYNC ON)
+  endif()
+endforeach()
+install(TARGETS ${POSTBOX_INSTALL_TARGETS}
         EXPORT postboxTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
