@@ -43,9 +43,12 @@ Result<EntryPutResult> Store::MergeEntry(WriteCtx& w, const MailboxKey& m, std::
 }
 
 Result<EntryInfo> Store::GetEntry(Txn& t, const MailboxKey& m, std::string_view key) const {
-  POSTBOX_RETURN_IF_ERROR(RequireMailbox(t, m).status());
   POSTBOX_ASSIGN_OR_RETURN(auto raw, t.Get(t.t().entries, EntryKey(m, key)));
-  if (!raw) return Status::NotFound("no entry '" + std::string(key) + "'");
+  if (!raw) {
+    // Entries die with their mailbox, so only a miss needs to ask which 404 it is.
+    POSTBOX_RETURN_IF_ERROR(RequireMailbox(t, m).status());
+    return Status::NotFound("no entry '" + std::string(key) + "'");
+  }
   POSTBOX_ASSIGN_OR_RETURN(EntryRecord rec, EntryRecord::Decode(*raw));
   if (rec.deleted) return Status::NotFound("entry '" + std::string(key) + "' was deleted");
   return EntryInfo{std::string(key), std::move(rec.value), rec.version, 0};
