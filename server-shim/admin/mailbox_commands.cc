@@ -202,7 +202,7 @@ void AddMailboxCommands(CLI::App* app, Command* selected) {
   // A registration without a token could never be delivered; refuse it as a usage error.
   push->callback([args, selected] {
     if (args->platform != "none" && args->token.empty()) {
-      throw CLI::ValidationError("token", "a " + args->platform + " registration needs a token");
+      throw CLI::ValidationError("token", "platform " + args->platform + " needs a push token");
     }
     *selected = [args](const Context& ctx) { return RegisterPush(ctx, *args); };
   });

@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# admin_cli_smoke: runs every postbox-admin command against a store in a
+# temporary folder and checks outputs and exit codes (0 ok, 1 operation error,
+# 2 usage), including the 403/404/409/410 paths and that --json prints valid
+# JSON. Usage: admin_smoke_test.sh PATH_TO_POSTBOX_ADMIN
+set -euo pipefail
+
+admin=${1:?usage: admin_smoke_test.sh PATH_TO_POSTBOX_ADMIN}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+store=$tmp/store
+out='' err=''
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+# run RC ARGS...: runs the tool on the store; stdout lands in $out, stderr in $err.
+run() {
+  local want=$1 rc=0
+  shift
+  "$admin" --data "$store" "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
+  out=$(cat "$tmp/out")
+  err=$(cat "$tmp/err")
+  [[ $rc == "$want" ]] || fail "'$*' exited $rc, expected $want
+stdout: $out
+stderr: $err"
+}
+ok() { run 0 "$@"; }
+# json RC ARGS...: as run, with --json, and stdout must be one valid JSON document.
+json() {
+  local want=$1
+  shift
+  run "$want" --json "$@"
+  python3 -m json.tool "$tmp/out" >/dev/null || fail "'$*' printed invalid JSON: $out"
+}
+# field EXPR: evaluates a Python expression over the last JSON document `d`.
+field() {
+  python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+    "$tmp/out" "$1"
+}
+has_out() { [[ $out == *"$1"* ]] || fail "stdout lacks '$1':
+$out"; }
+has_err() { [[ $err == *"$1"* ]] || fail "stderr lacks '$1':
+$err"; }
+same() { [[ $1 == "$2" ]] || fail "$3: got '$1', expected '$2'"; }
+
+echo "== usage errors exit 2, help exits 0"
+run 2
+has_err "subcommand"
+run 2 frobnicate
+ok --help
+has_out "Usage:"
+ok entry put --help
+has_out "--value-file"
+run 2 mailbox
+run 2 mailbox show not-a-key
+has_err "expected 32 hex characters"
+run 2 purge --horizon 5x
+has_err "expected <n>[ms|s|m|h|d]"
+
+echo "== a missing store is an operation error that points at init"
+run 1 stats
+has_err "NotFound"
+has_err "init"
+[[ ! -e $store ]] || fail "a read command created the store folder"
+
+echo "== init"
+ok init
+has_out "initialised a new store"
+json 0 init
+same "$(field 'd["created"]')" "False" "second init"
+
+echo "== mailbox create|list|show"
+json 0 mailbox create
+alice=$(field 'd["mkey"]')
+[[ $alice =~ ^[0-9a-f]{32}$ ]] || fail "mkey '$alice' is not 32 lowercase hex"
+[[ -n $(field 'd["secret"]') ]] || fail "no secret"
+ok mailbox create
+has_out "secret"
+bob=$(sed -n 's/^mkey *//p' <<<"$out")
+json 0 mailbox create
+carol=$(field 'd["mkey"]')
+unknown=0123456789abcdef0123456789abcdef
+ok mailbox list
+for m in "$alice" "$bob" "$carol"; do has_out "$m"; done
+has_out "CREATED"
+json 0 mailbox list
+same "$(field 'len(d["mailboxes"])')" 3 "mailbox count"
+same "$(field 'd["more"]')" False "more"
+json 0 mailbox list --limit 1
+same "$(field 'd["more"]')" True "more with --limit 1"
+ok mailbox list --limit 2 --after "$(field 'd["mailboxes"][0]["mkey"]')"
+ok mailbox show "$alice"
+has_out "$alice"
+ok mailbox show "${alice^^}"  # hex in either case
+run 1 mailbox show "$unknown"
+has_err "NotFound"
+json 1 mailbox show "$unknown"
+same "$(field 'd["error"]["code"]')" 404 "error document"
+
+echo "== connect|disconnect|connections"
+ok connect "$alice" "$bob"
+has_out "connected"
+ok connect "$bob" "$alice"  # idempotent, undirected
+ok connections "$alice"
+has_out "$bob"
+json 0 connections "$bob"
+same "$(field 'd["connections"]')" "['$alice']" "bob's connections"
+run 1 connect "$alice" "$alice"
+has_err "InvalidArgument"
+run 1 connect "$alice" "$unknown"
+has_err "NotFound"
+run 2 connect "$alice"
+
+echo "== push-register"
+ok push-register "$bob" ios token-123
+json 0 mailbox show "$bob"
+same "$(field 'd["push"]["platform"]')" ios "platform"
+same "$(field 'd["push"]["token"]')" token-123 "token"
+run 2 push-register "$bob" ios
+has_err "needs a push token"
+run 2 push-register "$bob" blackberry tok
+ok push-register "$bob" none
+has_out "cleared"
+
+echo "== entry put|get|list|delete"
+ok entry put "$alice" greeting hello
+has_out "version 1"
+json 0 entry put "$alice" greeting aaa --version 1  # same version, smaller bytes: loses
+same "$(field 'd["applied"]')" False "losing put"
+ok entry put "$alice" greeting aaa --version 1
+has_out "nothing changed"
+json 0 entry get "$alice" greeting
+same "$(field 'd["value"]')" hello "value"
+same "$(field 'd["version"]')" 1 "version"
+printf 'bin\000\377' >"$tmp/binary"
+ok entry put "$alice" blob --value-file "$tmp/binary"
+json 0 entry get "$alice" blob
+same "$(field 'd["value_hex"]')" 62696e00ff "binary value as hex"
+ok entry get "$alice" blob
+has_out 'bin\x00\xff'
+ok entry list "$alice"
+has_out "greeting"
+has_out "blob"
+json 0 entry list "$alice" --prefix gr
+same "$(field '[e["key"] for e in d["entries"]]')" "['greeting']" "prefix list"
+json 0 entry delete "$alice" blob
+same "$(field 'd["applied"]')" True "delete"
+run 1 entry get "$alice" blob
+has_err "NotFound"
+run 1 entry put "$unknown" k v
+has_err "NotFound"
+run 2 entry put "$alice" greeting
+has_err "value"
+run 2 entry put "$alice" greeting v --value-file "$tmp/binary"
+run 2 entry put "$alice" greeting v --version minus-one
+
+echo "== post, status, 403/404/409/410"
+printf 'pretend this is a video' >"$tmp/video"
+id1=000102030405060708090a0b0c0d0e0f
+id2=101112131415161718191a1b1c1d1e1f
+run 1 post --from "$alice" --to "$carol" "$tmp/video"  # not connected
+has_err "PermissionDenied"
+json 0 post --from "$alice" --to "$bob" --id "$id1" --meta video/mp4 "$tmp/video"
+same "$(field 'd["status"]')" uploaded "new message"
+same "$(field 'd["length"]')" 23 "length"
+ok post --from "$alice" --to "$bob" --id "$id1" --meta video/mp4 "$tmp/video"  # retry
+run 1 post --from "$alice" --to "$bob" --id "$id1" --meta audio/ogg "$tmp/video"
+has_err "Conflict"
+run 2 post --from "$alice" --to "$bob" "$tmp/no-such-file"
+ok status "$bob" "$id1"
+has_out "uploaded"
+has_out "$id1"
+run 1 status "$alice" "$id1" viewed  # only the recipient advances
+has_err "PermissionDenied"
+run 1 status "$carol" "$id1"  # not a party
+has_err "PermissionDenied"
+run 1 status "$bob" "$unknown" viewed
+has_err "NotFound"
+run 2 status "$bob" "$id1" finished
+json 0 status "$bob" "$id1" viewed
+same "$(field 'd["status"]')" viewed "advanced"
+ok status "$bob" "$id1" DOWNLOADED
+has_out "never goes down"
+json 0 changes "$bob"
+same "$(field '[(m["id"], m["status"]) for m in d["incoming"]]')" "[('$id1', 'viewed')]" "incoming"
+cursor=$(field 'd["cursor"]')
+ok changes "$alice"
+has_out "outgoing (1)"
+has_out "viewed"
+
+echo "== a newer message in the slot supersedes the older one (410)"
+ok post --from "$alice" --to "$bob" --id "$id2" "$tmp/video"
+run 1 status "$bob" "$id1"
+has_err "Gone"
+json 1 status "$alice" "$id1"
+same "$(field 'd["error"]["code"]')" 410 "gone"
+json 0 changes "$bob" --since "$cursor"
+same "$(field '[t["id"] for t in d["tombstones"]]')" "['$id1']" "tombstone"
+same "$(field '[m["id"] for m in d["incoming"]]')" "['$id2']" "new incoming"
+json 0 changes "$bob" --since "$(field 'd["cursor"]')"
+same "$(field 'len(d["incoming"]) + len(d["tombstones"])')" 0 "nothing newer"
+json 0 changes "$bob" --limit 1
+same "$(field 'd["more"]')" True "more with --limit 1"
+ok changes "$bob" --since 0
+has_out "tombstones (1)"
+
+echo "== --slot-depth and --open-policy"
+id3=202122232425262728292a2b2c2d2e2f
+ok post --from "$alice" --to "$bob" --id "$id3" --slot-depth 2 "$tmp/video"
+ok status "$bob" "$id2"  # depth 2 keeps it
+run 2 post --from "$alice" --to "$bob" --slot-depth 0 "$tmp/video"
+id4=303132333435363738393a3b3c3d3e3f
+ok post --from "$alice" --to "$carol" --id "$id4" --open-policy --topic voice "$tmp/video"
+has_out "voice"
+
+echo "== stats"
+ok stats
+has_out "mailboxes"
+json 0 stats
+same "$(field 'd["mailboxes"]')" 3 "stats mailboxes"
+
+echo "== purge (410 becomes 404)"
+json 0 purge
+same "$(field 'd["purged"]')" 0 "nothing is 30 days old"
+ok purge --horizon 0
+has_out "purged"
+run 1 status "$bob" "$id1"
+has_err "NotFound"
+
+echo "== disconnect, mailbox delete"
+ok disconnect "$alice" "$bob"
+json 0 connections "$alice"
+same "$(field 'd["connections"]')" "[]" "no connections"
+run 1 post --from "$alice" --to "$bob" "$tmp/video"
+has_err "PermissionDenied"
+ok mailbox delete "$carol"
+run 1 mailbox show "$carol"
+has_err "NotFound"
+run 1 status "$alice" "$id4"
+has_err "Gone"
+run 1 mailbox delete "$carol"
+
+echo "admin_cli_smoke: all checks passed"
