@@ -3,6 +3,18 @@
 #include "store/store.h"
 
 namespace postbox::store {
+namespace {
+
+Status CheckKey(std::string_view key, size_t limit) {
+  if (key.empty()) return Status::InvalidArgument("entry key is empty; expected 1 or more bytes");
+  if (key.size() > limit) {
+    return Status::TooLarge("entry key is " + std::to_string(key.size()) +
+                            " bytes; the limit is " + std::to_string(limit));
+  }
+  return Status();
+}
+
+}  // namespace
 
 Result<EntryPutResult> Store::MergeEntry(WriteCtx& w, const MailboxKey& m, std::string_view key,
                                          std::string_view value, uint64_t version,
@@ -43,6 +55,7 @@ Result<EntryPutResult> Store::MergeEntry(WriteCtx& w, const MailboxKey& m, std::
 }
 
 Result<EntryInfo> Store::GetEntry(Txn& t, const MailboxKey& m, std::string_view key) const {
+  POSTBOX_RETURN_IF_ERROR(CheckKey(key, options_.max_key_size));
   POSTBOX_ASSIGN_OR_RETURN(auto raw, t.Get(t.t().entries, EntryKey(m, key)));
   if (!raw) {
     // Entries die with their mailbox, so only a miss needs to ask which 404 it is.
