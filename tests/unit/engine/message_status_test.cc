@@ -92,9 +92,12 @@ TEST_F(MessageStatusTest, SupersededIsGoneAndChangesNothing) {
   const uint64_t a_seq = Seq(a_);
   const uint64_t b_seq = Seq(b_);
   EXPECT_CODE(db().AdvanceStatus(b_, m_, MessageStatus::kViewed), kGone);
-  // The sender is a party: it learns Gone rather than Forbidden.
-  EXPECT_CODE(db().AdvanceStatus(a_, m_, MessageStatus::kViewed), kGone);
+  // For AdvanceStatus the only party is the recipient (docs/engine.md), so the
+  // sender gets the same 403 as for a live message, like a bystander.
+  EXPECT_CODE(db().AdvanceStatus(a_, m_, MessageStatus::kViewed), kPermissionDenied);
   EXPECT_CODE(db().AdvanceStatus(c_, m_, MessageStatus::kViewed), kPermissionDenied);
+  // GetMessage and ReadBlob do tell the sender it is gone.
+  EXPECT_CODE(db().GetMessage(a_, m_), kGone);
   EXPECT_EQ(Seq(a_), a_seq);
   EXPECT_EQ(Seq(b_), b_seq);
   ASSERT_OK_AND_ASSIGN(MessageInfo n, db().GetMessage(b_, newer.id));

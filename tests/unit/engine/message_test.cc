@@ -141,11 +141,22 @@ TEST_F(MessageTest, NotConnectedIsPermissionDenied) {
   const PostRequest req = Request(a_, c_, "", bytes);
   EXPECT_CODE(db().PostMessage(req), kPermissionDenied);
   EXPECT_CODE(db().PostMessage(Request(c_, a_, "", bytes)), kPermissionDenied);
-  // A mailbox is never connected to itself.
-  EXPECT_CODE(db().PostMessage(Request(a_, a_, "", bytes)), kPermissionDenied);
   EXPECT_CODE(db().GetMessage(a_, req.id), kNotFound);  // nothing was stored
   EXPECT_EQ(Seq(a_), 0u);
   EXPECT_EQ(Seq(c_), 0u);
+}
+
+TEST_F(MessageTest, PostingToSelfIsInvalidArgument) {
+  const std::string bytes = "x";
+  const PostRequest req = Request(a_, a_, "", bytes);
+  EXPECT_CODE(db().PostMessage(req), kInvalidArgument);
+  EXPECT_CODE(db().GetMessage(a_, req.id), kNotFound);
+  EXPECT_EQ(Seq(a_), 0u);
+  // Form comes before existence, and sizes before form.
+  const MailboxKey ghost = MailboxKey::Random();
+  EXPECT_CODE(db().PostMessage(Request(ghost, ghost, "", bytes)), kInvalidArgument);
+  const std::string long_topic(options_.max_topic_size + 1, 't');
+  EXPECT_CODE(db().PostMessage(Request(a_, a_, long_topic, bytes)), kTooLarge);
 }
 
 TEST_F(MessageTest, UnknownPartyIsNotFoundBeforePermission) {
@@ -223,7 +234,8 @@ TEST_F(OpenPolicyTest, KnowingTheKeyIsEnough) {
   EXPECT_EQ(blob, bytes);
   ASSERT_EQ(Feed(b).incoming.size(), 1u);
   EXPECT_EQ(Feed(b).incoming[0].id, m.id);
-  // Unknown recipients are still unknown.
+  // Self-posting stays malformed, and unknown recipients are still unknown.
+  EXPECT_CODE(db().PostMessage(Request(a, a, "", bytes)), kInvalidArgument);
   EXPECT_CODE(db().PostMessage(Request(a, MailboxKey::Random(), "", bytes)), kNotFound);
   // And reading still needs to be a party.
   const MailboxKey c = NewMailbox();

@@ -205,6 +205,7 @@ class StoreTest : public ::testing::Test {
   InfoPacket Feed(const MailboxKey& m, uint64_t since = 0, size_t limit = 0) {
     return Must(db_->Changes(m, since, limit), "Changes");
   }
+  StoreStats Stats() { return Must(db_->Stats(), "Stats"); }
 
   TempDir dir_;
   FakeClock clock_;

@@ -1,0 +1,131 @@
+// Crash-test plumbing: fork a writer child that reports each acknowledged write
+// as a line on a pipe, SIGKILL it mid-loop, always reap it, return the lines.
+#ifndef POSTBOX_TESTS_UNIT_ENGINE_CRASH_UTIL_H_
+#define POSTBOX_TESTS_UNIT_ENGINE_CRASH_UTIL_H_
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace postbox::test::crash {
+
+// Writes `line` and a newline to `fd` in one write(2): lines are far below
+// PIPE_BUF, so a kill never leaves half a line. Child-side: leaves via _exit on error.
+inline void WriteLine(int fd, const std::string& line) {
+  const std::string s = line + "\n";
+  const char* p = s.data();
+  size_t left = s.size();
+  while (left > 0) {
+    const ssize_t n = write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      _exit(20);
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+struct ChildRun {
+  bool killed = false;  // true when the child was still writing when SIGKILL hit it
+  std::string error;    // why not, otherwise
+  std::vector<std::vector<std::string>> lines;  // each complete line, split on spaces
+};
+
+// Forks; the child runs `body(fd)` (which must loop until killed and leave only
+// via _exit) with the write end of a pipe. The parent collects lines until at
+// least `min_lines` arrived and a random 300–500 ms passed (at most 20 s), then
+// sends SIGKILL, drains the pipe and reaps the child. Call with no store open.
+inline ChildRun RunChildAndKill(const std::function<void(int)>& body, size_t min_lines = 20) {
+  ChildRun run;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    run.error = "pipe2 failed";
+    return run;
+  }
+  std::random_device rd;
+  const auto kill_after = std::chrono::milliseconds(300 + rd() % 201);
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    run.error = "fork failed";
+    return run;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    try {
+      body(fds[1]);
+    } catch (...) {
+      _exit(30);
+    }
+    _exit(31);  // the body must not return
+  }
+  close(fds[1]);
+
+  std::string buf;
+  char tmp[65536];
+  const auto start = std::chrono::steady_clock::now();
+  bool eof = false;
+  while (!eof) {
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    const size_t lines = static_cast<size_t>(std::count(buf.begin(), buf.end(), '\n'));
+    if (elapsed >= kill_after && lines >= min_lines) break;
+    if (elapsed >= std::chrono::seconds(20)) break;
+    pollfd p{fds[0], POLLIN, 0};
+    if (poll(&p, 1, 20) > 0) {
+      const ssize_t n = read(fds[0], tmp, sizeof tmp);
+      if (n > 0) {
+        buf.append(tmp, static_cast<size_t>(n));
+      } else if (n == 0) {
+        eof = true;
+      }
+    }
+  }
+  kill(pid, SIGKILL);
+  // The child's death closes the write end, so this ends.
+  for (;;) {
+    const ssize_t n = read(fds[0], tmp, sizeof tmp);
+    if (n > 0) {
+      buf.append(tmp, static_cast<size_t>(n));
+    } else if (n == 0 || errno != EINTR) {
+      break;
+    }
+  }
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  run.killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+  if (!run.killed) {
+    run.error = WIFEXITED(status)
+                    ? "the child exited early with code " + std::to_string(WEXITSTATUS(status))
+                    : "the child died of signal " + std::to_string(WTERMSIG(status));
+  }
+  // Only complete lines count: a write(2) the kill interrupted was never acknowledged.
+  size_t begin = 0;
+  for (size_t nl = buf.find('\n'); nl != std::string::npos; nl = buf.find('\n', begin)) {
+    std::istringstream in(buf.substr(begin, nl - begin));
+    std::vector<std::string> fields;
+    for (std::string f; in >> f;) fields.push_back(f);
+    if (!fields.empty()) run.lines.push_back(std::move(fields));
+    begin = nl + 1;
+  }
+  return run;
+}
+
+}  // namespace postbox::test::crash
+
+#endif  // POSTBOX_TESTS_UNIT_ENGINE_CRASH_UTIL_H_

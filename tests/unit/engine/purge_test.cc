@@ -1,0 +1,160 @@
+// PurgeTombstones with an injected clock: the horizon, the purge point, reset,
+// and 410 turning into 404.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+#include "postbox/db.h"
+#include "tests/unit/engine/test_util.h"
+
+namespace postbox {
+namespace {
+
+using std::chrono::minutes;
+
+class PurgeTest : public test::StoreTest {
+ protected:
+  PurgeTest() { options_.tombstone_horizon = std::chrono::hours(1); }
+  void SetUp() override {
+    StoreTest::SetUp();
+    a_ = NewMailbox();
+    b_ = NewMailbox();
+    Connect(a_, b_);
+  }
+  size_t PurgeAll() {
+    size_t total = 0;
+    for (int i = 0; i < 1000; ++i) {
+      const size_t n = test::Must(db().PurgeTombstones(), "PurgeTombstones");
+      if (n == 0) break;
+      total += n;
+    }
+    return total;
+  }
+  uint64_t PurgedSeq(const MailboxKey& m) {
+    return test::Must(db().GetMailbox(m), "GetMailbox").purged_seq;
+  }
+  const std::string bytes_ = "blob";
+  MailboxKey a_, b_;
+};
+
+TEST_F(PurgeTest, NothingYoungerThanHorizonIsPurged) {
+  const MessageInfo old = Post(Request(a_, b_, "t", bytes_));
+  Post(Request(a_, b_, "t", bytes_));
+  ASSERT_OK(db().DeleteEntry(a_, "k").status());
+  clock_.Advance(minutes(59));
+  ASSERT_OK_AND_ASSIGN(size_t n, db().PurgeTombstones());
+  EXPECT_EQ(n, 0u);
+  EXPECT_CODE(db().GetMessage(b_, old.id), kGone);
+  EXPECT_EQ(Feed(a_).tombstones.size(), 2u);
+  EXPECT_EQ(PurgedSeq(a_), 0u);
+  EXPECT_FALSE(Feed(a_).reset);
+}
+
+TEST_F(PurgeTest, PastHorizonGoneBecomesNotFoundAndOldSinceResets) {
+  const MessageInfo old = Post(Request(a_, b_, "t", bytes_));    // a:1 b:1
+  const MessageInfo newer = Post(Request(a_, b_, "t", bytes_));  // a:2,3 b:2,3
+  const uint64_t b_seq = Seq(b_);
+  uint64_t tomb_seq = 0;
+  for (const Tombstone& t : Feed(b_).tombstones) tomb_seq = t.seq;
+  ASSERT_GT(tomb_seq, 0u);
+
+  clock_.Advance(minutes(61));
+  EXPECT_GT(PurgeAll(), 0u);
+
+  // The "gone" record went with the tombstones: the id is simply unknown now.
+  EXPECT_CODE(db().GetMessage(b_, old.id), kNotFound);
+  EXPECT_CODE(db().GetMessage(a_, old.id), kNotFound);
+  EXPECT_CODE(db().AdvanceStatus(b_, old.id, MessageStatus::kViewed), kNotFound);
+  EXPECT_OK(db().GetMessage(b_, newer.id));
+
+  EXPECT_EQ(PurgedSeq(b_), tomb_seq);
+  EXPECT_EQ(Seq(b_), b_seq);  // purging is not a change the client must see
+  // A client that never saw the tombstone gets a full snapshot.
+  const InfoPacket snapshot = Feed(b_, 0);
+  EXPECT_TRUE(snapshot.reset);
+  EXPECT_TRUE(snapshot.tombstones.empty());
+  ASSERT_EQ(snapshot.incoming.size(), 1u);
+  EXPECT_EQ(snapshot.incoming[0].id, newer.id);
+  EXPECT_EQ(snapshot.cursor, b_seq);
+  const InfoPacket just_below = Feed(b_, tomb_seq - 1);
+  EXPECT_TRUE(just_below.reset);
+  // A client that had seen it does not.
+  const InfoPacket seen = Feed(b_, tomb_seq);
+  EXPECT_FALSE(seen.reset);
+}
+
+TEST_F(PurgeTest, OnlyOldTombstonesArePurged) {
+  ASSERT_OK(db().DeleteEntry(a_, "old").status());  // a:1
+  clock_.Advance(minutes(40));
+  ASSERT_OK(db().DeleteEntry(a_, "young").status());  // a:2
+  clock_.Advance(minutes(30));                        // old: 70 min, young: 30 min
+  EXPECT_EQ(PurgeAll(), 1u);
+  const InfoPacket p = Feed(a_, 1);
+  EXPECT_FALSE(p.reset);
+  ASSERT_EQ(p.tombstones.size(), 1u);
+  EXPECT_EQ(p.tombstones[0].key, "young");
+  EXPECT_EQ(PurgedSeq(a_), 1u);
+  clock_.Advance(minutes(31));
+  EXPECT_EQ(PurgeAll(), 1u);
+  EXPECT_EQ(PurgedSeq(a_), 2u);
+  EXPECT_TRUE(Feed(a_, 0).tombstones.empty());
+  EXPECT_EQ(PurgeAll(), 0u);
+}
+
+TEST_F(PurgeTest, LiveItemsAreNeverPurged) {
+  Post(Request(a_, b_, "t", bytes_));
+  ASSERT_OK(db().PutEntry(a_, "k", "v").status());
+  clock_.Advance(std::chrono::hours(24 * 365));
+  EXPECT_EQ(PurgeAll(), 0u);
+  const InfoPacket p = Feed(a_);
+  EXPECT_FALSE(p.reset);
+  EXPECT_EQ(p.outgoing.size(), 1u);
+  EXPECT_EQ(p.entries.size(), 1u);
+  EXPECT_EQ(PurgedSeq(a_), 0u);
+}
+
+TEST_F(PurgeTest, PurgedEntryDeleteIsForgotten) {
+  ASSERT_OK(db().PutEntry(a_, "k", "v", 5).status());
+  ASSERT_OK(db().DeleteEntry(a_, "k", 6).status());
+  clock_.Advance(minutes(61));
+  EXPECT_EQ(PurgeAll(), 1u);
+  // The documented price of a finite horizon: an old put can bring the key back.
+  ASSERT_OK_AND_ASSIGN(EntryPutResult replay, db().PutEntry(a_, "k", "v", 5));
+  EXPECT_TRUE(replay.applied);
+  ASSERT_OK_AND_ASSIGN(EntryInfo back, db().GetEntry(a_, "k"));
+  EXPECT_EQ(back.version, 5u);
+  EXPECT_EQ(Stats().entries, 1u);
+}
+
+TEST_F(PurgeTest, BatchesAreBounded) {
+  for (int i = 0; i < 5; ++i) ASSERT_OK(db().DeleteEntry(a_, "k" + std::to_string(i)).status());
+  clock_.Advance(minutes(61));
+  size_t total = 0;
+  int calls = 0;
+  for (; calls < 20; ++calls) {
+    ASSERT_OK_AND_ASSIGN(size_t n, db().PurgeTombstones(2));
+    EXPECT_LE(n, 2u);
+    if (n == 0) break;
+    total += n;
+  }
+  EXPECT_EQ(total, 5u);
+  EXPECT_GE(calls, 3);
+  EXPECT_EQ(Feed(a_, 0).size(), 0u);
+  EXPECT_EQ(PurgedSeq(a_), 5u);
+  EXPECT_EQ(Stats().entries, 0u);
+}
+
+TEST_F(PurgeTest, FeedKeepsGrowingAfterPurge) {
+  ASSERT_OK(db().DeleteEntry(a_, "k").status());
+  clock_.Advance(minutes(61));
+  PurgeAll();
+  ASSERT_OK(db().PutEntry(a_, "j", "v").status());
+  const InfoPacket p = Feed(a_, PurgedSeq(a_));
+  EXPECT_FALSE(p.reset);
+  ASSERT_EQ(p.entries.size(), 1u);
+  EXPECT_EQ(p.entries[0].seq, 2u);
+}
+
+}  // namespace
+}  // namespace postbox
