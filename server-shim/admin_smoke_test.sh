@@ -6,6 +6,11 @@
 set -euo pipefail
 
 admin=${1:?usage: admin_smoke_test.sh PATH_TO_POSTBOX_ADMIN}
+# python3 parses the --json documents; say so plainly rather than fail obscurely.
+command -v python3 >/dev/null || {
+  echo "admin_smoke_test.sh: needs python3 (apt-get install python3)" >&2
+  exit 1
+}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 store=$tmp/store

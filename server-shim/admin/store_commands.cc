@@ -40,7 +40,8 @@ Status Init(const Context& ctx) {
                        !std::filesystem::is_empty(ctx.data_dir(), ec);
   POSTBOX_ASSIGN_OR_RETURN(std::unique_ptr<DB> db, ctx.CreateStore());
   POSTBOX_ASSIGN_OR_RETURN(uint64_t mailboxes, db->CountMailboxes());
-  const std::string path = std::filesystem::absolute(ctx.data_dir(), ec).string();
+  const std::string path =
+      std::filesystem::absolute(ctx.data_dir(), ec).lexically_normal().string();
   if (ctx.json()) {
     ctx.EmitJson({{"data", path}, {"created", !existed}, {"mailboxes", mailboxes}});
   } else {
