@@ -1,0 +1,138 @@
+// postbox::sync::Server — the sync server of SPEC §5 as library code: TCP on
+// libuv loop threads, authenticated sessions, poll/ack and push of the info
+// packet with flow control, and one group-commit writer thread that makes
+// every acknowledged write durable before it is answered. A host server, an
+// app relaying for peers and postbox-server all run this same code.
+// docs/threading.md describes the threads; docs/server.md the session rules.
+//
+// Thread-safety: all public methods are thread-safe, except that Stop() and
+// the destructor must not be called from a callback running on one of the
+// server's own threads.
+#ifndef POSTBOX_SYNC_SERVER_H_
+#define POSTBOX_SYNC_SERVER_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "postbox/db.h"
+#include "postbox/result.h"
+#include "postbox/status.h"
+#include "postbox/types.h"
+#include "postbox/write_batch.h"
+
+namespace postbox::sync {
+
+// The reply a Hello gets about the app's version (SPEC §5.1). Sent on the wire
+// (same numbers as wire::Verdict): do not renumber.
+enum class Verdict : uint8_t {
+  kCurrent = 0,
+  kUpdateOptional = 1,
+  kUpdateRequired = 2,        // the server closes the session after the reply
+  kUpdateSchemaRequired = 3,  // likewise
+};
+
+// The compatibility policy of one platform. App versions are dotted numbers
+// ("2.10.1"), compared numerically part by part; an empty field disables its
+// check.
+struct CompatibilityPolicy {
+  std::string min_app_version;     // below: kUpdateRequired
+  std::string latest_app_version;  // below: kUpdateOptional
+  uint32_t min_schema_version = 0;  // below: kUpdateSchemaRequired
+  std::string detail;               // sent with any verdict but kCurrent
+};
+
+// The verdict `policy` gives an app at `app_version` with `schema_version`.
+// Exposed so hosts and tests can check a policy without a connection.
+Verdict Evaluate(const CompatibilityPolicy& policy, std::string_view app_version,
+                 uint32_t schema_version);
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";  // an IPv4 or IPv6 literal
+  uint16_t port = 7420;            // 0: an ephemeral port (see Server::port())
+  // Loop threads owning the sockets; 0 means one per core.
+  unsigned threads = 1;
+  // Connections past this are answered 503 and closed.
+  size_t max_connections = 10000;
+  // Unacked pushes per session (SPEC §5.2); at least 1.
+  uint32_t window = 1;
+  // A session silent this long is pinged; without a pong (or any frame) within
+  // pong_timeout it is closed.
+  std::chrono::milliseconds idle_timeout{30000};
+  std::chrono::milliseconds pong_timeout{10000};
+  // A session older than this gets 503 "session lifetime reached" and is closed.
+  std::chrono::milliseconds max_session{std::chrono::hours(24)};
+  // A session whose unsent output exceeds this (a client that does not read)
+  // is closed, so the server's memory stays bounded.
+  size_t max_outbound_bytes = 4u << 20;
+  // Largest frame payload accepted and sent.
+  uint32_t max_frame_payload = 1u << 20;
+  // Items per info packet (push or poll) when the client asks for no limit.
+  uint32_t default_poll_limit = 256;
+  // Most ops the writer puts into one transaction.
+  size_t max_batch_ops = 4096;
+  // How long Stop() lets sessions drain their last replies before closing them.
+  std::chrono::milliseconds stop_grace{2000};
+  // Per-platform policy; a platform without an entry always gets kCurrent.
+  std::map<Platform, CompatibilityPolicy> compatibility;
+};
+
+// Counters for tests, logs and benchmarks. A snapshot; each field is exact at
+// some moment during the call.
+struct ServerStats {
+  uint64_t sessions = 0;            // open connections
+  uint64_t connections_refused = 0;  // over max_connections
+  uint64_t commits = 0;              // group-commit transactions
+  uint64_t committed_ops = 0;        // ops in them
+  uint64_t pushes = 0;               // info packets pushed
+  uint64_t sessions_cut = 0;         // closed for an over-full outbound queue
+};
+
+class Server {
+ public:
+  // Opens the listening sockets on `db` (borrowed: it must outlive the
+  // server) and starts the loop threads and the writer. On success the server
+  // is accepting. InvalidArgument for bad options or host; Unavailable when the
+  // address cannot be bound (the libuv error is named in the message).
+  static Result<std::unique_ptr<Server>> Start(DB* db, const ServerOptions& options);
+
+  // Stops (as Stop()) if still running.
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // The port actually listened on (the ephemeral one when options.port was 0).
+  uint16_t port() const;
+
+  // Graceful stop: stops accepting; lets the writer finish every write already
+  // queued (so each is committed and answered); tells every session 503
+  // "shutting down"; closes sessions once their output is flushed or stop_grace
+  // has passed; joins all threads. Idempotent. Returns within about stop_grace
+  // plus one commit.
+  void Stop();
+
+  // For hosts that write to the same DB themselves: applies `batch` through the
+  // server's writer (in the next group commit, durable on return) and pushes to
+  // the sessions of every changed mailbox. Per-op results are in the batch.
+  // Unavailable once Stop() has begun.
+  Status Write(WriteBatch* batch);
+
+  // Tells the server these mailboxes changed outside it (a host's own
+  // DB::Write): their connected sessions get a push.
+  void NotifyChanged(std::span<const MailboxKey> mailboxes);
+
+  ServerStats stats() const;
+
+ private:
+  class Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace postbox::sync
+
+#endif  // POSTBOX_SYNC_SERVER_H_
