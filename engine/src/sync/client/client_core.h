@@ -1,0 +1,123 @@
+// Internals of postbox::sync::Client: the loop thread, the one live
+// connection, the request table with deadlines, reconnect with backoff and the
+// resume poll. Everything named loop-only below runs on the loop thread
+// (asserted in debug); other threads reach it through Post().
+#ifndef POSTBOX_SYNC_CLIENT_CLIENT_CORE_H_
+#define POSTBOX_SYNC_CLIENT_CLIENT_CORE_H_
+
+#include <uv.h>
+
+#include <atomic>
+#include <cassert>
+#include <deque>
+#include <functional>
+#include <future>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "postbox/sync/client.h"
+#include "postbox/wire/codec.h"
+#include "postbox/wire/frame.h"
+
+namespace postbox::sync {
+
+class Client::Core {
+ public:
+  // Encodes the request with the given id into *out (loop thread).
+  using Encode = std::function<wire::Error(uint64_t rid, wire::Encoder*, std::vector<uint8_t>*)>;
+  // The reply, or why there is none. `reply` is valid only during the call.
+  using Handler = std::function<void(const Status&, const wire::AnyMessage* reply)>;
+
+  explicit Core(const ClientOptions& options);
+  ~Core();
+
+  Status Start();
+  // Ends everything and joins the loop thread. Idempotent.
+  void Shutdown();
+  // Runs `fn` on the loop thread (or fails it with Unavailable via `fn`'s
+  // owner if the loop has ended: returns false then).
+  bool Post(std::function<void()> fn);
+  bool OnLoop() const { return std::this_thread::get_id() == thread_id_; }
+  const ClientOptions& options() const { return options_; }
+
+  // ---- loop-only ----
+  void Request(Encode encode, Handler handler);
+  void Connect(std::function<void(Result<HelloResult>)> done);
+  void CloseSession();
+  void DropConnection();
+  void NoteAck(uint64_t cursor);
+
+  std::atomic<bool> connected{false};
+  std::atomic<uint64_t> acked{0};
+  std::atomic<uint64_t> sessions{0};
+
+ private:
+  struct Conn;
+  struct Pending {
+    uint64_t deadline = 0;
+    Handler handler;
+  };
+  struct Waiting {
+    uint64_t deadline = 0;
+    Encode encode;
+    Handler handler;
+  };
+  enum class State { kIdle, kConnecting, kHello, kReady, kBackoff, kFinal };
+
+  void Run(std::promise<Status>* ready);
+  static void OnWake(uv_async_t* h);
+  static void OnTick(uv_timer_t* t);
+  static void OnBackoff(uv_timer_t* t);
+  static void OnConnected(uv_connect_t* req, int status);
+  static void OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
+  static void OnWritten(uv_write_t* req, int status);
+
+  void StartConnect();
+  void SendHello();
+  void OnHelloReply(const Status& s, const wire::AnyMessage* reply);
+  void SendNow(const Encode& encode, Handler handler, uint64_t deadline);
+  void HandleFrame(const wire::Frame& frame);
+  void DeliverPush(const InfoPacket& packet);
+  void ResumePoll(uint64_t since);
+  void Flush();
+  // The session is gone: fail what waits on it, then back off or stop.
+  void Lost(const Status& why);
+  // Fails every pending request, and the queued ones too if `waiting_too`.
+  void FailAll(const Status& why, bool waiting_too);
+  uint64_t Now();
+
+  ClientOptions options_;
+  std::thread thread_;
+  std::thread::id thread_id_;
+  uv_loop_t uv_{};
+  uv_async_t wake_{};
+  uv_timer_t tick_{};
+  uv_timer_t backoff_{};
+
+  std::mutex mu_;
+  std::vector<std::function<void()>> inbox_;
+  bool loop_done_ = false;
+  bool shutdown_ = false;
+
+  // Loop-thread state.
+  wire::Encoder encoder_;
+  Conn* conn_ = nullptr;
+  State state_ = State::kIdle;
+  bool established_once_ = false;
+  bool final_ = false;  // closed by the user, or a 401 / 426 / update-required
+  uint64_t next_rid_ = 1;
+  uint64_t hello_rid_ = 0;
+  std::function<void(Result<HelloResult>)> connect_done_;
+  std::map<uint64_t, Pending> pending_;
+  std::deque<Waiting> waiting_;
+  unsigned attempt_ = 0;
+  std::mt19937_64 rng_{std::random_device{}()};
+  std::unique_ptr<char[]> read_buf_{new char[64 * 1024]};
+};
+
+}  // namespace postbox::sync
+
+#endif  // POSTBOX_SYNC_CLIENT_CLIENT_CORE_H_
