@@ -33,7 +33,7 @@ Result<std::unique_ptr<DB>> Context::OpenStore(Access access, Options options) c
 
 Result<std::unique_ptr<DB>> Context::CreateStore() const { return DB::Open(data_dir(), {}); }
 
-void Context::EmitJson(const nlohmann::json& doc) const { std::cout << doc.dump(2) << '\n'; }
+void Context::EmitJson(const Json& doc) const { std::cout << doc.dump(2) << '\n'; }
 
 void Context::ReportError(const Status& status) const {
   std::cerr << "postbox-admin: " << status.ToString() << '\n';

@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 
+#include "admin/format.h"
 #include "postbox/db.h"
 
 namespace postbox::admin {
@@ -44,7 +44,7 @@ class Context {
   Result<std::unique_ptr<DB>> CreateStore() const;
 
   // Writes `doc` to stdout: the command's single JSON document.
-  void EmitJson(const nlohmann::json& doc) const;
+  void EmitJson(const Json& doc) const;
   // Reports a failed operation: the Status on stderr and, under --json, an
   // {"error": ...} document on stdout so scripts always get one document.
   void ReportError(const Status& status) const;

@@ -7,8 +7,6 @@
 namespace postbox::admin {
 namespace {
 
-using nlohmann::json;
-
 struct EntryArgs {
   std::string mkey;
   std::string key;
@@ -24,7 +22,7 @@ struct EntryArgs {
 void ReportMerge(const Context& ctx, const EntryArgs& args, const EntryPutResult& result,
                  std::string_view verb) {
   if (ctx.json()) {
-    json doc = json::object();
+    Json doc = Json::object();
     PutBytes(&doc, "key", args.key);
     doc["applied"] = result.applied;
     doc["version"] = result.version;
@@ -80,7 +78,7 @@ Status ListEntries(const Context& ctx, const EntryArgs& args) {
                            db->ListEntries(mkey, args.prefix, args.after, args.limit + 1));
   const bool more = TrimPage(&entries, args.limit);
   if (ctx.json()) {
-    json list = json::array();
+    Json list = Json::array();
     for (const EntryInfo& e : entries) list.push_back(ToJson(e));
     ctx.EmitJson({{"mkey", args.mkey}, {"entries", list}, {"more", more}});
     return Status::Ok();

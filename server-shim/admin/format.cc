@@ -8,8 +8,6 @@
 namespace postbox::admin {
 namespace {
 
-using nlohmann::json;
-
 // Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlong
 // forms, no surrogates, nothing above U+10FFFF), or 0 if there is none.
 size_t Utf8SequenceLength(std::string_view s, size_t i) {
@@ -82,7 +80,7 @@ void PrintSection(std::ostream& out, std::string_view title, size_t count, const
 
 }  // namespace
 
-void PutBytes(json* object, const std::string& name, std::string_view bytes) {
+void PutBytes(Json* object, const std::string& name, std::string_view bytes) {
   if (IsUtf8(bytes)) {
     (*object)[name] = std::string(bytes);
   } else {
@@ -90,16 +88,16 @@ void PutBytes(json* object, const std::string& name, std::string_view bytes) {
   }
 }
 
-json ToJson(const MailboxInfo& mailbox) {
-  json push = {{"platform", PlatformName(mailbox.platform)}};
+Json ToJson(const MailboxInfo& mailbox) {
+  Json push = {{"platform", PlatformName(mailbox.platform)}};
   PutBytes(&push, "token", mailbox.push_token);
   return {{"mkey", mailbox.mkey.ToHex()},           {"created_ms", mailbox.created_ms},
           {"created", IsoTime(mailbox.created_ms)}, {"seq", mailbox.seq},
           {"purged_seq", mailbox.purged_seq},       {"push", push}};
 }
 
-json ToJson(const MessageInfo& message) {
-  json doc = {
+Json ToJson(const MessageInfo& message) {
+  Json doc = {
       {"id", message.id.ToHex()}, {"from", message.from.ToHex()}, {"to", message.to.ToHex()}};
   PutBytes(&doc, "topic", message.topic);
   PutBytes(&doc, "meta", message.meta);
@@ -112,8 +110,8 @@ json ToJson(const MessageInfo& message) {
   return doc;
 }
 
-json ToJson(const EntryInfo& entry) {
-  json doc = json::object();
+Json ToJson(const EntryInfo& entry) {
+  Json doc = Json::object();
   PutBytes(&doc, "key", entry.key);
   PutBytes(&doc, "value", entry.value);
   doc["version"] = entry.version;
@@ -121,8 +119,8 @@ json ToJson(const EntryInfo& entry) {
   return doc;
 }
 
-json ToJson(const Tombstone& tombstone) {
-  json doc = json::object();
+Json ToJson(const Tombstone& tombstone) {
+  Json doc = Json::object();
   if (tombstone.kind == TombstoneKind::kMessage) {
     doc["kind"] = "message";
     doc["id"] = Hex(tombstone.key);
@@ -135,9 +133,9 @@ json ToJson(const Tombstone& tombstone) {
   return doc;
 }
 
-json ToJson(const InfoPacket& packet) {
+Json ToJson(const InfoPacket& packet) {
   const auto list = [](const auto& items) {
-    json array = json::array();
+    Json array = Json::array();
     for (const auto& item : items) array.push_back(ToJson(item));
     return array;
   };
@@ -150,14 +148,14 @@ json ToJson(const InfoPacket& packet) {
           {"tombstones", list(packet.tombstones)}};
 }
 
-json ToJson(const StoreStats& stats) {
+Json ToJson(const StoreStats& stats) {
   return {{"mailboxes", stats.mailboxes},       {"messages", stats.messages},
           {"entries", stats.entries},           {"blob_chunks", stats.blob_chunks},
           {"feed_records", stats.feed_records}, {"map_size", stats.map_size},
           {"used_bytes", stats.used_bytes},     {"file_bytes", stats.file_bytes}};
 }
 
-json ToJson(const Status& status) {
+Json ToJson(const Status& status) {
   return {{"error",
            {{"code", static_cast<int>(status.code())},
             {"name", CodeName(status.code())},

@@ -18,19 +18,23 @@
 namespace postbox::admin {
 
 // ---- JSON ----
+// Documents keep their fields in the order written (mkey or id first), which
+// reads better than nlohmann::json's sorted keys.
+using Json = nlohmann::ordered_json;
+
 // Opaque bytes (entry keys and values, topic, meta, push token) are stored under
 // `name` when they are valid UTF-8, else as hex under `name`_hex, so a document
 // is always valid JSON and never loses a byte.
-void PutBytes(nlohmann::json* object, const std::string& name, std::string_view bytes);
+void PutBytes(Json* object, const std::string& name, std::string_view bytes);
 
-nlohmann::json ToJson(const MailboxInfo& mailbox);
-nlohmann::json ToJson(const MessageInfo& message);
-nlohmann::json ToJson(const EntryInfo& entry);
-nlohmann::json ToJson(const Tombstone& tombstone);
-nlohmann::json ToJson(const InfoPacket& packet);
-nlohmann::json ToJson(const StoreStats& stats);
+Json ToJson(const MailboxInfo& mailbox);
+Json ToJson(const MessageInfo& message);
+Json ToJson(const EntryInfo& entry);
+Json ToJson(const Tombstone& tombstone);
+Json ToJson(const InfoPacket& packet);
+Json ToJson(const StoreStats& stats);
 // {"error": {"code": 404, "name": "NotFound", "message": "..."}}.
-nlohmann::json ToJson(const Status& status);
+Json ToJson(const Status& status);
 
 // ---- Text ----
 // "2026-11-24T01:44:49.123Z" (UTC).

@@ -8,8 +8,6 @@
 namespace postbox::admin {
 namespace {
 
-using nlohmann::json;
-
 struct MailboxArgs {
   std::string mkey;
   std::string peer;  // connect, disconnect
@@ -41,7 +39,7 @@ Status ListMailboxes(const Context& ctx, const MailboxArgs& args) {
                            db->ListMailboxes(after, args.limit + 1));
   const bool more = TrimPage(&mailboxes, args.limit);
   if (ctx.json()) {
-    json list = json::array();
+    Json list = Json::array();
     for (const MailboxInfo& m : mailboxes) list.push_back(ToJson(m));
     ctx.EmitJson({{"mailboxes", list}, {"more", more}});
     return Status::Ok();
@@ -111,7 +109,7 @@ Status ListConnections(const Context& ctx, const MailboxArgs& args) {
                            db->ListConnections(mkey, after, args.limit + 1));
   const bool more = TrimPage(&peers, args.limit);
   if (ctx.json()) {
-    json list = json::array();
+    Json list = Json::array();
     for (const MailboxKey& peer : peers) list.push_back(peer.ToHex());
     ctx.EmitJson({{"mkey", args.mkey}, {"connections", list}, {"more", more}});
     return Status::Ok();
@@ -129,7 +127,7 @@ Status RegisterPush(const Context& ctx, const MailboxArgs& args) {
   POSTBOX_RETURN_IF_ERROR(db->RegisterPush(mkey, platform, args.token));
   POSTBOX_ASSIGN_OR_RETURN(PushRegistration push, db->GetPush(mkey));
   if (ctx.json()) {
-    json doc = {{"mkey", args.mkey}, {"platform", PlatformName(push.platform)}};
+    Json doc = {{"mkey", args.mkey}, {"platform", PlatformName(push.platform)}};
     PutBytes(&doc, "token", push.token);
     ctx.EmitJson(doc);
   } else if (push.platform == Platform::kNone) {
