@@ -206,6 +206,22 @@ TEST_F(WriteBatchTest, ChangedMailboxesAreSortedUniqueAndOnlyThoseThatMoved) {
   EXPECT_EQ(status_batch.changed_mailboxes(), Sorted({a_, b_}));  // both parties' feeds moved
 }
 
+TEST_F(WriteBatchTest, DeletedMailboxIsNotChangedButItsPeersAre) {
+  const MailboxKey c = NewMailbox();
+  Connect(a_, b_);
+  Connect(a_, c);
+  const std::string bytes = "x";
+  Post(Request(a_, b_, "", bytes));
+  Post(Request(c, a_, "", bytes));
+  WriteBatch batch;
+  batch.PutEntry(a_, "k", "v", 0);
+  batch.DeleteMailbox(a_);
+  ASSERT_OK(db().Write(&batch));
+  EXPECT_OK(batch.results()[1].status);
+  // b and c got tombstones; a no longer exists, so nobody needs telling.
+  EXPECT_EQ(batch.changed_mailboxes(), Sorted({b_, c}));
+}
+
 TEST_F(WriteBatchTest, ClearAllowsReuse) {
   WriteBatch batch;
   batch.PutEntry(a_, "k", "v", 0);

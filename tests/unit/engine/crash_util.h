@@ -38,6 +38,21 @@ inline void WriteLine(int fd, const std::string& line) {
   }
 }
 
+// Each complete line of `buf`, split on spaces. A trailing partial line is
+// dropped: a write(2) that a kill interrupted was never acknowledged.
+inline std::vector<std::vector<std::string>> SplitLines(const std::string& buf) {
+  std::vector<std::vector<std::string>> lines;
+  size_t begin = 0;
+  for (size_t nl = buf.find('\n'); nl != std::string::npos; nl = buf.find('\n', begin)) {
+    std::istringstream in(buf.substr(begin, nl - begin));
+    std::vector<std::string> fields;
+    for (std::string f; in >> f;) fields.push_back(f);
+    if (!fields.empty()) lines.push_back(std::move(fields));
+    begin = nl + 1;
+  }
+  return lines;
+}
+
 struct ChildRun {
   bool killed = false;  // true when the child was still writing when SIGKILL hit it
   std::string error;    // why not, otherwise
@@ -114,15 +129,67 @@ inline ChildRun RunChildAndKill(const std::function<void(int)>& body, size_t min
                     ? "the child exited early with code " + std::to_string(WEXITSTATUS(status))
                     : "the child died of signal " + std::to_string(WTERMSIG(status));
   }
-  // Only complete lines count: a write(2) the kill interrupted was never acknowledged.
-  size_t begin = 0;
-  for (size_t nl = buf.find('\n'); nl != std::string::npos; nl = buf.find('\n', begin)) {
-    std::istringstream in(buf.substr(begin, nl - begin));
-    std::vector<std::string> fields;
-    for (std::string f; in >> f;) fields.push_back(f);
-    if (!fields.empty()) run.lines.push_back(std::move(fields));
-    begin = nl + 1;
+  run.lines = SplitLines(buf);
+  return run;
+}
+
+// Forks; the child runs `body(fd)`, which must end with _exit(0). The parent
+// calls `parent()` meanwhile, then collects lines until the child closes the
+// pipe (at most 60 s, then SIGKILL) and reaps it. `error` is empty on a clean exit.
+inline ChildRun RunChildBeside(const std::function<void(int)>& body,
+                               const std::function<void()>& parent) {
+  ChildRun run;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    run.error = "pipe2 failed";
+    return run;
   }
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    run.error = "fork failed";
+    return run;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    try {
+      body(fds[1]);
+    } catch (...) {
+      _exit(30);
+    }
+    _exit(31);
+  }
+  close(fds[1]);
+  parent();
+  std::string buf;
+  char tmp[65536];
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    if (std::chrono::steady_clock::now() - start > std::chrono::seconds(60)) {
+      kill(pid, SIGKILL);
+      run.error = "the child did not finish within 60 s";
+      break;
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    const ssize_t n = read(fds[0], tmp, sizeof tmp);
+    if (n > 0) {
+      buf.append(tmp, static_cast<size_t>(n));
+    } else if (n == 0 || errno != EINTR) {
+      break;
+    }
+  }
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (run.error.empty() && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+    run.error = WIFEXITED(status)
+                    ? "the child exited with code " + std::to_string(WEXITSTATUS(status))
+                    : "the child died of signal " + std::to_string(WTERMSIG(status));
+  }
+  run.lines = SplitLines(buf);
   return run;
 }
 

@@ -170,6 +170,17 @@ TEST_F(EntryTest, ListByPrefixWithStartAfterAndLimit) {
   EXPECT_TRUE(none.empty());
 }
 
+TEST_F(EntryTest, StartAfterOutsideThePrefix) {
+  for (const char* k : {"a", "b/1", "b/2", "c"}) ASSERT_OK(db().PutEntry(m_, k, "v").status());
+  ASSERT_OK_AND_ASSIGN(std::vector<EntryInfo> before, db().ListEntries(m_, "b/", "a", 10));
+  ASSERT_EQ(before.size(), 2u);  // start_after below the prefix: from the prefix's first key
+  EXPECT_EQ(before[0].key, "b/1");
+  ASSERT_OK_AND_ASSIGN(std::vector<EntryInfo> after, db().ListEntries(m_, "b/", "c", 10));
+  EXPECT_TRUE(after.empty());
+  ASSERT_OK_AND_ASSIGN(std::vector<EntryInfo> none, db().ListEntries(m_, "", "", 0));
+  EXPECT_TRUE(none.empty());  // at most `limit`: zero is zero
+}
+
 TEST_F(EntryTest, EntriesArePerMailbox) {
   const MailboxKey other = NewMailbox();
   ASSERT_OK(db().PutEntry(m_, "k", "mine").status());
@@ -216,6 +227,8 @@ TEST_F(EntryTest, SizeLimitsAreTooLargeAndEmptyKeyInvalid) {
   EXPECT_CODE(db().GetEntry(m_, "k2"), kNotFound);  // nothing was stored
   EXPECT_CODE(db().PutEntry(m_, "", "v"), kInvalidArgument);
   EXPECT_CODE(db().DeleteEntry(m_, ""), kInvalidArgument);
+  EXPECT_CODE(db().GetEntry(m_, ""), kInvalidArgument);
+  EXPECT_CODE(db().GetEntry(m_, long_key), kTooLarge);
   EXPECT_EQ(Seq(m_), 1u);  // only the first put moved the feed
 }
 
@@ -227,6 +240,7 @@ TEST_F(EntryTest, UnknownMailboxIsNotFoundAfterFormChecks) {
   EXPECT_CODE(db().ListEntries(ghost, "", "", 10), kNotFound);
   // Sizes and form come first.
   EXPECT_CODE(db().PutEntry(ghost, "", "v"), kInvalidArgument);
+  EXPECT_CODE(db().GetEntry(ghost, ""), kInvalidArgument);
   EXPECT_CODE(db().PutEntry(ghost, "k", std::string(options_.max_value_size + 1, 'v')), kTooLarge);
 }
 

@@ -220,6 +220,57 @@ TEST_F(MessageTest, SupersededIsGoneRightAfterNewerPost) {
   EXPECT_TRUE(blob == new_bytes);
 }
 
+TEST_F(MessageTest, EmptyBlobIsAMessage) {
+  const std::string empty;
+  const MessageInfo m = Post(Request(a_, b_, "text", empty, "text/plain;hi"));
+  EXPECT_EQ(m.length, 0u);
+  EXPECT_EQ(m.digest, ComputeDigest128(""));
+  ASSERT_OK_AND_ASSIGN(std::string blob, db().ReadBlob(b_, m.id));
+  EXPECT_TRUE(blob.empty());
+  ASSERT_OK_AND_ASSIGN(std::string at_end, db().ReadBlob(b_, m.id, 0, 10));
+  EXPECT_TRUE(at_end.empty());
+  EXPECT_CODE(db().ReadBlob(b_, m.id, 1, 1), kInvalidArgument);
+  ASSERT_OK_AND_ASSIGN(MessageInfo got, db().GetMessage(b_, m.id));
+  EXPECT_EQ(got.meta, "text/plain;hi");
+}
+
+TEST_F(MessageTest, BlobOfExactPieceMultiplesReadsBack) {
+  for (const size_t n : {size_t{256} * 1024, size_t{512} * 1024, size_t{256} * 1024 + 1}) {
+    const std::string bytes = test::Bytes(n, static_cast<uint32_t>(n));
+    const MessageInfo m = Post(Request(a_, b_, "n" + std::to_string(n), bytes));
+    ASSERT_OK_AND_ASSIGN(std::string whole, db().ReadBlob(b_, m.id));
+    EXPECT_TRUE(whole == bytes) << n;
+    ASSERT_OK_AND_ASSIGN(std::string tail, db().ReadBlob(b_, m.id, n - 3, 100));
+    EXPECT_EQ(tail, bytes.substr(n - 3)) << n;
+    ASSERT_OK_AND_ASSIGN(std::string end, db().ReadBlob(b_, m.id, n, 100));
+    EXPECT_TRUE(end.empty()) << n;
+  }
+}
+
+TEST_F(MessageTest, SupersededIdWithOtherContentIsGone) {
+  const std::string bytes = "one";
+  const PostRequest old = Request(a_, b_, "t", bytes);
+  Post(old);
+  Post(Request(a_, b_, "t", bytes));
+  const std::string other = "other";
+  PostRequest changed = old;
+  changed.bytes = other;
+  changed.topic = "elsewhere";
+  EXPECT_CODE(db().PostMessage(changed), kGone);
+  EXPECT_CODE(db().GetMessage(a_, old.id), kGone);
+}
+
+TEST_F(MessageTest, RetryAfterDisconnectIsPermissionDenied) {
+  // The connection check comes before the id check, even for an exact retry.
+  const std::string bytes = "x";
+  const PostRequest req = Request(a_, b_, "", bytes);
+  Post(req);
+  ASSERT_OK(db().Disconnect(a_, b_));
+  EXPECT_CODE(db().PostMessage(req), kPermissionDenied);
+  // Disconnecting does not take back what was delivered.
+  EXPECT_OK(db().GetMessage(b_, req.id));
+}
+
 class OpenPolicyTest : public test::StoreTest {
  protected:
   OpenPolicyTest() { options_.posting_policy = PostingPolicy::kOpen; }

@@ -156,5 +156,63 @@ TEST_F(PurgeTest, FeedKeepsGrowingAfterPurge) {
   EXPECT_EQ(p.entries[0].seq, 2u);
 }
 
+TEST_F(PurgeTest, TombstoneReplacedByLaterChangeIsNotPurged) {
+  ASSERT_OK(db().DeleteEntry(a_, "k").status());       // a:1 at t0
+  ASSERT_OK(db().PutEntry(a_, "k", "back").status());  // a:2 replaces the tombstone
+  ASSERT_OK(db().DeleteEntry(a_, "j").status());       // a:3 at t0
+  clock_.Advance(minutes(40));
+  ASSERT_OK(db().DeleteEntry(a_, "j").status());  // a:4 at t0+40: a young tombstone
+  clock_.Advance(minutes(30));                    // the t0 index keys are past the horizon
+  EXPECT_EQ(PurgeAll(), 0u);
+  ASSERT_OK_AND_ASSIGN(EntryInfo k, db().GetEntry(a_, "k"));
+  EXPECT_EQ(k.value, "back");
+  const InfoPacket p = Feed(a_);
+  EXPECT_FALSE(p.reset);
+  ASSERT_EQ(p.tombstones.size(), 1u);
+  EXPECT_EQ(p.tombstones[0].key, "j");
+  EXPECT_EQ(p.tombstones[0].seq, 4u);
+  EXPECT_EQ(PurgedSeq(a_), 0u);
+  // The young tombstone still wins against an old put.
+  ASSERT_OK_AND_ASSIGN(EntryPutResult replay, db().PutEntry(a_, "j", "v", 1));
+  EXPECT_FALSE(replay.applied);
+}
+
+// Index keys whose tombstone moved on (or whose mailbox was deleted) must not
+// use up a batch: a caller that purges until a call returns 0 must end with
+// every tombstone past the horizon removed.
+TEST_F(PurgeTest, StaleIndexKeysDoNotEndThePurgeEarly) {
+  for (const char* k : {"x", "y", "z"}) {
+    ASSERT_OK(db().DeleteEntry(a_, k).status());
+    ASSERT_OK(db().PutEntry(a_, k, "back").status());  // leaves a stale index key
+  }
+  ASSERT_OK(db().DeleteEntry(a_, "gone").status());  // the one real tombstone
+  clock_.Advance(minutes(61));
+  size_t total = 0;
+  for (int calls = 0; calls < 20; ++calls) {
+    ASSERT_OK_AND_ASSIGN(size_t n, db().PurgeTombstones(2));
+    if (n == 0) break;
+    total += n;
+  }
+  EXPECT_GE(total, 1u);
+  EXPECT_TRUE(Feed(a_, PurgedSeq(a_)).tombstones.empty())
+      << "a tombstone past the horizon survived a purge loop that ended on 0";
+}
+
+TEST_F(PurgeTest, DeletedMailboxesDoNotBreakThePurge) {
+  const MailboxKey doomed = NewMailbox();
+  Connect(doomed, b_);
+  ASSERT_OK(db().DeleteEntry(doomed, "k").status());
+  const MessageInfo m = Post(Request(doomed, b_, "t", bytes_));
+  ASSERT_OK(db().DeleteMailbox(doomed));
+  EXPECT_CODE(db().GetMessage(b_, m.id), kGone);
+  clock_.Advance(minutes(61));
+  ASSERT_OK(db().PurgeTombstones().status());
+  PurgeAll();
+  // The peer's tombstone and the id's "gone" record went the usual way.
+  EXPECT_CODE(db().GetMessage(b_, m.id), kNotFound);
+  EXPECT_TRUE(Feed(b_, 0).tombstones.empty());
+  EXPECT_TRUE(Feed(b_, 0).reset);
+}
+
 }  // namespace
 }  // namespace postbox
