@@ -221,6 +221,18 @@ id4=303132333435363738393a3b3c3d3e3f
 ok post --from "$alice" --to "$carol" --id "$id4" --open-policy --topic voice "$tmp/video"
 has_out "voice"
 
+echo "== several processes use the store at once (LMDB allows it)"
+pids=()
+for i in 1 2 3 4 5 6; do
+  "$admin" --data "$store" entry put "$alice" "parallel.$i" "v$i" >/dev/null &
+  pids+=($!)
+  "$admin" --data "$store" changes "$bob" >/dev/null &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid" || fail "a concurrent command failed"; done
+json 0 entry list "$alice" --prefix parallel.
+same "$(field 'len(d["entries"])')" 6 "concurrent puts"
+
 echo "== stats"
 ok stats
 has_out "mailboxes"
