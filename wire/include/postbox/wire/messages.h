@@ -88,9 +88,9 @@ struct Hello {
   static constexpr MessageType kType = MessageType::kHello;
   uint32_t protocol_version = kProtocolVersion;
   Bytes16 mkey{};
-  std::string_view secret;  // base64url text as shown at mailbox creation.
+  std::string_view secret{};  // base64url text as shown at mailbox creation.
   Platform platform = Platform::kNone;
-  std::string_view app_version;
+  std::string_view app_version{};
   uint32_t schema_version = 0;
   bool operator==(const Hello&) const = default;
 };
@@ -99,7 +99,7 @@ struct HelloReply {
   static constexpr MessageType kType = MessageType::kHelloReply;
   Verdict verdict = Verdict::kCurrent;
   uint32_t protocol_version = kProtocolVersion;
-  std::string_view detail;  // Human text, e.g. where to get the update.
+  std::string_view detail{};  // Human text, e.g. where to get the update.
   bool operator==(const HelloReply&) const = default;
 };
 
@@ -114,8 +114,8 @@ struct MessageInfo {
   Bytes16 id{};
   Bytes16 from{};
   Bytes16 to{};
-  std::string_view topic;
-  std::string_view meta;
+  std::string_view topic{};
+  std::string_view meta{};
   uint64_t length = 0;
   Bytes16 digest{};  // XXH3-128 of the blob.
   MessageStatus status = MessageStatus::kUnset;
@@ -125,8 +125,8 @@ struct MessageInfo {
 };
 
 struct Entry {
-  std::string_view key;
-  std::string_view value;
+  std::string_view key{};
+  std::string_view value{};
   uint64_t version = 0;
   uint64_t seq = 0;
   bool operator==(const Entry&) const = default;
@@ -134,8 +134,8 @@ struct Entry {
 
 struct Tombstone {
   TombstoneKind kind = TombstoneKind::kMessage;
-  Bytes16 id{};          // kind == kMessage; all zero otherwise.
-  std::string_view key;  // kind == kEntry; empty otherwise.
+  Bytes16 id{};            // kind == kMessage; all zero otherwise.
+  std::string_view key{};  // kind == kEntry; empty otherwise.
   uint64_t version = 0;
   uint64_t seq = 0;
   bool operator==(const Tombstone&) const = default;
@@ -148,10 +148,10 @@ struct InfoPacket {
   uint64_t cursor = 0;
   bool reset = false;
   bool more = false;
-  std::vector<MessageInfo> incoming;
-  std::vector<MessageInfo> outgoing;
-  std::vector<Entry> entries;
-  std::vector<Tombstone> tombstones;
+  std::vector<MessageInfo> incoming{};
+  std::vector<MessageInfo> outgoing{};
+  std::vector<Entry> entries{};
+  std::vector<Tombstone> tombstones{};
   bool operator==(const InfoPacket&) const = default;
 };
 
@@ -165,8 +165,8 @@ struct UploadBegin {
   static constexpr MessageType kType = MessageType::kUploadBegin;
   Bytes16 id{};
   Bytes16 to{};
-  std::string_view topic;
-  std::string_view meta;
+  std::string_view topic{};
+  std::string_view meta{};
   uint64_t length = 0;
   Bytes16 digest{};
   bool operator==(const UploadBegin&) const = default;
@@ -176,7 +176,7 @@ struct UploadChunk {
   static constexpr MessageType kType = MessageType::kUploadChunk;
   Bytes16 id{};
   uint64_t offset = 0;  // Explicit, never embedded in the bytes.
-  std::string_view data;
+  std::string_view data{};
   bool operator==(const UploadChunk&) const = default;
 };
 
@@ -220,7 +220,7 @@ struct DownloadChunk {
   Bytes16 id{};
   uint64_t offset = 0;
   uint64_t total_length = 0;
-  std::string_view data;
+  std::string_view data{};
   uint64_t xxh3_64 = 0;  // XXH3-64 of `data`, seed 0; see VerifyChunkDigest().
   bool operator==(const DownloadChunk&) const = default;
 };
@@ -234,36 +234,36 @@ struct StatusUpdate {
 
 struct EntryGet {
   static constexpr MessageType kType = MessageType::kEntryGet;
-  std::string_view key;
+  std::string_view key{};
   bool operator==(const EntryGet&) const = default;
 };
 
 struct EntryPut {
   static constexpr MessageType kType = MessageType::kEntryPut;
-  std::string_view key;
-  std::string_view value;
+  std::string_view key{};
+  std::string_view value{};
   uint64_t version = 0;  // 0: stored version + 1.
   bool operator==(const EntryPut&) const = default;
 };
 
 struct EntryDelete {
   static constexpr MessageType kType = MessageType::kEntryDelete;
-  std::string_view key;
+  std::string_view key{};
   uint64_t version = 0;
   bool operator==(const EntryDelete&) const = default;
 };
 
 struct EntryList {
   static constexpr MessageType kType = MessageType::kEntryList;
-  std::string_view prefix;
-  std::string_view start_after;
+  std::string_view prefix{};
+  std::string_view start_after{};
   uint32_t limit = 0;
   bool operator==(const EntryList&) const = default;
 };
 
 struct EntryListReply {
   static constexpr MessageType kType = MessageType::kEntryListReply;
-  std::vector<Entry> entries;
+  std::vector<Entry> entries{};
   bool more = false;
   bool operator==(const EntryListReply&) const = default;
 };
@@ -271,7 +271,7 @@ struct EntryListReply {
 // The reply to EntryGet (a missing key is Error 404).
 struct EntryValue {
   static constexpr MessageType kType = MessageType::kEntryValue;
-  Entry entry;
+  Entry entry{};
   bool operator==(const EntryValue&) const = default;
 };
 
@@ -289,14 +289,14 @@ struct ConnectionRemove {
 
 struct ConnectionList {
   static constexpr MessageType kType = MessageType::kConnectionList;
-  std::optional<Bytes16> start_after;
+  std::optional<Bytes16> start_after{};
   uint32_t limit = 0;
   bool operator==(const ConnectionList&) const = default;
 };
 
 struct ConnectionListReply {
   static constexpr MessageType kType = MessageType::kConnectionListReply;
-  std::vector<Bytes16> peers;
+  std::vector<Bytes16> peers{};
   bool more = false;
   bool operator==(const ConnectionListReply&) const = default;
 };
@@ -305,7 +305,7 @@ struct ConnectionListReply {
 struct PushRegister {
   static constexpr MessageType kType = MessageType::kPushRegister;
   Platform platform = Platform::kNone;
-  std::string_view push_token;
+  std::string_view push_token{};
   bool operator==(const PushRegister&) const = default;
 };
 
@@ -325,7 +325,7 @@ struct Pong {
 struct ErrorReply {
   static constexpr MessageType kType = MessageType::kError;
   uint16_t code = 0;
-  std::string_view message;
+  std::string_view message{};
   uint32_t min_version = 0;  // 426 only: the supported protocol range.
   uint32_t max_version = 0;
   bool operator==(const ErrorReply&) const = default;
