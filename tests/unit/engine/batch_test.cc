@@ -222,6 +222,23 @@ TEST_F(WriteBatchTest, DeletedMailboxIsNotChangedButItsPeersAre) {
   EXPECT_EQ(batch.changed_mailboxes(), Sorted({b_, c}));
 }
 
+TEST_F(WriteBatchTest, SamePostTwiceInOneBatchIsOneMessage) {
+  Connect(a_, b_);
+  const std::string bytes = "x";
+  const PostRequest post = Request(a_, b_, "t", bytes);
+  WriteBatch batch;
+  batch.PostMessage(post);
+  batch.PostMessage(post);  // a retry that landed in the same group commit
+  ASSERT_OK(db().Write(&batch));
+  ASSERT_OK(batch.results()[0].status);
+  ASSERT_OK(batch.results()[1].status);
+  EXPECT_EQ(batch.results()[0].message, batch.results()[1].message);
+  const InfoPacket in = Feed(b_);
+  ASSERT_EQ(in.incoming.size(), 1u);
+  EXPECT_TRUE(in.tombstones.empty());
+  EXPECT_EQ(Seq(b_), 1u);
+}
+
 TEST_F(WriteBatchTest, ClearAllowsReuse) {
   WriteBatch batch;
   batch.PutEntry(a_, "k", "v", 0);

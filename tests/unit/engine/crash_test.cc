@@ -32,13 +32,20 @@ using test::crash::WriteLine;
 
 // ---- Entries ----
 
-std::string EntryValue(uint64_t i) { return "v" + std::to_string(i) + std::string(i % 200, '.'); }
+// Values are recomputed from the iteration number; rounds >= 1'000'000 x kBigRound
+// write values big enough to make the map grow while the child is killed.
+constexpr uint64_t kBigRound = 10'000'000;
+std::string EntryValue(uint64_t i) {
+  const size_t pad = i >= kBigRound ? 60 * 1024 : i % 200;
+  return "v" + std::to_string(i) + std::string(pad, '.');
+}
 
 // The child: puts (single and batched) and deletes with version 0, reporting
 // "E key version i" for an acknowledged put and "D key version" for a delete.
-[[noreturn]] void EntryWriter(const std::string& path, int fd, std::string mkey_hex,
-                              uint64_t first) {
+[[noreturn]] void EntryWriter(const std::string& path, int fd, std::string mkey_hex, uint64_t first,
+                              uint64_t initial_map_size) {
   Options o;  // kDurable: acknowledged means synced
+  o.initial_map_size = initial_map_size;
   auto db = DB::Open(path, o);
   if (!db.ok()) _exit(3);
   MailboxKey m;
@@ -153,15 +160,16 @@ void VerifyEntries(DB& db, const MailboxKey& m, const std::vector<Ack>& acks) {
   EXPECT_EQ(test::Must(db.GetMailbox(m), "GetMailbox").seq, info.seq + 1);
 }
 
-TEST(CrashTest, AcknowledgedEntryWritesSurviveSigkill) {
+void RunEntryRounds(uint64_t base, uint64_t initial_map_size) {
   test::TempDir dir;
   const std::string path = dir.Sub("db");
   std::string mkey_hex;
   std::vector<Ack> acks;
   // Twice: the second child recovers the killed store and is killed again.
   for (int round = 0; round < 2; ++round) {
-    const uint64_t first = static_cast<uint64_t>(round) * 1'000'000 + 1;
-    const ChildRun run = RunChildAndKill([&](int fd) { EntryWriter(path, fd, mkey_hex, first); });
+    const uint64_t first = base + static_cast<uint64_t>(round) * 1'000'000 + 1;
+    const ChildRun run =
+        RunChildAndKill([&](int fd) { EntryWriter(path, fd, mkey_hex, first, initial_map_size); });
     ASSERT_TRUE(run.killed) << run.error;
     size_t writes = 0;
     for (const std::vector<std::string>& f : run.lines) {
@@ -186,7 +194,19 @@ TEST(CrashTest, AcknowledgedEntryWritesSurviveSigkill) {
     ASSERT_OK(db) << "round " << round;
     const MailboxKey m = test::Must(MailboxKey::FromHex(mkey_hex), "mkey");
     ASSERT_NO_FATAL_FAILURE(VerifyEntries(**db, m, acks)) << "round " << round;
+    if (base == kBigRound) {
+      ASSERT_OK_AND_ASSIGN(StoreStats stats, (*db)->Stats());
+      EXPECT_GT(stats.used_bytes, initial_map_size) << "the child never had to grow the map";
+    }
   }
+}
+
+TEST(CrashTest, AcknowledgedEntryWritesSurviveSigkill) { RunEntryRounds(0, uint64_t{64} << 20); }
+
+// 60 KiB values into a map that starts at 1 MiB: the kill may land while the
+// map is being grown.
+TEST(CrashTest, AcknowledgedEntryWritesSurviveSigkillDuringMapGrowth) {
+  RunEntryRounds(kBigRound, uint64_t{1} << 20);
 }
 
 }  // namespace

@@ -118,6 +118,18 @@ TEST_F(SlotTest, ManyPostsKeepOnlyTheLatest) {
   EXPECT_EQ(stats.messages, 1u);
 }
 
+TEST_F(SlotTest, TopicsThatShareAPrefixAreDifferentSlots) {
+  const std::string bytes = "x";
+  std::vector<MessageId> ids;
+  for (const std::string& topic :
+       {std::string(), std::string("a"), std::string("ab"), std::string("a\0", 2),
+        std::string("a\x01", 2), std::string(64, 'a')}) {
+    ids.push_back(Post(Request(a_, b_, topic, bytes)).id);
+  }
+  for (const MessageId& id : ids) EXPECT_TRUE(Live(b_, id)) << id.ToHex();
+  EXPECT_EQ(Feed(b_).incoming.size(), ids.size());
+}
+
 class DeepSlotTest : public SlotTest {
  protected:
   DeepSlotTest() { options_.slot_depth = 2; }
@@ -157,6 +169,23 @@ TEST_F(DeepSlotTest, IdempotentRepostDoesNotCountTwice) {
   const MessageInfo m2 = Post(Request(a_, b_, "t", bytes));
   EXPECT_TRUE(Live(b_, r1.id));
   EXPECT_TRUE(Live(b_, m2.id));
+}
+
+TEST_F(DeepSlotTest, ShallowerDepthAfterReopenTrimsTheSlot) {
+  const std::string bytes = "x";
+  const MessageInfo m1 = Post(Request(a_, b_, "t", bytes));
+  const MessageInfo m2 = Post(Request(a_, b_, "t", bytes));
+  options_.slot_depth = 1;
+  Reopen();
+  EXPECT_TRUE(Live(b_, m1.id));  // reopening alone changes nothing
+  EXPECT_TRUE(Live(b_, m2.id));
+  const MessageInfo m3 = Post(Request(a_, b_, "t", bytes));
+  // A slot holds at most slot_depth live messages: both older ones go.
+  EXPECT_CODE(db().GetMessage(b_, m1.id), kGone);
+  EXPECT_CODE(db().GetMessage(b_, m2.id), kGone);
+  EXPECT_TRUE(Live(b_, m3.id));
+  EXPECT_EQ(Feed(b_).incoming.size(), 1u);
+  EXPECT_EQ(Feed(b_).tombstones.size(), 2u);
 }
 
 }  // namespace
