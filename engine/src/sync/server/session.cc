@@ -258,7 +258,10 @@ void Session::HandlePoll(uint64_t rid, const wire::Poll& m) {
   bool more = false;
   auto cursor = SendChanges(rid, m.since, limit, &more);
   if (!cursor) return;
-  // The client now holds everything up to `cursor`: pushes continue after it.
+  // Once a poll has reached the end, the client holds everything up to
+  // `cursor` and pushes continue after it. While it is still paging (`more`),
+  // pushing the next page too would hand it the same items twice.
+  if (more) return;
   synced_ = true;
   push_since_ = std::max(push_since_, *cursor);
   if (closing_) return;

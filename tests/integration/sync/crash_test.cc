@@ -1,0 +1,153 @@
+// Issue 5, integration test 6: the real postbox-server is SIGKILLed while
+// clients write; after a restart on the same folder every acknowledged write
+// is there. The binary is found next to this test's build folder
+// (../server-shim/postbox-server) or through $POSTBOX_SERVER_BIN.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "tests/integration/sync/sync_test_util.h"
+
+namespace postbox::sync::testing {
+namespace {
+
+std::string ServerBinary() {
+  if (const char* env = std::getenv("POSTBOX_SERVER_BIN")) return env;
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  return (self.parent_path().parent_path() / "server-shim" / "postbox-server").string();
+}
+
+// A postbox-server child process; killed by pid (SIGKILL) in the destructor
+// if still running.
+class ServerProcess {
+ public:
+  ServerProcess(const std::string& bin, const std::string& data) {
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fds[1], STDOUT_FILENO);
+      close(fds[0]);
+      close(fds[1]);
+      execl(bin.c_str(), bin.c_str(), "--listen", "127.0.0.1:0", "--data", data.c_str(),
+            "--threads", "2", "--log-level", "warn", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(fds[1]);
+    // The first stdout line says where it listens.
+    FILE* out = fdopen(fds[0], "r");
+    char line[256] = {};
+    if (out != nullptr && std::fgets(line, sizeof(line), out) != nullptr) {
+      unsigned port = 0;
+      if (std::sscanf(line, "postbox-server listening on 127.0.0.1:%u", &port) == 1) {
+        port_ = static_cast<uint16_t>(port);
+      }
+    }
+    if (out != nullptr) std::fclose(out);
+  }
+  ~ServerProcess() { Kill(SIGKILL); }
+  uint16_t port() const { return port_; }
+  // Sends `sig` and reaps the child; returns its wait status.
+  int Kill(int sig) {
+    if (pid_ <= 0) return -1;
+    kill(pid_, sig);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return status;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+};
+
+ClientOptions Opts(const MailboxCredentials& c, uint16_t port) {
+  ClientOptions o;
+  o.port = port;
+  o.mkey = c.mkey;
+  o.secret = c.secret;
+  o.reconnect = false;
+  o.request_timeout = std::chrono::milliseconds(3000);
+  return o;
+}
+
+TEST(CrashTest, SigkillUnderLoadLosesNoAcknowledgedWrite) {
+  const std::string bin = ServerBinary();
+  if (bin.empty() || !std::filesystem::exists(bin)) {
+    GTEST_SKIP() << "postbox-server not built at '" << bin << "'; set POSTBOX_SERVER_BIN";
+  }
+  TempDir dir;
+  const std::string data = (dir.path() / "data").string();
+  MailboxCredentials creds;
+  {
+    auto db = DB::Open(data, {});
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    auto c = (*db)->CreateMailbox();
+    ASSERT_TRUE(c.ok());
+    creds = *c;
+  }
+  std::mutex mu;
+  std::set<std::string> acked;
+  {
+    ServerProcess server(bin, data);
+    ASSERT_NE(server.port(), 0) << "postbox-server did not report its port";
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> writers;
+    for (int w = 0; w < 8; ++w) {
+      writers.emplace_back([&, w] {
+        auto c = Client::Create(Opts(creds, server.port()));
+        if (!c.ok() || !(*c)->Connect().ok()) return;
+        for (int i = 0; !stop; ++i) {
+          const std::string key = "w" + std::to_string(w) + "-" + std::to_string(i);
+          if (!(*c)->PutEntry(key, "value of " + key).ok()) return;  // the crash
+          std::lock_guard lock(mu);
+          acked.insert(key);
+        }
+      });
+    }
+    // Kill once a good number of writes has been acknowledged.
+    for (;;) {
+      {
+        std::lock_guard lock(mu);
+        if (acked.size() >= 300) break;
+      }
+      std::this_thread::yield();
+    }
+    const int status = server.Kill(SIGKILL);
+    EXPECT_TRUE(WIFSIGNALED(status));
+    stop = true;
+    for (auto& t : writers) t.join();
+  }
+  ServerProcess restarted(bin, data);
+  ASSERT_NE(restarted.port(), 0);
+  auto c = Client::Create(Opts(creds, restarted.port()));
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE((*c)->Connect().ok());
+  std::set<std::string> present;
+  std::string after;
+  for (;;) {
+    auto page = (*c)->ListEntries("", after, 1000);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    for (const auto& e : page->entries) present.insert(e.key);
+    if (!page->more || page->entries.empty()) break;
+    after = page->entries.back().key;
+  }
+  std::lock_guard lock(mu);
+  size_t missing = 0;
+  for (const auto& k : acked) missing += present.count(k) == 0;
+  EXPECT_EQ(missing, 0u) << "of " << acked.size() << " acknowledged writes";
+  auto v = (*c)->GetEntry(*acked.begin());
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->value, "value of " + *acked.begin());
+}
+
+}  // namespace
+}  // namespace postbox::sync::testing
