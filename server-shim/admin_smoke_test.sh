@@ -11,7 +11,7 @@ command -v python3 >/dev/null || {
   echo "admin_smoke_test.sh: needs python3 (apt-get install python3)" >&2
   exit 1
 }
-tmp=$(mktemp -d)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/postbox-admin-smoke.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 store=$tmp/store
 out='' err=''
