@@ -193,5 +193,52 @@ TEST(MultiProcessTest, TwoProcessesShareOneStoreAndItsGrowth) {
   EXPECT_EQ(stats.entries, 2u * kPuts);
 }
 
+// A process killed while it holds a read transaction (postbox-admin stopped
+// mid-read, a crashed app) leaves a stale reader slot. The store must reclaim
+// it rather than keep every page freed since pinned: overwriting one small
+// entry again and again has to fit in a map far smaller than the bytes written.
+TEST(MultiProcessTest, KilledReaderDoesNotPinSpace) {
+  test::TempDir dir;
+  const std::string path = dir.Sub("db");
+  Options o;
+  o.durability = Durability::kRelaxed;
+  o.initial_map_size = uint64_t{1} << 20;
+  o.max_map_size = uint64_t{4} << 20;
+  MailboxKey a, b;
+  MessageId id;
+  {
+    auto db = DB::Open(path, o);
+    ASSERT_OK(db);
+    a = test::Must((*db)->CreateMailbox(), "CreateMailbox").mkey;
+    b = test::Must((*db)->CreateMailbox(), "CreateMailbox").mkey;
+    ASSERT_OK((*db)->Connect(a, b));
+    const std::string bytes = test::Bytes(1000, 1);
+    PostRequest r{a, b, MessageId::Random(), "", "", bytes};
+    id = r.id;
+    ASSERT_OK((*db)->PostMessage(r));
+  }  // closed before the fork
+  test::crash::Child reader([&](int fd) {
+    auto db = DB::Open(path, o);
+    if (!db.ok()) _exit(3);
+    auto view = (*db)->ViewBlob(b, id);  // zero-copy: holds a read transaction
+    if (!view.ok()) _exit(4);
+    test::crash::WriteLine(fd, "READY");
+    for (;;) pause();
+  });
+  ASSERT_TRUE(reader.started());
+  const std::vector<std::string> ready = reader.NextLine(std::chrono::seconds(20));
+  ASSERT_EQ(ready, std::vector<std::string>{"READY"});
+  auto db = DB::Open(path, o);  // while the reader lives: the reader table is kept
+  ASSERT_OK(db);
+  ASSERT_TRUE(reader.KillAndReap());
+
+  const std::string value = test::Bytes(60 * 1024, 2);  // 15 pages per version
+  for (int i = 0; i < 300; ++i) {                       // ~18 MiB written through a 4 MiB map
+    ASSERT_OK((*db)->PutEntry(a, "k", value).status()) << "overwrite " << i;
+  }
+  ASSERT_OK_AND_ASSIGN(EntryInfo e, (*db)->GetEntry(a, "k"));
+  EXPECT_EQ(e.version, 300u);
+}
+
 }  // namespace
 }  // namespace postbox

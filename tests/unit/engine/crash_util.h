@@ -193,6 +193,78 @@ inline ChildRun RunChildBeside(const std::function<void(int)>& body,
   return run;
 }
 
+// A forked child the test drives step by step: started with a body that
+// reports on the pipe and must leave through _exit; killed and reaped on
+// destruction whatever happened to the test.
+class Child {
+ public:
+  explicit Child(const std::function<void(int)>& body) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return;
+    pid_ = fork();
+    if (pid_ < 0) {
+      close(fds[0]);
+      close(fds[1]);
+      return;
+    }
+    if (pid_ == 0) {
+      close(fds[0]);
+      try {
+        body(fds[1]);
+      } catch (...) {
+        _exit(30);
+      }
+      _exit(31);
+    }
+    close(fds[1]);
+    fd_ = fds[0];
+  }
+  ~Child() {
+    KillAndReap();
+    if (fd_ >= 0) close(fd_);
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  bool started() const { return fd_ >= 0; }
+
+  // The next line from the child, or empty at EOF or after `timeout`.
+  std::vector<std::string> NextLine(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    char tmp[4096];
+    while (buf_.find('\n') == std::string::npos) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return {};
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      const ssize_t n = read(fd_, tmp, sizeof tmp);
+      if (n == 0) return {};
+      if (n > 0) buf_.append(tmp, static_cast<size_t>(n));
+    }
+    const size_t nl = buf_.find('\n');
+    auto lines = SplitLines(buf_.substr(0, nl + 1));
+    buf_.erase(0, nl + 1);
+    return lines.empty() ? std::vector<std::string>{} : lines[0];
+  }
+
+  // SIGKILL and reap; true if the child was still alive to be killed.
+  bool KillAndReap() {
+    if (pid_ <= 0) return false;
+    kill(pid_, SIGKILL);
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  std::string buf_;
+};
+
 }  // namespace postbox::test::crash
 
 #endif  // POSTBOX_TESTS_UNIT_ENGINE_CRASH_UTIL_H_
