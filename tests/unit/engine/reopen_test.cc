@@ -177,7 +177,7 @@ TEST_F(RelaxedTest, CloseDoesNotWaitForTheSyncInterval) {
   const auto start = std::chrono::steady_clock::now();
   Close();
   const auto took = std::chrono::steady_clock::now() - start;
-  EXPECT_LT(took, std::chrono::seconds(2)) << "closing a relaxed store blocked on its sync thread";
+  EXPECT_LT(took, std::chrono::seconds(5)) << "closing a relaxed store blocked on its sync thread";
   Open();
 }
 
