@@ -8,17 +8,18 @@
 //   byte 0          config: bit 0 → slot_depth 2, bit 1 → posting policy kOpen
 //   then, repeated  an opcode byte c and its operands:
 //     c % 16 == 0       CreateMailbox
-//     c % 16 in 1..8    one write op of kind c % 16 (harness.h Op::Kind), 3 operand bytes
-//     c % 16 == 9       WriteBatch: n = next % 6 + 1, then n × (kind byte % 9, 3 operand bytes)
-//     c % 16 == 10, 11  a read: kind byte % 8, 3 operand bytes
+//     c % 16 in 1..8    one write op of kind c % 16 (harness.h Op::Kind), 4 operand bytes
+//     c % 16 == 9       WriteBatch: n = next % 6 + 1, then n × (kind byte % 9, 4 operand bytes)
+//     c % 16 == 10, 11  a read: kind byte % 8, 4 operand bytes
 //     c % 16 == 12      PurgeTombstones: advance byte (index into kAdvances), batch byte % 3
 //     c % 16 == 13      advance the clock by kAdvances[next % 7]
 //     c % 16 == 14      close and reopen the DB, then compare everything
 //     c % 16 == 15      compare everything
-//   Operands x, y, z: mailbox a = x % 7 - 1 and b = x / 7 % 7 - 1 (−1: a key no store
-//   issued), status = x / 49 (0 and 4 invalid); key/topic/token = y % 8,
-//   value/meta = y / 8 % 8, platform = y / 64; blob = z % 8, id = z / 8 % 6,
-//   version = kVersions[z / 48].
+//   Operands x, w, y, z: mailbox refs a = x % 9 - 3 and b = x / 9 % 9 - 3 (harness.h:
+//   −1 a key no store issued, −2/−3 the recipient/sender of the op's id);
+//   status = w % 5 (0 and 4 invalid), platform = w / 5 % 4, version =
+//   kVersions[w / 20 % 6]; key/topic/token = y % 8, value/meta = y / 8 % 8;
+//   blob = z % 8, id = z / 8 % 6.
 // At most kMaxOps opcodes run, so every input stays fast.
 #include <cstdint>
 #include <cstdio>
@@ -56,19 +57,20 @@ class Reader {
 
 Op DecodeOp(int kind, Reader& in) {
   const uint8_t x = in.Next();
+  const uint8_t w = in.Next();
   const uint8_t y = in.Next();
   const uint8_t z = in.Next();
   Op op;
   op.kind = static_cast<Op::Kind>(kind);
-  op.a = x % 7 - 1;
-  op.b = x / 7 % 7 - 1;
-  op.status = x / 49;
+  op.a = x % 9 - 3;
+  op.b = x / 9 % 9 - 3;
+  op.status = w % 5;
+  op.platform = w / 5 % 4;
+  op.version = kVersions[w / 20 % 6];
   op.key = y % 8;
   op.value = y / 8 % 8;
-  op.platform = y / 64;
   op.blob = z % 8;
   op.id = z / 8 % 6;
-  op.version = kVersions[z / 48];
   return op;
 }
 

@@ -64,7 +64,7 @@ struct WriteBatchCmd : Cmd {
 
 struct Read : Cmd {
   int kind = *rc::gen::inRange(0, 8);
-  int a = GenMailboxRef();
+  int a = kind <= 1 ? GenActorRef() : GenMailboxRef();
   int b = *rc::gen::inRange(-1, 8);
   int id = *rc::gen::inRange(0, kIdPool);
   uint64_t offset = *rc::gen::inRange<uint64_t>(0, 20);
@@ -144,8 +144,15 @@ void RunSequence(const HarnessConfig& config) {
   Harness h(config);
   Check(h.open_error());
   // Start with mailboxes so most generated ops reach past the 404 checks.
-  const int initial = *rc::gen::inRange(1, 4);
+  const int initial = *rc::gen::inRange(2, 5);
   for (int i = 0; i < initial; ++i) Check(h.Apply(Op{}));
+  // Connect most pairs up front, so that posts under kConnected get through.
+  for (int i = 0; i < initial; ++i) {
+    for (int j = i + 1; j < initial; ++j) {
+      Op connect{Op::kConnect, i, j};
+      if (*rc::gen::inRange(0, 4) > 0) Check(h.Apply(connect));
+    }
+  }
   GenState s0{initial};
   rc::state::check(s0, h, [](const GenState& s) {
     (void)s;
@@ -165,17 +172,21 @@ void RunSequence(const HarnessConfig& config) {
 
 // Sequence length grows with RapidCheck's size (up to 50 commands here); 60
 // sequences per configuration keep the four properties within a few seconds.
-POSTBOX_RC_PROP(EngineModel, SlotDepth1Connected, 60, 50, ()) {
+POSTBOX_RC_PROP(EngineModel, SlotDepth1Connected, 100, 100, ()) {
   RunSequence({1, PostingPolicy::kConnected});
 }
 
-POSTBOX_RC_PROP(EngineModel, SlotDepth2Connected, 60, 50, ()) {
+POSTBOX_RC_PROP(EngineModel, SlotDepth2Connected, 100, 100, ()) {
   RunSequence({2, PostingPolicy::kConnected});
 }
 
-POSTBOX_RC_PROP(EngineModel, SlotDepth1Open, 40, 50, ()) { RunSequence({1, PostingPolicy::kOpen}); }
+POSTBOX_RC_PROP(EngineModel, SlotDepth1Open, 60, 100, ()) {
+  RunSequence({1, PostingPolicy::kOpen});
+}
 
-POSTBOX_RC_PROP(EngineModel, SlotDepth2Open, 40, 50, ()) { RunSequence({2, PostingPolicy::kOpen}); }
+POSTBOX_RC_PROP(EngineModel, SlotDepth2Open, 60, 100, ()) {
+  RunSequence({2, PostingPolicy::kOpen});
+}
 
 }  // namespace
 }  // namespace postbox::model

@@ -16,6 +16,23 @@ inline int GenMailboxRef() {
   return *rc::gen::weightedOneOf<int>({{1, rc::gen::just(-1)}, {12, rc::gen::inRange(0, 5)}});
 }
 
+// The other mailbox of a pair: usually a different one (refs are taken modulo
+// the number of mailboxes, so an offset of 1..3 rarely wraps onto `a`),
+// sometimes `a` itself or the never-issued key.
+inline int GenOtherRef(int a) {
+  return *rc::gen::weightedOneOf<int>(
+      {{1, rc::gen::just(-1)},
+       {1, rc::gen::just(a)},
+       {10, rc::gen::map(rc::gen::inRange(1, 4), [a](int d) { return (a < 0 ? 0 : a) + d; })}});
+}
+
+// An actor for an op on a message: mostly one of its parties.
+inline int GenActorRef() {
+  return *rc::gen::weightedOneOf<int>({{4, rc::gen::just(kRecipientRef)},
+                                       {2, rc::gen::just(kSenderRef)},
+                                       {3, rc::gen::exec(GenMailboxRef)}});
+}
+
 inline uint64_t GenVersion() {
   return *rc::gen::weightedOneOf<uint64_t>({{3, rc::gen::just<uint64_t>(0)},
                                             {6, rc::gen::inRange<uint64_t>(1, 5)},
@@ -35,8 +52,8 @@ inline Op GenOp(bool allow_create) {
       {6, rc::gen::just(Op::kPostMessage)},
       {5, rc::gen::just(Op::kAdvanceStatus)},
   });
-  op.a = GenMailboxRef();
-  op.b = GenMailboxRef();
+  op.a = op.kind == Op::kAdvanceStatus ? GenActorRef() : GenMailboxRef();
+  op.b = GenOtherRef(op.a);
   op.key = *rc::gen::inRange(0, 8);
   op.value = *rc::gen::inRange(0, 7);
   op.blob = *rc::gen::inRange(0, 7);

@@ -121,6 +121,13 @@ MailboxKey Harness::Mailbox(int ref) const {
   return created_[static_cast<size_t>(ref) % created_.size()].mkey;
 }
 
+MailboxKey Harness::Actor(int ref, int id) const {
+  if (ref != kRecipientRef && ref != kSenderRef) return Mailbox(ref);
+  auto parties = model_.PartiesOf(Id(id));
+  if (!parties) return Mailbox(-1);
+  return ref == kRecipientRef ? parties->second : parties->first;
+}
+
 MessageId Harness::Id(int ref) {
   MessageId id;
   id.bytes.fill(0x5a);
@@ -151,7 +158,7 @@ std::string Harness::Apply(const Op& op) {
   if (!db_) return open_error_;
   const uint64_t now = *clock_;
   const std::string what = ShowOp(op);
-  const MailboxKey a = Mailbox(op.a);
+  const MailboxKey a = Actor(op.a, op.id);
   const MailboxKey b = Mailbox(op.b);
   const std::string& key = Pick(EntryKeyPool(), op.key);
   switch (op.kind) {
@@ -200,9 +207,17 @@ std::string Harness::ApplyBatch(const std::vector<Op>& ops) {
   if (!db_) return open_error_;
   const uint64_t now = *clock_;
   WriteBatch batch;
+  // Refs are resolved once, against the state before the batch, as the
+  // engine's ops must be built before any of them runs.
+  std::vector<std::pair<MailboxKey, MailboxKey>> resolved;
+  std::vector<PostRequest> posts;
   for (const Op& op : ops) {
-    const MailboxKey a = Mailbox(op.a);
-    const MailboxKey b = Mailbox(op.b);
+    resolved.emplace_back(Actor(op.a, op.id), Mailbox(op.b));
+    posts.push_back(MakePost(*this, op));
+  }
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const Op& op = ops[i];
+    const auto& [a, b] = resolved[i];
     const std::string& key = Pick(EntryKeyPool(), op.key);
     switch (op.kind) {
       case Op::kCreateMailbox:
@@ -227,7 +242,7 @@ std::string Harness::ApplyBatch(const std::vector<Op>& ops) {
         (void)batch.DeleteEntry(a, key, op.version);
         break;
       case Op::kPostMessage:
-        (void)batch.PostMessage(MakePost(*this, op));
+        (void)batch.PostMessage(posts[i]);
         break;
       case Op::kAdvanceStatus:
         (void)batch.AdvanceStatus(a, Id(op.id), static_cast<MessageStatus>(op.status));
@@ -239,15 +254,13 @@ std::string Harness::ApplyBatch(const std::vector<Op>& ops) {
   if (batch.results().size() != ops.size()) return "Write: wrong number of results";
   model_.ClearChanged();
   std::string out;
-  // Refs are resolved against the mailboxes that existed before the batch, as
-  // the engine's ops were; mailboxes the batch creates join afterwards.
+  // Mailboxes the batch creates join the refs afterwards.
   std::vector<MailboxCredentials> created_now;
   for (size_t i = 0; i < ops.size() && out.empty(); ++i) {
     const Op& op = ops[i];
     const OpResult& r = batch.results()[i];
     const std::string what = "batch op " + std::to_string(i) + " " + ShowOp(op);
-    const MailboxKey a = Mailbox(op.a);
-    const MailboxKey b = Mailbox(op.b);
+    const auto& [a, b] = resolved[i];
     const std::string& key = Pick(EntryKeyPool(), op.key);
     switch (op.kind) {
       case Op::kCreateMailbox:
@@ -277,7 +290,7 @@ std::string Harness::ApplyBatch(const std::vector<Op>& ops) {
         out = Diff(what, FromOp(r, r.entry), model_.DeleteEntry(a, key, op.version, now));
         break;
       case Op::kPostMessage: {
-        auto model = model_.PostMessage(MakePost(*this, op), now);
+        auto model = model_.PostMessage(posts[i], now);
         if (r.status.ok() && !r.message) return what + ": OK without a message";
         out = Diff(what, FromOp(r, r.message.value_or(MessageInfo{})), model);
         break;
@@ -350,14 +363,14 @@ std::string Harness::Authenticate(int mbox, bool right_secret) const {
 
 std::string Harness::GetMessage(int actor, int id) const {
   if (!db_) return open_error_;
-  const MailboxKey a = Mailbox(actor);
+  const MailboxKey a = Actor(actor, id);
   return Diff("GetMessage(" + Show(a) + ", id " + std::to_string(id % kIdPool) + ")",
               db_->GetMessage(a, Id(id)), model_.GetMessage(a, Id(id)));
 }
 
 std::string Harness::ReadBlob(int actor, int id, uint64_t offset, uint64_t length) const {
   if (!db_) return open_error_;
-  const MailboxKey a = Mailbox(actor);
+  const MailboxKey a = Actor(actor, id);
   return Diff("ReadBlob(" + Show(a) + ", id " + std::to_string(id % kIdPool) + ", " +
                   std::to_string(offset) + ", " + std::to_string(length) + ")",
               db_->ReadBlob(a, Id(id), offset, length), model_.ReadBlob(a, Id(id), offset, length));

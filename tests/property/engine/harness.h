@@ -6,8 +6,9 @@
 // Operations name mailboxes, message ids and pool strings by small integers
 // ("refs") because mailbox keys are random and only exist once the engine made
 // them: mailbox ref r is the (r mod n)-th mailbox ever created (deleted ones
-// included, to reach the 404 paths); a negative ref, or any ref before the
-// first mailbox exists, is a key no store has ever issued.
+// included, to reach the 404 paths); -1, or any ref before the first mailbox
+// exists, is a key no store has ever issued; -2 and -3 name the recipient and
+// the sender of the op's message id.
 // Not thread-safe.
 #ifndef POSTBOX_TESTS_PROPERTY_ENGINE_HARNESS_H_
 #define POSTBOX_TESTS_PROPERTY_ENGINE_HARNESS_H_
@@ -52,6 +53,9 @@ const std::vector<std::string>& MetaPool();
 const std::vector<std::string>& TokenPool();
 const std::vector<std::string>& BlobPool();
 inline constexpr int kIdPool = 6;
+// Mailbox refs with a meaning of their own (see Harness::Actor).
+inline constexpr int kRecipientRef = -2;
+inline constexpr int kSenderRef = -3;
 
 // One write operation, in refs. Single ops go through the DB's own methods;
 // a vector of them goes through one WriteBatch.
@@ -122,6 +126,10 @@ class Harness {
   const Options& options() const { return options_; }
   const Model& model() const { return model_; }
   MailboxKey Mailbox(int ref) const;
+  // Mailbox(ref), except that kRecipientRef and kSenderRef name a party of
+  // message `id` (live or superseded), so status advances and reads reach
+  // past the 403/404 checks often.
+  MailboxKey Actor(int ref, int id) const;
   static MessageId Id(int ref);
 
  private:

@@ -340,6 +340,14 @@ void Model::RemoveMessage(const MessageId& id, uint64_t now_ms, const MailboxKey
   if (skip == nullptr || *skip != info.from) Bump(*Find(info.from), item, true, now_ms);
 }
 
+std::optional<std::pair<MailboxKey, MailboxKey>> Model::PartiesOf(const MessageId& id) const {
+  if (auto it = messages_.find(id); it != messages_.end()) {
+    return std::pair(it->second.info.from, it->second.info.to);
+  }
+  if (auto it = gone_.find(id); it != gone_.end()) return std::pair(it->second.from, it->second.to);
+  return std::nullopt;
+}
+
 // ---- Feed ----
 
 void Model::Bump(Mailbox& m, const ItemKey& item, bool tombstone, uint64_t now_ms) {

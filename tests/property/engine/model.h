@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "postbox/merge.h"
@@ -93,6 +94,8 @@ class Model {
   // The stored state of an entry, tombstones included (nullopt if none).
   std::optional<EntryState> EntryStateOf(const MailboxKey& mkey, std::string_view key) const;
   const Options& options() const { return options_; }
+  // (from, to) of a live or superseded message, nullopt for an unknown id.
+  std::optional<std::pair<MailboxKey, MailboxKey>> PartiesOf(const MessageId& id) const;
 
  private:
   // A feed item: a message (by id) or an entry (by key) of one mailbox.
