@@ -33,18 +33,40 @@ stdout: $out
 stderr: $err"
 }
 ok() { run 0 "$@"; }
+# One python3 answers every JSON question of the run: starting one per check
+# costs seconds each on a loaded CI box. It parses the last document with
+# json.load (the parser behind `python3 -m json.tool`, which likewise refuses
+# trailing data, so stdout must be exactly one document) and evaluates a Python
+# expression over it as `d`.
+coproc PY {
+  python3 -u -c '
+import json, sys
+for line in sys.stdin:
+    path, expr = line.rstrip("\n").split("\t", 1)
+    try:
+        with open(path) as f:
+            d = json.load(f)
+        reply = str(eval(expr)) if expr else "valid"
+    except Exception as e:
+        reply = "ERROR %s: %s" % (type(e).__name__, e)
+    print(reply.replace("\n", " "))
+'
+}
+ask() {
+  local reply
+  printf '%s\t%s\n' "$tmp/out" "$1" >&"${PY[1]}"
+  IFS= read -r reply <&"${PY[0]}"
+  [[ $reply != ERROR* ]] || fail "JSON check '$1' failed: $reply
+stdout: $(cat "$tmp/out")"
+  printf '%s\n' "$reply"
+}
 # json RC ARGS...: as run, with --json, and stdout must be one valid JSON document.
 json() {
-  local want=$1
-  shift
-  run "$want" --json "$@"
-  python3 -m json.tool "$tmp/out" >/dev/null || fail "'$*' printed invalid JSON: $out"
+  run "$@" --json
+  ask "" >/dev/null
 }
 # field EXPR: evaluates a Python expression over the last JSON document `d`.
-field() {
-  python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
-    "$tmp/out" "$1"
-}
+field() { ask "$1"; }
 has_out() { [[ $out == *"$1"* ]] || fail "stdout lacks '$1':
 $out"; }
 has_err() { [[ $err == *"$1"* ]] || fail "stderr lacks '$1':
