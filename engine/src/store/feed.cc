@@ -99,39 +99,52 @@ Result<InfoPacket> Store::Changes(Txn& t, const MailboxKey& m, uint64_t since, s
   return packet;
 }
 
+// Removes the tombstone a `tombs` key names, if it is still one; false for a
+// stale key.
+static Result<bool> PurgeOne(Txn& t, std::string_view k) {
+  const MailboxKey m = MailboxKey::FromBytes(k.substr(8, 16)).value_or({});
+  const uint64_t seq = ReadBE64(k.substr(24));
+  POSTBOX_ASSIGN_OR_RETURN(auto mb_raw, t.Get(t.t().mailboxes, MailboxKeyBytes(m)));
+  if (!mb_raw) return false;  // the mailbox was deleted, its feed with it
+  POSTBOX_ASSIGN_OR_RETURN(MailboxRecord mb, MailboxRecord::Decode(*mb_raw));
+  const std::string feed_key = FeedKey(m, seq);
+  POSTBOX_ASSIGN_OR_RETURN(auto feed_raw, t.Get(t.t().feed, feed_key));
+  if (!feed_raw) return false;  // a later change moved the item on
+  POSTBOX_ASSIGN_OR_RETURN(FeedRecord rec, FeedRecord::Decode(*feed_raw));
+  if (!IsTombstone(rec.kind)) return false;
+  POSTBOX_RETURN_IF_ERROR(t.Del(t.t().feed, feed_key));
+  if (rec.kind == FeedKind::kEntryTombstone) {
+    POSTBOX_RETURN_IF_ERROR(t.Del(t.t().entries, EntryKey(m, rec.item)));
+  } else {
+    POSTBOX_RETURN_IF_ERROR(t.Del(t.t().gone, rec.item));
+  }
+  mb.purged_seq = std::max(mb.purged_seq, seq);
+  POSTBOX_RETURN_IF_ERROR(t.Put(t.t().mailboxes, MailboxKeyBytes(m), mb.Encode()));
+  return true;
+}
+
 Result<size_t> Store::PurgeTombstones(WriteCtx& w, size_t max_items) const {
   Txn& t = w.txn;
   const uint64_t horizon = static_cast<uint64_t>(options_.tombstone_horizon.count());
   if (w.now_ms < horizon) return size_t{0};
   const uint64_t cutoff = w.now_ms - horizon;
-  std::vector<std::string> due;
-  POSTBOX_RETURN_IF_ERROR(t.Scan(t.t().tombs, "", "", [&](std::string_view k, std::string_view) {
-    if (due.size() >= max_items || ReadBE64(k) >= cutoff) return false;
-    due.emplace_back(k);
-    return true;
-  }));
+  // Stale index keys (the item changed again, or its mailbox was deleted) are
+  // dropped on the way and do not count toward max_items, so a call that
+  // returns 0 means no tombstone past the horizon is left.
   size_t purged = 0;
-  for (const std::string& k : due) {
-    POSTBOX_RETURN_IF_ERROR(t.Del(t.t().tombs, k));
-    const MailboxKey m = MailboxKey::FromBytes(std::string_view(k).substr(8, 16)).value_or({});
-    const uint64_t seq = ReadBE64(std::string_view(k).substr(24));
-    POSTBOX_ASSIGN_OR_RETURN(auto mb_raw, t.Get(t.t().mailboxes, MailboxKeyBytes(m)));
-    if (!mb_raw) continue;  // the mailbox was deleted, its feed with it
-    const std::string feed_key = FeedKey(m, seq);
-    POSTBOX_ASSIGN_OR_RETURN(auto feed_raw, t.Get(t.t().feed, feed_key));
-    if (!feed_raw) continue;  // a later change moved the item on
-    POSTBOX_ASSIGN_OR_RETURN(FeedRecord rec, FeedRecord::Decode(*feed_raw));
-    if (!IsTombstone(rec.kind)) continue;
-    POSTBOX_RETURN_IF_ERROR(t.Del(t.t().feed, feed_key));
-    if (rec.kind == FeedKind::kEntryTombstone) {
-      POSTBOX_RETURN_IF_ERROR(t.Del(t.t().entries, EntryKey(m, rec.item)));
-    } else {
-      POSTBOX_RETURN_IF_ERROR(t.Del(t.t().gone, rec.item));
+  for (bool more = true; more && purged < max_items;) {
+    std::vector<std::string> due;
+    POSTBOX_RETURN_IF_ERROR(t.Scan(t.t().tombs, "", "", [&](std::string_view k, std::string_view) {
+      if (due.size() >= max_items - purged || ReadBE64(k) >= cutoff) return false;
+      due.emplace_back(k);
+      return true;
+    }));
+    more = due.size() == max_items - purged;
+    for (const std::string& k : due) {
+      POSTBOX_RETURN_IF_ERROR(t.Del(t.t().tombs, k));
+      POSTBOX_ASSIGN_OR_RETURN(bool removed, PurgeOne(t, k));
+      if (removed) ++purged;
     }
-    POSTBOX_ASSIGN_OR_RETURN(MailboxRecord mb, RequireMailbox(t, m));
-    mb.purged_seq = std::max(mb.purged_seq, seq);
-    POSTBOX_RETURN_IF_ERROR(t.Put(t.t().mailboxes, MailboxKeyBytes(m), mb.Encode()));
-    ++purged;
   }
   return purged;
 }
