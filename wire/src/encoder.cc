@@ -2,6 +2,7 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -11,6 +12,16 @@
 #include "postbox/wire/codec.h"
 
 namespace postbox::wire {
+namespace {
+
+// One reallocation at most per frame, geometric so that appending many frames
+// to one vector stays linear (a bare reserve() would grow it exactly).
+void GrowFor(std::vector<uint8_t>* out, size_t extra) {
+  const size_t need = out->size() + extra;
+  if (need > out->capacity()) out->reserve(std::max(need, 2 * out->capacity()));
+}
+
+}  // namespace
 
 class Encoder::Impl {
  public:
@@ -99,12 +110,15 @@ Error Encoder::Finish(MessageType type, uint64_t request_id, Compression compres
   header.type = static_cast<uint16_t>(type);
   header.flags = flags;
   header.request_id = request_id;
-  const size_t at = out->size();
-  out->resize(at + kFrameHeaderSize + wire_size);
-  uint8_t* dst = out->data() + at;
-  WriteFrameHeader(header, dst);
-  std::memcpy(dst + kFrameHeaderSize, payload, size);
-  std::memset(dst + kFrameHeaderSize + size, 0, wire_size - size);
+  // insert() copies without first zero-filling as resize() would, which
+  // matters for 256 KiB blob chunks.
+  uint8_t head[kFrameHeaderSize];
+  WriteFrameHeader(header, head);
+  static constexpr uint8_t kZeros[8] = {};
+  GrowFor(out, kFrameHeaderSize + wire_size);
+  out->insert(out->end(), head, head + kFrameHeaderSize);
+  out->insert(out->end(), payload, payload + size);
+  out->insert(out->end(), kZeros, kZeros + (wire_size - size));
   return Error();
 }
 
@@ -115,13 +129,11 @@ void AppendRawFrame(MessageType type, uint64_t request_id, uint8_t flags,
   header.type = static_cast<uint16_t>(type);
   header.flags = flags;
   header.request_id = request_id;
-  const size_t at = out->size();
-  // resize() then memcpy: one capacity check, no per-byte insert loop.
-  out->resize(at + kFrameHeaderSize + payload.size());
-  WriteFrameHeader(header, out->data() + at);
-  if (!payload.empty()) {
-    std::memcpy(out->data() + at + kFrameHeaderSize, payload.data(), payload.size());
-  }
+  uint8_t head[kFrameHeaderSize];
+  WriteFrameHeader(header, head);
+  GrowFor(out, kFrameHeaderSize + payload.size());
+  out->insert(out->end(), head, head + kFrameHeaderSize);
+  out->insert(out->end(), payload.begin(), payload.end());
 }
 
 uint64_t ChunkDigest(std::string_view data) { return XXH3_64bits(data.data(), data.size()); }

@@ -44,10 +44,14 @@ void Read(const fb::Tombstone& t, Tombstone* m) {
   m->seq = t.seq();
 }
 
+// Read() assigns every field, so elements kept from a previous decode are
+// overwritten rather than cleared and re-constructed.
 template <class T, class M>
 void ReadVector(const FbVector<T>* in, std::vector<M>* out) {
-  out->clear();
-  if (in == nullptr) return;
+  if (in == nullptr) {
+    out->clear();
+    return;
+  }
   out->resize(in->size());
   for (flatbuffers::uoffset_t i = 0; i < in->size(); ++i) Read(*in->Get(i), &(*out)[i]);
 }
