@@ -697,7 +697,8 @@ void BM_EntryGet_Random(benchmark::State& state) {
   Report(state, engine, raw, blocks * kGetBlock, 0.7, false);
   if (engine.seconds > 0) state.counters["ratio_vs_one_txn"] = one_txn.seconds / engine.seconds;
 }
-BENCHMARK(BM_EntryGet_Random)->UseManualTime()->MinTime(1.0)->Unit(benchmark::kNanosecond);
+// 2 s: a ~1 µs operation on a loaded machine needs many blocks for a stable mean.
+BENCHMARK(BM_EntryGet_Random)->UseManualTime()->MinTime(2.0)->Unit(benchmark::kNanosecond);
 
 // ---- Summary ----
 
@@ -747,7 +748,12 @@ class SummaryReporter : public benchmark::BenchmarkReporter {
       } else {
         std::snprintf(target, sizeof(target), "-");
       }
-      const char* verdict = want <= 0 ? "report only" : ratio >= want ? "met" : "MISSED";
+      // The target applies to `ratio`; when only the median clears it, the run was
+      // probably hit by noise on the engine's side: say so rather than hide either.
+      const char* verdict = want <= 0                         ? "report only"
+                            : ratio >= want                   ? "met"
+                            : counter("ratio_median") >= want ? "MISSED (median met: rerun)"
+                                                              : "MISSED";
       std::fprintf(out, "%-26s %14s %14s %7.2f %7.2f %7s  %s\n", name.c_str(), engine, raw, ratio,
                    counter("ratio_median"), target, verdict);
     }
