@@ -56,6 +56,8 @@ TEST_F(ConnectionTest, UnknownMailboxIsNotFound) {
   EXPECT_CODE(db().Disconnect(a, ghost), kNotFound);
   EXPECT_CODE(db().Disconnect(ghost, a), kNotFound);
   EXPECT_CODE(db().ListConnections(ghost, std::nullopt, 10), kNotFound);
+  EXPECT_CODE(db().IsConnected(a, ghost), kNotFound);
+  EXPECT_CODE(db().IsConnected(ghost, a), kNotFound);
   ASSERT_OK_AND_ASSIGN(std::vector<MailboxKey> of_a, db().ListConnections(a, std::nullopt, 10));
   EXPECT_TRUE(of_a.empty());
 }

@@ -181,6 +181,21 @@ TEST_F(MailboxTest, DeletedMailboxIsUnknownToOtherOperations) {
   const std::string bytes = "x";
   EXPECT_CODE(db().PostMessage(Request(b, a, "", bytes)), kNotFound);
   EXPECT_CODE(db().PostMessage(Request(a, b, "", bytes)), kNotFound);
+  EXPECT_CODE(db().IsConnected(a, b), kNotFound);
+  EXPECT_CODE(db().ListEntries(a, "", "", 10), kNotFound);
+}
+
+TEST_F(MailboxTest, DeletedPartyIsUnknownToItsOldMessages) {
+  const MailboxKey a = NewMailbox();
+  const MailboxKey b = NewMailbox();
+  Connect(a, b);
+  const std::string bytes = "x";
+  const MessageInfo m = Post(Request(a, b, "", bytes));
+  ASSERT_OK(db().DeleteMailbox(a));
+  // b, which still exists, learns the message is gone; a no longer exists at all.
+  EXPECT_CODE(db().GetMessage(b, m.id), kGone);
+  EXPECT_CODE(db().GetMessage(a, m.id), kNotFound);
+  EXPECT_CODE(db().ReadBlob(a, m.id), kNotFound);
 }
 
 }  // namespace
