@@ -8,8 +8,8 @@ namespace {
 Status CheckKey(std::string_view key, size_t limit) {
   if (key.empty()) return Status::InvalidArgument("entry key is empty; expected 1 or more bytes");
   if (key.size() > limit) {
-    return Status::TooLarge("entry key is " + std::to_string(key.size()) +
-                            " bytes; the limit is " + std::to_string(limit));
+    return Status::TooLarge("entry key is " + std::to_string(key.size()) + " bytes; the limit is " +
+                            std::to_string(limit));
   }
   return Status();
 }

@@ -113,6 +113,10 @@ Result<std::unique_ptr<Env>> Env::Open(const std::string& path, const Options& o
   if (options.durability == Durability::kRelaxed) flags |= MDB_NOSYNC;
   rc = mdb_env_open(env->env_, path.c_str(), flags, 0644);
   if (rc != 0) return LmdbError(rc, "mdb_env_open(" + path + ")");
+  // A process killed inside a read transaction leaves its reader slot behind,
+  // and LMDB then keeps every page freed after that snapshot: clear such slots.
+  int dead = 0;
+  mdb_reader_check(env->env_, &dead);
 
   MDB_txn* txn = nullptr;
   rc = mdb_txn_begin(env->env_, nullptr, options.read_only ? MDB_RDONLY : 0, &txn);
@@ -219,7 +223,15 @@ Status Env::Write(const std::function<Status(Txn&)>& fn) {
     s = fn(t);
     if (s.ok()) {
       int rc = mdb_txn_commit(txn);
-      if (rc == 0) return Status();
+      if (rc == 0) {
+        // Now and then, also before space runs short, clear dead readers'
+        // slots (the scan costs a few µs per slot in use).
+        if (++writes_ % kReaderCheckEvery == 0) {
+          int dead = 0;
+          mdb_reader_check(env_, &dead);
+        }
+        return Status();
+      }
       s = LmdbError(rc, "mdb_txn_commit");
       txn = nullptr;  // a failed commit frees the transaction
     }
@@ -228,6 +240,9 @@ Status Env::Write(const std::function<Status(Txn&)>& fn) {
       return s;
     }
     gate.unlock();
+    // Pages pinned by dead readers come back without growing the map.
+    int dead = 0;
+    if (mdb_reader_check(env_, &dead) == 0 && dead > 0) continue;
     POSTBOX_RETURN_IF_ERROR(Grow());
   }
 }

@@ -131,6 +131,8 @@ class Env {
   // map size, which LMDB allows only with no transaction active in the process.
   mutable std::shared_mutex gate_;
   std::mutex writer_;
+  static constexpr uint64_t kReaderCheckEvery = 1024;
+  uint64_t writes_ = 0;  // guarded by writer_
   // Relaxed mode's periodic sync.
   std::thread sync_thread_;
   std::mutex sync_mu_;

@@ -99,11 +99,16 @@ Result<InfoPacket> Store::Changes(Txn& t, const MailboxKey& m, uint64_t since, s
   return packet;
 }
 
-// Removes the tombstone a `tombs` key names, if it is still one; false for a
+// Removes what a `tombs` key names: a feed tombstone, if it is still one (true),
+// or a gone record (false: not a feed tombstone, so not counted); false for a
 // stale key.
 static Result<bool> PurgeOne(Txn& t, std::string_view k) {
-  const MailboxKey m = MailboxKey::FromBytes(k.substr(8, 16)).value_or({});
   const uint64_t seq = ReadBE64(k.substr(24));
+  if (seq == 0) {
+    POSTBOX_RETURN_IF_ERROR(t.Del(t.t().gone, k.substr(8, 16)));
+    return false;
+  }
+  const MailboxKey m = MailboxKey::FromBytes(k.substr(8, 16)).value_or({});
   POSTBOX_ASSIGN_OR_RETURN(auto mb_raw, t.Get(t.t().mailboxes, MailboxKeyBytes(m)));
   if (!mb_raw) return false;  // the mailbox was deleted, its feed with it
   POSTBOX_ASSIGN_OR_RETURN(MailboxRecord mb, MailboxRecord::Decode(*mb_raw));
@@ -115,8 +120,6 @@ static Result<bool> PurgeOne(Txn& t, std::string_view k) {
   POSTBOX_RETURN_IF_ERROR(t.Del(t.t().feed, feed_key));
   if (rec.kind == FeedKind::kEntryTombstone) {
     POSTBOX_RETURN_IF_ERROR(t.Del(t.t().entries, EntryKey(m, rec.item)));
-  } else {
-    POSTBOX_RETURN_IF_ERROR(t.Del(t.t().gone, rec.item));
   }
   mb.purged_seq = std::max(mb.purged_seq, seq);
   POSTBOX_RETURN_IF_ERROR(t.Put(t.t().mailboxes, MailboxKeyBytes(m), mb.Encode()));
@@ -128,9 +131,9 @@ Result<size_t> Store::PurgeTombstones(WriteCtx& w, size_t max_items) const {
   const uint64_t horizon = static_cast<uint64_t>(options_.tombstone_horizon.count());
   if (w.now_ms < horizon) return size_t{0};
   const uint64_t cutoff = w.now_ms - horizon;
-  // Stale index keys (the item changed again, or its mailbox was deleted) are
-  // dropped on the way and do not count toward max_items, so a call that
-  // returns 0 means no tombstone past the horizon is left.
+  // Stale index keys (the item changed again, or its mailbox was deleted) and
+  // gone records are handled on the way and do not count toward max_items, so
+  // a call that returns less than max_items leaves nothing past the horizon.
   size_t purged = 0;
   for (bool more = true; more && purged < max_items;) {
     std::vector<std::string> due;

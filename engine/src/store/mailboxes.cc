@@ -189,6 +189,8 @@ Status Store::Disconnect(WriteCtx& w, const MailboxKey& a, const MailboxKey& b) 
 }
 
 Result<bool> Store::IsConnected(Txn& t, const MailboxKey& a, const MailboxKey& b) const {
+  POSTBOX_RETURN_IF_ERROR(RequireMailbox(t, a).status());
+  POSTBOX_RETURN_IF_ERROR(RequireMailbox(t, b).status());
   POSTBOX_ASSIGN_OR_RETURN(auto raw, t.Get(t.t().conns, ConnKey(a, b)));
   return raw.has_value();
 }

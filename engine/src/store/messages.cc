@@ -187,6 +187,9 @@ Status Store::RemoveMessage(WriteCtx& w, const MessageId& id, const MessageRecor
   POSTBOX_RETURN_IF_ERROR(t.Del(t.t().messages, mkey));
   GoneRecord gone{rec.from, rec.to, w.now_ms};
   POSTBOX_RETURN_IF_ERROR(t.Put(t.t().gone, mkey, gone.Encode()));
+  // Indexed on its own (not through the feeds' tombstones) so it is purged
+  // even when both parties' feeds are gone with their mailboxes.
+  POSTBOX_RETURN_IF_ERROR(t.Put(t.t().tombs, GoneTombKey(w.now_ms, id), ""));
   FeedRecord tomb{FeedKind::kMessageTombstone, 0, mkey};
   if (!skip || *skip != rec.to) {
     POSTBOX_RETURN_IF_ERROR(MoveFeedItem(w, rec.to, rec.seq_to, tomb).status());
@@ -199,6 +202,8 @@ Status Store::RemoveMessage(WriteCtx& w, const MessageId& id, const MessageRecor
 
 Result<MessageRecord> Store::RequireMessage(Txn& t, const MailboxKey& actor, const MessageId& id,
                                             bool recipient_only) const {
+  // An unknown (or deleted) actor is an unknown mailbox before it is a non-party.
+  POSTBOX_RETURN_IF_ERROR(RequireMailbox(t, actor).status());
   const std::string mkey = MessageKey(id);
   POSTBOX_ASSIGN_OR_RETURN(auto live, t.Get(t.t().messages, mkey));
   if (live) {

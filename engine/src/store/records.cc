@@ -75,6 +75,14 @@ std::string TombKey(uint64_t created_ms, const MailboxKey& m, uint64_t seq) {
   return k;
 }
 
+std::string GoneTombKey(uint64_t gone_ms, const MessageId& id) {
+  std::string k;
+  AppendBE64(k, gone_ms);
+  k.append(id.AsBytes());
+  AppendBE64(k, 0);
+  return k;
+}
+
 std::string UploadTtlKey(uint64_t created_ms, const MessageId& id) {
   std::string k;
   AppendBE64(k, created_ms);

@@ -31,7 +31,10 @@ std::string SlotKey(std::string_view slot_prefix, uint64_t order);            //
 std::string BlobKey(const MessageId& id, uint32_t piece);                     // blobs
 std::string FeedKey(const MailboxKey& m, uint64_t seq);                       // feed
 std::string TombKey(uint64_t created_ms, const MailboxKey& m, uint64_t seq);  // tombs
-std::string UploadTtlKey(uint64_t created_ms, const MessageId& id);           // upload_ttl
+// The tombs key of a gone record: the id in the mailbox's place and seq 0,
+// which no feed record has (seqs start at 1).
+std::string GoneTombKey(uint64_t gone_ms, const MessageId& id);
+std::string UploadTtlKey(uint64_t created_ms, const MessageId& id);  // upload_ttl
 
 // ---- records ----
 struct MailboxRecord {

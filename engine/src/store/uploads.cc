@@ -22,9 +22,19 @@ UploadState StateOf(const MessageId& id, const UploadRecord& u) {
 
 }  // namespace
 
+// The answer to an actor that is not the upload's sender: an unknown mailbox
+// is 404 before it is a non-party.
+static Status NotSender(Txn& t, const MailboxKey& actor, std::string_view what) {
+  POSTBOX_ASSIGN_OR_RETURN(auto actor_rec, t.Get(t.t().mailboxes, MailboxKeyBytes(actor)));
+  if (!actor_rec) return Status::NotFound("no mailbox " + actor.ToHex());
+  return Status::PermissionDenied(what);
+}
+
 // Why an id has no upload record: committed (Conflict for writers, or the
 // message for committers), superseded (Gone), or unknown (NotFound).
 static Status NoUpload(Txn& t, const MailboxKey& actor, const MessageId& id) {
+  POSTBOX_ASSIGN_OR_RETURN(auto actor_rec, t.Get(t.t().mailboxes, MailboxKeyBytes(actor)));
+  if (!actor_rec) return Status::NotFound("no mailbox " + actor.ToHex());
   const std::string mkey = MessageKey(id);
   POSTBOX_ASSIGN_OR_RETURN(auto live, t.Get(t.t().messages, mkey));
   if (live) {
@@ -42,7 +52,7 @@ static Result<UploadRecord> RequireUpload(Txn& t, const MailboxKey& actor, const
   POSTBOX_ASSIGN_OR_RETURN(auto raw, t.Get(t.t().uploads, MessageKey(id)));
   if (!raw) return NoUpload(t, actor, id);
   POSTBOX_ASSIGN_OR_RETURN(UploadRecord u, UploadRecord::Decode(*raw));
-  if (u.from != actor) return Status::PermissionDenied("only the sender may write its upload");
+  if (u.from != actor) return NotSender(t, actor, "only the sender may write its upload");
   return u;
 }
 
@@ -129,7 +139,7 @@ Result<UploadState> Store::UploadOffset(Txn& t, const MailboxKey& actor,
     return UploadState{id, rec.length, rec.length, true};
   }
   POSTBOX_ASSIGN_OR_RETURN(UploadRecord u, UploadRecord::Decode(*raw));
-  if (u.from != actor) return Status::PermissionDenied("only the sender may see its upload");
+  if (u.from != actor) return NotSender(t, actor, "only the sender may see its upload");
   return StateOf(id, u);
 }
 
@@ -145,7 +155,7 @@ Result<MessageInfo> Store::CommitUpload(WriteCtx& w, const MailboxKey& actor,
     return rec.ToInfo(id, 0);
   }
   POSTBOX_ASSIGN_OR_RETURN(UploadRecord u, UploadRecord::Decode(*raw));
-  if (u.from != actor) return Status::PermissionDenied("only the sender may commit its upload");
+  if (u.from != actor) return NotSender(t, actor, "only the sender may commit its upload");
   if (u.offset < u.length) {
     return Status::Conflict("upload is incomplete: " + std::to_string(u.offset) + " of " +
                             std::to_string(u.length) + " bytes");

@@ -40,8 +40,8 @@ enum class Verdict : uint8_t {
 // ("2.10.1"), compared numerically part by part; an empty field disables its
 // check.
 struct CompatibilityPolicy {
-  std::string min_app_version;     // below: kUpdateRequired
-  std::string latest_app_version;  // below: kUpdateOptional
+  std::string min_app_version;      // below: kUpdateRequired
+  std::string latest_app_version;   // below: kUpdateOptional
   uint32_t min_schema_version = 0;  // below: kUpdateSchemaRequired
   std::string detail;               // sent with any verdict but kCurrent
 };
@@ -84,7 +84,7 @@ struct ServerOptions {
 // Counters for tests, logs and benchmarks. A snapshot; each field is exact at
 // some moment during the call.
 struct ServerStats {
-  uint64_t sessions = 0;            // open connections
+  uint64_t sessions = 0;             // open connections
   uint64_t connections_refused = 0;  // over max_connections
   uint64_t commits = 0;              // group-commit transactions
   uint64_t committed_ops = 0;        // ops in them

@@ -163,6 +163,9 @@ Status ServerCore::HostWrite(WriteBatch* batch) {
 
 void ServerCore::NotifyChanged(std::span<const MailboxKey> mailboxes) {
   if (mailboxes.empty()) return;
+  // Held so that the loops cannot end (and their wake handles close) meanwhile.
+  std::lock_guard stop_lock(stop_mu_);
+  if (stopped_) return;
   std::vector<std::vector<Completion>> none(loops_.size());
   Deliver(&none, std::vector<MailboxKey>(mailboxes.begin(), mailboxes.end()));
 }
