@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,7 +28,7 @@ namespace {
 
 using postbox::wire::AnyMessage;
 
-enum class Op { kPut, kPoll, kPing, kEcho };
+enum class Op { kPut, kPoll, kPing, kEcho, kIdle };
 
 struct Bench;
 
@@ -52,6 +53,7 @@ struct Bench {
   bool done = false;
   std::vector<uint32_t> latencies_us;
   uint64_t errors = 0;
+  size_t hellos = 0;
   postbox::wire::Encoder encoder;
   char read_buf[65536];
   std::vector<std::unique_ptr<Conn>> conns;
@@ -82,6 +84,8 @@ void SendNext(Conn* c) {
     case Op::kPoll:
       (void)b->encoder.Encode(rid, postbox::wire::Poll{0, 1}, &c->out);
       break;
+    case Op::kIdle:
+      return;
     case Op::kPing:
     case Op::kEcho:
       // 64 bytes on the wire: a 16-byte header and a small payload.
@@ -97,7 +101,13 @@ void OnFrame(Conn* c, const AnyMessage& m) {
   if (!c->ready) {
     c->ready = true;
     if (!std::holds_alternative<postbox::wire::HelloReply>(m)) ++b->errors;
-    return SendNext(c);
+    if (b->op != Op::kIdle) return SendNext(c);
+    // Idle sessions only say Hello; the script reads the server's memory now.
+    if (++b->hellos == b->conns.size()) {
+      std::printf("idle_sessions=%zu\n", b->hellos);
+      std::fflush(stdout);
+    }
+    return;
   }
   if (std::holds_alternative<postbox::wire::ErrorReply>(m)) ++b->errors;
   if (b->measuring) {
@@ -162,19 +172,22 @@ int ServeEcho(uint16_t port) {
     uv_tcp_nodelay(client, 1);
     uv_read_start(
         reinterpret_cast<uv_stream_t*>(client),
-        [](uv_handle_t*, size_t size, uv_buf_t* buf) { *buf = uv_buf_init(new char[size], size); },
+        [](uv_handle_t*, size_t, uv_buf_t* buf) {
+          static char shared[65536];  // one loop thread: consumed before the next read
+          *buf = uv_buf_init(shared, sizeof(shared));
+        },
         [](uv_stream_t* st, ssize_t n, const uv_buf_t* buf) {
-          if (n <= 0) {
-            delete[] buf->base;
-            if (n < 0) {
-              uv_close(reinterpret_cast<uv_handle_t*>(st),
-                       [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
-            }
+          if (n < 0) {
+            uv_close(reinterpret_cast<uv_handle_t*>(st),
+                     [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
             return;
           }
+          if (n == 0) return;
           auto* req = new uv_write_t;
-          req->data = buf->base;
-          uv_buf_t b = uv_buf_init(buf->base, static_cast<unsigned>(n));
+          char* copy = new char[static_cast<size_t>(n)];
+          std::memcpy(copy, buf->base, static_cast<size_t>(n));
+          req->data = copy;
+          uv_buf_t b = uv_buf_init(copy, static_cast<unsigned>(n));
           uv_write(req, st, &b, 1, [](uv_write_t* r, int) {
             delete[] static_cast<char*>(r->data);
             delete r;
@@ -200,8 +213,8 @@ int main(int argc, char** argv) {
   double duration = 5, warmup = 0.5;
   app.add_option("--port", port, "server port on 127.0.0.1");
   app.add_option("--data", data, "the server's store folder (mailboxes are created in it)");
-  app.add_option("--op", op_name, "put | poll | ping | echo")
-      ->check(CLI::IsMember({"put", "poll", "ping", "echo"}));
+  app.add_option("--op", op_name, "put | poll | ping | echo | idle (Hello, then nothing)")
+      ->check(CLI::IsMember({"put", "poll", "ping", "echo", "idle"}));
   app.add_option("-c,--connections", connections, "connections")->check(CLI::PositiveNumber);
   app.add_option("-d,--duration", duration, "measured seconds");
   app.add_option("--warmup", warmup, "seconds before measuring");
@@ -213,6 +226,7 @@ int main(int argc, char** argv) {
   bench.op = op_name == "put"    ? Op::kPut
              : op_name == "poll" ? Op::kPoll
              : op_name == "ping" ? Op::kPing
+             : op_name == "idle" ? Op::kIdle
                                  : Op::kEcho;
   std::vector<postbox::MailboxCredentials> creds(connections);
   if (bench.op != Op::kEcho) {
@@ -225,7 +239,12 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "open %s: %s\n", data.c_str(), db.error().ToString().c_str());
       return 1;
     }
-    for (auto& c : creds) c = *(*db)->CreateMailbox();
+    // Idle sessions share one mailbox (several sessions per mailbox are
+    // allowed), so ten thousand of them need no ten thousand durable creates.
+    const size_t distinct = bench.op == Op::kIdle ? 1 : creds.size();
+    for (size_t i = 0; i < creds.size(); ++i) {
+      creds[i] = i < distinct ? *(*db)->CreateMailbox() : creds[0];
+    }
   }
   bench.loop = uv_default_loop();
   sockaddr_in addr;

@@ -27,7 +27,7 @@ trap cleanup EXIT
 
 # Waits (bounded) for a line matching $2 in file $1 and prints it.
 await_line() {
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 "${3:-200}"); do
     if grep -m1 "$2" "$1" 2>/dev/null; then return 0; fi
     sleep 0.05
   done
@@ -37,8 +37,10 @@ await_line() {
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-"$server_bin" --listen 127.0.0.1:0 --data "$work/data" --log-level warn > "$work/server.out" 2>&1 &
-pids+=($!)
+"$server_bin" --listen 127.0.0.1:0 --data "$work/data" --log-level warn \
+  --max-connections 20000 > "$work/server.out" 2>&1 &
+server_pid=$!
+pids+=($server_pid)
 port=$(await_line "$work/server.out" "listening on" | sed 's/.*://')
 
 echo_port=$(free_port)
@@ -71,9 +73,27 @@ else
   echo "redis-server / redis-benchmark not installed: no Redis baseline" >&2
 fi
 
-awk -v put="$put" -v poll="$poll" -v ping="$ping" -v echo_rt="$echo_rt" -v redis="$redis_set" 'BEGIN {
+# Memory per idle authenticated session: the server's RSS before and after
+# IDLE_SESSIONS sessions have said Hello.
+idle_n=${IDLE_SESSIONS:-10000}
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+rss_before=$(rss_kib "$server_pid")
+"$load_bin" --port "$port" --data "$work/data" -c "$idle_n" -d 2 --warmup 0 --op idle \
+  > "$work/idle.out" 2>&1 &
+idle_pid=$!
+pids+=($idle_pid)
+per_session=""
+if await_line "$work/idle.out" "idle_sessions" 1200 > /dev/null; then
+  rss_after=$(rss_kib "$server_pid")
+  per_session=$(( (rss_after - rss_before) * 1024 / idle_n ))
+  echo "idle sessions: $idle_n, server RSS ${rss_before} KiB -> ${rss_after} KiB" >&2
+fi
+wait "$idle_pid" || true
+
+awk -v per="$per_session" -v idle_n="$idle_n" -v put="$put" -v poll="$poll" -v ping="$ping" -v echo_rt="$echo_rt" -v redis="$redis_set" 'BEGIN {
   printf "durable entry puts/s      %10.0f", put
   if (redis != "") printf "   = %.2fx redis SET (%.0f/s)", put / redis, redis
   printf "\npoll round trips/s        %10.0f   = %.2fx raw libuv echo (%.0f/s)\n", poll, poll / echo_rt, echo_rt
   printf "ping round trips/s        %10.0f   = %.2fx raw libuv echo\n", ping, ping / echo_rt
+  if (per != "") printf "memory per idle session   %10d B (%d sessions)\n", per, idle_n
 }'
