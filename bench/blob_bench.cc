@@ -563,10 +563,15 @@ class Loopback {
   std::thread drain_;
 };
 
-// Serves the 256 ranges of the blob over `link`: the engine's view (hashing)
-// or a raw get (not hashing); returns the seconds it took.
-double Download(Loopback& link, bool engine) {
+using HashFn = XXH64_hash_t (*)(const void*, size_t);
+
+// Serves the 256 ranges of the blob over `link` and returns the sender's CPU
+// seconds: through the engine's view (which hashes with the packaged SSE2
+// XXH3), or through raw gets that hash each chunk with `hash` (none if null)
+// before sending it, as the engine would with another hash implementation.
+double Download(Loopback& link, bool engine, HashFn hash) {
   ReadFixture& f = Reads();
+  uint64_t sink = 0;
   const double t0 = CpuNow();
   for (uint64_t i = 0; i < kChunks; ++i) {
     if (engine) {
@@ -578,41 +583,56 @@ double Download(Loopback& link, bool engine) {
       const std::string key = PieceKey(f.id, static_cast<uint32_t>(i));
       MDB_val k{key.size(), const_cast<char*>(key.data())}, v;
       RawEnv::Check(mdb_get(txn, f.raw->dbi(), &k, &v), "mdb_get");
+      if (hash != nullptr) sink += hash(v.mv_data, v.mv_size);
       link.Send(static_cast<const char*>(v.mv_data), v.mv_size);
       mdb_txn_abort(txn);
     }
   }
+  benchmark::DoNotOptimize(sink);
   return CpuNow() - t0;
 }
 
-// What the hash costs on the whole download path: the engine's hashing view
-// plus the send, against a raw get plus the same send.
+// What the hash costs on the whole download path, and what an AVX2 hash would
+// save there: the engine's hashing view plus the send, against raw gets plus
+// the same send without a hash, with the packaged hash, and with the inline
+// AVX2 hash (the four sides interleaved, rotating which goes first).
 void BM_Download_ViewAndSend(benchmark::State& state) {
   (void)Reads();
   Loopback link;
-  Download(link, true);
-  Download(link, false);
-  std::vector<double> engine, raw;
+  const bool avx2 = __builtin_cpu_supports("avx2");
+  struct Side {
+    bool engine;
+    HashFn hash;
+    std::vector<double> secs;
+  };
+  std::vector<Side> sides = {{true, nullptr, {}},
+                             {false, nullptr, {}},
+                             {false, PackagedXxh3, {}},
+                             {false, avx2 ? InlineAvx2Xxh3 : PackagedXxh3, {}}};
+  for (Side& side : sides) Download(link, side.engine, side.hash);  // warm
+  size_t round = 0;
   for (auto _ : state) {
-    double e, r;
-    if (engine.size() % 2 == 0) {
-      e = Download(link, true);
-      r = Download(link, false);
-    } else {
-      r = Download(link, false);
-      e = Download(link, true);
+    for (size_t k = 0; k < sides.size(); ++k) {
+      Side& side = sides[(k + round) % sides.size()];
+      side.secs.push_back(Download(link, side.engine, side.hash));
     }
-    engine.push_back(e);
-    raw.push_back(r);
-    state.SetIterationTime(e);
+    ++round;
+    state.SetIterationTime(sides[0].secs.back());
   }
-  ReportPair(state, engine, raw, kBlobBytes, 0);
+  ReportPair(state, sides[0].secs, sides[1].secs, kBlobBytes, 0);
+  const double us = 1e6 / kChunks;
+  const double pkg = Median(sides[2].secs) * us, fast = Median(sides[3].secs) * us;
+  state.counters["raw_hash_us_chunk"] = pkg;
+  state.counters["raw_avx2_hash_us_chunk"] = fast;
+  // What the packaged hash adds to a raw download, and what AVX2 would save of
+  // it, as a share of the engine's whole per-chunk download cost.
+  state.counters["hash_share"] = (pkg - Median(sides[1].secs) * us) / (Median(sides[0].secs) * us);
+  state.counters["avx2_saves_share"] = (pkg - fast) / (Median(sides[0].secs) * us);
 }
 BENCHMARK(BM_Download_ViewAndSend)->UseManualTime()->Iterations(20)->Unit(benchmark::kMillisecond);
 
 // ---- XXH3-64: packaged vs inline vs the kernels runtime dispatch could pick ----
 
-using HashFn = XXH64_hash_t (*)(const void*, size_t);
 struct Variant {
   const char* name;
   HashFn fn;
