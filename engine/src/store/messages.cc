@@ -126,16 +126,18 @@ Status Store::AppendPieces(Txn& t, const MessageId& id, uint64_t offset,
       // The piece holds bytes already: rewrite it extended. Copy first, since
       // the stored view dies with the write.
       POSTBOX_ASSIGN_OR_RETURN(auto old, t.Get(t.t().blobs, key));
-      if (!old || old->size() != within) {
+      if (!old || old->size() != kPieceHeader + within) {
         return Status::Internal("blob piece " + std::to_string(piece) + " of " + id.ToHex() +
                                 " does not end at the stored offset");
       }
-      merged.assign(*old);
+      merged.assign(old->substr(kPieceHeader));
       merged.append(part);
       part = merged;
     }
-    POSTBOX_ASSIGN_OR_RETURN(char* dst, t.Reserve(t.t().blobs, key, part.size()));
-    std::memcpy(dst, part.data(), part.size());
+    const uint64_t hash = XXH3_64bits(part.data(), part.size());
+    POSTBOX_ASSIGN_OR_RETURN(char* dst, t.Reserve(t.t().blobs, key, kPieceHeader + part.size()));
+    std::memcpy(dst, &hash, kPieceHeader);
+    std::memcpy(dst + kPieceHeader, part.data(), part.size());
     pos += n;
   }
   return Status();
@@ -151,7 +153,7 @@ Status Store::DeletePieces(Txn& t, const MessageId& id, uint64_t stored_length) 
 
 Result<std::vector<BlobChunk>> Store::PieceViews(Txn& t, const MessageId& id, uint64_t blob_length,
                                                  uint64_t offset, uint64_t length,
-                                                 bool hash) const {
+                                                 bool hash_chunks) const {
   if (offset > blob_length) {
     return Status::InvalidArgument("offset " + std::to_string(offset) +
                                    " is past the blob's end (" + std::to_string(blob_length) +
@@ -164,14 +166,21 @@ Result<std::vector<BlobChunk>> Store::PieceViews(Txn& t, const MessageId& id, ui
     POSTBOX_ASSIGN_OR_RETURN(auto raw,
                              t.Get(t.t().blobs, BlobKey(id, static_cast<uint32_t>(piece))));
     const uint64_t piece_start = piece * kBlobPieceSize;
-    if (!raw || raw->size() < std::min(kBlobPieceSize, blob_length - piece_start)) {
+    if (!raw || raw->size() < kPieceHeader + std::min(kBlobPieceSize, blob_length - piece_start)) {
       return Status::Internal("blob of message " + id.ToHex() + " is missing piece " +
                               std::to_string(piece));
     }
+    const std::string_view stored = raw->substr(kPieceHeader);
     const uint64_t from = pos - piece_start;
-    const uint64_t n = std::min<uint64_t>(raw->size() - from, end - pos);
-    std::string_view bytes = raw->substr(from, n);
-    out.push_back(BlobChunk{pos, bytes, hash ? XXH3_64bits(bytes.data(), bytes.size()) : 0});
+    const uint64_t n = std::min<uint64_t>(stored.size() - from, end - pos);
+    const std::string_view bytes = stored.substr(from, n);
+    uint64_t hash = 0;
+    if (hash_chunks && n == stored.size()) {
+      std::memcpy(&hash, raw->data(), kPieceHeader);  // a whole piece: its stored digest
+    } else if (hash_chunks) {
+      hash = XXH3_64bits(bytes.data(), bytes.size());
+    }
+    out.push_back(BlobChunk{pos, bytes, hash});
     pos += n;
   }
   return out;

@@ -94,9 +94,11 @@ class Store {
   Status AppendPieces(Txn& t, const MessageId& id, uint64_t offset, std::string_view bytes) const;
   Status DeletePieces(Txn& t, const MessageId& id, uint64_t stored_length) const;
   // The pieces covering [offset, offset + length) of a blob of `blob_length`
-  // bytes, as views into the map, with their XXH3-64 if `hash`.
+  // bytes, as views into the map, with their XXH3-64 if `hash_chunks` (the
+  // stored digest for a whole piece, computed for a partial one).
   Result<std::vector<BlobChunk>> PieceViews(Txn& t, const MessageId& id, uint64_t blob_length,
-                                            uint64_t offset, uint64_t length, bool hash) const;
+                                            uint64_t offset, uint64_t length,
+                                            bool hash_chunks) const;
   // Deletes a live message like a supersession: blob, slot, record; a gone
   // record; tombstones in both feeds (except `skip`'s, a mailbox being deleted).
   Status RemoveMessage(WriteCtx& w, const MessageId& id, const MessageRecord& rec,
