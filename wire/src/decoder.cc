@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cassert>
 #include <cstring>
 #include <string>
 
@@ -23,7 +24,7 @@ class FrameDecoder::Decompressor {
     if (dctx_ != nullptr) {
       // Bound the window (and so the memory a hostile frame can make us
       // allocate) by the frame limit: no legal payload needs a larger one.
-      const int window_log = std::max(10, static_cast<int>(std::bit_width(max_payload - 1u)));
+      const int window_log = std::clamp(static_cast<int>(std::bit_width(max_payload - 1u)), 10, 30);
       ZSTD_DCtx_setParameter(dctx_, ZSTD_d_windowLogMax, window_log);
     }
   }
@@ -34,7 +35,10 @@ class FrameDecoder::Decompressor {
   ZSTD_DCtx* dctx_;
 };
 
-FrameDecoder::FrameDecoder(const DecoderOptions& options) : options_(options) {}
+FrameDecoder::FrameDecoder(const DecoderOptions& options) : options_(options) {
+  // The FlatBuffers Verifier asserts buffers below 2 GiB; so must the limit.
+  options_.max_payload = std::clamp<uint32_t>(options_.max_payload, 8, kMaxSupportedPayload);
+}
 FrameDecoder::~FrameDecoder() = default;
 
 void FrameDecoder::Reserve(size_t min_free) {
@@ -63,7 +67,10 @@ std::span<uint8_t> FrameDecoder::WritableSpace(size_t min_size) {
   return {buf_.get() + end_, capacity_ - end_};
 }
 
-void FrameDecoder::CommitWritten(size_t n) { end_ = std::min(end_ + n, capacity_); }
+void FrameDecoder::CommitWritten(size_t n) {
+  assert(n <= capacity_ - end_ && "committed more than WritableSpace returned");
+  end_ = std::min(end_ + n, capacity_);
+}
 
 void FrameDecoder::Feed(std::span<const uint8_t> bytes) {
   if (bytes.empty()) return;

@@ -28,6 +28,8 @@ inline constexpr size_t kFrameHeaderSize = 16;
 // The default payload limit: one 256 KiB blob chunk fits with room to spare,
 // and an info packet is paged (`more`) well below it.
 inline constexpr uint32_t kDefaultMaxPayload = 1u << 20;
+// Larger limits are lowered to this: FlatBuffers addresses at most 2 GiB.
+inline constexpr uint32_t kMaxSupportedPayload = (1u << 31) - 1;
 
 // Header flag bits. Do not renumber: on the wire. Unknown bits are refused.
 inline constexpr uint8_t kFlagZstd = 0x01;        // Payload is one zstd frame.
@@ -84,7 +86,8 @@ class Frame {
 };
 
 struct DecoderOptions {
-  // Largest payload accepted, both as sent and after decompression (413 above).
+  // Largest payload accepted, both as sent and after decompression (413
+  // above); clamped to [8, kMaxSupportedPayload].
   uint32_t max_payload = kDefaultMaxPayload;
   // Verifier limits: nesting depth and number of tables in one payload. The
   // deepest message (InfoPacket > vector > MessageInfo) needs 3 levels.
