@@ -118,6 +118,7 @@ Status Store::DeleteMailbox(WriteCtx& w, const MailboxKey& m) const {
     POSTBOX_ASSIGN_OR_RETURN(MessageRecord rec, MessageRecord::Decode(*raw));
     POSTBOX_RETURN_IF_ERROR(RemoveMessage(w, id, rec, m));
   }
+  POSTBOX_RETURN_IF_ERROR(DeleteUploadsOf(w, m));
   std::vector<MailboxKey> peers;
   POSTBOX_RETURN_IF_ERROR(
       t.Scan(t.t().conns, m.AsBytes(), m.AsBytes(), [&](std::string_view k, std::string_view) {
