@@ -149,6 +149,7 @@ same "$(field 'd["push"]["token"]')" token-123 "token"
 run 2 push-register "$bob" ios
 has_err "needs a push token"
 run 2 push-register "$bob" blackberry tok
+run 2 push-register "$bob" none tok
 ok push-register "$bob" none
 has_out "cleared"
 
@@ -183,6 +184,8 @@ run 2 entry put "$alice" greeting
 has_err "value"
 run 2 entry put "$alice" greeting v --value-file "$tmp/binary"
 run 2 entry put "$alice" greeting v --version minus-one
+run 2 entry put "$alice" greeting v --version -1  # must not wrap to 2^64 - 1
+run 2 changes "$alice" --limit -1
 
 echo "== post, status, 403/404/409/410"
 printf 'pretend this is a video' >"$tmp/video"

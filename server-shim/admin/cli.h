@@ -61,6 +61,9 @@ using Command = std::function<Status(const Context&)>;
 // the line stops the tool before it touches the store.
 void OnSelected(CLI::App* sub, Command* selected, Command command);
 
+// Every unsigned option also gets CLI::NonNegativeNumber: CLI11 2.1 would
+// otherwise wrap "-1" to 2^64 - 1 (a version no later put could ever beat).
+
 // Adds a required positional that must be 32 hex characters (a mailbox key or
 // message id); the value is stored lowercased.
 CLI::Option* AddHexArg(CLI::App* cmd, const std::string& name, std::string* out,

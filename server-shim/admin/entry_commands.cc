@@ -103,7 +103,8 @@ void AddMailboxAndKey(CLI::App* cmd, EntryArgs* args) {
 void AddVersion(CLI::App* cmd, EntryArgs* args, const std::string& what) {
   cmd->add_option("--version", args->version,
                   what + " version; applies only above the stored one (0: stored + 1)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
 }
 
 }  // namespace

@@ -54,8 +54,9 @@ Status ListMailboxes(const Context& ctx, const MailboxArgs& args) {
                   std::string(PlatformName(m.platform))});
   }
   table.Print(std::cout);
-  if (more)
+  if (more) {
     std::cout << "more follow: run again with --after " << mailboxes.back().mkey.ToHex() << '\n';
+  }
   return Status::Ok();
 }
 
@@ -197,10 +198,14 @@ void AddMailboxCommands(CLI::App* app, Command* selected) {
       ->required()
       ->transform(CLI::IsMember({"ios", "android", "web", "none"}, CLI::ignore_case));
   push->add_option("token", args->token, "Opaque push token (not needed for none)");
-  // A registration without a token could never be delivered; refuse it as a usage error.
+  // A registration without a token could never be delivered, and a token for
+  // none would be dropped: refuse both as usage errors.
   push->callback([args, selected] {
     if (args->platform != "none" && args->token.empty()) {
       throw CLI::ValidationError("token", "platform " + args->platform + " needs a push token");
+    }
+    if (args->platform == "none" && !args->token.empty()) {
+      throw CLI::ValidationError("token", "platform none takes no token");
     }
     *selected = [args](const Context& ctx) { return RegisterPush(ctx, *args); };
   });

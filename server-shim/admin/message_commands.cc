@@ -127,9 +127,11 @@ void AddMessageCommands(CLI::App* app, Command* selected) {
       "changes", "Show a mailbox's info packet: what changed after --since (as a poll gets it)");
   AddHexArg(changes, "mkey", &changes_args->mkey, "Mailbox key");
   changes->add_option("--since", changes_args->since, "Feed cursor to start after")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   changes->add_option("--limit", changes_args->limit, "At most this many items (0: all)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   OnSelected(changes, selected,
              [changes_args](const Context& ctx) { return Changes(ctx, *changes_args); });
 }

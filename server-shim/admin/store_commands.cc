@@ -106,7 +106,8 @@ void AddStoreCommands(CLI::App* app, Command* selected) {
           },
           "DURATION"));
   purge->add_option("--max", args->max_items, "Stop after this many (0: all)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   OnSelected(purge, selected, [args](const Context& ctx) { return Purge(ctx, *args); });
 }
 
