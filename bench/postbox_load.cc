@@ -28,7 +28,7 @@ namespace {
 
 using postbox::wire::AnyMessage;
 
-enum class Op { kPut, kPoll, kPing, kEcho, kIdle };
+enum class Op { kPut, kPoll, kPing, kEcho, kIdle, kPush };
 
 struct Bench;
 
@@ -36,13 +36,21 @@ struct Conn {
   Bench* bench = nullptr;
   uv_tcp_t tcp{};
   uv_connect_t connect_req{};
-  uv_write_t write_req{};
   postbox::wire::FrameDecoder decoder;
   std::vector<uint8_t> out;
   postbox::MailboxCredentials creds;
   bool ready = false;
   uint64_t sent_ns = 0;
   uint64_t seq = 0;
+  // --op push: connections pair up, sender 2k and recipient 2k+1. The
+  // recipient advances one of the pair's messages; the latency is until the
+  // sender's push arrives. The next update waits for both the reply and the push.
+  Conn* peer = nullptr;
+  bool is_sender = false;
+  std::vector<postbox::MessageId> ids;  // recipient: the messages to advance
+  size_t next_id = 0;
+  bool reply_in = false, push_in = false;
+  bool synced = false;  // sender: its first poll was answered
 };
 
 struct Bench {
@@ -65,10 +73,20 @@ uint64_t NowNs() {
                                    .count());
 }
 
+// Each write owns its request and bytes, so a connection may write again
+// before libuv has called back for the previous write.
+struct WriteReq {
+  uv_write_t req;
+  std::vector<uint8_t> bytes;
+};
+
 void Write(Conn* c) {
+  auto* w = new WriteReq{{}, c->out};
   uv_buf_t buf =
-      uv_buf_init(reinterpret_cast<char*>(c->out.data()), static_cast<unsigned>(c->out.size()));
-  uv_write(&c->write_req, reinterpret_cast<uv_stream_t*>(&c->tcp), &buf, 1, nullptr);
+      uv_buf_init(reinterpret_cast<char*>(w->bytes.data()), static_cast<unsigned>(w->bytes.size()));
+  w->req.data = w;
+  uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c->tcp), &buf, 1,
+           [](uv_write_t* r, int) { delete static_cast<WriteReq*>(r->data); });
 }
 
 void SendNext(Conn* c) {
@@ -86,6 +104,15 @@ void SendNext(Conn* c) {
       break;
     case Op::kIdle:
       return;
+    case Op::kPush: {
+      if (c->next_id >= c->ids.size()) return;  // this pair has used its messages
+      postbox::wire::StatusUpdate u;
+      std::memcpy(u.id.data(), c->ids[c->next_id++].bytes.data(), 16);
+      u.status = postbox::wire::MessageStatus::kDownloaded;
+      (void)b->encoder.Encode(rid, u, &c->out);
+      c->reply_in = c->push_in = false;
+      break;
+    }
     case Op::kPing:
     case Op::kEcho:
       // 64 bytes on the wire: a 16-byte header and a small payload.
@@ -96,11 +123,52 @@ void SendNext(Conn* c) {
   Write(c);
 }
 
-void OnFrame(Conn* c, const AnyMessage& m) {
+void OnPushFrame(Conn* c, uint64_t rid, const AnyMessage& m) {
   Bench* b = c->bench;
+  if (std::holds_alternative<postbox::wire::ErrorReply>(m)) ++b->errors;
+  Conn* r = c->is_sender ? c->peer : c;
+  if (c->is_sender && rid == 0 && std::holds_alternative<postbox::wire::InfoPacket>(m)) {
+    if (b->measuring)
+      b->latencies_us.push_back(static_cast<uint32_t>((NowNs() - r->sent_ns) / 1000));
+    c->out.clear();
+    (void)b->encoder.Encode(
+        ++c->seq, postbox::wire::Ack{std::get<postbox::wire::InfoPacket>(m).cursor}, &c->out);
+    Write(c);
+    r->push_in = true;
+  } else if (c->is_sender && std::holds_alternative<postbox::wire::InfoPacket>(m)) {
+    const auto& p = std::get<postbox::wire::InfoPacket>(m);
+    if (p.more) {  // page through; the server pushes once a poll reaches the end
+      c->out.clear();
+      (void)b->encoder.Encode(++c->seq, postbox::wire::Poll{p.cursor, 0}, &c->out);
+      Write(c);
+      return;
+    }
+    c->synced = true;
+    if (r->ready) SendNext(r);  // the sender's first poll: pushes start now
+    return;
+  } else if (!c->is_sender && rid != 0) {
+    r->reply_in = true;
+  } else {
+    return;
+  }
+  if (r->reply_in && r->push_in) SendNext(r);
+}
+
+void OnFrame(Conn* c, uint64_t rid, const AnyMessage& m) {
+  Bench* b = c->bench;
+  if (c->ready && b->op == Op::kPush) return OnPushFrame(c, rid, m);
   if (!c->ready) {
     c->ready = true;
     if (!std::holds_alternative<postbox::wire::HelloReply>(m)) ++b->errors;
+    if (b->op == Op::kPush) {
+      if (c->is_sender) {
+        c->out.clear();
+        (void)b->encoder.Encode(++c->seq, postbox::wire::Poll{0, 0}, &c->out);
+        Write(c);
+      }
+      if (!c->is_sender && c->peer->synced) SendNext(c);
+      return;  // otherwise the recipient starts once the sender has polled
+    }
     if (b->op != Op::kIdle) return SendNext(c);
     // Idle sessions only say Hello; the script reads the server's memory now.
     if (++b->hellos == b->conns.size()) {
@@ -128,7 +196,7 @@ void OnRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
   while (c->decoder.Next(&f) == postbox::wire::FrameDecoder::Progress::kFrame) {
     AnyMessage m;
     if (!postbox::wire::DecodeAny(f, &m).ok()) ++c->bench->errors;
-    OnFrame(c, m);
+    OnFrame(c, f.request_id(), m);
   }
 }
 
@@ -213,8 +281,10 @@ int main(int argc, char** argv) {
   double duration = 5, warmup = 0.5;
   app.add_option("--port", port, "server port on 127.0.0.1");
   app.add_option("--data", data, "the server's store folder (mailboxes are created in it)");
-  app.add_option("--op", op_name, "put | poll | ping | echo | idle (Hello, then nothing)")
-      ->check(CLI::IsMember({"put", "poll", "ping", "echo", "idle"}));
+  app.add_option("--op", op_name,
+                 "put | poll | ping | echo | idle (Hello, then nothing) | push (status update -> "
+                 "sender's push latency)")
+      ->check(CLI::IsMember({"put", "poll", "ping", "echo", "idle", "push"}));
   app.add_option("-c,--connections", connections, "connections")->check(CLI::PositiveNumber);
   app.add_option("-d,--duration", duration, "measured seconds");
   app.add_option("--warmup", warmup, "seconds before measuring");
@@ -227,8 +297,10 @@ int main(int argc, char** argv) {
              : op_name == "poll" ? Op::kPoll
              : op_name == "ping" ? Op::kPing
              : op_name == "idle" ? Op::kIdle
+             : op_name == "push" ? Op::kPush
                                  : Op::kEcho;
   std::vector<postbox::MailboxCredentials> creds(connections);
+  std::vector<std::vector<postbox::MessageId>> push_ids(connections);
   if (bench.op != Op::kEcho) {
     if (data.empty()) {
       std::fprintf(stderr, "--data is needed to create the load's mailboxes\n");
@@ -245,6 +317,26 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < creds.size(); ++i) {
       creds[i] = i < distinct ? *(*db)->CreateMailbox() : creds[0];
     }
+    if (bench.op == Op::kPush) {
+      // Each pair gets kMessages messages (one topic each, so none supersedes
+      // another), posted in one transaction.
+      constexpr int kMessages = 2000;
+      for (size_t i = 0; i + 1 < creds.size(); i += 2) {
+        (void)(*db)->Connect(creds[i].mkey, creds[i + 1].mkey);
+        postbox::WriteBatch batch;
+        for (int j = 0; j < kMessages; ++j) {
+          postbox::PostRequest r;
+          r.from = creds[i].mkey;
+          r.to = creds[i + 1].mkey;
+          r.id = postbox::MessageId::Random();
+          r.topic = "t" + std::to_string(j);
+          r.bytes = "blob";
+          push_ids[i + 1].push_back(r.id);
+          batch.PostMessage(std::move(r));
+        }
+        if (!(*db)->Write(&batch).ok()) return 1;
+      }
+    }
   }
   bench.loop = uv_default_loop();
   sockaddr_in addr;
@@ -253,11 +345,19 @@ int main(int argc, char** argv) {
     auto c = std::make_unique<Conn>();
     c->bench = &bench;
     c->creds = creds[i];
+    c->ids = std::move(push_ids[i]);
+    c->is_sender = bench.op == Op::kPush && i % 2 == 0;
     uv_tcp_init(bench.loop, &c->tcp);
     uv_tcp_nodelay(&c->tcp, 1);
     c->tcp.data = c->connect_req.data = c.get();
     uv_tcp_connect(&c->connect_req, &c->tcp, reinterpret_cast<sockaddr*>(&addr), OnConnect);
     bench.conns.push_back(std::move(c));
+  }
+  if (bench.op == Op::kPush) {
+    for (size_t i = 0; i + 1 < bench.conns.size(); i += 2) {
+      bench.conns[i]->peer = bench.conns[i + 1].get();
+      bench.conns[i + 1]->peer = bench.conns[i].get();
+    }
   }
   uv_timer_t phase;
   uv_timer_init(bench.loop, &phase);

@@ -55,6 +55,9 @@ echo "== postbox-server on 127.0.0.1:$port, $conns connections, ${duration}s eac
 put=$(run "$port" put | field ops_per_sec)
 poll=$(run "$port" poll | field ops_per_sec)
 ping=$(run "$port" ping | field ops_per_sec)
+echo "== push latency at light load (one sender/recipient pair): status update -> sender's push" >&2
+push_p99=$("$load_bin" --port "$port" --data "$work/data" -c 2 -d "$duration" --op push \
+  | tee /dev/stderr | field p99_ms)
 echo "== raw libuv echo on 127.0.0.1:$echo_port" >&2
 echo_rt=$(run "$echo_port" echo | field ops_per_sec)
 
@@ -90,10 +93,11 @@ if await_line "$work/idle.out" "idle_sessions" 1200 > /dev/null; then
 fi
 wait "$idle_pid" || true
 
-awk -v per="$per_session" -v idle_n="$idle_n" -v put="$put" -v poll="$poll" -v ping="$ping" -v echo_rt="$echo_rt" -v redis="$redis_set" 'BEGIN {
+awk -v push_p99="$push_p99" -v per="$per_session" -v idle_n="$idle_n" -v put="$put" -v poll="$poll" -v ping="$ping" -v echo_rt="$echo_rt" -v redis="$redis_set" 'BEGIN {
   printf "durable entry puts/s      %10.0f", put
   if (redis != "") printf "   = %.2fx redis SET (%.0f/s)", put / redis, redis
   printf "\npoll round trips/s        %10.0f   = %.2fx raw libuv echo (%.0f/s)\n", poll, poll / echo_rt, echo_rt
   printf "ping round trips/s        %10.0f   = %.2fx raw libuv echo\n", ping, ping / echo_rt
+  printf "push latency p99          %10.3f ms (includes the durable commit)\n", push_p99
   if (per != "") printf "memory per idle session   %10d B (%d sessions)\n", per, idle_n
 }'
