@@ -84,6 +84,14 @@ TEST_F(SyncTest, ClientIgnoringPushesConvergesByPolling) {
   EXPECT_EQ(seen.size(), 50u);
   // Window 1 and no acks: exactly one push, however many changes came.
   EXPECT_EQ(log.packets().size(), 1u);
+
+  // An Ack opens the window again: the next change is pushed.
+  ASSERT_TRUE(c->Ack(cursor).ok());
+  EXPECT_EQ(c->acked_cursor(), cursor);
+  ASSERT_TRUE(writer->PutEntry("after-ack", "v").ok());
+  ASSERT_TRUE(log.WaitFor([](auto& p) {
+    return p.size() == 2 && p[1].entries.size() == 1 && p[1].entries[0].key == "after-ack";
+  }));
 }
 
 // 2b. A client that loses its connection mid-stream resumes from its acked

@@ -51,6 +51,7 @@ struct ClientOptions {
   // after each reconnect) are passed here, on the loop thread, in order.
   std::function<void(const InfoPacket&)> on_push;
   // Ack each packet given to on_push once it returns (SPEC §5.2 flow control).
+  // Acks get no reply; Ack() below returns once the Ack is queued on the session.
   bool auto_ack = true;
   // After every (re)connect, poll from acked_cursor() until nothing is left and
   // hand the packets to on_push (then the server starts pushing).
@@ -106,6 +107,8 @@ class Client {
 
   // ---- blocking facade (must not be called from the loop thread) ----
   Result<InfoPacket> Poll(uint64_t since, uint32_t limit = 0);
+  // Acks every push up to `cursor`; returns once queued (Acks get no reply).
+  // Unavailable when no session is up.
   Status Ack(uint64_t cursor);
   // The status after the update (it may be higher than `status`). NotFound,
   // Gone (superseded), PermissionDenied (not the recipient).

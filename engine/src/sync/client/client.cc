@@ -155,13 +155,14 @@ Result<InfoPacket> Client::Poll(uint64_t since, uint32_t limit) {
 
 Status Client::Ack(uint64_t cursor) {
   Core* c = core_.get();
-  auto r = Call<wire::Ok, bool>(
-      c,
-      [cursor](uint64_t rid, wire::Encoder* enc, std::vector<uint8_t>* out) {
-        return enc->Encode(rid, wire::Ack{cursor}, out);
-      },
-      OkReply);
-  if (r) c->NoteAck(cursor);
+  // Ack has no reply (wire/PROTOCOL.md): done once it is queued on the session.
+  auto r = Block<bool>(c, [c, cursor](std::function<void(Result<bool>)> done) {
+    Status s = c->SendOneWay([cursor](uint64_t rid, wire::Encoder* enc, std::vector<uint8_t>* out) {
+      return enc->Encode(rid, wire::Ack{cursor}, out);
+    });
+    if (s.ok()) c->NoteAck(cursor);
+    done(s.ok() ? Result<bool>(true) : Result<bool>(s));
+  });
   return ToStatus(std::move(r));
 }
 

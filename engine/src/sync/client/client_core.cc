@@ -279,9 +279,19 @@ void Client::Core::DeliverPush(const InfoPacket& packet) {
   if (!options_.auto_ack || state_ != State::kReady) return;
   const uint64_t cursor = packet.cursor;
   NoteAck(cursor);
-  Request([cursor](uint64_t rid, wire::Encoder* enc,
-                   std::vector<uint8_t>* out) { return enc->Encode(rid, wire::Ack{cursor}, out); },
-          [](const Status&, const wire::AnyMessage*) {});
+  (void)SendOneWay([cursor](uint64_t rid, wire::Encoder* enc, std::vector<uint8_t>* out) {
+    return enc->Encode(rid, wire::Ack{cursor}, out);
+  });
+}
+
+Status Client::Core::SendOneWay(const Encode& encode) {
+  POSTBOX_ASSERT_CLIENT_LOOP();
+  if (state_ != State::kReady || conn_ == nullptr) return Status::Unavailable("not connected");
+  if (wire::Error e = encode(next_rid_++, &encoder_, &conn_->out); !e.ok()) {
+    return FromWireCodecError(e);
+  }
+  Flush();
+  return Status::Ok();
 }
 
 void Client::Core::NoteAck(uint64_t cursor) {

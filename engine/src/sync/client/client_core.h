@@ -45,6 +45,8 @@ class Client::Core {
 
   // ---- loop-only ----
   void Request(Encode encode, Handler handler);
+  // Sends a message that gets no reply (Ack). Unavailable unless a session is up.
+  Status SendOneWay(const Encode& encode);
   void Connect(std::function<void(Result<HelloResult>)> done);
   void CloseSession();
   void DropConnection();

@@ -268,12 +268,11 @@ void Session::HandlePoll(uint64_t rid, const wire::Poll& m) {
   MaybePush();
 }
 
-void Session::HandleAck(uint64_t rid, const wire::Ack& m) {
+void Session::HandleAck(uint64_t, const wire::Ack& m) {
   while (!unacked_.empty() && unacked_.front() <= m.cursor) unacked_.pop_front();
   synced_ = true;
   push_since_ = std::max(push_since_, m.cursor);
-  if (rid != 0) Send(rid, wire::Ok{});
-  MaybePush();
+  MaybePush();  // no reply (wire/PROTOCOL.md): the push window opening is the answer
 }
 
 void Session::MaybePush() {
