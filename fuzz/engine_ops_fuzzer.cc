@@ -136,10 +136,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   HarnessConfig hc;
   hc.slot_depth = (config & 1) ? 2 : 1;
   hc.policy = (config & 2) ? postbox::PostingPolicy::kOpen : postbox::PostingPolicy::kConnected;
-  Harness h(hc);
-  std::string d = h.open_error();
-  for (int i = 0; i < kMaxOps && d.empty() && !in.done(); ++i) d = Step(h, in);
-  if (d.empty()) d = h.CheckAll();
+  std::string d;
+  {
+    // Scoped so the store's temp folder is removed before a divergence aborts.
+    Harness h(hc);
+    d = h.open_error();
+    for (int i = 0; i < kMaxOps && d.empty() && !in.done(); ++i) d = Step(h, in);
+    if (d.empty()) d = h.CheckAll();
+  }
   if (!d.empty()) {
     std::fprintf(stderr, "engine and model diverge:\n%s\n", d.c_str());
     std::abort();

@@ -32,35 +32,48 @@ MessageId ConvergenceId(int i) {
   return id;
 }
 
+// Removes its folder on destruction, also when a Replica's constructor fails
+// half-way through an RC_ASSERT.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::random_device rd;
+    path = std::filesystem::temp_directory_path() /
+           ("postbox-conv-" + std::to_string((uint64_t{rd()} << 32) | rd()));
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+};
+
 // A store in a temp folder with a sender A and a recipient B (connected), and
 // kMessages messages from A to B posted with fixed ids, as a relay would
 // replicate them.
 struct Replica {
-  std::filesystem::path dir;
+  TempDir dir;  // declared first: destroyed after db
   std::unique_ptr<DB> db;
   MailboxKey a;
   MailboxKey b;
 
   Replica() {
-    std::random_device rd;
-    dir = std::filesystem::temp_directory_path() /
-          ("postbox-conv-" + std::to_string((uint64_t{rd()} << 32) | rd()));
     Options o;
     o.durability = Durability::kRelaxed;  // Convergence is about merges, not syncs.
     o.initial_map_size = uint64_t{8} << 20;
-    db = std::move(DB::Open(dir.string(), o).value());
-    a = db->CreateMailbox().value().mkey;
-    b = db->CreateMailbox().value().mkey;
+    auto opened = DB::Open(dir.path.string(), o);
+    RC_ASSERT(opened.ok());
+    db = std::move(*opened);
+    auto ca = db->CreateMailbox();
+    auto cb = db->CreateMailbox();
+    RC_ASSERT(ca.ok());
+    RC_ASSERT(cb.ok());
+    a = ca->mkey;
+    b = cb->mkey;
     RC_ASSERT(db->Connect(a, b).ok());
     for (int i = 0; i < kMessages; ++i) {
       PostRequest r{a, b, ConvergenceId(i), "topic" + std::to_string(i), "meta", "blob"};
       RC_ASSERT(db->PostMessage(r).ok());
     }
-  }
-  ~Replica() {
-    db.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir, ignored);
   }
 };
 
