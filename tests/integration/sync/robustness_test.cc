@@ -166,6 +166,21 @@ TEST_F(SyncTest, SilentSessionIsPingedThenClosedWithoutPong) {
   EXPECT_EQ(c->sessions_established(), 1u);
 }
 
+TEST_F(SyncTest, SessionPastItsLifetimeIsToldThenClosed) {
+  ServerOptions so;
+  so.max_session = std::chrono::milliseconds(100);
+  StartServer(so);
+  auto a = NewMailbox();
+  RawConn raw(server_->port());
+  ASSERT_TRUE(raw.Send(1, HelloFor(a)));
+  ASSERT_TRUE(std::holds_alternative<wire::HelloReply>(*raw.Read()));
+  uint64_t rid = 1;
+  auto m = raw.Read(&rid);  // arrives after ~100 ms without any request
+  EXPECT_EQ(ErrorCodeOf(m), 503);
+  EXPECT_EQ(rid, 0u);
+  EXPECT_TRUE(raw.WaitClosed());
+}
+
 TEST_F(SyncTest, StopAnswersQueuedWritesAndTellsSessionsShuttingDown) {
   auto a = NewMailbox();
   RawConn raw(server_->port());
