@@ -7,11 +7,11 @@
 #   bench/run_load.sh [BUILD_DIR] [DURATION_SECONDS] [CONNECTIONS]
 # Every process it starts is stopped by its pid on exit.
 set -euo pipefail
-build=${1:-build-sync}
+build=${1:-build/release}
 duration=${2:-5}
 conns=${3:-64}
 server_bin=$build/server-shim/postbox-server
-load_bin=$build/server-shim/postbox-load
+load_bin=$build/bench/postbox-load
 for b in "$server_bin" "$load_bin"; do
   [[ -x $b ]] || { echo "missing $b: build postbox-server and postbox-load first" >&2; exit 2; }
 done

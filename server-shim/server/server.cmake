@@ -7,11 +7,3 @@ if(TARGET postbox_sync)
     PRIVATE postbox::sync postbox::engine CLI11::CLI11 spdlog::spdlog Threads::Threads)
   install(TARGETS postbox-server RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
-
-# postbox-load (bench/postbox_load.cc): the load generator bench/run_load.sh runs
-# against postbox-server, next to its raw libuv echo baseline.
-if(TARGET postbox_sync)
-  add_executable(postbox-load ${PROJECT_SOURCE_DIR}/bench/postbox_load.cc)
-  target_link_libraries(postbox-load
-    PRIVATE postbox::engine postbox::wire PkgConfig::LIBUV CLI11::CLI11)
-endif()
