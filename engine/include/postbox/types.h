@@ -117,10 +117,15 @@ struct Tombstone {
   bool operator==(const Tombstone&) const = default;
 };
 
+// Set in a cursor that continues a reset snapshot below the feed's purge point
+// (see docs/engine.md, The feed). Cursors are opaque to clients: pass back
+// what the last packet said.
+inline constexpr uint64_t kSnapshotCursorBit = uint64_t{1} << 63;
+
 // The info packet (SPEC §3): the current state of every item changed after
 // `since`, each list in ascending seq. The same object is a poll reply and a push.
 struct InfoPacket {
-  uint64_t cursor = 0;  // pass as `since` next time
+  uint64_t cursor = 0;  // pass as `since` next time (opaque)
   bool reset = false;   // a full snapshot: ids not in it are gone
   bool more = false;    // the limit cut it short; poll again from cursor
   std::vector<MessageInfo> incoming;

@@ -30,10 +30,20 @@ Result<uint64_t> Store::MoveFeedItem(WriteCtx& w, const MailboxKey& m, uint64_t 
 Result<InfoPacket> Store::Changes(Txn& t, const MailboxKey& m, uint64_t since, size_t limit) const {
   POSTBOX_ASSIGN_OR_RETURN(MailboxRecord mb, RequireMailbox(t, m));
   InfoPacket packet;
-  // A client below the purge point may have missed a purged tombstone; one
-  // above the sequence remembers another store. Both get the full snapshot.
-  packet.reset = since < mb.purged_seq || since > mb.seq;
-  const uint64_t start = packet.reset ? 0 : since;
+  uint64_t start;
+  if ((since & kSnapshotCursorBit) != 0) {
+    // The next page of a reset snapshot: go on from where it stopped, even
+    // below the purge point (the client rebuilds its state from the snapshot,
+    // so a tombstone purged meanwhile cannot be missed).
+    start = since & ~kSnapshotCursorBit;
+    packet.reset = start > mb.seq;
+    if (packet.reset) start = 0;
+  } else {
+    // A client below the purge point may have missed a purged tombstone; one
+    // above the sequence remembers another store. Both get the full snapshot.
+    packet.reset = since < mb.purged_seq || since > mb.seq;
+    start = packet.reset ? 0 : since;
+  }
   size_t count = 0;
   uint64_t last = start;
   Status error;
@@ -96,6 +106,9 @@ Result<InfoPacket> Store::Changes(Txn& t, const MailboxKey& m, uint64_t since, s
       }));
   POSTBOX_RETURN_IF_ERROR(error);
   packet.cursor = packet.more ? last : mb.seq;
+  // A snapshot page that stops below the purge point would be answered with
+  // the snapshot's first page again; mark its cursor as a continuation.
+  if (packet.more && last < mb.purged_seq) packet.cursor |= kSnapshotCursorBit;
   return packet;
 }
 

@@ -42,8 +42,15 @@ static Status NoUpload(Txn& t, const MailboxKey& actor, const MessageId& id) {
     if (rec.from != actor) return Status::PermissionDenied("only the sender may upload");
     return Status::Conflict("message " + id.ToHex() + " is already committed");
   }
-  POSTBOX_ASSIGN_OR_RETURN(auto gone, t.Get(t.t().gone, mkey));
-  if (gone) return Status::Gone("message " + id.ToHex() + " was superseded or deleted");
+  POSTBOX_ASSIGN_OR_RETURN(auto gone_raw, t.Get(t.t().gone, mkey));
+  if (gone_raw) {
+    // Only its parties learn that an id existed and was superseded.
+    POSTBOX_ASSIGN_OR_RETURN(GoneRecord gone, GoneRecord::Decode(*gone_raw));
+    if (actor != gone.from && actor != gone.to) {
+      return Status::PermissionDenied("not a party to message " + id.ToHex());
+    }
+    return Status::Gone("message " + id.ToHex() + " was superseded or deleted");
+  }
   return Status::NotFound("no upload " + id.ToHex());
 }
 

@@ -233,13 +233,13 @@ Result<MessageInfo> Model::PostMessage(const PostRequest& r, uint64_t now_ms) {
   POSTBOX_RETURN_IF_ERROR(CheckSize(r.topic.size(), options_.max_topic_size));
   POSTBOX_RETURN_IF_ERROR(CheckSize(r.meta.size(), options_.max_meta_size));
   POSTBOX_RETURN_IF_ERROR(CheckSize(r.bytes.size(), options_.max_blob_size));
+  // A message's parties are two mailboxes: a post to oneself is malformed
+  // under every policy, before the mailboxes are looked up.
+  if (r.from == r.to) return Status::InvalidArgument("a mailbox cannot post to itself");
   Mailbox* from = Find(r.from);
   Mailbox* to = Find(r.to);
   if (from == nullptr || to == nullptr) return Status::NotFound("no mailbox");
-  // A mailbox is never connected to itself, so under kConnected a post to
-  // oneself is refused like any unconnected post.
-  if (options_.posting_policy == PostingPolicy::kConnected &&
-      (r.from == r.to || from->connections.count(r.to) == 0)) {
+  if (options_.posting_policy == PostingPolicy::kConnected && from->connections.count(r.to) == 0) {
     return Status::PermissionDenied("not connected");
   }
   const Digest128 digest = ComputeDigest128(r.bytes);
@@ -363,13 +363,21 @@ Result<InfoPacket> Model::Changes(const MailboxKey& mkey, uint64_t since, size_t
   const Mailbox* m = Find(mkey);
   if (m == nullptr) return Status::NotFound("no mailbox");
   InfoPacket p;
-  p.reset = since < m->info.purged_seq || since > m->info.seq;
-  const uint64_t from = p.reset ? 0 : since;
+  uint64_t from = since;
+  if ((since & kSnapshotCursorBit) != 0) {
+    // The next page of a reset snapshot continues even below the purge point.
+    from = since & ~kSnapshotCursorBit;
+    p.reset = from > m->info.seq;
+  } else {
+    p.reset = since < m->info.purged_seq || since > m->info.seq;
+  }
+  if (p.reset) from = 0;
   p.cursor = m->info.seq;
   for (auto it = m->by_seq.upper_bound(from); it != m->by_seq.end(); ++it) {
     if (limit != 0 && p.size() == limit) {
       p.more = true;
       p.cursor = std::prev(it)->first;
+      if (p.cursor < m->info.purged_seq) p.cursor |= kSnapshotCursorBit;
       break;
     }
     const auto& [seq, item] = *it;

@@ -252,14 +252,18 @@ class Model {
 
   // Why `id` has no upload, as the upload calls answer: an unknown actor 404,
   // a committed id 409 to its sender (which UploadOffset / CommitUpload turn
-  // into "committed") and 403 to anyone else, a superseded id 410, else 404.
+  // into "committed") and 403 to anyone else, a superseded id 410 to its
+  // parties and 403 to anyone else (as GetMessage), else 404.
   Code NoUpload(int actor, int id) const {
     if (!Exists(actor)) return Code::kNotFound;
     auto live = live_.find(id);
     if (live != live_.end()) {
       return live->second.from == actor ? Code::kConflict : Code::kPermissionDenied;
     }
-    if (gone_.count(id) != 0) return Code::kGone;
+    if (auto it = gone_.find(id); it != gone_.end()) {
+      const bool party = it->second.first == actor || it->second.second == actor;
+      return party ? Code::kGone : Code::kPermissionDenied;
+    }
     return Code::kNotFound;
   }
   static Code NotSender(int actor) {
