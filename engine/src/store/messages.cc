@@ -126,18 +126,18 @@ Status Store::AppendPieces(Txn& t, const MessageId& id, uint64_t offset,
       // The piece holds bytes already: rewrite it extended. Copy first, since
       // the stored view dies with the write.
       POSTBOX_ASSIGN_OR_RETURN(auto old, t.Get(t.t().blobs, key));
-      if (!old || old->size() != kPieceHeader + within) {
+      if (!old || old->size() != within + kPieceTrailer) {
         return Status::Internal("blob piece " + std::to_string(piece) + " of " + id.ToHex() +
                                 " does not end at the stored offset");
       }
-      merged.assign(old->substr(kPieceHeader));
+      merged.assign(old->substr(0, within));
       merged.append(part);
       part = merged;
     }
     const uint64_t hash = XXH3_64bits(part.data(), part.size());
-    POSTBOX_ASSIGN_OR_RETURN(char* dst, t.Reserve(t.t().blobs, key, kPieceHeader + part.size()));
-    std::memcpy(dst, &hash, kPieceHeader);
-    std::memcpy(dst + kPieceHeader, part.data(), part.size());
+    POSTBOX_ASSIGN_OR_RETURN(char* dst, t.Reserve(t.t().blobs, key, part.size() + kPieceTrailer));
+    std::memcpy(dst, part.data(), part.size());
+    std::memcpy(dst + part.size(), &hash, kPieceTrailer);
     pos += n;
   }
   return Status();
@@ -166,17 +166,17 @@ Result<std::vector<BlobChunk>> Store::PieceViews(Txn& t, const MessageId& id, ui
     POSTBOX_ASSIGN_OR_RETURN(auto raw,
                              t.Get(t.t().blobs, BlobKey(id, static_cast<uint32_t>(piece))));
     const uint64_t piece_start = piece * kBlobPieceSize;
-    if (!raw || raw->size() < kPieceHeader + std::min(kBlobPieceSize, blob_length - piece_start)) {
+    if (!raw || raw->size() < std::min(kBlobPieceSize, blob_length - piece_start) + kPieceTrailer) {
       return Status::Internal("blob of message " + id.ToHex() + " is missing piece " +
                               std::to_string(piece));
     }
-    const std::string_view stored = raw->substr(kPieceHeader);
+    const std::string_view stored = raw->substr(0, raw->size() - kPieceTrailer);
     const uint64_t from = pos - piece_start;
     const uint64_t n = std::min<uint64_t>(stored.size() - from, end - pos);
     const std::string_view bytes = stored.substr(from, n);
     uint64_t hash = 0;
     if (hash_chunks && n == stored.size()) {
-      std::memcpy(&hash, raw->data(), kPieceHeader);  // a whole piece: its stored digest
+      std::memcpy(&hash, raw->data() + stored.size(), kPieceTrailer);  // a whole piece: stored
     } else if (hash_chunks) {
       hash = XXH3_64bits(bytes.data(), bytes.size());
     }

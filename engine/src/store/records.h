@@ -17,10 +17,12 @@ namespace postbox::store {
 // Blobs are stored in pieces of this size (the last may be shorter), so a range
 // read touches only the pieces it covers and no LMDB value exceeds it.
 inline constexpr uint64_t kBlobPieceSize = 256 * 1024;
-// A stored piece is the XXH3-64 of its bytes (u64, little-endian) followed by
-// the bytes: hashed once when written (the bytes are in cache then), so a read
-// of whole pieces serves their per-chunk digests without touching them again.
-inline constexpr size_t kPieceHeader = 8;
+// A stored piece is its bytes followed by their XXH3-64 (u64, little-endian):
+// hashed once when written (the bytes are in cache then), so a read of whole
+// pieces serves their per-chunk digests without touching them again. A trailer,
+// not a header, so the bytes keep the alignment LMDB gives a value (a copy
+// whose source and destination differ in alignment runs markedly slower).
+inline constexpr size_t kPieceTrailer = 8;
 
 // Format of the store, kept in meta["format"].
 inline constexpr uint32_t kFormatVersion = 1;
