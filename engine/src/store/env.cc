@@ -40,16 +40,21 @@ Result<std::optional<std::string_view>> Txn::Get(MDB_dbi dbi, std::string_view k
   return std::optional<std::string_view>(View(v));
 }
 
+Status Txn::WriteError(int rc, std::string_view what) {
+  if (rc == MDB_MAP_FULL) map_full_ = true;
+  return LmdbError(rc, what);
+}
+
 Status Txn::Put(MDB_dbi dbi, std::string_view key, std::string_view value) {
   MDB_val k = Val(key), v = Val(value);
   int rc = mdb_put(txn_, dbi, &k, &v, 0);
-  return rc == 0 ? Status() : LmdbError(rc, "mdb_put");
+  return rc == 0 ? Status() : WriteError(rc, "mdb_put");
 }
 
 Result<char*> Txn::Reserve(MDB_dbi dbi, std::string_view key, size_t size) {
   MDB_val k = Val(key), v{size, nullptr};
   int rc = mdb_put(txn_, dbi, &k, &v, MDB_RESERVE);
-  if (rc != 0) return LmdbError(rc, "mdb_put(MDB_RESERVE)");
+  if (rc != 0) return WriteError(rc, "mdb_put(MDB_RESERVE)");
   return static_cast<char*>(v.mv_data);
 }
 
@@ -57,7 +62,7 @@ Status Txn::Del(MDB_dbi dbi, std::string_view key) {
   MDB_val k = Val(key);
   int rc = mdb_del(txn_, dbi, &k, nullptr);
   if (rc == 0 || rc == MDB_NOTFOUND) return Status();
-  return LmdbError(rc, "mdb_del");
+  return WriteError(rc, "mdb_del");
 }
 
 Status Txn::Scan(MDB_dbi dbi, std::string_view prefix, std::string_view from,
@@ -221,6 +226,7 @@ Status Env::Write(const std::function<Status(Txn&)>& fn) {
     POSTBOX_RETURN_IF_ERROR(s);
     Txn t(txn, tables_);
     s = fn(t);
+    bool map_full = t.map_full();
     if (s.ok()) {
       int rc = mdb_txn_commit(txn);
       if (rc == 0) {
@@ -233,12 +239,13 @@ Status Env::Write(const std::function<Status(Txn&)>& fn) {
         return Status();
       }
       s = LmdbError(rc, "mdb_txn_commit");
+      map_full = rc == MDB_MAP_FULL;
       txn = nullptr;  // a failed commit frees the transaction
     }
     if (txn != nullptr) mdb_txn_abort(txn);
-    if (!s.Is(Code::kResourceExhausted) || s.message().find("MDB_MAP_FULL") == std::string::npos) {
-      return s;
-    }
+    // Only a full map is worth a retry; the Status itself may have been
+    // rewritten by the op (batches report it per op), so the Txn remembers.
+    if (!map_full) return s;
     gate.unlock();
     // Pages pinned by dead readers come back without growing the map.
     int dead = 0;

@@ -64,6 +64,10 @@ class Txn {
   // OK whether or not the key existed.
   Status Del(MDB_dbi dbi, std::string_view key);
 
+  // True once a write in this transaction failed with MDB_MAP_FULL (the cue
+  // for Env::Write to grow the map and run the transaction again).
+  bool map_full() const { return map_full_; }
+
   // Visits keys >= `from` that start with `prefix` in order, until `fn` returns
   // false. The key/value views are valid during the call only.
   Status Scan(MDB_dbi dbi, std::string_view prefix, std::string_view from,
@@ -72,8 +76,12 @@ class Txn {
   Result<size_t> DelPrefix(MDB_dbi dbi, std::string_view prefix);
 
  private:
+  // The Status for a failed write's `rc`, remembering MDB_MAP_FULL.
+  Status WriteError(int rc, std::string_view what);
+
   MDB_txn* txn_;
   const Tables& t_;
+  bool map_full_ = false;
 };
 
 class Env;
