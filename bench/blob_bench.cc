@@ -99,10 +99,15 @@ XXH_TARGET_AVX2 static XXH64_hash_t InlineAvx2Xxh3(const void* p, size_t n) {
 #include "postbox/blob.h"
 #include "postbox/db.h"
 #include "postbox/options.h"
+#include "bench/bench_util.h"
 
 namespace {
 
 using postbox::DB;
+using postbox::bench::BenchRoot;
+using postbox::bench::Folder;
+using postbox::bench::Median;
+using postbox::bench::RawEnv;
 using Clock = std::chrono::steady_clock;
 
 constexpr uint64_t kKiB = 1024;
@@ -122,65 +127,9 @@ double CpuNow() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-// ---- Folders ----
-
-bool IsMemoryBacked(const std::string& dir) {
-  struct statfs fs;
-  if (statfs(dir.c_str(), &fs) != 0) return false;
-  return fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC;
-}
-
-std::string BenchRoot() {
-  static const std::string root = [] {
-    std::vector<std::string> candidates;
-    if (const char* env = std::getenv("POSTBOX_BENCH_DIR")) candidates.push_back(env);
-    candidates.push_back("/var/tmp");
-    candidates.push_back(".");
-    for (const auto& c : candidates) {
-      std::error_code ec;
-      if (std::filesystem::is_directory(c, ec) && !IsMemoryBacked(c)) return c;
-    }
-    return std::string(".");
-  }();
-  return root;
-}
-
-// A fresh folder, removed with its contents when the object goes.
-class Folder {
- public:
-  Folder() {
-    std::string tmpl = BenchRoot() + "/postbox-blob-bench-XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) std::abort();
-    path_ = tmpl;
-  }
-  ~Folder() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  Folder(const Folder&) = delete;
-  Folder& operator=(const Folder&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 const std::string& Blob() {
-  static const std::string blob = [] {
-    std::mt19937_64 gen(42);
-    std::string b(kBlobBytes, '\0');
-    for (size_t i = 0; i < b.size(); i += 8) {
-      const uint64_t v = gen();
-      std::memcpy(&b[i], &v, 8);
-    }
-    return b;
-  }();
+  static const std::string blob = postbox::bench::RandomBlob(kBlobBytes);
   return blob;
 }
 
@@ -194,48 +143,6 @@ std::string PieceKey(const postbox::MessageId& id, uint32_t piece) {
   k.append(reinterpret_cast<const char*>(&be), 4);
   return k;
 }
-
-class RawEnv {
- public:
-  // Durable unless `nosync`; MDB_NOTLS as the engine opens it.
-  RawEnv(const std::string& path, bool nosync) {
-    Check(mdb_env_create(&env_), "mdb_env_create");
-    Check(mdb_env_set_mapsize(env_, 512 * kMiB), "mdb_env_set_mapsize");
-    Check(mdb_env_set_maxdbs(env_, 4), "mdb_env_set_maxdbs");
-    Check(mdb_env_open(env_, path.c_str(), MDB_NOTLS | (nosync ? MDB_NOSYNC : 0), 0644),
-          "mdb_env_open");
-    MDB_txn* txn;
-    Check(mdb_txn_begin(env_, nullptr, 0, &txn), "mdb_txn_begin");
-    Check(mdb_dbi_open(txn, "blobs", MDB_CREATE, &dbi_), "mdb_dbi_open");
-    Check(mdb_txn_commit(txn), "mdb_txn_commit");
-  }
-  ~RawEnv() { mdb_env_close(env_); }
-  RawEnv(const RawEnv&) = delete;
-  RawEnv& operator=(const RawEnv&) = delete;
-
-  // One put in its own (durable) transaction.
-  void PutOne(std::string_view key, std::string_view value) {
-    MDB_txn* txn;
-    Check(mdb_txn_begin(env_, nullptr, 0, &txn), "mdb_txn_begin");
-    MDB_val k{key.size(), const_cast<char*>(key.data())};
-    MDB_val v{value.size(), const_cast<char*>(value.data())};
-    Check(mdb_put(txn, dbi_, &k, &v, 0), "mdb_put");
-    Check(mdb_txn_commit(txn), "mdb_txn_commit");
-  }
-  MDB_env* env() const { return env_; }
-  MDB_dbi dbi() const { return dbi_; }
-
-  static void Check(int rc, const char* what) {
-    if (rc != 0) {
-      std::fprintf(stderr, "%s: %s\n", what, mdb_strerror(rc));
-      std::abort();
-    }
-  }
-
- private:
-  MDB_env* env_ = nullptr;
-  MDB_dbi dbi_ = 0;
-};
 
 // ---- The engine ----
 

@@ -129,7 +129,10 @@ Offset<void> Build(BuildContext& ctx, const DownloadRequest& m) {
 Offset<void> Build(BuildContext& ctx, const DownloadChunk& m) {
   auto data = BytesField(ctx.fbb, m.data);
   const fb::Bytes16 id = ToFb(m.id);
-  return fb::CreateDownloadChunk(ctx.fbb, &id, m.offset, m.total_length, data, m.xxh3_64).Union();
+  const fb::Bytes16 digest = ToFb(m.digest.value_or(Bytes16{}));
+  return fb::CreateDownloadChunk(ctx.fbb, &id, m.offset, m.total_length, data, m.xxh3_64,
+                                 m.digest ? &digest : nullptr)
+      .Union();
 }
 
 Offset<void> Build(BuildContext& ctx, const StatusUpdate& m) {

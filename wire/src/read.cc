@@ -126,6 +126,8 @@ void Read(const fb::DownloadChunk& t, DownloadChunk* m) {
   m->total_length = t.total_length();
   m->data = View(t.data());
   m->xxh3_64 = t.xxh3_64();
+  m->digest.reset();
+  if (t.digest() != nullptr) m->digest = FromFb(t.digest());
 }
 
 void Read(const fb::StatusUpdate& t, StatusUpdate* m) {

@@ -20,6 +20,8 @@ Id16<Tag> IdFromWire(const wire::Bytes16& b) {
   return id;
 }
 
+}  // namespace
+
 Digest128 DigestFromWire(const wire::Bytes16& b) {
   Digest128 d;
   std::memcpy(d.data(), b.data(), d.size());
@@ -31,8 +33,6 @@ wire::Bytes16 DigestToWire(const Digest128& d) {
   std::memcpy(b.data(), d.data(), b.size());
   return b;
 }
-
-}  // namespace
 
 wire::Bytes16 ToWire(const MailboxKey& k) { return IdToWire(k); }
 wire::Bytes16 ToWire(const MessageId& id) { return IdToWire(id); }

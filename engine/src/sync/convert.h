@@ -25,6 +25,9 @@ wire::Bytes16 ToWire(const MailboxKey& k);
 wire::Bytes16 ToWire(const MessageId& id);
 MailboxKey MailboxKeyFromWire(const wire::Bytes16& b);
 MessageId MessageIdFromWire(const wire::Bytes16& b);
+// A blob's XXH3-128 (Digest128 is a byte array: no byte-order question).
+wire::Bytes16 DigestToWire(const Digest128& d);
+Digest128 DigestFromWire(const wire::Bytes16& b);
 
 // ---- enums ----
 wire::Platform ToWire(Platform p);

@@ -1,73 +1,16 @@
 // Issue 5, integration test 6: the real postbox-server is SIGKILLed while
 // clients write; after a restart on the same folder every acknowledged write
-// is there. The binary is found next to this test's build folder
-// (../server-shim/postbox-server) or through $POSTBOX_SERVER_BIN.
-#include <signal.h>
-#include <sys/wait.h>
-
+// is there. The binary: tests/integration/sync/server_process.h.
 #include <atomic>
-#include <cstdio>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "tests/integration/sync/server_process.h"
 #include "tests/integration/sync/sync_test_util.h"
 
 namespace postbox::sync::testing {
 namespace {
-
-std::string ServerBinary() {
-  if (const char* env = std::getenv("POSTBOX_SERVER_BIN")) return env;
-  std::error_code ec;
-  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) return {};
-  return (self.parent_path().parent_path() / "server-shim" / "postbox-server").string();
-}
-
-// A postbox-server child process; killed by pid (SIGKILL) in the destructor
-// if still running.
-class ServerProcess {
- public:
-  ServerProcess(const std::string& bin, const std::string& data) {
-    int fds[2];
-    if (pipe(fds) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(fds[1], STDOUT_FILENO);
-      close(fds[0]);
-      close(fds[1]);
-      execl(bin.c_str(), bin.c_str(), "--listen", "127.0.0.1:0", "--data", data.c_str(),
-            "--threads", "2", "--log-level", "warn", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(fds[1]);
-    // The first stdout line says where it listens.
-    FILE* out = fdopen(fds[0], "r");
-    char line[256] = {};
-    if (out != nullptr && std::fgets(line, sizeof(line), out) != nullptr) {
-      unsigned port = 0;
-      if (std::sscanf(line, "postbox-server listening on 127.0.0.1:%u", &port) == 1) {
-        port_ = static_cast<uint16_t>(port);
-      }
-    }
-    if (out != nullptr) std::fclose(out);
-  }
-  ~ServerProcess() { Kill(SIGKILL); }
-  uint16_t port() const { return port_; }
-  // Sends `sig` and reaps the child; returns its wait status.
-  int Kill(int sig) {
-    if (pid_ <= 0) return -1;
-    kill(pid_, sig);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return status;
-  }
-
- private:
-  pid_t pid_ = -1;
-  uint16_t port_ = 0;
-};
 
 ClientOptions Opts(const MailboxCredentials& c, uint16_t port) {
   ClientOptions o;

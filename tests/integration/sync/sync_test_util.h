@@ -166,8 +166,11 @@ class SyncTest : public ::testing::Test {
 // A blocking TCP connection speaking frames by hand.
 class RawConn {
  public:
-  explicit RawConn(uint16_t port) {
+  // `rcvbuf` > 0 caps the socket's receive buffer (set before connecting, so
+  // the kernel does not grow it): a test can make the server's output back up.
+  explicit RawConn(uint16_t port, int rcvbuf = 0) {
     fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (rcvbuf > 0) setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);

@@ -32,6 +32,11 @@ inline rc::Gen<std::string_view> GenBytes() {
 }
 
 inline rc::Gen<Bytes16> GenId() { return rc::gen::arbitrary<Bytes16>(); }
+inline rc::Gen<std::optional<Bytes16>> GenMaybeId() {
+  return rc::gen::map(rc::gen::maybe(GenId()), [](const rc::Maybe<Bytes16>& m) {
+    return m ? std::optional<Bytes16>(*m) : std::nullopt;
+  });
+}
 
 // Enums are generated over their whole underlying range: values a newer peer
 // might send must pass through unchanged.
@@ -105,7 +110,8 @@ POSTBOX_GEN(DownloadRequest, set(&DownloadRequest::id, GenId()), set(&DownloadRe
             set(&DownloadRequest::length))
 POSTBOX_GEN(DownloadChunk, set(&DownloadChunk::id, GenId()), set(&DownloadChunk::offset),
             set(&DownloadChunk::total_length), set(&DownloadChunk::data, GenBytes()),
-            set(&DownloadChunk::xxh3_64))
+            set(&DownloadChunk::xxh3_64),
+            set(&DownloadChunk::digest, GenMaybeId()))
 POSTBOX_GEN(StatusUpdate, set(&StatusUpdate::id, GenId()),
             set(&StatusUpdate::status, GenEnum<MessageStatus>()))
 POSTBOX_GEN(EntryGet, set(&EntryGet::key, GenBytes()))
@@ -120,11 +126,7 @@ POSTBOX_GEN(EntryValue, set(&EntryValue::entry, GenEntry()))
 POSTBOX_GEN(ConnectionAdd, set(&ConnectionAdd::peer, GenId()))
 POSTBOX_GEN(ConnectionRemove, set(&ConnectionRemove::peer, GenId()))
 POSTBOX_GEN(ConnectionList,
-            set(&ConnectionList::start_after, rc::gen::map(rc::gen::maybe(GenId()),
-                                                           [](const rc::Maybe<Bytes16>& m) {
-                                                             return m ? std::optional<Bytes16>(*m)
-                                                                      : std::nullopt;
-                                                           })),
+            set(&ConnectionList::start_after, GenMaybeId()),
             set(&ConnectionList::limit))
 POSTBOX_GEN(ConnectionListReply, set(&ConnectionListReply::peers, SmallVector(GenId())),
             set(&ConnectionListReply::more))

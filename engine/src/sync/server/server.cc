@@ -238,6 +238,25 @@ void ServerCore::WriterMain() {
           case OpKind::kPushRegister:
             batch.RegisterPush(op.mkey, op.platform, std::move(op.value));
             break;
+          case OpKind::kUploadBegin:
+            batch.BeginUpload(UploadRequest{.from = op.mkey,
+                                            .to = op.peer,
+                                            .id = op.id,
+                                            .topic = std::move(op.key),
+                                            .meta = std::move(op.value),
+                                            .length = op.length,
+                                            .digest = op.digest});
+            break;
+          case OpKind::kUploadChunk:
+            // The bytes stay in `ops` until the batch is written.
+            batch.WriteChunk(op.mkey, op.id, op.offset, op.value);
+            break;
+          case OpKind::kUploadCommit:
+            batch.CommitUpload(op.mkey, op.id);
+            break;
+          case OpKind::kUploadAbort:
+            batch.AbortUpload(op.mkey, op.id);
+            break;
         }
       }
       Status whole = db_->Write(&batch);
@@ -254,7 +273,9 @@ void ServerCore::WriterMain() {
                      .kind = op.kind,
                      .status = r.status,
                      .version = r.entry.version,
-                     .message_status = r.message_status};
+                     .message_status = r.message_status,
+                     .upload = r.upload,
+                     .chunk_bytes = op.kind == OpKind::kUploadChunk ? op.value.size() : 0};
         per_loop[op.loop].push_back(std::move(c));
       }
       Deliver(&per_loop, batch.changed_mailboxes());

@@ -47,6 +47,10 @@ enum class OpKind : uint8_t {
   kConnect,
   kDisconnect,
   kPushRegister,
+  kUploadBegin,
+  kUploadChunk,
+  kUploadCommit,
+  kUploadAbort,
 };
 
 struct WriteOp {
@@ -55,13 +59,18 @@ struct WriteOp {
   uint64_t session = 0;
   uint64_t request_id = 0;
   MailboxKey mkey;
-  MailboxKey peer;         // kConnect, kDisconnect
-  MessageId id;            // kStatusUpdate
+  MailboxKey peer;         // kConnect, kDisconnect; kUploadBegin: the recipient
+  MessageId id;            // kStatusUpdate, uploads
   MessageStatus status{};  // kStatusUpdate
   Platform platform{};     // kPushRegister
-  std::string key;         // entries
-  std::string value;       // kEntryPut: the value; kPushRegister: the token
-  uint64_t version = 0;    // entries
+  std::string key;         // entries; kUploadBegin: the topic
+  // kEntryPut: the value; kPushRegister: the token; kUploadBegin: the meta;
+  // kUploadChunk: the bytes
+  std::string value;
+  uint64_t version = 0;  // entries
+  uint64_t offset = 0;   // kUploadChunk
+  uint64_t length = 0;   // kUploadBegin
+  Digest128 digest{};    // kUploadBegin
 };
 
 // The writer's answer to one WriteOp, delivered to the op's loop.
@@ -72,6 +81,8 @@ struct Completion {
   Status status;
   uint64_t version = 0;            // entries: the stored version after the op
   MessageStatus message_status{};  // status updates: the status after the op
+  UploadState upload;              // kUploadBegin, kUploadChunk: where it stands
+  size_t chunk_bytes = 0;          // kUploadChunk: bytes the session had queued
 };
 
 // A host's own WriteBatch (Server::Write) waiting for the writer.

@@ -16,6 +16,17 @@ namespace {
 constexpr uint32_t kMaxListLimit = 1000;
 constexpr uint32_t kDefaultListLimit = 100;
 
+// Download chunks are sent only while the session's unsent output is below
+// this (wire/PROTOCOL.md "Blob transfer"): two 256 KiB pieces, enough to keep
+// a loopback socket busy between write completions, little enough that 100
+// concurrent downloads hold ~100 MiB at most.
+constexpr size_t kDownloadHighWater = 512 * 1024;
+// Upload bytes a session may have waiting for the writer before the server
+// stops reading its socket (backpressure towards a fast uploader).
+constexpr size_t kMaxQueuedChunkBytes = 8u << 20;
+// Room a DownloadChunk's fields take besides its data.
+constexpr size_t kChunkFrameOverhead = 256;
+
 uint32_t ClampLimit(uint32_t asked, uint32_t dflt, uint32_t max) {
   return asked == 0 ? dflt : std::min(asked, max);
 }
@@ -163,8 +174,25 @@ void Session::HandleFrame(const wire::Frame& frame) {
                    op.value = std::string(m.push_token);
                    SubmitWrite(std::move(op));
                  },
-                 // Blob transfer (uploads, downloads) is served by a later layer; the
-                 // rest are server-to-client messages.
+                 [&](const wire::UploadBegin& m) { HandleUploadBegin(rid, m); },
+                 [&](const wire::UploadChunk& m) { HandleUploadChunk(rid, m); },
+                 [&](const wire::UploadQueryOffset& m) { HandleUploadQuery(rid, m); },
+                 [&](const wire::UploadCommit& m) {
+                   WriteOp op;
+                   op.kind = OpKind::kUploadCommit;
+                   op.request_id = rid;
+                   op.id = MessageIdFromWire(m.id);
+                   SubmitWrite(std::move(op));
+                 },
+                 [&](const wire::UploadAbort& m) {
+                   WriteOp op;
+                   op.kind = OpKind::kUploadAbort;
+                   op.request_id = rid;
+                   op.id = MessageIdFromWire(m.id);
+                   SubmitWrite(std::move(op));
+                 },
+                 [&](const wire::DownloadRequest& m) { HandleDownload(rid, m); },
+                 // The rest are server-to-client messages.
                  [&](const auto& m) {
                    using M = std::decay_t<decltype(m)>;
                    SendError(rid, 400,
@@ -328,14 +356,135 @@ void Session::SubmitWrite(WriteOp op) {
   op.session = id_;
   op.mkey = mkey_;
   const uint64_t rid = op.request_id;
-  if (!core_->Enqueue(std::move(op))) SendError(rid, 503, "server shutting down");
+  const size_t chunk_bytes = op.kind == OpKind::kUploadChunk ? op.value.size() : 0;
+  if (!core_->Enqueue(std::move(op))) return SendError(rid, 503, "server shutting down");
+  queued_chunk_bytes_ += chunk_bytes;
+  UpdateReading();
+}
+
+void Session::HandleUploadBegin(uint64_t rid, const wire::UploadBegin& m) {
+  WriteOp op;
+  op.kind = OpKind::kUploadBegin;
+  op.request_id = rid;
+  op.id = MessageIdFromWire(m.id);
+  op.peer = MailboxKeyFromWire(m.to);
+  op.key = std::string(m.topic);
+  op.value = std::string(m.meta);
+  op.length = m.length;
+  op.digest = DigestFromWire(m.digest);
+  SubmitWrite(std::move(op));
+}
+
+void Session::HandleUploadChunk(uint64_t rid, const wire::UploadChunk& m) {
+  WriteOp op;
+  op.kind = OpKind::kUploadChunk;
+  op.request_id = rid;
+  op.id = MessageIdFromWire(m.id);
+  op.offset = m.offset;
+  op.value = std::string(m.data);  // the frame's bytes die with this read callback
+  SubmitWrite(std::move(op));
+}
+
+void Session::HandleUploadQuery(uint64_t rid, const wire::UploadQueryOffset& m) {
+  auto state = core_->db()->UploadOffset(mkey_, MessageIdFromWire(m.id));
+  if (!state) return SendError(rid, state.error());
+  Send(rid, wire::UploadOffset{m.id, state->committed ? state->length : state->offset,
+                               state->length});
+}
+
+void Session::UpdateReading() {
+  if (closing_ || closed_) return;
+  auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
+  if (!read_paused_ && queued_chunk_bytes_ > kMaxQueuedChunkBytes) {
+    uv_read_stop(stream);
+    read_paused_ = true;
+  } else if (read_paused_ && queued_chunk_bytes_ <= kMaxQueuedChunkBytes / 2) {
+    read_paused_ = false;
+    if (uv_read_start(stream, OnAlloc, OnRead) != 0) Close();
+  }
+}
+
+void Session::HandleDownload(uint64_t rid, const wire::DownloadRequest& m) {
+  const MessageId id = MessageIdFromWire(m.id);
+  // A new request for an id being streamed replaces that stream.
+  std::erase_if(downloads_, [&](const Download& d) { return d.id == id; });
+  const bool to_end = m.length == 0 || m.offset > UINT64_MAX - m.length;
+  downloads_.push_back(
+      Download{.rid = rid, .id = id, .next = m.offset, .end = to_end ? UINT64_MAX : m.offset + m.length});
+  ServeDownloads();
+}
+
+void Session::ServeDownloads() {
+  while (!downloads_.empty() && !closing_ && !closed_ &&
+         out_.size() + inflight_.size() < std::min(kDownloadHighWater,
+                                                   core_->options().max_outbound_bytes / 4)) {
+    if (next_download_ >= downloads_.size()) next_download_ = 0;
+    if (ServeOne(&downloads_[next_download_])) {
+      ++next_download_;  // round robin: the next stream sends the next chunk
+    } else {
+      downloads_.erase(downloads_.begin() + static_cast<ptrdiff_t>(next_download_));
+    }
+  }
+  if (downloads_.empty()) {
+    downloads_.shrink_to_fit();
+    next_download_ = 0;
+  }
+}
+
+bool Session::ServeOne(Download* d) {
+  const auto& o = core_->options();
+  // One stored piece per turn, smaller if the frame or output limits say so
+  // (then the view hashes the part it returns).
+  const uint64_t max_data = std::min<uint64_t>(
+      {core_->db()->options().max_chunk_size, o.max_frame_payload - kChunkFrameOverhead,
+       std::max<size_t>(o.max_outbound_bytes / 4, 1)});
+  // A fresh snapshot per piece: a message superseded meanwhile answers 410 now.
+  auto view = core_->db()->ViewBlob(mkey_, d->id, d->next, std::min(max_data, d->end - d->next));
+  if (!view) {
+    SendError(d->rid, view.error());
+    return false;
+  }
+  const MessageInfo& message = (*view)->message();
+  wire::DownloadChunk chunk;
+  chunk.id = ToWire(d->id);
+  chunk.total_length = message.length;
+  chunk.digest = DigestToWire(message.digest);
+  const auto& pieces = (*view)->chunks();
+  if (pieces.empty()) {  // an empty range: one empty chunk ends the stream
+    chunk.offset = d->next;
+    chunk.xxh3_64 = wire::ChunkDigest({});
+    Send(d->rid, chunk);
+    return false;
+  }
+  for (const BlobChunk& piece : pieces) {
+    chunk.offset = piece.offset;
+    chunk.data = piece.bytes;
+    chunk.xxh3_64 = piece.xxh3_64;
+    Send(d->rid, chunk);
+    d->next = piece.offset + piece.bytes.size();
+  }
+  return d->next < std::min(d->end, message.length) && !closed_;
 }
 
 void Session::OnCompletion(const Completion& c) {
+  if (c.kind == OpKind::kUploadChunk) {
+    queued_chunk_bytes_ -= c.chunk_bytes;
+    UpdateReading();
+  }
   if (closing_ || closed_) return;
   if (!c.status.ok()) return SendError(c.request_id, c.status);
   wire::Ok ok;
   switch (c.kind) {
+    case OpKind::kUploadBegin:
+    case OpKind::kUploadChunk:
+      // Committed means every byte is there: the client goes on to UploadCommit.
+      return Send(c.request_id,
+                  wire::UploadOffset{ToWire(c.upload.id),
+                                     c.upload.committed ? c.upload.length : c.upload.offset,
+                                     c.upload.length});
+    case OpKind::kUploadCommit:
+    case OpKind::kUploadAbort:
+      break;
     case OpKind::kStatusUpdate:
       ok.status = ToWire(c.message_status);
       break;
@@ -402,13 +551,17 @@ void Session::OnWritten(uv_write_t* req, int status) {
   auto* self = static_cast<Session*>(req->data);
   self->writing_ = false;
   self->inflight_.clear();
-  // Keep an idle session small: a burst's buffer is not kept for ever.
-  if (self->inflight_.capacity() > 64 * 1024) self->inflight_.shrink_to_fit();
+  // Keep an idle session small: a burst's buffer is not kept for ever (but
+  // it is while downloads stream, or every chunk would fault in fresh pages).
+  if (self->inflight_.capacity() > 64 * 1024 && self->downloads_.empty()) {
+    self->inflight_.shrink_to_fit();
+  }
   if (self->closed_) return;
   if (status < 0) {
     self->Close();
     return;
   }
+  self->ServeDownloads();
   self->Flush();
   if (self->closing_ && !self->writing_ && self->out_.empty()) self->Close();
 }

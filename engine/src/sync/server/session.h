@@ -42,6 +42,13 @@ class Session {
 
  private:
   enum class State { kAwaitHello, kActive };
+  // One download stream: the chunks of [next, end) still to send.
+  struct Download {
+    uint64_t rid = 0;
+    MessageId id;
+    uint64_t next = 0;          // offset of the next chunk
+    uint64_t end = UINT64_MAX;  // clipped to the blob's length when read
+  };
 
   static void OnAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
   static void OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
@@ -55,7 +62,21 @@ class Session {
   void HandleEntryGet(uint64_t rid, const wire::EntryGet& m);
   void HandleEntryList(uint64_t rid, const wire::EntryList& m);
   void HandleConnectionList(uint64_t rid, const wire::ConnectionList& m);
+  void HandleUploadBegin(uint64_t rid, const wire::UploadBegin& m);
+  void HandleUploadChunk(uint64_t rid, const wire::UploadChunk& m);
+  void HandleUploadQuery(uint64_t rid, const wire::UploadQueryOffset& m);
+  void HandleDownload(uint64_t rid, const wire::DownloadRequest& m);
   void SubmitWrite(WriteOp op);
+
+  // Sends download chunks, one per stream in turn, while the unsent output is
+  // below kDownloadHighWater; called again whenever a write completes.
+  void ServeDownloads();
+  // Sends the next chunk(s) of `d` (one stored piece); false when the stream
+  // has ended (its last chunk or an error was sent).
+  bool ServeOne(Download* d);
+  // Upload backpressure: stop reading while too many chunk bytes wait for the
+  // writer, resume once they are committed.
+  void UpdateReading();
 
   // Sends the info packet of changes after `since` (paged down until it fits a
   // frame); returns its cursor, or nothing after sending an error.
@@ -85,6 +106,14 @@ class Session {
   bool counted_ = false;  // holds a slot of the connection cap
   State state_ = State::kAwaitHello;
   MailboxKey mkey_;
+
+  // Download streams in progress (wire/PROTOCOL.md "Blob transfer"), served
+  // round robin from next_download_. A vector, not a deque: an idle session
+  // must stay small.
+  std::vector<Download> downloads_;
+  size_t next_download_ = 0;
+  size_t queued_chunk_bytes_ = 0;  // upload bytes handed to the writer, unanswered
+  bool read_paused_ = false;
 
   // Push flow control: cursors of pushes sent and not yet acked (≤ window).
   bool synced_ = false;  // the client told us its cursor (Poll or Ack)

@@ -1,0 +1,130 @@
+// Pieces the blob and transfer benchmarks share: fresh store folders on a
+// disk-backed filesystem (durable figures must include real syncs), a median,
+// a deterministic random blob and a raw LMDB environment for the baselines.
+#ifndef POSTBOX_BENCH_BENCH_UTIL_H_
+#define POSTBOX_BENCH_BENCH_UTIL_H_
+
+#include <linux/magic.h>
+#include <lmdb.h>
+#include <stdlib.h>
+#include <sys/vfs.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace postbox::bench {
+
+inline double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+inline bool IsMemoryBacked(const std::string& dir) {
+  struct statfs fs;
+  if (statfs(dir.c_str(), &fs) != 0) return false;
+  return fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC;
+}
+
+// $POSTBOX_BENCH_DIR if set, else /var/tmp, else the current folder; never
+// tmpfs.
+inline const std::string& BenchRoot() {
+  static const std::string root = [] {
+    std::vector<std::string> candidates;
+    if (const char* env = std::getenv("POSTBOX_BENCH_DIR")) candidates.push_back(env);
+    candidates.push_back("/var/tmp");
+    candidates.push_back(".");
+    for (const auto& c : candidates) {
+      std::error_code ec;
+      if (std::filesystem::is_directory(c, ec) && !IsMemoryBacked(c)) return c;
+    }
+    return std::string(".");
+  }();
+  return root;
+}
+
+// A fresh folder under BenchRoot(), removed with its contents when the object goes.
+class Folder {
+ public:
+  explicit Folder(std::string_view tag = "bench") {
+    std::string tmpl = BenchRoot() + "/postbox-" + std::string(tag) + "-XXXXXX";
+    if (mkdtemp(tmpl.data()) == nullptr) std::abort();
+    path_ = tmpl;
+  }
+  ~Folder() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  Folder(const Folder&) = delete;
+  Folder& operator=(const Folder&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// `bytes` pseudo-random bytes (incompressible, like media), the same every run.
+inline std::string RandomBlob(size_t bytes, uint64_t seed = 42) {
+  std::mt19937_64 gen(seed);
+  std::string b(bytes, '\0');
+  for (size_t i = 0; i + 8 <= b.size(); i += 8) {
+    const uint64_t v = gen();
+    std::memcpy(&b[i], &v, 8);
+  }
+  return b;
+}
+
+// One LMDB environment with one named table, opened as the engine opens its
+// own (MDB_NOTLS; durable unless `nosync`).
+class RawEnv {
+ public:
+  RawEnv(const std::string& path, bool nosync, size_t map_size = size_t{512} << 20) {
+    Check(mdb_env_create(&env_), "mdb_env_create");
+    Check(mdb_env_set_mapsize(env_, map_size), "mdb_env_set_mapsize");
+    Check(mdb_env_set_maxdbs(env_, 4), "mdb_env_set_maxdbs");
+    Check(mdb_env_open(env_, path.c_str(), MDB_NOTLS | (nosync ? MDB_NOSYNC : 0), 0644),
+          "mdb_env_open");
+    MDB_txn* txn;
+    Check(mdb_txn_begin(env_, nullptr, 0, &txn), "mdb_txn_begin");
+    Check(mdb_dbi_open(txn, "blobs", MDB_CREATE, &dbi_), "mdb_dbi_open");
+    Check(mdb_txn_commit(txn), "mdb_txn_commit");
+  }
+  ~RawEnv() { mdb_env_close(env_); }
+  RawEnv(const RawEnv&) = delete;
+  RawEnv& operator=(const RawEnv&) = delete;
+
+  // One put in its own (durable) transaction.
+  void PutOne(std::string_view key, std::string_view value) {
+    MDB_txn* txn;
+    Check(mdb_txn_begin(env_, nullptr, 0, &txn), "mdb_txn_begin");
+    MDB_val k{key.size(), const_cast<char*>(key.data())};
+    MDB_val v{value.size(), const_cast<char*>(value.data())};
+    Check(mdb_put(txn, dbi_, &k, &v, 0), "mdb_put");
+    Check(mdb_txn_commit(txn), "mdb_txn_commit");
+  }
+  MDB_env* env() const { return env_; }
+  MDB_dbi dbi() const { return dbi_; }
+
+  static void Check(int rc, const char* what) {
+    if (rc != 0) {
+      std::fprintf(stderr, "%s: %s\n", what, mdb_strerror(rc));
+      std::abort();
+    }
+  }
+
+ private:
+  MDB_env* env_ = nullptr;
+  MDB_dbi dbi_ = 0;
+};
+
+}  // namespace postbox::bench
+
+#endif  // POSTBOX_BENCH_BENCH_UTIL_H_
