@@ -71,11 +71,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--data", data, "store folder (the one postbox-admin --data opens)")
       ->capture_default_str();
+  // Every numeric flag is checked: CLI11 would read "-1" into an unsigned as 2^64 - 1.
   app.add_option("--threads", so.threads, "network loop threads (0: one per core)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1024));
   app.add_option("--max-connections", so.max_connections,
                  "connections past this get 503 and are closed")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10'000'000));
   app.add_option("--window", so.window, "unacked pushes per session")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
