@@ -162,23 +162,34 @@ TEST_F(DownloadStreamTest, ANewRequestForTheSameIdReplacesTheStream) {
   auto raw = RawB(/*rcvbuf=*/64 * 1024);
   ASSERT_TRUE(raw->Send(21, Request(id, 0, 0)));
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  // Cancel by asking for the empty range at the end: the old stream ends
-  // (only what was already queued of it still arrives), the cancel's one
-  // empty chunk comes back.
+  // Cancel by asking for the empty range at the end: the old stream ends with
+  // a 409 after what was already queued of it, and the cancel's one empty
+  // chunk comes back.
   ASSERT_TRUE(raw->Send(22, Request(id, blob.size(), 0)));
   uint64_t old_bytes = 0;
+  bool old_ended = false;
   for (;;) {
     uint64_t rid = 0;
     auto m = raw->Read(&rid);
     ASSERT_TRUE(m) << "no reply to the cancel";
+    if (auto* e = std::get_if<wire::ErrorReply>(&*m)) {
+      EXPECT_EQ(rid, 21u);
+      EXPECT_EQ(e->code, 409);
+      old_ended = true;
+      continue;
+    }
     auto* c = std::get_if<wire::DownloadChunk>(&*m);
     ASSERT_NE(c, nullptr);
-    if (rid == 21) old_bytes += c->data.size();
+    if (rid == 21) {
+      EXPECT_FALSE(old_ended) << "a chunk of the replaced stream after its end";
+      old_bytes += c->data.size();
+    }
     if (rid == 22) {
       EXPECT_TRUE(c->data.empty());
       break;
     }
   }
+  EXPECT_TRUE(old_ended) << "the replaced stream never ended";
   EXPECT_LT(old_bytes, blob.size() / 2);
   // A range of the same id afterwards is served as usual.
   std::string small;

@@ -11,8 +11,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -234,6 +236,17 @@ class RawConn {
   wire::Encoder enc_;
   wire::FrameDecoder dec_;
 };
+
+// `n` pseudo-random bytes (incompressible, like media) from `seed`.
+inline std::string RandomBytes(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; i += 8) {
+    const uint64_t v = rng();
+    std::memcpy(s.data() + i, &v, std::min<size_t>(8, n - i));
+  }
+  return s;
+}
 
 inline wire::Hello HelloFor(const MailboxCredentials& c) {
   wire::Hello h;

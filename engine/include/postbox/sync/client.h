@@ -1,9 +1,11 @@
 // postbox::sync::Client — the client side of the sync protocol (SPEC §5) on
 // its own libuv loop thread: Hello, poll/ack and pushes of the info packet,
-// status updates, entries, connections and push registration; reconnects with
+// status updates, entries, connections and push registration, and resumable
+// blob uploads and downloads (SPEC §4, docs/transfer.md); reconnects with
 // capped exponential backoff and jitter, resuming from the last acked cursor.
-// Every call completes with a result or an error within request_timeout: the
-// client never hangs.
+// Every call completes with a result or an error within request_timeout (a
+// transfer: within request_timeout of its last progress): the client never
+// hangs.
 //
 // Thread-safety: all public methods are thread-safe. Callbacks (on_push and
 // the *Async completions) run on the client's loop thread; they must not call
@@ -17,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,6 +62,81 @@ struct ClientOptions {
   // Where `resume` starts the first time (a cursor the app persisted).
   uint64_t start_cursor = 0;
   uint32_t max_frame_payload = 1u << 20;
+
+  // Upload chunks (256 KiB) one upload keeps in flight; at least 1.
+  uint32_t upload_window = 4;
+  // A transfer gives up after this many retries in a row (after a lost
+  // session, a timeout, a 409 gap, a corrupted download chunk) that made no
+  // progress; any byte committed or verified resets the count.
+  uint32_t transfer_retries = 10;
+};
+
+// The bytes of a blob to upload, read by position: a resumed upload re-reads
+// from the server's committed offset. Reads happen in pieces of at most
+// 256 KiB, on the client's loop thread (the blocking Upload first reads the
+// whole source once on the calling thread to compute its digest). Calls are
+// never concurrent; an implementation need not be thread-safe.
+class BlobSource {
+ public:
+  virtual ~BlobSource() = default;
+  // The blob's length in bytes; must not change during an upload.
+  virtual uint64_t size() const = 0;
+  // Fills all of `out` with the bytes at [offset, offset + out.size()), which
+  // lie within size(). Any error fails the upload with that status.
+  virtual Status ReadAt(uint64_t offset, std::span<char> out) = 0;
+};
+
+// Where a download writes, append-only from size(): the bytes already held
+// are the resume point. Called like a BlobSource (loop thread, pieces of at
+// most 256 KiB, the blocking Download re-hashes a held prefix on the caller's
+// thread first); never concurrently.
+class BlobSink {
+ public:
+  virtual ~BlobSink() = default;
+  // Bytes held: a download resumes here.
+  virtual uint64_t size() const = 0;
+  // Appends `bytes` at size().
+  virtual Status Append(std::string_view bytes) = 0;
+  // Reads held bytes back (to re-hash a resumed prefix).
+  virtual Status ReadAt(uint64_t offset, std::span<char> out) = 0;
+  // Keeps the first `size` bytes (0 after a digest mismatch).
+  virtual Status Truncate(uint64_t size) = 0;
+};
+
+// A file read with pread. NotFound / PermissionDenied / Unavailable (naming the
+// errno) if it cannot be opened. The file must not change during an upload.
+Result<std::unique_ptr<BlobSource>> OpenFileSource(const std::string& path);
+// Serves `bytes` (owned).
+std::unique_ptr<BlobSource> MemorySource(std::string bytes);
+// A file opened for reading and appending, created if missing; bytes already
+// in it are kept and are where a download resumes. Errors as OpenFileSource.
+Result<std::unique_ptr<BlobSink>> OpenFileSink(const std::string& path);
+// Appends to *bytes, which the caller owns and keeps alive (and does not touch)
+// while a download uses the sink; what it holds already is the resume point.
+std::unique_ptr<BlobSink> MemorySink(std::string* bytes);
+
+// Bytes done (committed by the server, or verified and written) and the total.
+// Called on the loop thread, with `done` increasing, and last with done == total
+// when the transfer succeeds.
+using TransferProgress = std::function<void(uint64_t done, uint64_t total)>;
+
+// What an upload declares (UploadBegin, wire/PROTOCOL.md §3 "Blob transfer").
+// The sender is the client's own mailbox.
+struct UploadSpec {
+  MailboxKey to;
+  MessageId id;
+  std::string topic;
+  std::string meta;
+  // The blob's XXH3-128; computed from the source when absent.
+  std::optional<Digest128> digest;
+  TransferProgress progress;
+};
+
+struct DownloadResult {
+  uint64_t length = 0;          // the blob's length (the sink's size now)
+  Digest128 digest{};           // its XXH3-128, verified over the sink's bytes
+  uint64_t resumed_from = 0;    // sink bytes reused (0 after a fresh start)
+  uint32_t chunks_retried = 0;  // chunks that failed their XXH3-64 and were fetched again
 };
 
 struct HelloResult {
@@ -132,6 +210,44 @@ class Client {
                          std::function<void(Result<MessageStatus>)> done);
   void PutEntryAsync(std::string key, std::string value, uint64_t version,
                      std::function<void(Result<uint64_t>)> done);
+
+  // ---- blob transfer (SPEC §4; docs/transfer.md) ----
+  // Transfers share the session with everything else: an upload keeps at most
+  // upload_window chunks in flight and its chunks yield to other requests,
+  // download streams are interleaved by the server, so polls, pushes and
+  // status updates are not held up. Source reads and sink writes run on the
+  // loop thread, 256 KiB at a time. A lost session is resumed after the
+  // reconnect (from the server's committed offset, or the sink's size).
+
+  // Uploads `source` as message spec.id to spec.to; returns once the message
+  // is committed (UploadCommit answered Ok). Resending an already committed,
+  // identical upload is Ok. Final errors, with their codes: PermissionDenied
+  // (not connected to `to`), NotFound (no such mailbox), Conflict (the id was
+  // declared with other content), Gone (the id was superseded), TooLarge,
+  // DigestMismatch (the bytes do not match spec.digest; the server discarded
+  // the upload), Unauthenticated; Unavailable when transfer_retries retries
+  // made no progress or the client is not connected / closed. `source` is
+  // borrowed for the call. Not on the loop thread (InvalidArgument there).
+  Status Upload(BlobSource* source, const UploadSpec& spec);
+  // As Upload; the digest, if absent, is computed on the loop thread 1 MiB
+  // per turn. `source` must outlive the completion.
+  void UploadAsync(BlobSource* source, UploadSpec spec, std::function<void(Status)> done);
+
+  // Downloads message `id` into `sink`, resuming after the bytes it holds, and
+  // verifies every chunk's XXH3-64 (a bad chunk is fetched again) and the
+  // whole XXH3-128. If the sink holds more bytes than the blob, or a resumed
+  // prefix turns out not to match the digest, the sink is emptied and the
+  // blob downloaded once more from 0. Errors: Gone (superseded: at once, no
+  // retries), NotFound, PermissionDenied (not a party), DigestMismatch (the
+  // whole blob did not match; the sink is truncated to 0), a sink error,
+  // Unavailable as for Upload. `sink` is borrowed for the call. Not on the
+  // loop thread.
+  Result<DownloadResult> Download(const MessageId& id, BlobSink* sink,
+                                  TransferProgress progress = {});
+  // As Download; a held prefix is re-hashed on the loop thread 1 MiB per
+  // turn. `sink` must outlive the completion.
+  void DownloadAsync(const MessageId& id, BlobSink* sink, TransferProgress progress,
+                     std::function<void(Result<DownloadResult>)> done);
 
   class Core;
 

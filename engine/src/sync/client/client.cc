@@ -35,6 +35,9 @@ Result<std::unique_ptr<Client>> Client::Create(const ClientOptions& options) {
   if (options.backoff_initial.count() <= 0 || options.backoff_max < options.backoff_initial) {
     return Status::InvalidArgument("need 0 < backoff_initial <= backoff_max");
   }
+  if (options.upload_window == 0) {
+    return Status::InvalidArgument("upload_window must be at least 1");
+  }
   auto core = std::make_unique<Core>(options);
   POSTBOX_RETURN_IF_ERROR(core->Start());
   core->acked = options.start_cursor;

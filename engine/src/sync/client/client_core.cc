@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <future>
 #include <string>
+#include <string_view>
 
 #include "sync/convert.h"
+#include "sync/sigpipe.h"
 
 #define POSTBOX_ASSERT_CLIENT_LOOP() assert(OnLoop())
 
@@ -55,6 +57,7 @@ Status Client::Core::Start() {
 
 void Client::Core::Run(std::promise<Status>* ready) {
   thread_id_ = std::this_thread::get_id();
+  internal::BlockSigpipeOnThisThread();  // a reset connection is a lost session
   uv_loop_init(&uv_);
   wake_.data = tick_.data = backoff_.data = this;
   uv_async_init(&uv_, &wake_, OnWake);
@@ -76,6 +79,11 @@ bool Client::Core::Post(std::function<void()> fn) {
   }
   uv_async_send(&wake_);
   return true;
+}
+
+bool Client::Core::LoopEnded() {
+  std::lock_guard lock(mu_);
+  return loop_done_;
 }
 
 void Client::Core::Shutdown() {
@@ -101,6 +109,7 @@ void Client::Core::OnWake(uv_async_t* h) {
   for (auto& fn : work) fn();
   if (shutdown) {
     self->CloseSession();
+    self->RunDelayedNow();  // transfer retries run now and find the client closed
     uv_close(reinterpret_cast<uv_handle_t*>(&self->wake_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&self->tick_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&self->backoff_), nullptr);
@@ -123,7 +132,7 @@ void Client::Core::OnTick(uv_timer_t* t) {
     self->Lost(Status::Unavailable("no Hello reply within the request timeout"));
     return;
   }
-  std::vector<Handler> expired;
+  std::vector<StreamHandler> expired;
   for (auto it = self->pending_.begin(); it != self->pending_.end();) {
     if (it->second.deadline <= now) {
       expired.push_back(std::move(it->second.handler));
@@ -132,15 +141,17 @@ void Client::Core::OnTick(uv_timer_t* t) {
       ++it;
     }
   }
-  for (auto it = self->waiting_.begin(); it != self->waiting_.end();) {
-    if (it->deadline <= now) {
-      expired.push_back(std::move(it->handler));
-      it = self->waiting_.erase(it);
-    } else {
-      ++it;
+  for (auto* queue : {&self->waiting_, &self->bulk_}) {
+    for (auto it = queue->begin(); it != queue->end();) {
+      if (it->deadline <= now) {
+        expired.push_back(std::move(it->handler));
+        it = queue->erase(it);
+      } else {
+        ++it;
+      }
     }
   }
-  for (auto& h : expired) h(timeout, nullptr);
+  for (auto& h : expired) (void)h(timeout, nullptr);
 }
 
 void Client::Core::Connect(std::function<void(Result<HelloResult>)> done) {
@@ -175,7 +186,7 @@ void Client::Core::StartConnect() {
   hello_rid_ = next_rid_++;
   pending_[hello_rid_] = {
       Now() + static_cast<uint64_t>(options_.request_timeout.count()),
-      [this](const Status& s, const wire::AnyMessage* r) { OnHelloReply(s, r); }};
+      Once([this](const Status& s, const wire::AnyMessage* r) { OnHelloReply(s, r); })};
   int rc = uv_tcp_connect(&conn_->connect_req, &conn_->tcp, reinterpret_cast<sockaddr*>(&addr),
                           OnConnected);
   if (rc != 0) Lost(UvStatus("connect", rc));
@@ -254,7 +265,7 @@ void Client::Core::OnHelloReply(const Status& s, const wire::AnyMessage* reply) 
   // Requests made while reconnecting go out now, in order.
   std::deque<Waiting> waiting;
   waiting.swap(waiting_);
-  for (auto& w : waiting) SendNow(w.encode, std::move(w.handler), w.deadline);
+  for (auto& w : waiting) SendNow(w.encode, std::move(w.handler), w.stream, w.deadline);
   if (options_.resume && options_.on_push) ResumePoll(acked.load());
 }
 
@@ -300,32 +311,40 @@ void Client::Core::NoteAck(uint64_t cursor) {
   }
 }
 
-void Client::Core::Request(Encode encode, Handler handler) {
-  POSTBOX_ASSERT_CLIENT_LOOP();
-  const uint64_t deadline = Now() + static_cast<uint64_t>(options_.request_timeout.count());
-  if (state_ == State::kReady) return SendNow(encode, std::move(handler), deadline);
-  const bool will_connect = !final_ && (state_ == State::kConnecting || state_ == State::kHello ||
-                                        (state_ == State::kBackoff && options_.reconnect));
-  if (!will_connect) {
-    return handler(Status::Unavailable(final_ ? "the client is closed or was refused by the server"
-                                              : "not connected"),
-                   nullptr);
-  }
-  waiting_.push_back({deadline, std::move(encode), std::move(handler)});
-}
-
-void Client::Core::SendNow(const Encode& encode, Handler handler, uint64_t deadline) {
+bool Client::Core::EncodeNow(const Encode& encode, StreamHandler& handler, bool stream,
+                             uint64_t deadline) {
   const uint64_t rid = next_rid_++;
   if (wire::Error e = encode(rid, &encoder_, &conn_->out); !e.ok()) {
-    return handler(FromWireCodecError(e), nullptr);
+    (void)handler(FromWireCodecError(e), nullptr);
+    return false;
   }
-  pending_[rid] = {deadline, std::move(handler)};
-  Flush();
+  pending_[rid] = {deadline, std::move(handler), stream};
+  return true;
+}
+
+void Client::Core::SendNow(const Encode& encode, StreamHandler handler, bool stream,
+                           uint64_t deadline) {
+  if (EncodeNow(encode, handler, stream, deadline)) Flush();
+}
+
+void Client::Core::FillBulk() {
+  Conn* c = conn_;
+  while (state_ == State::kReady && conn_ == c && c != nullptr && !c->closed && !bulk_.empty() &&
+         c->out.size() < kBulkBudget) {
+    Waiting w = std::move(bulk_.front());
+    bulk_.pop_front();
+    // A failed encode calls the handler, which may send (and flush) itself:
+    // the loop re-checks the connection every time round.
+    (void)EncodeNow(w.encode, w.handler, false,
+                    Now() + static_cast<uint64_t>(options_.request_timeout.count()));
+  }
 }
 
 void Client::Core::Flush() {
   Conn* c = conn_;
-  if (c == nullptr || c->closed || c->writing || c->out.empty()) return;
+  if (c == nullptr || c->closed || c->writing) return;
+  FillBulk();
+  if (conn_ != c || c->closed || c->writing || c->out.empty()) return;
   std::swap(c->out, c->inflight);
   c->out.clear();
   uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(c->inflight.data()),
@@ -392,29 +411,37 @@ void Client::Core::HandleFrame(const wire::Frame& frame) {
       if (hello_rid_ != 0) {
         auto it = pending_.find(hello_rid_);
         if (it != pending_.end()) {
-          Handler h = std::move(it->second.handler);
+          StreamHandler h = std::move(it->second.handler);
           pending_.erase(it);
-          h(FromWireError(*err), nullptr);
+          (void)h(FromWireError(*err), nullptr);
         }
       }
     }
     return;
   }
   auto it = pending_.find(rid);
-  if (it == pending_.end()) return;  // timed out already
-  Handler h = std::move(it->second.handler);
+  if (it == pending_.end()) return;  // timed out already, or a stream its reader ended
+  Pending p = std::move(it->second);
   pending_.erase(it);
-  if (auto* err = std::get_if<wire::ErrorReply>(&msg)) return h(FromWireError(*err), nullptr);
-  h(Status::Ok(), &msg);
-}
-
-void Client::Core::FailAll(const Status& why, bool waiting_too) {
-  std::map<uint64_t, Pending> pending;
-  pending.swap(pending_);
-  std::deque<Waiting> waiting;
-  if (waiting_too) waiting.swap(waiting_);
-  for (auto& [rid, p] : pending) p.handler(why, nullptr);
-  for (auto& w : waiting) w.handler(why, nullptr);
+  if (auto* err = std::get_if<wire::ErrorReply>(&msg)) {
+    (void)p.handler(FromWireError(*err), nullptr);
+    return;
+  }
+  if (!p.stream) {
+    (void)p.handler(Status::Ok(), &msg);
+    return;
+  }
+  // A stream frame: the handler runs outside the table (it may send, or the
+  // session may be lost under it), then the stream goes back with a fresh
+  // deadline if it wants more.
+  const uint64_t gen = session_gen_;
+  if (!p.handler(Status::Ok(), &msg)) return;
+  if (gen != session_gen_) {
+    (void)p.handler(Status::Unavailable("the session was lost during a stream"), nullptr);
+    return;
+  }
+  pending_[rid] = {Now() + static_cast<uint64_t>(options_.request_timeout.count()),
+                   std::move(p.handler), true};
 }
 
 void Client::Core::Lost(const Status& why) {
@@ -424,6 +451,7 @@ void Client::Core::Lost(const Status& why) {
     conn_ = nullptr;
   }
   connected = false;
+  ++session_gen_;
   if (hello_rid_ != 0) {
     pending_.erase(hello_rid_);  // answered below through connect_done_
     hello_rid_ = 0;

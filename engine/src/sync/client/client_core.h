@@ -2,6 +2,15 @@
 // connection, the request table with deadlines, reconnect with backoff and the
 // resume poll. Everything named loop-only below runs on the loop thread
 // (asserted in debug); other threads reach it through Post().
+//
+// Requests come in three kinds. An ordinary request gets exactly one reply.
+// A stream request (a download) gets any number of frames with its id until
+// its handler says it has had enough or an error arrives; every frame renews
+// its deadline, so a stalled stream times out but a long one does not. A bulk
+// request (an upload chunk) waits in its own queue and is encoded only while
+// the connection's unsent output is below kBulkBudget, so polls, acks and
+// status updates made meanwhile overtake queued chunks instead of waiting
+// behind megabytes of them.
 #ifndef POSTBOX_SYNC_CLIENT_CLIENT_CORE_H_
 #define POSTBOX_SYNC_CLIENT_CLIENT_CORE_H_
 
@@ -15,6 +24,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -30,6 +40,14 @@ class Client::Core {
   using Encode = std::function<wire::Error(uint64_t rid, wire::Encoder*, std::vector<uint8_t>*)>;
   // The reply, or why there is none. `reply` is valid only during the call.
   using Handler = std::function<void(const Status&, const wire::AnyMessage* reply)>;
+  // One frame of a stream, or why the stream ended (then the return value is
+  // ignored). Return true to keep listening, false when the stream is done.
+  using StreamHandler = std::function<bool(const Status&, const wire::AnyMessage* frame)>;
+
+  // Bulk frames are added to the connection's output only while it holds less
+  // than this: each write carries the control frames queued meanwhile and
+  // about one upload chunk, so a Poll waits behind at most ~two chunks.
+  static constexpr size_t kBulkBudget = 256 * 1024;
 
   explicit Core(const ClientOptions& options);
   ~Core();
@@ -43,8 +61,28 @@ class Client::Core {
   bool OnLoop() const { return std::this_thread::get_id() == thread_id_; }
   const ClientOptions& options() const { return options_; }
 
+  // True once the loop thread has ended (Post fails from then on).
+  bool LoopEnded();
+
   // ---- loop-only ----
   void Request(Encode encode, Handler handler);
+  // A request answered by a stream of frames (see the file comment).
+  void RequestStream(Encode encode, StreamHandler handler);
+  // A request sent in the bulk lane (see the file comment); its deadline runs
+  // from now while it waits and again from when it is sent.
+  void RequestBulk(Encode encode, Handler handler);
+  // True if a request made now will be sent: a session is up or being
+  // established. False once the client is closed, refused, or idle.
+  bool WillSend() const;
+  // Runs `fn` on the loop after `ms` milliseconds, or at once when the client
+  // shuts down (then whatever it requests fails with Unavailable).
+  void After(uint64_t ms, std::function<void()> fn);
+  // Runs `start` now if nothing holds `key`, else once the holders before it
+  // have called EndTurn(key). Download streams are keyed by message id on the
+  // server (a second request for an id replaces the first stream), so two
+  // downloads of one id on this session take turns. Each turn must end.
+  void TakeTurn(const std::string& key, std::function<void()> start);
+  void EndTurn(const std::string& key);
   // Sends a message that gets no reply (Ack). Unavailable unless a session is up.
   Status SendOneWay(const Encode& encode);
   void Connect(std::function<void(Result<HelloResult>)> done);
@@ -60,13 +98,16 @@ class Client::Core {
   struct Conn;
   struct Pending {
     uint64_t deadline = 0;
-    Handler handler;
+    StreamHandler handler;  // ordinary requests: wrapped, always returns false
+    bool stream = false;
   };
   struct Waiting {
     uint64_t deadline = 0;
     Encode encode;
-    Handler handler;
+    StreamHandler handler;
+    bool stream = false;
   };
+  struct Delayed;
   enum class State { kIdle, kConnecting, kHello, kReady, kBackoff, kFinal };
 
   void Run(std::promise<Status>* ready);
@@ -80,7 +121,18 @@ class Client::Core {
   void StartConnect();
   void SendHello();
   void OnHelloReply(const Status& s, const wire::AnyMessage* reply);
-  void SendNow(const Encode& encode, Handler handler, uint64_t deadline);
+  void Enqueue(Encode encode, StreamHandler handler, bool stream);
+  // Encodes and registers one request on the live connection without
+  // flushing; false if encoding failed (then `handler` has had the error).
+  bool EncodeNow(const Encode& encode, StreamHandler& handler, bool stream, uint64_t deadline);
+  void SendNow(const Encode& encode, StreamHandler handler, bool stream, uint64_t deadline);
+  // Moves queued bulk requests onto the connection while its output is small.
+  void FillBulk();
+  static void OnDelayed(uv_timer_t* t);
+  // Shutdown: runs every delayed function at once (its timer is closed).
+  void RunDelayedNow();
+  // An ordinary request's handler as a stream handler that ends at the first frame.
+  static StreamHandler Once(Handler h);
   void HandleFrame(const wire::Frame& frame);
   void DeliverPush(const InfoPacket& packet);
   void ResumePoll(uint64_t since);
@@ -115,6 +167,10 @@ class Client::Core {
   std::function<void(Result<HelloResult>)> connect_done_;
   std::map<uint64_t, Pending> pending_;
   std::deque<Waiting> waiting_;
+  std::deque<Waiting> bulk_;
+  std::vector<Delayed*> delayed_;
+  std::map<std::string, std::deque<std::function<void()>>> turns_;  // holders wait in line
+  uint64_t session_gen_ = 0;  // bumped by Lost(): a handler can tell the session went
   unsigned attempt_ = 0;
   std::mt19937_64 rng_{std::random_device{}()};
   std::unique_ptr<char[]> read_buf_{new char[64 * 1024]};

@@ -10,6 +10,7 @@
 
 #include "sync/server/server_impl.h"
 #include "sync/server/session.h"
+#include "sync/sigpipe.h"
 
 namespace postbox::sync::internal {
 namespace {
@@ -150,6 +151,7 @@ void OnWake(uv_async_t* handle) {
 
 void ServerCore::RunLoop(Loop* loop, uint16_t port, std::promise<Status>* ready) {
   loop->thread_id = std::this_thread::get_id();
+  BlockSigpipeOnThisThread();  // a reset client is a closed session, not a dead host
   uv_loop_init(&loop->uv);
   loop->wake.data = loop->tick.data = loop->grace.data = loop;
   uv_async_init(&loop->uv, &loop->wake, OnWake);

@@ -406,8 +406,13 @@ void Session::UpdateReading() {
 
 void Session::HandleDownload(uint64_t rid, const wire::DownloadRequest& m) {
   const MessageId id = MessageIdFromWire(m.id);
-  // A new request for an id being streamed replaces that stream.
-  std::erase_if(downloads_, [&](const Download& d) { return d.id == id; });
+  // A new request for an id being streamed replaces that stream, which ends
+  // with a 409 so that nobody waits on it.
+  std::erase_if(downloads_, [&](const Download& d) {
+    if (d.id != id) return false;
+    SendError(d.rid, 409, "replaced by a newer DownloadRequest for the same id");
+    return true;
+  });
   const bool to_end = m.length == 0 || m.offset > UINT64_MAX - m.length;
   downloads_.push_back(
       Download{.rid = rid, .id = id, .next = m.offset, .end = to_end ? UINT64_MAX : m.offset + m.length});
