@@ -182,6 +182,11 @@ TEST_F(TransferProxyTest, AByteFlippedInAnUploadIsCaughtByTheDigest) {
 }
 
 TEST(TransferMemoryTest, HundredConcurrentDownloadsOf64MiBKeepServerRssUnder256MiB) {
+#if defined(__SANITIZE_ADDRESS__)
+  // The server in this build tree carries ASan's shadow memory and quarantine
+  // (measured: ~325 MiB for the same run): its RSS says nothing about ours.
+  GTEST_SKIP() << "RSS bound is meaningless under AddressSanitizer";
+#endif
   REQUIRE_SERVER_BINARY(bin);
   TempDir dir;
   const std::string data = (dir.path() / "data").string();
