@@ -264,8 +264,8 @@ Result<MessageInfo> DB::PostMessage(const PostRequest& request) {
 
 Result<MessageInfo> DB::GetMessage(const MailboxKey& actor, const MessageId& id) const {
   return impl_->Read<MessageInfo>([&](Txn& t) -> Result<MessageInfo> {
-    POSTBOX_ASSIGN_OR_RETURN(auto rec, impl_->store().RequireMessage(t, actor, id, false));
-    return rec.ToInfo(id, 0);
+    POSTBOX_ASSIGN_OR_RETURN(auto msg, impl_->store().RequireMessage(t, actor, id, false));
+    return msg.ToInfo(id, 0);
   });
 }
 
@@ -330,11 +330,11 @@ Result<std::unique_ptr<BlobView>> DB::ViewBlob(const MailboxKey& actor, const Me
                                                uint64_t offset, uint64_t length) const {
   POSTBOX_ASSIGN_OR_RETURN(auto read, impl_->env().BeginRead());
   const store::Store& s = impl_->store();
-  POSTBOX_ASSIGN_OR_RETURN(auto rec, s.RequireMessage(read->txn(), actor, id, false));
+  POSTBOX_ASSIGN_OR_RETURN(auto msg, s.RequireMessage(read->txn(), actor, id, false));
   POSTBOX_ASSIGN_OR_RETURN(auto chunks,
-                           s.PieceViews(read->txn(), id, rec.length, offset, length, true));
+                           s.PieceViews(read->txn(), id, msg.rec.length, offset, length, true));
   return std::unique_ptr<BlobView>(
-      new LmdbBlobView(std::move(read), rec.ToInfo(id, 0), std::move(chunks)));
+      new LmdbBlobView(std::move(read), msg.ToInfo(id, 0), std::move(chunks)));
 }
 
 Result<SweepResult> DB::Sweep(uint64_t now_ms, size_t batch) {

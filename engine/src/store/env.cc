@@ -7,6 +7,9 @@
 #include <filesystem>
 #include <vector>
 
+#include "store/codec.h"
+#include "store/records.h"
+
 namespace postbox::store {
 
 Status LmdbError(int rc, std::string_view what) {
@@ -95,6 +98,64 @@ Result<size_t> Txn::DelPrefix(MDB_dbi dbi, std::string_view prefix) {
   return keys.size();
 }
 
+namespace {
+
+// The tables of every format so far; a store holding keys in any of them and
+// no format record is of format 1, which did not write one.
+constexpr const char* kDataTables[] = {
+    "mailboxes", "conns", "push",  "entries", "messages",   "slots",        "blobs",
+    "gone",      "feed",  "tombs", "uploads", "upload_ttl", "message_state"};
+
+// Checks meta["format"] in the open-time transaction `txn`: OK for this
+// format, and for a store without data (stamped with this format unless
+// read-only); Internal naming both formats otherwise. No migration exists:
+// stores are pre-release.
+Status CheckFormat(MDB_txn* txn, const std::string& path, bool read_only) {
+  MDB_dbi meta = 0;
+  int rc = mdb_dbi_open(txn, "meta", read_only ? 0 : MDB_CREATE, &meta);
+  if (rc == MDB_NOTFOUND) return Status::NotFound("no postbox store in " + path);
+  if (rc != 0) return LmdbError(rc, "mdb_dbi_open(meta)");
+  MDB_val k = Val(kFormatName), v;
+  rc = mdb_get(txn, meta, &k, &v);
+  if (rc == 0) {
+    RecordReader r(View(v));
+    const uint32_t stored = r.U32();
+    if (!r.ok() || !r.done()) {
+      return Status::Internal("store in " + path + " has an unreadable format record");
+    }
+    if (stored == kFormatVersion) return Status();
+    return Status::Internal("store in " + path + " has format " + std::to_string(stored) +
+                            "; this build reads format " + std::to_string(kFormatVersion) +
+                            " only (no migration: recreate the store)");
+  }
+  if (rc != MDB_NOTFOUND) return LmdbError(rc, "mdb_get(meta)");
+  for (const char* name : kDataTables) {
+    MDB_dbi dbi = 0;
+    rc = mdb_dbi_open(txn, name, 0, &dbi);
+    if (rc == MDB_NOTFOUND) continue;
+    if (rc != 0) return LmdbError(rc, std::string("mdb_dbi_open(") + name + ")");
+    MDB_stat st{};
+    rc = mdb_stat(txn, dbi, &st);
+    if (rc != 0) return LmdbError(rc, std::string("mdb_stat(") + name + ")");
+    if (st.ms_entries != 0) {
+      return Status::Internal("store in " + path +
+                              " has format 1 (it holds data but no format record); this build "
+                              "reads format " +
+                              std::to_string(kFormatVersion) +
+                              " only (no migration: recreate the store)");
+    }
+  }
+  if (read_only) return Status();  // empty: nothing to misread
+  std::string value;
+  RecordWriter(&value).U32(kFormatVersion);
+  MDB_val key = Val(kFormatName), val = Val(value);
+  rc = mdb_put(txn, meta, &key, &val, 0);
+  if (rc != 0) return LmdbError(rc, "mdb_put(meta)");
+  return Status();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Env>> Env::Open(const std::string& path, const Options& options) {
   std::unique_ptr<Env> env(new Env());
   env->options_ = options;
@@ -126,6 +187,13 @@ Result<std::unique_ptr<Env>> Env::Open(const std::string& path, const Options& o
   MDB_txn* txn = nullptr;
   rc = mdb_txn_begin(env->env_, nullptr, options.read_only ? MDB_RDONLY : 0, &txn);
   if (rc != 0) return LmdbError(rc, "mdb_txn_begin");
+  // Before any other table is opened (or created): a store of another format
+  // must fail here, not be misread (or gain tables) further on.
+  Status format = CheckFormat(txn, path, options.read_only);
+  if (!format.ok()) {
+    mdb_txn_abort(txn);
+    return format;
+  }
   struct Named {
     const char* name;
     MDB_dbi* dbi;
@@ -135,7 +203,7 @@ Result<std::unique_ptr<Env>> Env::Open(const std::string& path, const Options& o
                {"entries", &env->tables_.entries}, {"messages", &env->tables_.messages},
                {"slots", &env->tables_.slots},     {"blobs", &env->tables_.blobs},
                {"gone", &env->tables_.gone},       {"feed", &env->tables_.feed},
-               {"tombs", &env->tables_.tombs}};
+               {"tombs", &env->tables_.tombs},     {"message_state", &env->tables_.message_state}};
   for (auto& n : names) {
     rc = mdb_dbi_open(txn, n.name, options.read_only ? 0 : MDB_CREATE, n.dbi);
     if (rc != 0) {

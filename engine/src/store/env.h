@@ -39,6 +39,7 @@ struct Tables {
   MDB_dbi push = 0;
   MDB_dbi entries = 0;
   MDB_dbi messages = 0;
+  MDB_dbi message_state = 0;
   MDB_dbi slots = 0;
   MDB_dbi blobs = 0;
   MDB_dbi gone = 0;

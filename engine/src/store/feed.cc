@@ -62,19 +62,14 @@ Result<InfoPacket> Store::Changes(Txn& t, const MailboxKey& m, uint64_t since, s
         switch (rec->kind) {
           case FeedKind::kIncoming:
           case FeedKind::kOutgoing: {
-            auto raw = t.Get(t.t().messages, rec->item);
-            if (!raw || !raw->has_value()) {
-              error = raw ? Status::Internal("feed names a missing message") : raw.error();
-              return false;
-            }
-            auto msg = MessageRecord::Decode(**raw);
-            if (!msg) {
-              error = msg.error();
-              return false;
-            }
             auto id = MessageId::FromBytes(rec->item).value_or({});
+            auto msg = FindMessage(t, id);
+            if (!msg || !msg->has_value()) {
+              error = msg ? Status::Internal("feed names a missing message") : msg.error();
+              return false;
+            }
             (rec->kind == FeedKind::kIncoming ? packet.incoming : packet.outgoing)
-                .push_back(msg->ToInfo(id, seq));
+                .push_back((*msg)->ToInfo(id, seq));
             break;
           }
           case FeedKind::kEntry: {

@@ -113,10 +113,9 @@ Status Store::DeleteMailbox(WriteCtx& w, const MailboxKey& m) const {
         return true;
       }));
   for (const MessageId& id : ids) {
-    POSTBOX_ASSIGN_OR_RETURN(auto raw, t.Get(t.t().messages, MessageKey(id)));
-    if (!raw) continue;
-    POSTBOX_ASSIGN_OR_RETURN(MessageRecord rec, MessageRecord::Decode(*raw));
-    POSTBOX_RETURN_IF_ERROR(RemoveMessage(w, id, rec, m));
+    POSTBOX_ASSIGN_OR_RETURN(auto msg, FindMessage(t, id));
+    if (!msg) continue;
+    POSTBOX_RETURN_IF_ERROR(RemoveMessage(w, id, *msg, m));
   }
   POSTBOX_RETURN_IF_ERROR(DeleteUploadsOf(w, m));
   std::vector<MailboxKey> peers;

@@ -44,16 +44,14 @@ Result<std::optional<MessageInfo>> Store::CheckNewMessage(Txn& t, const MailboxK
                                       to.ToHex());
     }
   }
-  const std::string mkey = MessageKey(id);
-  POSTBOX_ASSIGN_OR_RETURN(auto live, t.Get(t.t().messages, mkey));
+  POSTBOX_ASSIGN_OR_RETURN(auto live, FindMessage(t, id));
   if (live) {
-    POSTBOX_ASSIGN_OR_RETURN(MessageRecord rec, MessageRecord::Decode(*live));
-    if (SameContent(rec, from, to, topic, meta, length, digest)) {
-      return std::optional<MessageInfo>(rec.ToInfo(id, 0));
+    if (SameContent(live->rec, from, to, topic, meta, length, digest)) {
+      return std::optional<MessageInfo>(live->ToInfo(id, 0));
     }
     return Status::Conflict("message id " + id.ToHex() + " is in use with other content");
   }
-  POSTBOX_ASSIGN_OR_RETURN(auto gone, t.Get(t.t().gone, mkey));
+  POSTBOX_ASSIGN_OR_RETURN(auto gone, t.Get(t.t().gone, MessageKey(id)));
   if (gone) return Status::Gone("message " + id.ToHex() + " was superseded or deleted");
   return std::optional<MessageInfo>();
 }
@@ -93,22 +91,24 @@ Result<MessageInfo> Store::CommitMessage(WriteCtx& w, const MessageId& id,
   const size_t depth = std::max<uint32_t>(options_.slot_depth, 1);
   for (size_t i = 0; i + depth <= held.size(); ++i) {
     MessageId old = MessageId::FromBytes(held[i]).value_or({});
-    POSTBOX_ASSIGN_OR_RETURN(auto raw, t.Get(t.t().messages, held[i]));
-    if (!raw) return Status::Internal("slot names a missing message " + old.ToHex());
-    POSTBOX_ASSIGN_OR_RETURN(MessageRecord old_rec, MessageRecord::Decode(*raw));
-    POSTBOX_RETURN_IF_ERROR(RemoveMessage(w, old, old_rec, std::nullopt));
+    POSTBOX_ASSIGN_OR_RETURN(auto old_msg, FindMessage(t, old));
+    if (!old_msg) return Status::Internal("slot names a missing message " + old.ToHex());
+    POSTBOX_RETURN_IF_ERROR(RemoveMessage(w, old, *old_msg, std::nullopt));
   }
-  rec.created_ms = w.now_ms;
-  rec.status = MessageStatus::kUploaded;
+  Message msg{std::move(rec), MessageState{}};
+  msg.rec.created_ms = w.now_ms;
   FeedRecord feed{FeedKind::kIncoming, 0, mkey};
-  POSTBOX_ASSIGN_OR_RETURN(rec.seq_to, MoveFeedItem(w, rec.to, 0, feed));
+  POSTBOX_ASSIGN_OR_RETURN(msg.state.seq_to, MoveFeedItem(w, msg.rec.to, 0, feed));
   feed.kind = FeedKind::kOutgoing;
-  POSTBOX_ASSIGN_OR_RETURN(rec.seq_from, MoveFeedItem(w, rec.from, 0, feed));
-  // The recipient's seq is unique and rising for this slot: it orders the slot.
-  rec.slot_order = rec.seq_to;
-  POSTBOX_RETURN_IF_ERROR(t.Put(t.t().slots, SlotKey(slot, rec.slot_order), mkey));
-  POSTBOX_RETURN_IF_ERROR(t.Put(t.t().messages, mkey, rec.Encode()));
-  return rec.ToInfo(id, 0);
+  POSTBOX_ASSIGN_OR_RETURN(msg.state.seq_from, MoveFeedItem(w, msg.rec.from, 0, feed));
+  // The recipient's seq is unique and rising for the recipient, so for this
+  // slot too: it orders the slot and keys the state row, which therefore sits
+  // next to the rows of the recipient's other recent messages.
+  msg.rec.post_seq = msg.state.seq_to;
+  POSTBOX_RETURN_IF_ERROR(t.Put(t.t().slots, SlotKey(slot, msg.rec.post_seq), mkey));
+  POSTBOX_RETURN_IF_ERROR(t.Put(t.t().messages, mkey, msg.rec.Encode()));
+  POSTBOX_RETURN_IF_ERROR(t.Put(t.t().message_state, msg.StateKey(), msg.state.Encode()));
+  return msg.ToInfo(id, 0);
 }
 
 Status Store::AppendPieces(Txn& t, const MessageId& id, uint64_t offset,
@@ -186,14 +186,16 @@ Result<std::vector<BlobChunk>> Store::PieceViews(Txn& t, const MessageId& id, ui
   return out;
 }
 
-Status Store::RemoveMessage(WriteCtx& w, const MessageId& id, const MessageRecord& rec,
+Status Store::RemoveMessage(WriteCtx& w, const MessageId& id, const Message& msg,
                             const std::optional<MailboxKey>& skip) const {
   Txn& t = w.txn;
+  const MessageRecord& rec = msg.rec;
   const std::string mkey = MessageKey(id);
   POSTBOX_RETURN_IF_ERROR(DeletePieces(t, id, rec.length));
   POSTBOX_RETURN_IF_ERROR(
-      t.Del(t.t().slots, SlotKey(SlotPrefix(rec.from, rec.to, rec.topic), rec.slot_order)));
+      t.Del(t.t().slots, SlotKey(SlotPrefix(rec.from, rec.to, rec.topic), rec.post_seq)));
   POSTBOX_RETURN_IF_ERROR(t.Del(t.t().messages, mkey));
+  POSTBOX_RETURN_IF_ERROR(t.Del(t.t().message_state, msg.StateKey()));
   GoneRecord gone{rec.from, rec.to, w.now_ms};
   POSTBOX_RETURN_IF_ERROR(t.Put(t.t().gone, mkey, gone.Encode()));
   // Indexed on its own (not through the feeds' tombstones) so it is purged
@@ -201,23 +203,34 @@ Status Store::RemoveMessage(WriteCtx& w, const MessageId& id, const MessageRecor
   POSTBOX_RETURN_IF_ERROR(t.Put(t.t().tombs, GoneTombKey(w.now_ms, id), ""));
   FeedRecord tomb{FeedKind::kMessageTombstone, 0, mkey};
   if (!skip || *skip != rec.to) {
-    POSTBOX_RETURN_IF_ERROR(MoveFeedItem(w, rec.to, rec.seq_to, tomb).status());
+    POSTBOX_RETURN_IF_ERROR(MoveFeedItem(w, rec.to, msg.state.seq_to, tomb).status());
   }
   if (!skip || *skip != rec.from) {
-    POSTBOX_RETURN_IF_ERROR(MoveFeedItem(w, rec.from, rec.seq_from, tomb).status());
+    POSTBOX_RETURN_IF_ERROR(MoveFeedItem(w, rec.from, msg.state.seq_from, tomb).status());
   }
   return Status();
 }
 
-Result<MessageRecord> Store::RequireMessage(Txn& t, const MailboxKey& actor, const MessageId& id,
-                                            bool recipient_only) const {
+Result<std::optional<Message>> Store::FindMessage(Txn& t, const MessageId& id) const {
+  POSTBOX_ASSIGN_OR_RETURN(auto raw, t.Get(t.t().messages, MessageKey(id)));
+  if (!raw) return std::optional<Message>();
+  Message msg;
+  POSTBOX_ASSIGN_OR_RETURN(msg.rec, MessageRecord::Decode(*raw));
+  POSTBOX_ASSIGN_OR_RETURN(auto state, t.Get(t.t().message_state, msg.StateKey()));
+  if (!state) return Status::Internal("message " + id.ToHex() + " has no state row");
+  POSTBOX_ASSIGN_OR_RETURN(msg.state, MessageState::Decode(*state));
+  return std::optional<Message>(std::move(msg));
+}
+
+Result<Message> Store::RequireMessage(Txn& t, const MailboxKey& actor, const MessageId& id,
+                                      bool recipient_only) const {
   // An unknown (or deleted) actor is an unknown mailbox before it is a non-party.
   POSTBOX_RETURN_IF_ERROR(RequireMailbox(t, actor).status());
   const std::string mkey = MessageKey(id);
-  POSTBOX_ASSIGN_OR_RETURN(auto live, t.Get(t.t().messages, mkey));
+  POSTBOX_ASSIGN_OR_RETURN(auto live, FindMessage(t, id));
   if (live) {
-    POSTBOX_ASSIGN_OR_RETURN(MessageRecord rec, MessageRecord::Decode(*live));
-    if (actor == rec.to || (!recipient_only && actor == rec.from)) return rec;
+    const MessageRecord& rec = live->rec;
+    if (actor == rec.to || (!recipient_only && actor == rec.from)) return std::move(*live);
     return Status::PermissionDenied(recipient_only
                                         ? "only the recipient may change a message's status"
                                         : "not a party to message " + id.ToHex());
@@ -239,25 +252,28 @@ Result<MessageStatus> Store::AdvanceStatus(WriteCtx& w, const MailboxKey& actor,
     return Status::InvalidArgument("status must be uploaded(1), downloaded(2) or viewed(3), got " +
                                    std::to_string(static_cast<int>(status)));
   }
-  POSTBOX_ASSIGN_OR_RETURN(MessageRecord rec, RequireMessage(w.txn, actor, id, true));
-  MessageStatus merged = MergeStatus(rec.status, status);
-  if (merged == rec.status) return merged;
-  rec.status = merged;
+  POSTBOX_ASSIGN_OR_RETURN(Message msg, RequireMessage(w.txn, actor, id, true));
+  MessageState& state = msg.state;
+  MessageStatus merged = MergeStatus(state.status, status);
+  if (merged == state.status) return merged;
+  state.status = merged;
   const std::string mkey = MessageKey(id);
   // Both parties see the rise: the sender's outgoing item and the recipient's
   // incoming item (for the recipient's other devices).
-  POSTBOX_ASSIGN_OR_RETURN(rec.seq_from,
-                           MoveFeedItem(w, rec.from, rec.seq_from, {FeedKind::kOutgoing, 0, mkey}));
-  POSTBOX_ASSIGN_OR_RETURN(rec.seq_to,
-                           MoveFeedItem(w, rec.to, rec.seq_to, {FeedKind::kIncoming, 0, mkey}));
-  POSTBOX_RETURN_IF_ERROR(w.txn.Put(w.txn.t().messages, mkey, rec.Encode()));
+  POSTBOX_ASSIGN_OR_RETURN(state.seq_from, MoveFeedItem(w, msg.rec.from, state.seq_from,
+                                                        {FeedKind::kOutgoing, 0, mkey}));
+  POSTBOX_ASSIGN_OR_RETURN(
+      state.seq_to, MoveFeedItem(w, msg.rec.to, state.seq_to, {FeedKind::kIncoming, 0, mkey}));
+  // Only the small state row is rewritten; the record in `messages` (keyed by
+  // the random id, a page of its own per message) stays as it is.
+  POSTBOX_RETURN_IF_ERROR(w.txn.Put(w.txn.t().message_state, msg.StateKey(), state.Encode()));
   return merged;
 }
 
 Result<std::string> Store::ReadBlob(Txn& t, const MailboxKey& actor, const MessageId& id,
                                     uint64_t offset, uint64_t length) const {
-  POSTBOX_ASSIGN_OR_RETURN(MessageRecord rec, RequireMessage(t, actor, id, false));
-  POSTBOX_ASSIGN_OR_RETURN(auto chunks, PieceViews(t, id, rec.length, offset, length, false));
+  POSTBOX_ASSIGN_OR_RETURN(Message msg, RequireMessage(t, actor, id, false));
+  POSTBOX_ASSIGN_OR_RETURN(auto chunks, PieceViews(t, id, msg.rec.length, offset, length, false));
   std::string out;
   for (const auto& c : chunks) out.append(c.bytes);
   return out;

@@ -41,6 +41,12 @@ std::string EntryKey(const MailboxKey& m, std::string_view key) {
 
 std::string MessageKey(const MessageId& id) { return std::string(id.AsBytes()); }
 
+std::string MessageStateKey(const MailboxKey& to, uint64_t post_seq) {
+  std::string k(to.AsBytes());
+  AppendBE64(k, post_seq);
+  return k;
+}
+
 std::string SlotPrefix(const MailboxKey& from, const MailboxKey& to, std::string_view topic) {
   std::string k(from.AsBytes());
   k.append(to.AsBytes());
@@ -169,10 +175,7 @@ std::string MessageRecord::Encode() const {
       .U64(created_ms)
       .U64(length)
       .Fixed({reinterpret_cast<const char*>(digest.data()), digest.size()})
-      .U8(static_cast<uint8_t>(status))
-      .U64(seq_from)
-      .U64(seq_to)
-      .U64(slot_order)
+      .U64(post_seq)
       .Bytes16(topic)
       .Bytes16(meta);
   return out;
@@ -186,27 +189,41 @@ Result<MessageRecord> MessageRecord::Decode(std::string_view in) {
   m.created_ms = r.U64();
   m.length = r.U64();
   CopyTo(r.Fixed(16), &m.digest);
-  m.status = static_cast<MessageStatus>(r.U8());
-  m.seq_from = r.U64();
-  m.seq_to = r.U64();
-  m.slot_order = r.U64();
+  m.post_seq = r.U64();
   m.topic = std::string(r.Bytes16());
   m.meta = std::string(r.Bytes16());
-  if (!r.ok()) return Corrupt("message");
+  if (!r.ok() || !r.done()) return Corrupt("message");
   return m;
 }
 
-MessageInfo MessageRecord::ToInfo(const MessageId& id, uint64_t seq) const {
+std::string MessageState::Encode() const {
+  std::string out;
+  RecordWriter(&out).U8(static_cast<uint8_t>(status)).U64(seq_from).U64(seq_to);
+  return out;
+}
+
+Result<MessageState> MessageState::Decode(std::string_view in) {
+  RecordReader r(in);
+  MessageState s;
+  const uint8_t status = r.U8();
+  s.seq_from = r.U64();
+  s.seq_to = r.U64();
+  if (!r.ok() || !r.done() || status < 1 || status > 3) return Corrupt("message state");
+  s.status = static_cast<MessageStatus>(status);
+  return s;
+}
+
+MessageInfo Message::ToInfo(const MessageId& id, uint64_t seq) const {
   MessageInfo info;
   info.id = id;
-  info.from = from;
-  info.to = to;
-  info.topic = topic;
-  info.meta = meta;
-  info.length = length;
-  info.digest = digest;
-  info.status = status;
-  info.created_ms = created_ms;
+  info.from = rec.from;
+  info.to = rec.to;
+  info.topic = rec.topic;
+  info.meta = rec.meta;
+  info.length = rec.length;
+  info.digest = rec.digest;
+  info.status = state.status;
+  info.created_ms = rec.created_ms;
   info.seq = seq;
   return info;
 }

@@ -24,14 +24,18 @@ inline constexpr uint64_t kBlobPieceSize = 256 * 1024;
 // whose source and destination differ in alignment runs markedly slower).
 inline constexpr size_t kPieceTrailer = 8;
 
-// Format of the store, kept in meta["format"].
-inline constexpr uint32_t kFormatVersion = 1;
+// Format of the store, kept in meta["format"] as a u32. Open refuses a store of
+// any other format, and a store with data but no format record (format 1, which
+// did not write one). 2: a message's mutable part moved to `message_state`.
+inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr std::string_view kFormatName = "format";
 
 // ---- keys ----
-std::string MailboxKeyBytes(const MailboxKey& m);                 // mailboxes, push
-std::string ConnKey(const MailboxKey& a, const MailboxKey& b);    // conns
-std::string EntryKey(const MailboxKey& m, std::string_view key);  // entries
-std::string MessageKey(const MessageId& id);                      // messages, gone
+std::string MailboxKeyBytes(const MailboxKey& m);                      // mailboxes, push
+std::string ConnKey(const MailboxKey& a, const MailboxKey& b);         // conns
+std::string EntryKey(const MailboxKey& m, std::string_view key);       // entries
+std::string MessageKey(const MessageId& id);                           // messages, gone
+std::string MessageStateKey(const MailboxKey& to, uint64_t post_seq);  // message_state
 std::string SlotPrefix(const MailboxKey& from, const MailboxKey& to, std::string_view topic);
 std::string SlotKey(std::string_view slot_prefix, uint64_t order);            // slots
 std::string BlobKey(const MessageId& id, uint32_t piece);                     // blobs
@@ -62,20 +66,38 @@ struct EntryRecord {
   static Result<EntryRecord> Decode(std::string_view in);
 };
 
+// The immutable part of a message, written once when it commits (`messages`,
+// keyed by the random id: rewriting it would dirty a random page per change).
 struct MessageRecord {
   MailboxKey from;
   MailboxKey to;
   uint64_t created_ms = 0;
   uint64_t length = 0;
   Digest128 digest{};
-  MessageStatus status = MessageStatus::kUploaded;
-  uint64_t seq_from = 0;  // its outgoing record in the sender's feed
-  uint64_t seq_to = 0;    // its incoming record in the recipient's feed
-  uint64_t slot_order = 0;
+  // The recipient's feed seq when the message committed: unique per recipient
+  // and rising, it orders the message's slot and keys its MessageState.
+  uint64_t post_seq = 0;
   std::string topic;
   std::string meta;
   std::string Encode() const;
   static Result<MessageRecord> Decode(std::string_view in);
+};
+
+// The mutable part of a message (`message_state`, keyed to ‖ post_seq, so the
+// rows of a recipient's recent messages share pages).
+struct MessageState {
+  MessageStatus status = MessageStatus::kUploaded;
+  uint64_t seq_from = 0;  // its outgoing record in the sender's feed
+  uint64_t seq_to = 0;    // its incoming record in the recipient's feed
+  std::string Encode() const;
+  static Result<MessageState> Decode(std::string_view in);
+};
+
+// A live message as the store reads it: both parts.
+struct Message {
+  MessageRecord rec;
+  MessageState state;
+  std::string StateKey() const { return MessageStateKey(rec.to, rec.post_seq); }
   MessageInfo ToInfo(const MessageId& id, uint64_t seq) const;
 };
 

@@ -70,10 +70,13 @@ class Store {
                                   const Digest128& digest) const;
   Result<MessageStatus> AdvanceStatus(WriteCtx& w, const MailboxKey& actor, const MessageId& id,
                                       MessageStatus status) const;
+  // The live message `id` (both its record and its state), nullopt when the
+  // id is not live; Internal when the record has no state row.
+  Result<std::optional<Message>> FindMessage(Txn& t, const MessageId& id) const;
   // The live message if `actor` may see it; errors per docs/engine.md.
   // `recipient_only` narrows the parties to the recipient (AdvanceStatus).
-  Result<MessageRecord> RequireMessage(Txn& t, const MailboxKey& actor, const MessageId& id,
-                                       bool recipient_only) const;
+  Result<Message> RequireMessage(Txn& t, const MailboxKey& actor, const MessageId& id,
+                                 bool recipient_only) const;
   Result<std::string> ReadBlob(Txn& t, const MailboxKey& actor, const MessageId& id,
                                uint64_t offset, uint64_t length) const;
   // The checks every new message passes (sizes, parties, posting policy) and
@@ -86,7 +89,8 @@ class Store {
                                                      uint64_t length,
                                                      const Digest128& digest) const;
   // Makes a message whose blob is already in `blobs` live: supersedes the
-  // slot's oldest if it is full, writes the record and both feed items.
+  // slot's oldest if it is full, writes the record, its state and both feed
+  // items.
   // `rec` has from, to, topic, meta, length and digest set.
   Result<MessageInfo> CommitMessage(WriteCtx& w, const MessageId& id, MessageRecord rec) const;
   // Stores bytes at [offset, offset + size) of the blob `id`, whose stored
@@ -100,8 +104,9 @@ class Store {
                                             uint64_t offset, uint64_t length,
                                             bool hash_chunks) const;
   // Deletes a live message like a supersession: blob, slot, record; a gone
-  // record; tombstones in both feeds (except `skip`'s, a mailbox being deleted).
-  Status RemoveMessage(WriteCtx& w, const MessageId& id, const MessageRecord& rec,
+  // record and state; a gone record; tombstones in both feeds (except
+  // `skip`'s, a mailbox being deleted).
+  Status RemoveMessage(WriteCtx& w, const MessageId& id, const Message& msg,
                        const std::optional<MailboxKey>& skip) const;
 
   // ---- uploads.cc ----

@@ -142,8 +142,8 @@ Result<UploadState> Store::UploadOffset(Txn& t, const MailboxKey& actor,
   if (!raw) {
     Status why = NoUpload(t, actor, id);
     if (!why.Is(Code::kConflict)) return why;
-    POSTBOX_ASSIGN_OR_RETURN(MessageRecord rec, RequireMessage(t, actor, id, false));
-    return UploadState{id, rec.length, rec.length, true};
+    POSTBOX_ASSIGN_OR_RETURN(Message msg, RequireMessage(t, actor, id, false));
+    return UploadState{id, msg.rec.length, msg.rec.length, true};
   }
   POSTBOX_ASSIGN_OR_RETURN(UploadRecord u, UploadRecord::Decode(*raw));
   if (u.from != actor) return NotSender(t, actor, "only the sender may see its upload");
@@ -158,8 +158,8 @@ Result<MessageInfo> Store::CommitUpload(WriteCtx& w, const MailboxKey& actor,
     // A retry whose acknowledgement was lost finds the message committed.
     Status why = NoUpload(t, actor, id);
     if (!why.Is(Code::kConflict)) return why;
-    POSTBOX_ASSIGN_OR_RETURN(MessageRecord rec, RequireMessage(t, actor, id, false));
-    return rec.ToInfo(id, 0);
+    POSTBOX_ASSIGN_OR_RETURN(Message msg, RequireMessage(t, actor, id, false));
+    return msg.ToInfo(id, 0);
   }
   POSTBOX_ASSIGN_OR_RETURN(UploadRecord u, UploadRecord::Decode(*raw));
   if (u.from != actor) return NotSender(t, actor, "only the sender may commit its upload");

@@ -1,0 +1,110 @@
+// The store's format record: a store of another format fails to open with a
+// clear error instead of being misread. The old formats are made by editing
+// meta["format"] with LMDB directly.
+#include <gtest/gtest.h>
+#include <lmdb.h>
+
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "postbox/db.h"
+#include "tests/unit/engine/test_util.h"
+
+namespace postbox {
+namespace {
+
+constexpr uint32_t kCurrentFormat = 2;
+
+class FormatTest : public ::testing::Test {
+ protected:
+  std::string Path() const { return dir_.Sub("db"); }
+
+  // A store with one mailbox, closed again.
+  void MakeStore() {
+    Options o;
+    o.durability = Durability::kRelaxed;
+    auto db = DB::Open(Path(), o);
+    ASSERT_OK(db);
+    ASSERT_OK((*db)->CreateMailbox());
+  }
+
+  // Reads or rewrites meta["format"] with LMDB itself: `value` nullopt deletes
+  // it. Returns the stored format before the change (0: none).
+  uint32_t EditFormat(std::optional<uint32_t> value, bool write) {
+    MDB_env* env = nullptr;
+    EXPECT_EQ(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    EXPECT_EQ(mdb_env_open(env, Path().c_str(), MDB_NOTLS, 0644), 0);
+    MDB_txn* txn = nullptr;
+    EXPECT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    MDB_dbi meta = 0;
+    EXPECT_EQ(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    MDB_val k{6, const_cast<char*>("format")}, v{};
+    uint32_t before = 0;
+    if (mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == 4) std::memcpy(&before, v.mv_data, 4);
+    if (write && value) {
+      MDB_val nv{4, &*value};
+      EXPECT_EQ(mdb_put(txn, meta, &k, &nv, 0), 0);
+    } else if (write) {
+      EXPECT_EQ(mdb_del(txn, meta, &k, nullptr), 0);
+    }
+    EXPECT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    return before;
+  }
+
+  void ExpectRefused(std::string_view why) {
+    for (bool read_only : {false, true}) {
+      Options o;
+      o.read_only = read_only;
+      auto db = DB::Open(Path(), o);
+      ASSERT_FALSE(db.ok()) << "read_only=" << read_only;
+      EXPECT_TRUE(db.error().Is(Code::kInternal)) << db.error().ToString();
+      EXPECT_NE(db.error().message().find(why), std::string::npos) << db.error().ToString();
+      EXPECT_NE(db.error().message().find("reads format 2"), std::string::npos)
+          << db.error().ToString();
+    }
+  }
+
+  test::TempDir dir_;
+};
+
+TEST_F(FormatTest, NewStoreRecordsTheCurrentFormat) {
+  MakeStore();
+  EXPECT_EQ(EditFormat(std::nullopt, false), kCurrentFormat);
+  auto db = DB::Open(Path(), Options{});
+  ASSERT_OK(db);
+}
+
+TEST_F(FormatTest, OtherFormatNumberIsRefused) {
+  MakeStore();
+  EditFormat(1, true);
+  ExpectRefused("has format 1");
+  EditFormat(3, true);
+  ExpectRefused("has format 3");
+}
+
+TEST_F(FormatTest, DataWithoutFormatRecordIsFormatOneAndRefused) {
+  MakeStore();
+  EditFormat(std::nullopt, true);
+  ExpectRefused("has format 1");
+  // Refusing changed nothing: still no format record.
+  EXPECT_EQ(EditFormat(std::nullopt, false), 0u);
+}
+
+TEST_F(FormatTest, EmptyStoreWithoutFormatRecordIsStamped) {
+  {
+    auto db = DB::Open(Path(), Options{});
+    ASSERT_OK(db);
+  }
+  EditFormat(std::nullopt, true);
+  auto db = DB::Open(Path(), Options{});
+  ASSERT_OK(db);
+  db->reset();
+  EXPECT_EQ(EditFormat(std::nullopt, false), kCurrentFormat);
+}
+
+}  // namespace
+}  // namespace postbox
