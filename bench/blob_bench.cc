@@ -96,10 +96,10 @@ XXH_TARGET_AVX2 static XXH64_hash_t InlineAvx2Xxh3(const void* p, size_t n) {
 #include <thread>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "postbox/blob.h"
 #include "postbox/db.h"
 #include "postbox/options.h"
-#include "bench/bench_util.h"
 
 namespace {
 
@@ -126,7 +126,6 @@ double CpuNow() {
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
-
 
 const std::string& Blob() {
   static const std::string blob = postbox::bench::RandomBlob(kBlobBytes);

@@ -141,8 +141,8 @@ double RawStream(const std::string& blob, int times) {
         const size_t at = next % blob->size();
         auto* r = new Req{{}, std::min<size_t>(kRawWrite, blob->size() - at)};
         r->req.data = this;
-        uv_buf_t b = uv_buf_init(const_cast<char*>(blob->data() + at),
-                                 static_cast<unsigned>(r->bytes));
+        uv_buf_t b =
+            uv_buf_init(const_cast<char*>(blob->data() + at), static_cast<unsigned>(r->bytes));
         next += r->bytes;
         queued += r->bytes;
         uv_write(&r->req, reinterpret_cast<uv_stream_t*>(tcp), &b, 1, [](uv_write_t* req, int) {
@@ -339,7 +339,8 @@ int main(int argc, char** argv) {
       "download_MBps=%.0f raw_stream_MBps=%.0f download_ratio=%.2f (target 0.25)\n",
       Median(up_mbps), Median(raw_put_mbps), Median(up_ratio), Median(down_mbps),
       Median(raw_stream_mbps), Median(down_ratio));
-  std::printf("peak RSS growth: upload %.1f MiB, download %.1f MiB (client and server in one process)\n",
-              up_rss, down_rss);
+  std::printf(
+      "peak RSS growth: upload %.1f MiB, download %.1f MiB (client and server in one process)\n",
+      up_rss, down_rss);
   return 0;
 }

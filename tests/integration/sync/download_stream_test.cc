@@ -119,9 +119,8 @@ TEST_F(DownloadStreamTest, EmptyRangesGetOneEmptyChunkAndOffsetsPastTheEnd400) {
     ASSERT_TRUE(m);
     EXPECT_EQ(got_rid, rid);
     auto* c = std::get_if<wire::DownloadChunk>(&*m);
-    ASSERT_NE(c, nullptr) << "request " << rid << ": error "
-                          << std::get<wire::ErrorReply>(*m).code << " "
-                          << std::get<wire::ErrorReply>(*m).message;
+    ASSERT_NE(c, nullptr) << "request " << rid << ": error " << std::get<wire::ErrorReply>(*m).code
+                          << " " << std::get<wire::ErrorReply>(*m).message;
     EXPECT_EQ(c->offset, offset);
     EXPECT_TRUE(c->data.empty());
     EXPECT_TRUE(wire::VerifyChunkDigest(*c));

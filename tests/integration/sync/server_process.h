@@ -34,8 +34,8 @@ class ServerProcess {
                 std::vector<std::string> extra = {}) {
     int fds[2];
     if (pipe(fds) != 0) return;
-    std::vector<std::string> args = {bin,      "--listen", "127.0.0.1:" + std::to_string(port),
-                                     "--data", data,       "--threads",
+    std::vector<std::string> args = {bin,      "--listen",    "127.0.0.1:" + std::to_string(port),
+                                     "--data", data,          "--threads",
                                      "2",      "--log-level", "warn"};
     args.insert(args.end(), extra.begin(), extra.end());
     pid_ = fork();
@@ -84,7 +84,8 @@ class ServerProcess {
     std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
     std::string line;
     while (std::getline(in, line)) {
-      if (line.rfind(field + ":", 0) == 0) return std::strtol(line.c_str() + field.size() + 1, nullptr, 10);
+      if (line.rfind(field + ":", 0) == 0)
+        return std::strtol(line.c_str() + field.size() + 1, nullptr, 10);
     }
     return -1;
   }

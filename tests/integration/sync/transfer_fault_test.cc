@@ -132,8 +132,8 @@ TEST(TransferFaultTest, UploadSurvivesServerSigkillsAndCommitsTheIdenticalBlob) 
   const Status s = (*sender)->Upload(source.get(), spec);
   done = true;
   killer.join();
-  ASSERT_TRUE(s.ok()) << s.ToString() << " (kills at " << kill_at[0] << ", " << kill_at[1]
-                      << ", " << kill_at[2] << ")";
+  ASSERT_TRUE(s.ok()) << s.ToString() << " (kills at " << kill_at[0] << ", " << kill_at[1] << ", "
+                      << kill_at[2] << ")";
   EXPECT_EQ(kills, 3) << "the upload finished before every kill point";
   EXPECT_TRUE(monotone);
   EXPECT_EQ(last, blob.size());
@@ -196,7 +196,8 @@ TEST(TransferMemoryTest, HundredConcurrentDownloadsOf64MiBKeepServerRssUnder256M
   {
     auto db = DB::Open(data, {});
     ASSERT_TRUE(db.ok());
-    PostRequest r{.from = p.a.mkey, .to = p.b.mkey, .id = id, .topic = "video", .meta = "", .bytes = blob};
+    PostRequest r{
+        .from = p.a.mkey, .to = p.b.mkey, .id = id, .topic = "video", .meta = "", .bytes = blob};
     ASSERT_TRUE((*db)->PostMessage(r).ok());
   }
   ServerProcess server(bin, data);

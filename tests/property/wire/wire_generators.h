@@ -110,8 +110,7 @@ POSTBOX_GEN(DownloadRequest, set(&DownloadRequest::id, GenId()), set(&DownloadRe
             set(&DownloadRequest::length))
 POSTBOX_GEN(DownloadChunk, set(&DownloadChunk::id, GenId()), set(&DownloadChunk::offset),
             set(&DownloadChunk::total_length), set(&DownloadChunk::data, GenBytes()),
-            set(&DownloadChunk::xxh3_64),
-            set(&DownloadChunk::digest, GenMaybeId()))
+            set(&DownloadChunk::xxh3_64), set(&DownloadChunk::digest, GenMaybeId()))
 POSTBOX_GEN(StatusUpdate, set(&StatusUpdate::id, GenId()),
             set(&StatusUpdate::status, GenEnum<MessageStatus>()))
 POSTBOX_GEN(EntryGet, set(&EntryGet::key, GenBytes()))
@@ -125,8 +124,7 @@ POSTBOX_GEN(EntryListReply, set(&EntryListReply::entries, SmallVector(GenEntry()
 POSTBOX_GEN(EntryValue, set(&EntryValue::entry, GenEntry()))
 POSTBOX_GEN(ConnectionAdd, set(&ConnectionAdd::peer, GenId()))
 POSTBOX_GEN(ConnectionRemove, set(&ConnectionRemove::peer, GenId()))
-POSTBOX_GEN(ConnectionList,
-            set(&ConnectionList::start_after, GenMaybeId()),
+POSTBOX_GEN(ConnectionList, set(&ConnectionList::start_after, GenMaybeId()),
             set(&ConnectionList::limit))
 POSTBOX_GEN(ConnectionListReply, set(&ConnectionListReply::peers, SmallVector(GenId())),
             set(&ConnectionListReply::more))

@@ -388,8 +388,8 @@ void Session::HandleUploadChunk(uint64_t rid, const wire::UploadChunk& m) {
 void Session::HandleUploadQuery(uint64_t rid, const wire::UploadQueryOffset& m) {
   auto state = core_->db()->UploadOffset(mkey_, MessageIdFromWire(m.id));
   if (!state) return SendError(rid, state.error());
-  Send(rid, wire::UploadOffset{m.id, state->committed ? state->length : state->offset,
-                               state->length});
+  Send(rid,
+       wire::UploadOffset{m.id, state->committed ? state->length : state->offset, state->length});
 }
 
 void Session::UpdateReading() {
@@ -414,15 +414,15 @@ void Session::HandleDownload(uint64_t rid, const wire::DownloadRequest& m) {
     return true;
   });
   const bool to_end = m.length == 0 || m.offset > UINT64_MAX - m.length;
-  downloads_.push_back(
-      Download{.rid = rid, .id = id, .next = m.offset, .end = to_end ? UINT64_MAX : m.offset + m.length});
+  downloads_.push_back(Download{
+      .rid = rid, .id = id, .next = m.offset, .end = to_end ? UINT64_MAX : m.offset + m.length});
   ServeDownloads();
 }
 
 void Session::ServeDownloads() {
   while (!downloads_.empty() && !closing_ && !closed_ &&
-         out_.size() + inflight_.size() < std::min(kDownloadHighWater,
-                                                   core_->options().max_outbound_bytes / 4)) {
+         out_.size() + inflight_.size() <
+             std::min(kDownloadHighWater, core_->options().max_outbound_bytes / 4)) {
     if (next_download_ >= downloads_.size()) next_download_ = 0;
     if (ServeOne(&downloads_[next_download_])) {
       ++next_download_;  // round robin: the next stream sends the next chunk
@@ -440,9 +440,9 @@ bool Session::ServeOne(Download* d) {
   const auto& o = core_->options();
   // One stored piece per turn, smaller if the frame or output limits say so
   // (then the view hashes the part it returns).
-  const uint64_t max_data = std::min<uint64_t>(
-      {core_->db()->options().max_chunk_size, o.max_frame_payload - kChunkFrameOverhead,
-       std::max<size_t>(o.max_outbound_bytes / 4, 1)});
+  const uint64_t max_data = std::min<uint64_t>({core_->db()->options().max_chunk_size,
+                                                o.max_frame_payload - kChunkFrameOverhead,
+                                                std::max<size_t>(o.max_outbound_bytes / 4, 1)});
   // A fresh snapshot per piece: a message superseded meanwhile answers 410 now.
   auto view = core_->db()->ViewBlob(mkey_, d->id, d->next, std::min(max_data, d->end - d->next));
   if (!view) {

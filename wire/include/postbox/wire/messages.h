@@ -221,7 +221,7 @@ struct DownloadChunk {
   uint64_t offset = 0;
   uint64_t total_length = 0;
   std::string_view data{};
-  uint64_t xxh3_64 = 0;  // XXH3-64 of `data`, seed 0; see VerifyChunkDigest().
+  uint64_t xxh3_64 = 0;             // XXH3-64 of `data`, seed 0; see VerifyChunkDigest().
   std::optional<Bytes16> digest{};  // XXH3-128 of the whole blob
   bool operator==(const DownloadChunk&) const = default;
 };
