@@ -75,6 +75,10 @@ struct ServerOptions {
   uint32_t default_poll_limit = 256;
   // Most ops the writer puts into one transaction.
   size_t max_batch_ops = 4096;
+  // Most bytes of values and upload chunks in one transaction (at least one op
+  // always goes in): many sessions' uploads must not add up to a transaction
+  // LMDB cannot hold (MDB_TXN_FULL fails every op in it) or one slow commit.
+  size_t max_batch_bytes = 64u << 20;
   // How long Stop() lets sessions drain their last replies before closing them.
   std::chrono::milliseconds stop_grace{2000};
   // Per-platform policy; a platform without an entry always gets kCurrent.

@@ -71,6 +71,7 @@ Status ServerCore::Start() {
   }
   if (options_.default_poll_limit == 0) options_.default_poll_limit = 256;
   if (options_.max_batch_ops == 0) options_.max_batch_ops = 1;
+  if (options_.max_batch_bytes == 0) options_.max_batch_bytes = 1;
   const wire::EncoderOptions eo{.max_payload = options_.max_frame_payload};
   // Loop 0 binds first so that an ephemeral port is known to the others.
   for (unsigned i = 0; i < options_.threads; ++i) {
@@ -213,9 +214,14 @@ void ServerCore::WriterMain() {
     }
     hosts.clear();
     // Everything the sessions queued meanwhile: one durable transaction per
-    // max_batch_ops, each op answered only after its commit.
-    for (size_t begin = 0; begin < ops.size(); begin += options_.max_batch_ops) {
-      const size_t end = std::min(ops.size(), begin + options_.max_batch_ops);
+    // max_batch_ops or max_batch_bytes, each op answered only after its commit.
+    for (size_t begin = 0, end = 0; begin < ops.size(); begin = end) {
+      size_t bytes = 0;
+      while (end < ops.size() && end - begin < options_.max_batch_ops &&
+             (end == begin || bytes + ops[end].value.size() <= options_.max_batch_bytes)) {
+        bytes += ops[end].value.size();
+        ++end;
+      }
       batch.Clear();
       for (size_t i = begin; i < end; ++i) {
         WriteOp& op = ops[i];
