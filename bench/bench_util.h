@@ -10,6 +10,7 @@
 #include <sys/vfs.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -51,12 +52,17 @@ inline const std::string& BenchRoot() {
   return root;
 }
 
-// A fresh folder under BenchRoot(), removed with its contents when the object goes.
+// A fresh folder under `root` (BenchRoot() by default), removed with its
+// contents when the object goes.
 class Folder {
  public:
-  explicit Folder(std::string_view tag = "bench") {
-    std::string tmpl = BenchRoot() + "/postbox-" + std::string(tag) + "-XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) std::abort();
+  explicit Folder(std::string_view tag = "bench", const std::string& root = BenchRoot()) {
+    std::string tmpl = root + "/postbox-" + std::string(tag) + "-XXXXXX";
+    if (mkdtemp(tmpl.data()) == nullptr) {
+      std::fprintf(stderr, "cannot create a folder in %s: %s\n", root.c_str(),
+                   std::strerror(errno));
+      std::abort();
+    }
     path_ = tmpl;
   }
   ~Folder() {

@@ -1,8 +1,6 @@
 // The raw baselines measured in the same run as the server's figures: a libuv
 // echo server (what a round trip costs without postbox) and one put per
 // durable LMDB transaction (what a write costs without group commit).
-#include <lmdb.h>
-#include <stdlib.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -12,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "load/load.h"
 
 namespace postbox::load {
@@ -64,39 +63,13 @@ int ServeEcho(uint16_t port) {
 int RawLmdbTxn(const std::string& dir, double seconds) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  std::string path = dir + "/raw-lmdb-XXXXXX";
-  if (mkdtemp(path.data()) == nullptr) {
-    std::fprintf(stderr, "raw lmdb: cannot create a folder in %s: %s\n", dir.c_str(),
-                 std::strerror(errno));
-    return 1;
-  }
-  auto fail = [&](const char* what, int rc) {
-    std::fprintf(stderr, "raw lmdb: %s: %s\n", what, mdb_strerror(rc));
-    std::filesystem::remove_all(path, ec);
-    return 1;
-  };
+  const bench::Folder folder("raw-lmdb", dir);
   // The engine's environment (engine/src/store/env.cc) in durable mode:
   // MDB_NOTLS and nothing else, so every commit is synced.
-  MDB_env* env = nullptr;
-  int rc = mdb_env_create(&env);
-  if (rc != 0) return fail("mdb_env_create", rc);
-  mdb_env_set_maxdbs(env, 16);
-  mdb_env_set_maxreaders(env, 1022);
-  mdb_env_set_mapsize(env, uint64_t{64} << 20);
-  if ((rc = mdb_env_open(env, path.c_str(), MDB_NOTLS, 0644)) != 0) {
-    mdb_env_close(env);
-    return fail("mdb_env_open", rc);
-  }
-  MDB_txn* txn = nullptr;
-  MDB_dbi dbi = 0;
-  if ((rc = mdb_txn_begin(env, nullptr, 0, &txn)) != 0 ||
-      (rc = mdb_dbi_open(txn, "bench", MDB_CREATE, &dbi)) != 0 || (rc = mdb_txn_commit(txn)) != 0) {
-    mdb_env_close(env);
-    return fail("creating the table", rc);
-  }
+  bench::RawEnv env(folder.path(), /*nosync=*/false, size_t{64} << 20);
   // Ascending 16-byte keys (appends, LMDB's cheapest put) and 100-byte
   // values: the baseline is the durable commit itself.
-  unsigned char key[16] = {}, value[100] = {};
+  char key[16] = {}, value[100] = {};
   uint64_t txns = 0;
   std::vector<uint32_t> latencies_us;  // per transaction: begin, put, synced commit
   const uint64_t t0 = NowNs();
@@ -104,25 +77,12 @@ int RawLmdbTxn(const std::string& dir, double seconds) {
   uint64_t now = t0;
   while (now < until) {
     const uint64_t start = now;
-    for (int i = 0; i < 8; ++i) key[i] = static_cast<unsigned char>(txns >> (56 - 8 * i));
-    MDB_val k{sizeof(key), key}, v{sizeof(value), value};
-    txn = nullptr;
-    if ((rc = mdb_txn_begin(env, nullptr, 0, &txn)) != 0 ||
-        (rc = mdb_put(txn, dbi, &k, &v, 0)) != 0) {
-      if (txn != nullptr) mdb_txn_abort(txn);
-      mdb_env_close(env);
-      return fail("put", rc);
-    }
-    if ((rc = mdb_txn_commit(txn)) != 0) {
-      mdb_env_close(env);
-      return fail("mdb_txn_commit", rc);
-    }
+    for (int i = 0; i < 8; ++i) key[i] = static_cast<char>(txns >> (56 - 8 * i));
+    env.PutOne({key, sizeof(key)}, {value, sizeof(value)});
     ++txns;
     now = NowNs();
     latencies_us.push_back(static_cast<uint32_t>((now - start) / 1000));
   }
-  mdb_env_close(env);
-  std::filesystem::remove_all(path, ec);
   const double secs = static_cast<double>(now - t0) / 1e9;
   std::sort(latencies_us.begin(), latencies_us.end());
   auto pct = [&](double p) {
