@@ -239,6 +239,23 @@ TEST_F(TransferTest, AsyncUploadComputesTheDigestItself) {
   EXPECT_EQ(r->digest, ComputeDigest128(bytes));
 }
 
+// The async form re-hashes a held prefix on the loop, a MiB per turn: a
+// prefix of several steps resumes as the blocking form does.
+TEST_F(TransferTest, AsyncDownloadRehashesAHeldPrefixInSteps) {
+  const std::string bytes = RandomBytes(3 * 1024 * 1024 + 7, 22);
+  const MessageId id = UploadFromA(bytes);
+  std::string held = bytes.substr(0, 2 * 1024 * 1024 + 11);
+  auto sink = MemorySink(&held);
+  std::promise<Result<DownloadResult>> done;
+  cb_->DownloadAsync(id, sink.get(), {},
+                     [&](Result<DownloadResult> r) { done.set_value(std::move(r)); });
+  auto r = done.get_future().get();
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->resumed_from, 2u * 1024 * 1024 + 11);
+  EXPECT_EQ(r->digest, ComputeDigest128(bytes));
+  EXPECT_TRUE(held == bytes);
+}
+
 TEST_F(TransferTest, DownloadResumesFromAPartlyFilledSink) {
   const std::string bytes = RandomBytes(2 * kChunk + 999, 21);
   const MessageId id = UploadFromA(bytes);

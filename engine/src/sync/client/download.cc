@@ -46,27 +46,19 @@ class DownloadTask : public std::enable_shared_from_this<DownloadTask> {
   void StartNow(std::unique_ptr<Hash128> prefix, uint64_t prefix_len) {
     if (prefix) {
       hash_ = std::move(prefix);
-      hashed_ = held_ = prefix_len;
+      held_ = prefix_len;
       return Resume();
     }
+    // Re-hashes the held prefix on the loop, a step per turn.
     hash_ = std::make_unique<Hash128>();
     held_ = sink_->size();
-    HashStep();
-  }
-
-  // Re-hashes the held prefix kHashStepBytes per loop turn.
-  void HashStep() {
-    Status s =
-        HashRange([this](uint64_t off, std::span<char> out) { return sink_->ReadAt(off, out); },
-                  held_, kHashStepBytes, &hashed_, hash_.get());
-    if (!s.ok()) return Finish(s);
-    if (hashed_ < held_) {
-      if (!core_->Post([self = shared_from_this()] { self->HashStep(); })) {
-        Finish(Status::Unavailable("client closed"));
-      }
-      return;
-    }
-    Resume();
+    HashInSteps(
+        core_, [this](uint64_t off, std::span<char> out) { return sink_->ReadAt(off, out); }, held_,
+        hash_.get(),
+        [self = shared_from_this()](Status s) {
+          if (!s.ok()) return self->Finish(s);
+          self->Resume();
+        });
   }
 
   void Resume() {
@@ -252,7 +244,6 @@ class DownloadTask : public std::enable_shared_from_this<DownloadTask> {
 
   std::unique_ptr<Hash128> hash_;  // of the sink's first expected_ bytes
   uint64_t held_ = 0;              // sink bytes at the start
-  uint64_t hashed_ = 0;
 
   std::optional<uint64_t> total_;  // from the first chunk
   std::optional<wire::Bytes16> digest_;

@@ -43,6 +43,39 @@ Status HashRange(const ReadAtFn& read, uint64_t end, uint64_t budget, uint64_t* 
   return Status::Ok();
 }
 
+namespace {
+
+// The state of one HashInSteps, alive while a step is queued on the loop.
+struct HashSteps : std::enable_shared_from_this<HashSteps> {
+  Client::Core* core;
+  ReadAtFn read;
+  uint64_t end;
+  Hash128* hash;
+  std::function<void(Status)> done;
+  uint64_t hashed = 0;
+
+  void Step() {
+    Status s = HashRange(read, end, kHashStepBytes, &hashed, hash);
+    if (!s.ok() || hashed >= end) return done(std::move(s));
+    if (!core->Post([self = shared_from_this()] { self->Step(); })) {
+      done(Status::Unavailable("client closed"));
+    }
+  }
+};
+
+}  // namespace
+
+void HashInSteps(Client::Core* core, ReadAtFn read, uint64_t end, Hash128* hash,
+                 std::function<void(Status)> done) {
+  auto steps = std::make_shared<HashSteps>();
+  steps->core = core;
+  steps->read = std::move(read);
+  steps->end = end;
+  steps->hash = hash;
+  steps->done = std::move(done);
+  steps->Step();
+}
+
 bool IsTransient(const Status& s) { return s.Is(Code::kUnavailable) || s.Is(Code::kBackOff); }
 
 uint64_t RetryDelayMs(const ClientOptions& o, uint32_t n) {

@@ -48,9 +48,16 @@ using ReadAtFn = std::function<Status(uint64_t offset, std::span<char> out)>;
 
 // Feeds [*done, end) of `read` into `hash`, at most `budget` bytes, in reads
 // of at most kTransferChunk; advances *done. Use with budget = end to hash in
-// one go (on a caller's thread), kHashStepBytes per loop turn on the loop.
+// one go (on a caller's thread); on the loop, HashInSteps.
 Status HashRange(const ReadAtFn& read, uint64_t end, uint64_t budget, uint64_t* done,
                  Hash128* hash);
+// Loop-only. Hashes [0, end) of `read` into *hash kHashStepBytes per loop
+// turn, so the loop serves other work in between, then calls `done` with the
+// first read error, Unavailable if the client closed meanwhile, or OK. `read`
+// and `hash` must stay valid until then (a task keeps itself alive through
+// `done`).
+void HashInSteps(Client::Core* core, ReadAtFn read, uint64_t end, Hash128* hash,
+                 std::function<void(Status)> done);
 
 // Failures a transfer survives by resynchronising: a lost session, a timeout,
 // 503, 429.

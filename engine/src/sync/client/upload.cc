@@ -45,27 +45,18 @@ class UploadTask : public std::enable_shared_from_this<UploadTask> {
     length_ = source_->size();
     if (spec_.digest) return Begin();
     hash_ = std::make_unique<Hash128>();
-    HashStep();
+    HashInSteps(
+        core_, [this](uint64_t off, std::span<char> out) { return source_->ReadAt(off, out); },
+        length_, hash_.get(),
+        [self = shared_from_this()](Status s) {
+          if (!s.ok()) return self->Finish(s);
+          self->spec_.digest = self->hash_->Digest();
+          self->hash_.reset();
+          self->Begin();
+        });
   }
 
  private:
-  // Hashes kHashStepBytes, then lets the loop do other work before the next step.
-  void HashStep() {
-    Status s =
-        HashRange([this](uint64_t off, std::span<char> out) { return source_->ReadAt(off, out); },
-                  length_, kHashStepBytes, &hashed_, hash_.get());
-    if (!s.ok()) return Finish(s);
-    if (hashed_ < length_) {
-      if (!core_->Post([self = shared_from_this()] { self->HashStep(); })) {
-        Finish(Status::Unavailable("client closed"));
-      }
-      return;
-    }
-    spec_.digest = hash_->Digest();
-    hash_.reset();
-    Begin();
-  }
-
   void Begin() {
     if (finished_) return;
     const uint64_t gen = ++gen_;
@@ -216,7 +207,6 @@ class UploadTask : public std::enable_shared_from_this<UploadTask> {
 
   uint64_t length_ = 0;
   std::unique_ptr<Hash128> hash_;  // while computing the digest
-  uint64_t hashed_ = 0;
 
   uint64_t gen_ = 0;        // the current attempt; replies of others are ignored
   uint64_t next_ = 0;       // offset of the next chunk to send
