@@ -60,12 +60,18 @@ class WriteBatch {
   size_t AdvanceStatus(const MailboxKey& actor, const MessageId& id, MessageStatus status);
 
   size_t BeginUpload(UploadRequest request);
-  // `bytes` is borrowed: it must stay valid until DB::Write returns.
+  // `bytes` is copied into the batch.
   size_t WriteChunk(const MailboxKey& actor, const MessageId& id, uint64_t offset,
                     std::string_view bytes);
   // The op's `message` is set on success.
   size_t CommitUpload(const MailboxKey& actor, const MessageId& id);
   size_t AbortUpload(const MailboxKey& actor, const MessageId& id);
+
+  // The op as the engine holds it. Defined in engine/src/store/batch_op.h, so
+  // only the library's own layers (the sync server) build one and hand it to
+  // Add: a request decoded off the wire becomes its batch op once.
+  struct Op;
+  size_t Add(Op op);
 
   size_t size() const;
   bool empty() const { return size() == 0; }
@@ -79,7 +85,6 @@ class WriteBatch {
 
  private:
   friend class DB;
-  struct Op;
   std::vector<Op> ops_;
   std::vector<OpResult> results_;
   std::vector<MailboxKey> changed_;

@@ -28,13 +28,13 @@ struct WriteBatch::Op {
   MailboxKey a{};       // the mailbox, the actor, or the first of a pair
   MailboxKey b{};       // the second of a pair
   std::string key{};    // entry key, push token
-  std::string value{};  // entry value
+  std::string value{};  // entry value; kWriteChunk: the chunk's bytes
   uint64_t version = 0;
   uint64_t offset = 0;  // kWriteChunk
   Platform platform = Platform::kNone;
   MessageStatus status = MessageStatus::kUploaded;
   MessageId id{};
-  PostRequest post{};  // kPostMessage; kWriteChunk's bytes are post.bytes
+  PostRequest post{};  // kPostMessage
   UploadRequest upload{};
   Digest128 digest{};  // of post.bytes, hashed when the op is added (outside the writer)
 };

@@ -89,7 +89,7 @@ void DB::Impl::ApplyOne(WriteCtx& w, const WriteBatch::Op& op, OpResult& r) cons
       s = keep(store_.BeginUpload(w, op.upload), [&](auto v) { r.upload = v; });
       break;
     case Kind::kWriteChunk:
-      s = keep(store_.WriteChunk(w, op.a, op.id, op.offset, op.post.bytes),
+      s = keep(store_.WriteChunk(w, op.a, op.id, op.offset, op.value),
                [&](auto v) { r.upload = v; });
       break;
     case Kind::kCommitUpload:

@@ -102,9 +102,10 @@ namespace {
 
 // The tables of every format so far; a store holding keys in any of them and
 // no format record is of format 1, which did not write one.
-constexpr const char* kDataTables[] = {
-    "mailboxes", "conns", "push",  "entries", "messages",   "slots",        "blobs",
-    "gone",      "feed",  "tombs", "uploads", "upload_ttl", "message_state"};
+constexpr const char* kDataTables[] = {"mailboxes",     "conns",       "push",         "entries",
+                                       "messages",      "slots",       "blobs",        "gone",
+                                       "feed",          "tombs",       "uploads",      "upload_ttl",
+                                       "message_state", "upload_tail", "conn_requests"};
 
 // Checks meta["format"] in the open-time transaction `txn`: OK for this
 // format, and for a store without data (stamped with this format unless
@@ -169,7 +170,7 @@ Result<std::unique_ptr<Env>> Env::Open(const std::string& path, const Options& o
 
   int rc = mdb_env_create(&env->env_);
   if (rc != 0) return LmdbError(rc, "mdb_env_create");
-  mdb_env_set_maxdbs(env->env_, 16);
+  mdb_env_set_maxdbs(env->env_, 32);
   mdb_env_set_maxreaders(env->env_, 1022);
   mdb_env_set_mapsize(env->env_, options.initial_map_size);
   // MDB_NOTLS: read transactions are not tied to threads (loop threads and
@@ -197,13 +198,22 @@ Result<std::unique_ptr<Env>> Env::Open(const std::string& path, const Options& o
   struct Named {
     const char* name;
     MDB_dbi* dbi;
-  } names[] = {{"uploads", &env->tables_.uploads}, {"upload_ttl", &env->tables_.upload_ttl},
-               {"meta", &env->tables_.meta},       {"mailboxes", &env->tables_.mailboxes},
-               {"conns", &env->tables_.conns},     {"push", &env->tables_.push},
-               {"entries", &env->tables_.entries}, {"messages", &env->tables_.messages},
-               {"slots", &env->tables_.slots},     {"blobs", &env->tables_.blobs},
-               {"gone", &env->tables_.gone},       {"feed", &env->tables_.feed},
-               {"tombs", &env->tables_.tombs},     {"message_state", &env->tables_.message_state}};
+  } names[] = {{"uploads", &env->tables_.uploads},
+               {"upload_ttl", &env->tables_.upload_ttl},
+               {"meta", &env->tables_.meta},
+               {"mailboxes", &env->tables_.mailboxes},
+               {"conns", &env->tables_.conns},
+               {"push", &env->tables_.push},
+               {"entries", &env->tables_.entries},
+               {"messages", &env->tables_.messages},
+               {"slots", &env->tables_.slots},
+               {"blobs", &env->tables_.blobs},
+               {"gone", &env->tables_.gone},
+               {"feed", &env->tables_.feed},
+               {"tombs", &env->tables_.tombs},
+               {"message_state", &env->tables_.message_state},
+               {"upload_tail", &env->tables_.upload_tail},
+               {"conn_requests", &env->tables_.conn_requests}};
   for (auto& n : names) {
     rc = mdb_dbi_open(txn, n.name, options.read_only ? 0 : MDB_CREATE, n.dbi);
     if (rc != 0) {

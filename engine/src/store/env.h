@@ -47,6 +47,8 @@ struct Tables {
   MDB_dbi tombs = 0;
   MDB_dbi uploads = 0;
   MDB_dbi upload_ttl = 0;
+  MDB_dbi upload_tail = 0;    // staged bytes of an upload's incomplete last piece
+  MDB_dbi conn_requests = 0;  // connection requests awaiting the peer's consent
 };
 
 // A transaction's table access. Views returned by Get and the cursor are valid

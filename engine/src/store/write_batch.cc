@@ -17,78 +17,73 @@ void WriteBatch::Clear() {
   changed_.clear();
 }
 
-namespace {
-template <typename Ops>
-size_t Add(Ops& ops, typename Ops::value_type op) {
-  ops.push_back(std::move(op));
-  return ops.size() - 1;
+size_t WriteBatch::Add(Op op) {
+  ops_.push_back(std::move(op));
+  return ops_.size() - 1;
 }
-}  // namespace
 
-size_t WriteBatch::CreateMailbox() { return Add(ops_, Op{.kind = Op::Kind::kCreateMailbox}); }
+size_t WriteBatch::CreateMailbox() { return Add(Op{.kind = Op::Kind::kCreateMailbox}); }
 
 size_t WriteBatch::DeleteMailbox(const MailboxKey& mkey) {
-  return Add(ops_, Op{.kind = Op::Kind::kDeleteMailbox, .a = mkey});
+  return Add(Op{.kind = Op::Kind::kDeleteMailbox, .a = mkey});
 }
 
 size_t WriteBatch::Connect(const MailboxKey& a, const MailboxKey& b) {
-  return Add(ops_, Op{.kind = Op::Kind::kConnect, .a = a, .b = b});
+  return Add(Op{.kind = Op::Kind::kConnect, .a = a, .b = b});
 }
 
 size_t WriteBatch::Disconnect(const MailboxKey& a, const MailboxKey& b) {
-  return Add(ops_, Op{.kind = Op::Kind::kDisconnect, .a = a, .b = b});
+  return Add(Op{.kind = Op::Kind::kDisconnect, .a = a, .b = b});
 }
 
 size_t WriteBatch::RegisterPush(const MailboxKey& mkey, Platform platform, std::string token) {
-  return Add(ops_, Op{.kind = Op::Kind::kRegisterPush,
-                      .a = mkey,
-                      .key = std::move(token),
-                      .platform = platform});
+  return Add(Op{
+      .kind = Op::Kind::kRegisterPush, .a = mkey, .key = std::move(token), .platform = platform});
 }
 
 size_t WriteBatch::PutEntry(const MailboxKey& mkey, std::string key, std::string value,
                             uint64_t version) {
-  return Add(ops_, Op{.kind = Op::Kind::kPutEntry,
-                      .a = mkey,
-                      .key = std::move(key),
-                      .value = std::move(value),
-                      .version = version});
+  return Add(Op{.kind = Op::Kind::kPutEntry,
+                .a = mkey,
+                .key = std::move(key),
+                .value = std::move(value),
+                .version = version});
 }
 
 size_t WriteBatch::DeleteEntry(const MailboxKey& mkey, std::string key, uint64_t version) {
   return Add(
-      ops_,
       Op{.kind = Op::Kind::kDeleteEntry, .a = mkey, .key = std::move(key), .version = version});
 }
 
 size_t WriteBatch::PostMessage(PostRequest request) {
   Digest128 digest = ComputeDigest128(request.bytes);
-  return Add(ops_,
-             Op{.kind = Op::Kind::kPostMessage, .post = std::move(request), .digest = digest});
+  return Add(Op{.kind = Op::Kind::kPostMessage, .post = std::move(request), .digest = digest});
 }
 
 size_t WriteBatch::AdvanceStatus(const MailboxKey& actor, const MessageId& id,
                                  MessageStatus status) {
-  return Add(ops_, Op{.kind = Op::Kind::kAdvanceStatus, .a = actor, .status = status, .id = id});
+  return Add(Op{.kind = Op::Kind::kAdvanceStatus, .a = actor, .status = status, .id = id});
 }
 
 size_t WriteBatch::BeginUpload(UploadRequest request) {
-  return Add(ops_, Op{.kind = Op::Kind::kBeginUpload, .upload = std::move(request)});
+  return Add(Op{.kind = Op::Kind::kBeginUpload, .upload = std::move(request)});
 }
 
 size_t WriteBatch::WriteChunk(const MailboxKey& actor, const MessageId& id, uint64_t offset,
                               std::string_view bytes) {
-  Op op{.kind = Op::Kind::kWriteChunk, .a = actor, .offset = offset, .id = id};
-  op.post.bytes = bytes;
-  return Add(ops_, std::move(op));
+  return Add(Op{.kind = Op::Kind::kWriteChunk,
+                .a = actor,
+                .value = std::string(bytes),
+                .offset = offset,
+                .id = id});
 }
 
 size_t WriteBatch::CommitUpload(const MailboxKey& actor, const MessageId& id) {
-  return Add(ops_, Op{.kind = Op::Kind::kCommitUpload, .a = actor, .id = id});
+  return Add(Op{.kind = Op::Kind::kCommitUpload, .a = actor, .id = id});
 }
 
 size_t WriteBatch::AbortUpload(const MailboxKey& actor, const MessageId& id) {
-  return Add(ops_, Op{.kind = Op::Kind::kAbortUpload, .a = actor, .id = id});
+  return Add(Op{.kind = Op::Kind::kAbortUpload, .a = actor, .id = id});
 }
 
 }  // namespace postbox
