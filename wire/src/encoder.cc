@@ -72,6 +72,15 @@ Error Encoder::Finish(MessageType type, uint64_t request_id, Compression compres
   const uint8_t* payload = impl_->ctx.fbb.GetBufferPointer();
   size_t size = impl_->ctx.fbb.GetSize();
   uint8_t flags = 0;
+  // The receiver bounds the payload after decompression too (a bomb guard), so
+  // a compressible payload over the limit must be refused here, before zstd
+  // makes it look small: the caller pages it instead.
+  if (size > options_.max_payload) {
+    return Error(ErrorCode::kEncodeTooLarge,
+                 std::string(MessageTypeName(type)) + " payload of " + std::to_string(size) +
+                     " bytes (before compression) exceeds the frame limit of " +
+                     std::to_string(options_.max_payload));
+  }
 
   const bool blob = type == MessageType::kUploadChunk || type == MessageType::kDownloadChunk;
   const size_t min_size = options_.use_dictionary ? kAutoMinPayload : kAutoMinPayloadNoDictionary;

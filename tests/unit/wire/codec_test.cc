@@ -121,6 +121,27 @@ TEST(EncoderTest, PayloadAboveTheLimitIsRefusedAndOutputUntouched) {
   EXPECT_EQ(bytes, (std::vector<uint8_t>{1, 2, 3}));
 }
 
+// A receiver refuses a compressed frame whose decompressed size is over its
+// limit (a bomb), so the sender must bound the size before compression: a
+// highly compressible payload over the limit is refused, not sent small.
+TEST(EncoderTest, CompressiblePayloadOverTheLimitIsRefusedBeforeCompression) {
+  Encoder encoder({.max_payload = 4096, .compression = Compression::kAlways});
+  EntryListReply reply;
+  const std::string value(600, 'v');
+  for (int i = 0; i < 20; ++i) reply.entries.push_back(Entry{.key = "k", .value = value});
+  std::vector<uint8_t> bytes;
+  const Error err = encoder.Encode(1, reply, &bytes);
+  EXPECT_EQ(err.code(), ErrorCode::kEncodeTooLarge) << err.ToString();
+  EXPECT_TRUE(bytes.empty());
+  // Whatever the encoder does send, a decoder with the same limit accepts.
+  reply.entries.resize(4);
+  ASSERT_TRUE(encoder.Encode(1, reply, &bytes).ok());
+  FrameDecoder decoder({.max_payload = 4096});
+  decoder.Feed(bytes);
+  Frame frame;
+  EXPECT_EQ(decoder.Next(&frame), Progress::kFrame) << decoder.error().ToString();
+}
+
 TEST(EncoderTest, FramesAppendSoOneWriteCanCarrySeveral) {
   Encoder encoder;
   std::vector<uint8_t> bytes;
