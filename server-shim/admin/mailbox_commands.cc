@@ -15,6 +15,7 @@ struct MailboxArgs {
   size_t limit = 100;
   std::string platform;
   std::string token;
+  std::string kind = "connected";  // connections --kind
 };
 
 Status CreateMailbox(const Context& ctx) {
@@ -84,12 +85,22 @@ Status DeleteMailbox(const Context& ctx, const MailboxArgs& args) {
   return Status::Ok();
 }
 
-// connect and disconnect differ only in the call and the words.
+// The operator's override of consent: connect joins two mailboxes at once;
+// disconnect severs them from both sides (connection and any request between
+// them), in one transaction.
 Status SetConnected(const Context& ctx, const MailboxArgs& args, bool connected) {
   POSTBOX_ASSIGN_OR_RETURN(MailboxKey a, MailboxKey::FromHex(args.mkey));
   POSTBOX_ASSIGN_OR_RETURN(MailboxKey b, MailboxKey::FromHex(args.peer));
   POSTBOX_ASSIGN_OR_RETURN(std::unique_ptr<DB> db, ctx.OpenStore(Access::kReadWrite));
-  POSTBOX_RETURN_IF_ERROR(connected ? db->Connect(a, b) : db->Disconnect(a, b));
+  if (connected) {
+    POSTBOX_RETURN_IF_ERROR(db->Connect(a, b));
+  } else {
+    WriteBatch batch;
+    batch.Disconnect(a, b);
+    batch.Disconnect(b, a);
+    POSTBOX_RETURN_IF_ERROR(db->Write(&batch));
+    for (const OpResult& r : batch.results()) POSTBOX_RETURN_IF_ERROR(r.status);
+  }
   if (ctx.json()) {
     ctx.EmitJson({{"a", args.mkey}, {"b", args.peer}, {"connected", connected}});
   } else {
@@ -105,17 +116,20 @@ Status ListConnections(const Context& ctx, const MailboxArgs& args) {
   if (!args.after.empty()) {
     POSTBOX_ASSIGN_OR_RETURN(after, MailboxKey::FromHex(args.after));
   }
+  const ConnectionListKind kind = args.kind == "requested"  ? ConnectionListKind::kRequested
+                                  : args.kind == "incoming" ? ConnectionListKind::kIncoming
+                                                            : ConnectionListKind::kConnected;
   POSTBOX_ASSIGN_OR_RETURN(std::unique_ptr<DB> db, ctx.OpenStore(Access::kReadOnly));
   POSTBOX_ASSIGN_OR_RETURN(std::vector<MailboxKey> peers,
-                           db->ListConnections(mkey, after, args.limit + 1));
+                           db->ListConnections(mkey, after, args.limit + 1, kind));
   const bool more = TrimPage(&peers, args.limit);
   if (ctx.json()) {
     Json list = Json::array();
     for (const MailboxKey& peer : peers) list.push_back(peer.ToHex());
-    ctx.EmitJson({{"mkey", args.mkey}, {"connections", list}, {"more", more}});
+    ctx.EmitJson({{"mkey", args.mkey}, {"kind", args.kind}, {"connections", list}, {"more", more}});
     return Status::Ok();
   }
-  if (peers.empty()) std::cout << args.mkey << " has no connections\n";
+  if (peers.empty()) std::cout << args.mkey << " has no " << args.kind << " connections\n";
   for (const MailboxKey& peer : peers) std::cout << peer.ToHex() << '\n';
   if (more) std::cout << "more follow: run again with --after " << peers.back().ToHex() << '\n';
   return Status::Ok();
@@ -186,8 +200,15 @@ void AddMailboxCommands(CLI::App* app, Command* selected) {
   bind(disconnect,
        [](const Context& ctx, const MailboxArgs& a) { return SetConnected(ctx, a, false); });
 
-  CLI::App* connections = app->add_subcommand("connections", "List a mailbox's connections");
+  CLI::App* connections = app->add_subcommand(
+      "connections", "List a mailbox's connections, or its connection requests (--kind)");
   AddHexArg(connections, "mkey", &args->mkey, "Mailbox key");
+  connections
+      ->add_option("--kind", args->kind,
+                   "connected; requested (asked by this mailbox, not yet answered); incoming "
+                   "(asked of this mailbox)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"connected", "requested", "incoming"}));
   AddPaging(connections, args.get());
   bind(connections, ListConnections);
 

@@ -2,7 +2,8 @@
 # Included from server-shim/CMakeLists.txt; paths are relative to server-shim/.
 if(TARGET postbox_sync)
   find_package(spdlog CONFIG REQUIRED)
-  add_executable(postbox-server server/main.cc)
+  add_executable(postbox-server server/main.cc server/flags.cc)
+  target_include_directories(postbox-server PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   target_link_libraries(postbox-server
     PRIVATE postbox::sync postbox::engine CLI11::CLI11 spdlog::spdlog Threads::Threads)
   install(TARGETS postbox-server RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})

@@ -184,7 +184,9 @@ Offset<void> Build(BuildContext& ctx, const ConnectionRemove& m) {
 
 Offset<void> Build(BuildContext& ctx, const ConnectionList& m) {
   const fb::Bytes16 start_after = ToFb(m.start_after.value_or(Bytes16{}));
-  return fb::CreateConnectionList(ctx.fbb, m.start_after ? &start_after : nullptr, m.limit).Union();
+  return fb::CreateConnectionList(ctx.fbb, m.start_after ? &start_after : nullptr, m.limit,
+                                  static_cast<fb::ConnectionListKind>(m.kind))
+      .Union();
 }
 
 Offset<void> Build(BuildContext& ctx, const ConnectionListReply& m) {
@@ -219,7 +221,9 @@ Offset<void> Build(BuildContext& ctx, const ErrorReply& m) {
 }
 
 Offset<void> Build(BuildContext& ctx, const Ok& m) {
-  return fb::CreateOk(ctx.fbb, m.version, ToFb(m.status)).Union();
+  return fb::CreateOk(ctx.fbb, m.version, ToFb(m.status),
+                      static_cast<fb::ConnectionState>(m.connection))
+      .Union();
 }
 
 }  // namespace postbox::wire::internal

@@ -168,6 +168,7 @@ void Read(const fb::ConnectionList& t, ConnectionList* m) {
   m->start_after.reset();
   if (t.start_after() != nullptr) m->start_after = FromFb(t.start_after());
   m->limit = t.limit();
+  m->kind = static_cast<ConnectionListKind>(t.kind());
 }
 
 void Read(const fb::ConnectionListReply& t, ConnectionListReply* m) {
@@ -199,6 +200,7 @@ void Read(const fb::Error& t, ErrorReply* m) {
 void Read(const fb::Ok& t, Ok* m) {
   m->version = t.version();
   m->status = static_cast<MessageStatus>(t.status());
+  m->connection = static_cast<ConnectionState>(t.connection());
 }
 
 template <class M>

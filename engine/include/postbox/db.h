@@ -69,16 +69,29 @@ class DB {
                                                  size_t limit) const;
   Result<uint64_t> CountMailboxes() const;
 
-  // ---- Connections (undirected) ----
-  // Idempotent. NotFound if either mailbox is unknown; InvalidArgument if a == b.
+  // ---- Connections (undirected, by consent: SPEC §2, docs/engine.md) ----
+  // `actor` asks to connect to `peer`. kConnected when `peer` had asked to
+  // connect to `actor` too (the connection now exists) or they were connected;
+  // otherwise kRequested, and `peer` can list the request (kIncoming). An
+  // unknown peer gets kRequested as well, so the answer never tells whether a
+  // mailbox exists. NotFound if `actor` is unknown; InvalidArgument if
+  // actor == peer; BackOff past Options::max_pending_connections.
+  Result<ConnectionState> RequestConnection(const MailboxKey& actor, const MailboxKey& peer);
+  // The operator's override (postbox-admin connect): connects a and b at once,
+  // removing any request between them. Idempotent. NotFound if either is
+  // unknown; InvalidArgument if a == b.
   Status Connect(const MailboxKey& a, const MailboxKey& b);
-  // Idempotent (OK if they were not connected). NotFound if either is unknown.
-  Status Disconnect(const MailboxKey& a, const MailboxKey& b);
+  // `actor` ends its connection with `peer` (both directions), withdraws its
+  // request to `peer` and declines `peer`'s request to it; `peer`'s own list of
+  // requests is left as it was (it learns nothing). Idempotent. NotFound only
+  // if `actor` is unknown.
+  Status Disconnect(const MailboxKey& actor, const MailboxKey& peer);
   Result<bool> IsConnected(const MailboxKey& a, const MailboxKey& b) const;
-  // The mailboxes connected to `mkey`, in mkey order after `start_after`.
-  Result<std::vector<MailboxKey>> ListConnections(const MailboxKey& mkey,
-                                                  std::optional<MailboxKey> start_after,
-                                                  size_t limit) const;
+  // The mailboxes connected to `mkey` (or its requests, or the requests it
+  // received: `kind`), in mkey order after `start_after`.
+  Result<std::vector<MailboxKey>> ListConnections(
+      const MailboxKey& mkey, std::optional<MailboxKey> start_after, size_t limit,
+      ConnectionListKind kind = ConnectionListKind::kConnected) const;
 
   // ---- Push registration (one per mailbox; platform kNone clears it) ----
   Status RegisterPush(const MailboxKey& mkey, Platform platform, std::string_view token);

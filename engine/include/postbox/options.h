@@ -38,6 +38,9 @@ struct Options {
   // supersedes the oldest.
   uint32_t slot_depth = 1;
   PostingPolicy posting_policy = PostingPolicy::kConnected;
+  // Connection requests a mailbox may have waiting for their peers' consent
+  // (BackOff past it): bounds what one mailbox can make the store hold.
+  size_t max_pending_connections = 1000;
 
   // Size limits (TooLarge past them).
   size_t max_key_size = 256;

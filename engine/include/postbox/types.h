@@ -60,6 +60,21 @@ std::string_view PlatformName(Platform p);
 // Parses "none" | "ios" | "android" | "web".
 Result<Platform> ParsePlatform(std::string_view name);
 
+// Where a connection stands as one of its two mailboxes sees it (SPEC §2: a
+// connection exists only when both agreed). Sent on the wire: do not renumber.
+enum class ConnectionState : uint8_t {
+  kNone = 0,
+  kRequested = 1,  // this mailbox asked; the peer has not asked back (or does not exist)
+  kConnected = 2,
+};
+
+// Which list ListConnections returns. Sent on the wire: do not renumber.
+enum class ConnectionListKind : uint8_t {
+  kConnected = 0,  // mailboxes connected to this one
+  kRequested = 1,  // peers this mailbox asked to connect to, not (yet) connected
+  kIncoming = 2,   // mailboxes that asked this one to connect, not (yet) answered
+};
+
 // What Create returns, once: the secret is never stored and cannot be shown again.
 struct MailboxCredentials {
   MailboxKey mkey;
@@ -153,6 +168,9 @@ struct StoreStats {
   uint64_t map_size = 0;    // bytes reserved for the map
   uint64_t used_bytes = 0;  // pages in use × page size
   uint64_t file_bytes = 0;
+  // Mailboxes deleted over the store's life (any process): a server compares
+  // it between ticks to end the sessions of deleted mailboxes.
+  uint64_t mailbox_deletions = 0;
 };
 
 }  // namespace postbox

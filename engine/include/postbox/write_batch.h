@@ -37,6 +37,7 @@ struct OpResult {
   std::optional<MessageInfo> message;             // PostMessage
   std::optional<MailboxCredentials> credentials;  // CreateMailbox
   UploadState upload;                             // BeginUpload, WriteChunk
+  ConnectionState connection{};                   // RequestConnection
 };
 
 class WriteBatch {
@@ -49,8 +50,14 @@ class WriteBatch {
   // Each adder returns the op's index into results().
   size_t CreateMailbox();
   size_t DeleteMailbox(const MailboxKey& mkey);
+  // The operator's override: connects a and b without asking either.
   size_t Connect(const MailboxKey& a, const MailboxKey& b);
-  size_t Disconnect(const MailboxKey& a, const MailboxKey& b);
+  // `actor` ends its connection with `peer`, withdraws its request to `peer`
+  // and declines the peer's request. NotFound only if `actor` is unknown.
+  size_t Disconnect(const MailboxKey& actor, const MailboxKey& peer);
+  // `actor` asks to connect to `peer`; the op's `connection` says kConnected
+  // once both asked, else kRequested (for an unknown peer too, by design).
+  size_t RequestConnection(const MailboxKey& actor, const MailboxKey& peer);
   size_t RegisterPush(const MailboxKey& mkey, Platform platform, std::string token);
   // version 0 means "stored version + 1".
   size_t PutEntry(const MailboxKey& mkey, std::string key, std::string value, uint64_t version);

@@ -14,6 +14,7 @@ struct WriteBatch::Op {
     kDeleteMailbox,
     kConnect,
     kDisconnect,
+    kRequestConnection,
     kRegisterPush,
     kPutEntry,
     kDeleteEntry,

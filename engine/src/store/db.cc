@@ -67,6 +67,9 @@ void DB::Impl::ApplyOne(WriteCtx& w, const WriteBatch::Op& op, OpResult& r) cons
     case Kind::kDisconnect:
       s = store_.Disconnect(w, op.a, op.b);
       break;
+    case Kind::kRequestConnection:
+      s = keep(store_.RequestConnection(w, op.a, op.b), [&](auto v) { r.connection = v; });
+      break;
     case Kind::kRegisterPush:
       s = store_.RegisterPush(w, op.a, op.platform, op.key);
       break;
@@ -206,15 +209,21 @@ Status DB::Disconnect(const MailboxKey& a, const MailboxKey& b) {
   return WriteOne(*this, [&](WriteBatch& w) { w.Disconnect(a, b); }).status;
 }
 
+Result<ConnectionState> DB::RequestConnection(const MailboxKey& actor, const MailboxKey& peer) {
+  OpResult r = WriteOne(*this, [&](WriteBatch& w) { w.RequestConnection(actor, peer); });
+  if (!r.status.ok()) return r.status;
+  return r.connection;
+}
+
 Result<bool> DB::IsConnected(const MailboxKey& a, const MailboxKey& b) const {
   return impl_->Read<bool>([&](Txn& t) { return impl_->store().IsConnected(t, a, b); });
 }
 
 Result<std::vector<MailboxKey>> DB::ListConnections(const MailboxKey& mkey,
                                                     std::optional<MailboxKey> start_after,
-                                                    size_t limit) const {
+                                                    size_t limit, ConnectionListKind kind) const {
   return impl_->Read<std::vector<MailboxKey>>(
-      [&](Txn& t) { return impl_->store().ListConnections(t, mkey, start_after, limit); });
+      [&](Txn& t) { return impl_->store().ListConnections(t, mkey, start_after, limit, kind); });
 }
 
 Status DB::RegisterPush(const MailboxKey& mkey, Platform platform, std::string_view token) {
@@ -390,6 +399,7 @@ Result<StoreStats> DB::Stats() const {
     s.used_bytes = impl_->env().used_bytes();
     std::error_code ec;
     s.file_bytes = std::filesystem::file_size(impl_->env().data_file(), ec);
+    POSTBOX_ASSIGN_OR_RETURN(s.mailbox_deletions, impl_->store().MailboxDeletions(t));
     return s;
   });
 }

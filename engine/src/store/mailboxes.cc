@@ -118,22 +118,27 @@ Status Store::DeleteMailbox(WriteCtx& w, const MailboxKey& m) const {
     POSTBOX_RETURN_IF_ERROR(RemoveMessage(w, id, *msg, m));
   }
   POSTBOX_RETURN_IF_ERROR(DeleteUploadsOf(w, m));
-  std::vector<MailboxKey> peers;
-  POSTBOX_RETURN_IF_ERROR(
-      t.Scan(t.t().conns, m.AsBytes(), m.AsBytes(), [&](std::string_view k, std::string_view) {
-        peers.push_back(KeyFrom(k.substr(16)));
-        return true;
-      }));
-  for (const auto& p : peers) {
-    POSTBOX_RETURN_IF_ERROR(t.Del(t.t().conns, ConnKey(m, p)));
-    POSTBOX_RETURN_IF_ERROR(t.Del(t.t().conns, ConnKey(p, m)));
-  }
+  POSTBOX_RETURN_IF_ERROR(DeleteConnectionsOf(w, m));
   POSTBOX_RETURN_IF_ERROR(t.DelPrefix(t.t().entries, m.AsBytes()).status());
   POSTBOX_RETURN_IF_ERROR(t.DelPrefix(t.t().feed, m.AsBytes()).status());
   POSTBOX_RETURN_IF_ERROR(t.Del(t.t().push, MailboxKeyBytes(m)));
   POSTBOX_RETURN_IF_ERROR(t.Del(t.t().mailboxes, MailboxKeyBytes(m)));
   w.changed->erase(m);
-  return Status();
+  // Counted so that a server (in this process or another) notices and ends
+  // the deleted mailbox's sessions.
+  POSTBOX_ASSIGN_OR_RETURN(uint64_t deletions, MailboxDeletions(t));
+  std::string count;
+  RecordWriter(&count).U64(deletions + 1);
+  return t.Put(t.t().meta, kMailboxDeletionsName, count);
+}
+
+Result<uint64_t> Store::MailboxDeletions(Txn& t) const {
+  POSTBOX_ASSIGN_OR_RETURN(auto raw, t.Get(t.t().meta, kMailboxDeletionsName));
+  if (!raw) return uint64_t{0};
+  RecordReader r(*raw);
+  const uint64_t n = r.U64();
+  if (!r.ok() || !r.done()) return Status::Internal("unreadable meta record mailbox_deletions");
+  return n;
 }
 
 Result<MailboxInfo> Store::GetMailbox(Txn& t, const MailboxKey& m) const {
@@ -165,49 +170,6 @@ Result<std::vector<MailboxInfo>> Store::ListMailboxes(Txn& t, std::optional<Mail
     POSTBOX_ASSIGN_OR_RETURN(MailboxInfo info, GetMailbox(t, k));
     out.push_back(std::move(info));
   }
-  return out;
-}
-
-Status Store::Connect(WriteCtx& w, const MailboxKey& a, const MailboxKey& b) const {
-  if (a == b) return Status::InvalidArgument("a mailbox cannot connect to itself");
-  POSTBOX_RETURN_IF_ERROR(RequireMailbox(w.txn, a).status());
-  POSTBOX_RETURN_IF_ERROR(RequireMailbox(w.txn, b).status());
-  std::string created;
-  RecordWriter(&created).U64(w.now_ms);
-  // Stored in both directions so either side lists its connections by prefix.
-  POSTBOX_ASSIGN_OR_RETURN(auto existing, w.txn.Get(w.txn.t().conns, ConnKey(a, b)));
-  if (existing) return Status();
-  POSTBOX_RETURN_IF_ERROR(w.txn.Put(w.txn.t().conns, ConnKey(a, b), created));
-  return w.txn.Put(w.txn.t().conns, ConnKey(b, a), created);
-}
-
-Status Store::Disconnect(WriteCtx& w, const MailboxKey& a, const MailboxKey& b) const {
-  POSTBOX_RETURN_IF_ERROR(RequireMailbox(w.txn, a).status());
-  POSTBOX_RETURN_IF_ERROR(RequireMailbox(w.txn, b).status());
-  POSTBOX_RETURN_IF_ERROR(w.txn.Del(w.txn.t().conns, ConnKey(a, b)));
-  return w.txn.Del(w.txn.t().conns, ConnKey(b, a));
-}
-
-Result<bool> Store::IsConnected(Txn& t, const MailboxKey& a, const MailboxKey& b) const {
-  POSTBOX_RETURN_IF_ERROR(RequireMailbox(t, a).status());
-  POSTBOX_RETURN_IF_ERROR(RequireMailbox(t, b).status());
-  POSTBOX_ASSIGN_OR_RETURN(auto raw, t.Get(t.t().conns, ConnKey(a, b)));
-  return raw.has_value();
-}
-
-Result<std::vector<MailboxKey>> Store::ListConnections(Txn& t, const MailboxKey& m,
-                                                       std::optional<MailboxKey> after,
-                                                       size_t limit) const {
-  POSTBOX_RETURN_IF_ERROR(RequireMailbox(t, m).status());
-  std::vector<MailboxKey> out;
-  std::string from = after ? ConnKey(m, *after) : std::string(m.AsBytes());
-  POSTBOX_RETURN_IF_ERROR(
-      t.Scan(t.t().conns, m.AsBytes(), from, [&](std::string_view k, std::string_view) {
-        if (after && k == from) return true;
-        if (out.size() >= limit) return false;
-        out.push_back(KeyFrom(k.substr(16)));
-        return true;
-      }));
   return out;
 }
 

@@ -36,13 +36,16 @@ Result<std::optional<MessageInfo>> Store::CheckNewMessage(Txn& t, const MailboxK
   POSTBOX_RETURN_IF_ERROR(CheckSize("blob", length, options_.max_blob_size));
   if (from == to) return Status::InvalidArgument("a mailbox cannot post to itself");
   POSTBOX_RETURN_IF_ERROR(RequireMailbox(t, from).status());
-  POSTBOX_RETURN_IF_ERROR(RequireMailbox(t, to).status());
   if (options_.posting_policy == PostingPolicy::kConnected) {
-    POSTBOX_ASSIGN_OR_RETURN(bool connected, IsConnected(t, from, to));
+    // An unknown recipient is "not connected" too: the answer must not tell
+    // a sender which mailboxes exist (SPEC §2).
+    POSTBOX_ASSIGN_OR_RETURN(auto connected, t.Get(t.t().conns, ConnKey(from, to)));
     if (!connected) {
       return Status::PermissionDenied("mailbox " + from.ToHex() + " is not connected to " +
                                       to.ToHex());
     }
+  } else {
+    POSTBOX_RETURN_IF_ERROR(RequireMailbox(t, to).status());
   }
   POSTBOX_ASSIGN_OR_RETURN(auto live, FindMessage(t, id));
   if (live) {

@@ -33,6 +33,13 @@ std::string ConnKey(const MailboxKey& a, const MailboxKey& b) {
   return k;
 }
 
+std::string ConnRequestKey(const MailboxKey& owner, uint8_t kind, const MailboxKey& peer) {
+  std::string k(owner.AsBytes());
+  k.push_back(static_cast<char>(kind));
+  k.append(peer.AsBytes());
+  return k;
+}
+
 std::string EntryKey(const MailboxKey& m, std::string_view key) {
   std::string k(m.AsBytes());
   k.append(key);

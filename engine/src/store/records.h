@@ -29,10 +29,17 @@ inline constexpr size_t kPieceTrailer = 8;
 // did not write one). 2: a message's mutable part moved to `message_state`.
 inline constexpr uint32_t kFormatVersion = 2;
 inline constexpr std::string_view kFormatName = "format";
+// meta["mailbox_deletions"]: u64, mailboxes deleted so far (see StoreStats).
+inline constexpr std::string_view kMailboxDeletionsName = "mailbox_deletions";
 
 // ---- keys ----
-std::string MailboxKeyBytes(const MailboxKey& m);                      // mailboxes, push
-std::string ConnKey(const MailboxKey& a, const MailboxKey& b);         // conns
+std::string MailboxKeyBytes(const MailboxKey& m);               // mailboxes, push
+std::string ConnKey(const MailboxKey& a, const MailboxKey& b);  // conns
+// conn_requests: the owner's request to `peer` (kind 0) or `peer`'s request
+// to the owner (kind 1, the mirror that lets the owner list what it was asked).
+inline constexpr uint8_t kRequestOut = 0;
+inline constexpr uint8_t kRequestIn = 1;
+std::string ConnRequestKey(const MailboxKey& owner, uint8_t kind, const MailboxKey& peer);
 std::string EntryKey(const MailboxKey& m, std::string_view key);       // entries
 std::string MessageKey(const MessageId& id);                           // messages, gone
 std::string MessageStateKey(const MailboxKey& to, uint64_t post_seq);  // message_state

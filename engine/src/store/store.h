@@ -46,14 +46,27 @@ class Store {
   Result<MailboxInfo> GetMailbox(Txn& t, const MailboxKey& m) const;
   Result<std::vector<MailboxInfo>> ListMailboxes(Txn& t, std::optional<MailboxKey> after,
                                                  size_t limit) const;
-  Status Connect(WriteCtx& w, const MailboxKey& a, const MailboxKey& b) const;
-  Status Disconnect(WriteCtx& w, const MailboxKey& a, const MailboxKey& b) const;
-  Result<bool> IsConnected(Txn& t, const MailboxKey& a, const MailboxKey& b) const;
-  Result<std::vector<MailboxKey>> ListConnections(Txn& t, const MailboxKey& m,
-                                                  std::optional<MailboxKey> after,
-                                                  size_t limit) const;
+  // Mailboxes deleted so far (meta["mailbox_deletions"]).
+  Result<uint64_t> MailboxDeletions(Txn& t) const;
   Status RegisterPush(WriteCtx& w, const MailboxKey& m, Platform p, std::string_view token) const;
   Result<PushRegistration> GetPush(Txn& t, const MailboxKey& m) const;
+
+  // ---- connections.cc (consent rules in docs/engine.md) ----
+  // The operator's override: connects a and b at once (both must exist).
+  Status Connect(WriteCtx& w, const MailboxKey& a, const MailboxKey& b) const;
+  // `actor` asks to connect to `peer`: kConnected if the peer had asked too
+  // (or they were connected), else kRequested — also for an unknown peer.
+  Result<ConnectionState> RequestConnection(WriteCtx& w, const MailboxKey& actor,
+                                            const MailboxKey& peer) const;
+  // `actor` ends the connection, withdraws its request and declines the peer's.
+  // NotFound only if `actor` is unknown.
+  Status Disconnect(WriteCtx& w, const MailboxKey& actor, const MailboxKey& peer) const;
+  Result<bool> IsConnected(Txn& t, const MailboxKey& a, const MailboxKey& b) const;
+  Result<std::vector<MailboxKey>> ListConnections(Txn& t, const MailboxKey& m,
+                                                  std::optional<MailboxKey> after, size_t limit,
+                                                  ConnectionListKind kind) const;
+  // Mailbox deletion: its connections and its requests (with their mirrors).
+  Status DeleteConnectionsOf(WriteCtx& w, const MailboxKey& m) const;
 
   // ---- entries.cc ----
   Result<EntryPutResult> MergeEntry(WriteCtx& w, const MailboxKey& m, std::string_view key,

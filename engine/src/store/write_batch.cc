@@ -36,6 +36,10 @@ size_t WriteBatch::Disconnect(const MailboxKey& a, const MailboxKey& b) {
   return Add(Op{.kind = Op::Kind::kDisconnect, .a = a, .b = b});
 }
 
+size_t WriteBatch::RequestConnection(const MailboxKey& actor, const MailboxKey& peer) {
+  return Add(Op{.kind = Op::Kind::kRequestConnection, .a = actor, .b = peer});
+}
+
 size_t WriteBatch::RegisterPush(const MailboxKey& mkey, Platform platform, std::string token) {
   return Add(Op{
       .kind = Op::Kind::kRegisterPush, .a = mkey, .key = std::move(token), .platform = platform});

@@ -53,6 +53,38 @@ wire::Platform ToWire(Platform p) {
   return wire::Platform::kNone;
 }
 
+wire::ConnectionState ToWire(ConnectionState s) { return static_cast<wire::ConnectionState>(s); }
+
+ConnectionState FromWire(wire::ConnectionState s) {
+  switch (s) {
+    case wire::ConnectionState::kRequested:
+      return ConnectionState::kRequested;
+    case wire::ConnectionState::kConnected:
+      return ConnectionState::kConnected;
+    case wire::ConnectionState::kNone:
+      break;
+  }
+  return ConnectionState::kNone;
+}
+
+wire::ConnectionListKind ToWire(ConnectionListKind k) {
+  return static_cast<wire::ConnectionListKind>(k);
+}
+
+Result<ConnectionListKind> FromWire(wire::ConnectionListKind k) {
+  switch (k) {
+    case wire::ConnectionListKind::kConnected:
+      return ConnectionListKind::kConnected;
+    case wire::ConnectionListKind::kRequested:
+      return ConnectionListKind::kRequested;
+    case wire::ConnectionListKind::kIncoming:
+      return ConnectionListKind::kIncoming;
+  }
+  return Status::InvalidArgument("unknown connection list kind " +
+                                 std::to_string(static_cast<int>(k)) +
+                                 "; expected connected(0), requested(1) or incoming(2)");
+}
+
 Result<Platform> FromWire(wire::Platform p) {
   switch (p) {
     case wire::Platform::kNone:

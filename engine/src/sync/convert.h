@@ -37,6 +37,13 @@ wire::MessageStatus ToWire(MessageStatus s);
 // InvalidArgument for kUnset or an unknown value.
 Result<MessageStatus> FromWire(wire::MessageStatus s);
 
+// The engine's and the wire's numbering are the same; these name the crossing.
+wire::ConnectionState ToWire(ConnectionState s);
+ConnectionState FromWire(wire::ConnectionState s);  // an unknown value reads as kNone
+wire::ConnectionListKind ToWire(ConnectionListKind k);
+// InvalidArgument for a value this build does not know.
+Result<ConnectionListKind> FromWire(wire::ConnectionListKind k);
+
 // ---- feed items ----
 // The views in the result borrow `m`'s strings.
 wire::MessageInfo ToWire(const MessageInfo& m);

@@ -86,12 +86,23 @@ TEST_F(SyncTest, BadFramesGetAnErrorAndCloseWhileOthersCarryOn) {
   EXPECT_TRUE(e.ok());
 }
 
-// 7. A client that sends requests and never reads is closed once its unsent
-// output passes the cap; a normal client's round trips stay fast meanwhile.
+// 7. A client that sends requests and never reads stops being read once its
+// unsent output reaches a quarter of max_outbound_bytes (so it holds bounded
+// memory), and is closed when it misses the pong deadline; a normal client's
+// round trips stay fast meanwhile.
 TEST_F(SyncTest, NeverReadingClientIsCutOffOthersKeepLatency) {
   ServerOptions so;
+  so.max_frame_payload = 64 * 1024;
   so.max_outbound_bytes = 256 * 1024;
-  StartServer(so);
+  so.idle_timeout = std::chrono::milliseconds(300);
+  so.pong_timeout = std::chrono::milliseconds(300);
+  Options o;
+  o.max_value_size = 60000;
+  o.max_chunk_size = 32 * 1024;
+  server_->Stop();  // SetUp's server and store had the default limits
+  server_.reset();
+  db_.reset();
+  StartServer(so, o);
   auto a = NewMailbox();
   // Random bytes, so that zstd cannot shrink the replies.
   std::string big(60000, '\0');
@@ -119,12 +130,17 @@ TEST_F(SyncTest, NeverReadingClientIsCutOffOthersKeepLatency) {
     rtt_ms.push_back(
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
-  flood.join();
+  // Unread output is bounded by the pause (64 KiB here) plus one read's
+  // replies, never the 2000 × 60 KB the hog asked for.
+  EXPECT_LT(server_->stats().buffered_bytes, so.max_outbound_bytes + (1u << 20));
   const auto deadline = std::chrono::steady_clock::now() + kWait;
-  while (server_->stats().sessions_cut == 0 && std::chrono::steady_clock::now() < deadline) {
+  while (server_->stats().sessions_cut + server_->stats().timeouts == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling a counter
   }
-  EXPECT_EQ(server_->stats().sessions_cut, 1u);
+  EXPECT_EQ(server_->stats().sessions_cut + server_->stats().timeouts, 1u);
+  shutdown(hog.fd(), SHUT_RDWR);  // the flood's blocked send ends
+  flood.join();
   std::sort(rtt_ms.begin(), rtt_ms.end());
   EXPECT_LT(rtt_ms[rtt_ms.size() * 9 / 10], 250.0) << "p90 ping latency (ms)";
   EXPECT_TRUE(good->Ping().ok());

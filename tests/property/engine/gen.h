@@ -44,7 +44,8 @@ inline Op GenOp(bool allow_create) {
   op.kind = *rc::gen::weightedOneOf<Op::Kind>({
       {allow_create ? 2u : 0u, rc::gen::just(Op::kCreateMailbox)},
       {1, rc::gen::just(Op::kDeleteMailbox)},
-      {4, rc::gen::just(Op::kConnect)},
+      {2, rc::gen::just(Op::kConnect)},
+      {3, rc::gen::just(Op::kRequestConnection)},
       {1, rc::gen::just(Op::kDisconnect)},
       {1, rc::gen::just(Op::kRegisterPush)},
       {6, rc::gen::just(Op::kPutEntry)},

@@ -68,9 +68,9 @@ const std::vector<std::string>& BlobPool() {
 }
 
 std::string ShowOp(const Op& op) {
-  static const char* const kNames[] = {"CreateMailbox", "DeleteMailbox", "Connect",
-                                       "Disconnect",    "RegisterPush",  "PutEntry",
-                                       "DeleteEntry",   "PostMessage",   "AdvanceStatus"};
+  static const char* const kNames[] = {
+      "CreateMailbox", "DeleteMailbox", "Connect",     "Disconnect",    "RegisterPush",
+      "PutEntry",      "DeleteEntry",   "PostMessage", "AdvanceStatus", "RequestConnection"};
   return std::string(kNames[op.kind]) + "(a=" + std::to_string(op.a) +
          " b=" + std::to_string(op.b) + " key=" + std::to_string(op.key) +
          " value=" + std::to_string(op.value) + " blob=" + std::to_string(op.blob) +
@@ -195,6 +195,8 @@ std::string Harness::Apply(const Op& op) {
       return Diff(what, db_->AdvanceStatus(a, Id(op.id), status),
                   model_.AdvanceStatus(a, Id(op.id), status));
     }
+    case Op::kRequestConnection:
+      return Diff(what, db_->RequestConnection(a, b), model_.RequestConnection(a, b));
   }
   return what + ": unknown op";
 }
@@ -242,6 +244,9 @@ std::string Harness::ApplyBatch(const std::vector<Op>& ops) {
         break;
       case Op::kAdvanceStatus:
         (void)batch.AdvanceStatus(a, Id(op.id), static_cast<MessageStatus>(op.status));
+        break;
+      case Op::kRequestConnection:
+        (void)batch.RequestConnection(a, b);
         break;
     }
   }
@@ -294,6 +299,9 @@ std::string Harness::ApplyBatch(const std::vector<Op>& ops) {
       case Op::kAdvanceStatus:
         out = Diff(what, FromOp(r, r.message_status),
                    model_.AdvanceStatus(a, Id(op.id), static_cast<MessageStatus>(op.status)));
+        break;
+      case Op::kRequestConnection:
+        out = Diff(what, FromOp(r, r.connection), model_.RequestConnection(a, b));
         break;
     }
   }
@@ -424,8 +432,15 @@ std::string Harness::Connections(int mbox, int start_after, size_t limit) const 
   const MailboxKey m = Mailbox(mbox);
   std::optional<MailboxKey> after;
   if (start_after >= 0) after = Mailbox(start_after);
-  return Diff("ListConnections(" + Show(m) + ", " + std::to_string(limit) + ")",
-              db_->ListConnections(m, after, limit), model_.ListConnections(m, after, limit));
+  for (auto kind : {ConnectionListKind::kConnected, ConnectionListKind::kRequested,
+                    ConnectionListKind::kIncoming}) {
+    std::string d = Diff("ListConnections(" + Show(m) + ", " + std::to_string(limit) + ", kind " +
+                             std::to_string(static_cast<int>(kind)) + ")",
+                         db_->ListConnections(m, after, limit, kind),
+                         model_.ListConnections(m, after, limit, kind));
+    if (!d.empty()) return d;
+  }
+  return "";
 }
 
 std::string Harness::CheckFeeds() const {

@@ -70,6 +70,7 @@ struct Op {
     kDeleteEntry,
     kPostMessage,
     kAdvanceStatus,
+    kRequestConnection,
   };
   Kind kind = kCreateMailbox;
   int a = 0;      // the mailbox acted on, the sender, or the actor

@@ -93,6 +93,15 @@ std::vector<MailboxKey> Model::LiveMailboxes() const {
 
 // ---- Connections and push ----
 
+namespace {
+// Forgets every request between two mailboxes that are now connected.
+void ForgetRequests(std::set<MailboxKey>* requested, std::set<MailboxKey>* declined,
+                    const MailboxKey& peer) {
+  requested->erase(peer);
+  declined->erase(peer);
+}
+}  // namespace
+
 Status Model::Connect(const MailboxKey& a, const MailboxKey& b) {
   if (a == b) return Status::InvalidArgument("self");
   Mailbox* ma = Find(a);
@@ -100,15 +109,37 @@ Status Model::Connect(const MailboxKey& a, const MailboxKey& b) {
   if (ma == nullptr || mb == nullptr) return Status::NotFound("no mailbox");
   ma->connections.insert(b);
   mb->connections.insert(a);
+  ForgetRequests(&ma->requested, &ma->declined, b);
+  ForgetRequests(&mb->requested, &mb->declined, a);
   return Status();
 }
 
-Status Model::Disconnect(const MailboxKey& a, const MailboxKey& b) {
-  Mailbox* ma = Find(a);
-  Mailbox* mb = Find(b);
-  if (ma == nullptr || mb == nullptr) return Status::NotFound("no mailbox");
-  ma->connections.erase(b);
-  mb->connections.erase(a);
+Result<ConnectionState> Model::RequestConnection(const MailboxKey& actor, const MailboxKey& peer) {
+  if (actor == peer) return Status::InvalidArgument("self");
+  Mailbox* ma = Find(actor);
+  if (ma == nullptr) return Status::NotFound("no mailbox");
+  if (ma->connections.count(peer) > 0) return ConnectionState::kConnected;
+  Mailbox* mb = Find(peer);
+  if (mb != nullptr && mb->requested.count(actor) > 0) {
+    POSTBOX_RETURN_IF_ERROR(Connect(actor, peer));
+    return ConnectionState::kConnected;
+  }
+  if (ma->requested.count(peer) > 0) return ConnectionState::kRequested;
+  if (ma->requested.size() >= options_.max_pending_connections) {
+    return Status(Code::kBackOff, "too many requests");
+  }
+  ma->requested.insert(peer);
+  if (mb != nullptr) mb->declined.erase(actor);  // a fresh request is seen again
+  return ConnectionState::kRequested;
+}
+
+Status Model::Disconnect(const MailboxKey& actor, const MailboxKey& peer) {
+  Mailbox* ma = Find(actor);
+  if (ma == nullptr) return Status::NotFound("no mailbox");
+  ma->connections.erase(peer);
+  if (Mailbox* mb = Find(peer)) mb->connections.erase(actor);
+  ma->requested.erase(peer);
+  ma->declined.insert(peer);
   return Status();
 }
 
@@ -120,11 +151,26 @@ Result<bool> Model::IsConnected(const MailboxKey& a, const MailboxKey& b) const 
 
 Result<std::vector<MailboxKey>> Model::ListConnections(const MailboxKey& mkey,
                                                        std::optional<MailboxKey> start_after,
-                                                       size_t limit) const {
+                                                       size_t limit,
+                                                       ConnectionListKind kind) const {
   const Mailbox* m = Find(mkey);
   if (m == nullptr) return Status::NotFound("no mailbox");
+  std::set<MailboxKey> peers;
+  switch (kind) {
+    case ConnectionListKind::kConnected:
+      peers = m->connections;
+      break;
+    case ConnectionListKind::kRequested:
+      peers = m->requested;
+      break;
+    case ConnectionListKind::kIncoming:
+      for (const auto& [key, other] : mailboxes_) {
+        if (other.requested.count(mkey) > 0 && m->declined.count(key) == 0) peers.insert(key);
+      }
+      break;
+  }
   std::vector<MailboxKey> out;
-  for (const MailboxKey& peer : m->connections) {
+  for (const MailboxKey& peer : peers) {
     if (start_after && peer <= *start_after) continue;
     if (out.size() >= limit) break;
     out.push_back(peer);
@@ -238,10 +284,12 @@ Result<MessageInfo> Model::PostMessage(const PostRequest& r, uint64_t now_ms) {
   if (r.from == r.to) return Status::InvalidArgument("a mailbox cannot post to itself");
   Mailbox* from = Find(r.from);
   Mailbox* to = Find(r.to);
-  if (from == nullptr || to == nullptr) return Status::NotFound("no mailbox");
+  if (from == nullptr) return Status::NotFound("no mailbox");
+  // Under the connected policy an unknown recipient is "not connected" too.
   if (options_.posting_policy == PostingPolicy::kConnected && from->connections.count(r.to) == 0) {
     return Status::PermissionDenied("not connected");
   }
+  if (to == nullptr) return Status::NotFound("no mailbox");
   const Digest128 digest = ComputeDigest128(r.bytes);
   if (auto it = messages_.find(r.id); it != messages_.end()) {
     const MessageInfo& m = it->second.info;

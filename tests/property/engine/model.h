@@ -48,12 +48,14 @@ class Model {
   std::vector<MailboxKey> LiveMailboxes() const;
 
   // ---- Connections and push ----
+  // Consent (docs/engine.md "Connections"): Connect is the operator's.
   Status Connect(const MailboxKey& a, const MailboxKey& b);
-  Status Disconnect(const MailboxKey& a, const MailboxKey& b);
+  Result<ConnectionState> RequestConnection(const MailboxKey& actor, const MailboxKey& peer);
+  Status Disconnect(const MailboxKey& actor, const MailboxKey& peer);
   Result<bool> IsConnected(const MailboxKey& a, const MailboxKey& b) const;
-  Result<std::vector<MailboxKey>> ListConnections(const MailboxKey& mkey,
-                                                  std::optional<MailboxKey> start_after,
-                                                  size_t limit) const;
+  Result<std::vector<MailboxKey>> ListConnections(
+      const MailboxKey& mkey, std::optional<MailboxKey> start_after, size_t limit,
+      ConnectionListKind kind = ConnectionListKind::kConnected) const;
   Status RegisterPush(const MailboxKey& mkey, Platform platform, std::string_view token);
   Result<PushRegistration> GetPush(const MailboxKey& mkey) const;
 
@@ -117,6 +119,8 @@ class Model {
     MailboxInfo info;  // seq and purged_seq live here
     std::string secret;
     std::set<MailboxKey> connections;
+    std::set<MailboxKey> requested;  // asked to connect, not (yet) connected; may not exist
+    std::set<MailboxKey> declined;   // whose request this mailbox declined (hidden from it)
     std::map<std::string, StoredEntry> entries;
     std::map<ItemKey, FeedRecord> feed;
     std::map<uint64_t, ItemKey> by_seq;

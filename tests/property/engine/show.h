@@ -39,6 +39,7 @@ inline std::string Show(bool b) { return b ? "true" : "false"; }
 inline std::string Show(uint64_t n) { return std::to_string(n); }
 inline std::string Show(const std::string& s) { return Quote(s); }
 inline std::string Show(MessageStatus s) { return std::to_string(static_cast<int>(s)); }
+inline std::string Show(ConnectionState s) { return std::to_string(static_cast<int>(s)); }
 inline std::string Show(const Status& s) {
   return s.ok() ? "OK"
                 : std::to_string(static_cast<int>(s.code())) + " " + std::string(s.message());

@@ -236,7 +236,8 @@ class Model {
                      const Digest128& digest) const {
     if (topic.size() > kMaxTopic || length > kMaxBlob) return Fail<bool>(Code::kTooLarge);
     if (from == to) return Fail<bool>(Code::kInvalidArgument);
-    if (!Exists(from) || !Exists(to)) return Fail<bool>(Code::kNotFound);
+    if (!Exists(from)) return Fail<bool>(Code::kNotFound);
+    // An unknown recipient is not connected either (no probing).
     if (!Connected(from, to)) return Fail<bool>(Code::kPermissionDenied);
     auto live = live_.find(id);
     if (live != live_.end()) {

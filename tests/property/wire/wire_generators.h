@@ -125,7 +125,7 @@ POSTBOX_GEN(EntryValue, set(&EntryValue::entry, GenEntry()))
 POSTBOX_GEN(ConnectionAdd, set(&ConnectionAdd::peer, GenId()))
 POSTBOX_GEN(ConnectionRemove, set(&ConnectionRemove::peer, GenId()))
 POSTBOX_GEN(ConnectionList, set(&ConnectionList::start_after, GenMaybeId()),
-            set(&ConnectionList::limit))
+            set(&ConnectionList::limit), set(&ConnectionList::kind, GenEnum<ConnectionListKind>()))
 POSTBOX_GEN(ConnectionListReply, set(&ConnectionListReply::peers, SmallVector(GenId())),
             set(&ConnectionListReply::more))
 POSTBOX_GEN(PushRegister, set(&PushRegister::platform, GenEnum<Platform>()),
@@ -134,7 +134,8 @@ POSTBOX_GEN(Ping, set(&Ping::nonce))
 POSTBOX_GEN(Pong, set(&Pong::nonce))
 POSTBOX_GEN(ErrorReply, set(&ErrorReply::code), set(&ErrorReply::message, GenBytes()),
             set(&ErrorReply::min_version), set(&ErrorReply::max_version))
-POSTBOX_GEN(Ok, set(&Ok::version), set(&Ok::status, GenEnum<MessageStatus>()))
+POSTBOX_GEN(Ok, set(&Ok::version), set(&Ok::status, GenEnum<MessageStatus>()),
+            set(&Ok::connection, GenEnum<ConnectionState>()))
 #undef POSTBOX_GEN
 
 inline rc::Gen<Compression> GenCompression() {

@@ -51,10 +51,14 @@ TEST_F(ConnectionTest, SelfIsInvalidArgumentEvenWhenUnknown) {
 TEST_F(ConnectionTest, UnknownMailboxIsNotFound) {
   const MailboxKey a = NewMailbox();
   const MailboxKey ghost = MailboxKey::Random();
+  // The operator's calls name unknown mailboxes.
   EXPECT_CODE(db().Connect(a, ghost), kNotFound);
   EXPECT_CODE(db().Connect(ghost, a), kNotFound);
-  EXPECT_CODE(db().Disconnect(a, ghost), kNotFound);
+  // A mailbox's own calls never tell whether the peer exists: only an
+  // unknown actor is NotFound.
+  ASSERT_OK(db().Disconnect(a, ghost));
   EXPECT_CODE(db().Disconnect(ghost, a), kNotFound);
+  EXPECT_CODE(db().RequestConnection(ghost, a), kNotFound);
   EXPECT_CODE(db().ListConnections(ghost, std::nullopt, 10), kNotFound);
   EXPECT_CODE(db().IsConnected(a, ghost), kNotFound);
   EXPECT_CODE(db().IsConnected(ghost, a), kNotFound);
@@ -110,6 +114,113 @@ TEST_F(ConnectionTest, DoesNotMoveTheFeed) {
   EXPECT_EQ(Seq(a), 0u);
   EXPECT_EQ(Seq(b), 0u);
   EXPECT_EQ(Feed(a).size(), 0u);
+}
+
+// SPEC §2: a connection exists only when both mailboxes agreed.
+TEST_F(ConnectionTest, RequestsConnectOnlyOnceBothAsked) {
+  const MailboxKey a = NewMailbox();
+  const MailboxKey b = NewMailbox();
+  ASSERT_OK_AND_ASSIGN(ConnectionState first, db().RequestConnection(a, b));
+  EXPECT_EQ(first, ConnectionState::kRequested);
+  ASSERT_OK_AND_ASSIGN(ConnectionState again, db().RequestConnection(a, b));
+  EXPECT_EQ(again, ConnectionState::kRequested);  // idempotent
+  ASSERT_OK_AND_ASSIGN(bool half, db().IsConnected(a, b));
+  EXPECT_FALSE(half);
+  const std::string bytes = "hi";
+  EXPECT_CODE(db().PostMessage(Request(a, b, "", bytes)), kPermissionDenied);
+  // Each side sees the request in its own list.
+  ASSERT_OK_AND_ASSIGN(auto asked,
+                       db().ListConnections(a, std::nullopt, 10, ConnectionListKind::kRequested));
+  EXPECT_EQ(asked, std::vector<MailboxKey>{b});
+  ASSERT_OK_AND_ASSIGN(auto incoming,
+                       db().ListConnections(b, std::nullopt, 10, ConnectionListKind::kIncoming));
+  EXPECT_EQ(incoming, std::vector<MailboxKey>{a});
+
+  ASSERT_OK_AND_ASSIGN(ConnectionState second, db().RequestConnection(b, a));
+  EXPECT_EQ(second, ConnectionState::kConnected);
+  ASSERT_OK_AND_ASSIGN(bool both, db().IsConnected(a, b));
+  EXPECT_TRUE(both);
+  ASSERT_OK(db().PostMessage(Request(a, b, "", bytes)).status());
+  // The requests are gone with the consent.
+  for (const MailboxKey& m : {a, b}) {
+    for (auto kind : {ConnectionListKind::kRequested, ConnectionListKind::kIncoming}) {
+      ASSERT_OK_AND_ASSIGN(auto rows, db().ListConnections(m, std::nullopt, 10, kind));
+      EXPECT_TRUE(rows.empty());
+    }
+  }
+  ASSERT_OK_AND_ASSIGN(ConnectionState after, db().RequestConnection(a, b));
+  EXPECT_EQ(after, ConnectionState::kConnected);
+}
+
+// No probing: a request to a mailbox that does not exist is answered, and
+// looks from the asker's side, exactly like one to a mailbox that says nothing.
+TEST_F(ConnectionTest, UnknownAndSilentPeersLookTheSame) {
+  const MailboxKey a = NewMailbox();
+  const MailboxKey silent = NewMailbox();
+  const MailboxKey ghost = MailboxKey::Random();
+  ASSERT_OK_AND_ASSIGN(ConnectionState to_silent, db().RequestConnection(a, silent));
+  ASSERT_OK_AND_ASSIGN(ConnectionState to_ghost, db().RequestConnection(a, ghost));
+  EXPECT_EQ(to_silent, to_ghost);
+  ASSERT_OK_AND_ASSIGN(auto asked,
+                       db().ListConnections(a, std::nullopt, 10, ConnectionListKind::kRequested));
+  std::vector<MailboxKey> want = {silent, ghost};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(asked, want);
+  // Posting to either is "not connected", not "no such mailbox".
+  const std::string bytes = "hi";
+  EXPECT_CODE(db().PostMessage(Request(a, silent, "", bytes)), kPermissionDenied);
+  EXPECT_CODE(db().PostMessage(Request(a, ghost, "", bytes)), kPermissionDenied);
+  // Declining leaves the asker's view alone (it must not learn who said no).
+  ASSERT_OK(db().Disconnect(silent, a));
+  ASSERT_OK_AND_ASSIGN(auto still,
+                       db().ListConnections(a, std::nullopt, 10, ConnectionListKind::kRequested));
+  EXPECT_EQ(still, want);
+  ASSERT_OK_AND_ASSIGN(
+      auto declined, db().ListConnections(silent, std::nullopt, 10, ConnectionListKind::kIncoming));
+  EXPECT_TRUE(declined.empty());
+  // Withdrawing removes the request.
+  ASSERT_OK(db().Disconnect(a, ghost));
+  ASSERT_OK_AND_ASSIGN(auto left,
+                       db().ListConnections(a, std::nullopt, 10, ConnectionListKind::kRequested));
+  EXPECT_EQ(left, std::vector<MailboxKey>{silent});
+}
+
+TEST_F(ConnectionTest, PendingRequestsAreCapped) {
+  options_.max_pending_connections = 3;
+  Reopen();
+  const MailboxKey a = NewMailbox();
+  for (int i = 0; i < 3; ++i) ASSERT_OK(db().RequestConnection(a, MailboxKey::Random()).status());
+  EXPECT_CODE(db().RequestConnection(a, MailboxKey::Random()), kBackOff);
+  // A peer that asked first still gets its answer: consent creates no request.
+  const MailboxKey b = NewMailbox();
+  ASSERT_OK(db().RequestConnection(b, a).status());
+  ASSERT_OK_AND_ASSIGN(ConnectionState s, db().RequestConnection(a, b));
+  EXPECT_EQ(s, ConnectionState::kConnected);
+}
+
+TEST_F(ConnectionTest, OperatorConnectOverridesAndDeletionCleansRequests) {
+  const MailboxKey a = NewMailbox();
+  const MailboxKey b = NewMailbox();
+  const MailboxKey c = NewMailbox();
+  ASSERT_OK(db().RequestConnection(a, b).status());
+  ASSERT_OK(db().Connect(a, b));  // the operator: no second consent needed
+  ASSERT_OK_AND_ASSIGN(auto asked,
+                       db().ListConnections(a, std::nullopt, 10, ConnectionListKind::kRequested));
+  EXPECT_TRUE(asked.empty());
+  // c asks a and b asks c; deleting c removes c's request (and its mirror in
+  // a's incoming list); b's request to c stays in b's own list, as a request
+  // to an unknown mailbox would.
+  ASSERT_OK(db().RequestConnection(c, a).status());
+  ASSERT_OK(db().RequestConnection(b, c).status());
+  ASSERT_OK(db().DeleteMailbox(c));
+  ASSERT_OK_AND_ASSIGN(auto incoming_a,
+                       db().ListConnections(a, std::nullopt, 10, ConnectionListKind::kIncoming));
+  EXPECT_TRUE(incoming_a.empty());
+  ASSERT_OK_AND_ASSIGN(auto asked_b,
+                       db().ListConnections(b, std::nullopt, 10, ConnectionListKind::kRequested));
+  EXPECT_EQ(asked_b, std::vector<MailboxKey>{c});
+  ASSERT_OK_AND_ASSIGN(StoreStats stats, db().Stats());
+  EXPECT_EQ(stats.mailbox_deletions, 1u);
 }
 
 TEST_F(PushTest, RegisterReplacesAndNoneClears) {

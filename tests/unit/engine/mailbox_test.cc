@@ -179,7 +179,8 @@ TEST_F(MailboxTest, DeletedMailboxIsUnknownToOtherOperations) {
   EXPECT_CODE(db().PutEntry(a, "k", "v"), kNotFound);
   EXPECT_CODE(db().RegisterPush(a, Platform::kWeb, "t"), kNotFound);
   const std::string bytes = "x";
-  EXPECT_CODE(db().PostMessage(Request(b, a, "", bytes)), kNotFound);
+  // To a deleted mailbox: "not connected", as to any unknown one (no probing).
+  EXPECT_CODE(db().PostMessage(Request(b, a, "", bytes)), kPermissionDenied);
   EXPECT_CODE(db().PostMessage(Request(a, b, "", bytes)), kNotFound);
   EXPECT_CODE(db().IsConnected(a, b), kNotFound);
   EXPECT_CODE(db().ListEntries(a, "", "", 10), kNotFound);

@@ -159,10 +159,13 @@ TEST_F(MessageTest, PostingToSelfIsInvalidArgument) {
   EXPECT_CODE(db().PostMessage(Request(a_, a_, long_topic, bytes)), kTooLarge);
 }
 
-TEST_F(MessageTest, UnknownPartyIsNotFoundBeforePermission) {
+// An unknown sender is 404; an unknown recipient is "not connected" (403),
+// the same answer as a real mailbox the sender is not connected to, so that
+// posting cannot probe which mailboxes exist (SPEC §2).
+TEST_F(MessageTest, UnknownSenderIsNotFoundUnknownRecipientIsNotConnected) {
   const std::string bytes = "x";
   const MailboxKey ghost = MailboxKey::Random();
-  EXPECT_CODE(db().PostMessage(Request(a_, ghost, "", bytes)), kNotFound);
+  EXPECT_CODE(db().PostMessage(Request(a_, ghost, "", bytes)), kPermissionDenied);
   EXPECT_CODE(db().PostMessage(Request(ghost, a_, "", bytes)), kNotFound);
 }
 

@@ -412,7 +412,7 @@ TEST_F(UploadTest, BeginChecksAsPosting) {
   EXPECT_CODE(db().BeginUpload(not_connected), kPermissionDenied);
   UploadRequest unknown_to = Declare(blob);
   unknown_to.to = MailboxKey::Random();
-  EXPECT_CODE(db().BeginUpload(unknown_to), kNotFound);
+  EXPECT_CODE(db().BeginUpload(unknown_to), kPermissionDenied);  // as not connected: no probing
   UploadRequest to_self = Declare(blob);
   to_self.to = a_;
   EXPECT_CODE(db().BeginUpload(to_self), kInvalidArgument);

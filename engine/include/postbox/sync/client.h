@@ -197,10 +197,19 @@ class Client {
   Result<EntryInfo> GetEntry(std::string_view key);
   Result<EntryPage> ListEntries(std::string_view prefix, std::string_view start_after = {},
                                 uint32_t limit = 0);
-  Status AddConnection(const MailboxKey& peer);
+  // Asks to connect to `peer` (SPEC §2: both must agree). kConnected once the
+  // peer has asked for this mailbox too, else kRequested — also when no such
+  // mailbox exists (the server never tells). BackOff past the server's cap on
+  // pending requests.
+  Result<ConnectionState> AddConnection(const MailboxKey& peer);
+  // Ends the connection, withdraws this mailbox's request or declines the
+  // peer's. Ok whether or not there was anything to remove.
   Status RemoveConnection(const MailboxKey& peer);
+  // The connected mailboxes, this mailbox's pending requests, or the requests
+  // it received (`kind`), in mkey order after `start_after`.
   Result<ConnectionPage> ListConnections(std::optional<MailboxKey> start_after = std::nullopt,
-                                         uint32_t limit = 0);
+                                         uint32_t limit = 0,
+                                         ConnectionListKind kind = ConnectionListKind::kConnected);
   Status RegisterPush(Platform platform, std::string_view token);
   Status Ping();
 

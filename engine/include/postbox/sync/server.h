@@ -66,11 +66,39 @@ struct ServerOptions {
   std::chrono::milliseconds pong_timeout{10000};
   // A session older than this gets 503 "session lifetime reached" and is closed.
   std::chrono::milliseconds max_session{std::chrono::hours(24)};
+  // A connection that has not completed Hello this long after it was
+  // accepted gets 401 and is closed, whatever else it sent (Pings included).
+  std::chrono::milliseconds hello_timeout{10000};
+  // A frame whose bytes have not all arrived this long after its first byte
+  // gets 400 and the session is closed: a client trickling bytes cannot hold a
+  // connection slot for ever.
+  std::chrono::milliseconds frame_timeout{30000};
   // A session whose unsent output exceeds this (a client that does not read)
-  // is closed, so the server's memory stays bounded.
+  // is closed, so the server's memory stays bounded. Above a quarter of it the
+  // server stops reading the session's requests until the client reads.
+  // At least 2 × (max_frame_payload + 16) and at most 1 GiB.
   size_t max_outbound_bytes = 4u << 20;
   // Largest frame payload accepted and sent.
   uint32_t max_frame_payload = 1u << 20;
+  // Writes of one session waiting for the group commit: past either bound the
+  // server stops reading that session's socket until they are answered.
+  size_t max_inflight_ops = 1024;
+  size_t max_inflight_bytes = 8u << 20;
+  // Bytes held for all sessions together (their queued writes, unsent output
+  // and partly received frames): past it, every session holding more than
+  // 64 KiB stops being read until the total is back under 3/4 of it, so that
+  // max_connections sessions at their caps cannot exhaust memory while
+  // sessions holding little keep their service.
+  size_t max_buffered_bytes = size_t{1} << 30;
+  // Download streams one session may have going at once (429 past it).
+  size_t max_downloads = 16;
+  // The writer sweeps uploads older than the store's upload_ttl and purges
+  // tombstones older than its tombstone_horizon this often, at most
+  // sweep_batch uploads and purge_batch tombstones per transaction (it goes
+  // on at the next group commit while more remain). 0 turns it off.
+  std::chrono::milliseconds maintenance_interval{std::chrono::minutes(1)};
+  size_t sweep_batch = 16;
+  size_t purge_batch = 1000;
   // Items per info packet (push or poll) when the client asks for no limit.
   uint32_t default_poll_limit = 256;
   // Most ops the writer puts into one transaction.
@@ -94,6 +122,11 @@ struct ServerStats {
   uint64_t committed_ops = 0;        // ops in them
   uint64_t pushes = 0;               // info packets pushed
   uint64_t sessions_cut = 0;         // closed for an over-full outbound queue
+  uint64_t timeouts = 0;             // closed for hello_timeout, frame_timeout or a missing pong
+  uint64_t accept_pauses = 0;        // accepting paused for want of file descriptors
+  uint64_t buffered_bytes = 0;       // held for all sessions now (see max_buffered_bytes)
+  uint64_t uploads_swept = 0;        // expired uploads the writer removed
+  uint64_t tombstones_purged = 0;    // tombstones the writer purged
 };
 
 class Server {

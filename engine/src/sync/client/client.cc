@@ -216,13 +216,13 @@ Result<EntryPage> Client::ListEntries(std::string_view prefix, std::string_view 
       });
 }
 
-Status Client::AddConnection(const MailboxKey& peer) {
-  return ToStatus(Call<wire::Ok, bool>(
+Result<ConnectionState> Client::AddConnection(const MailboxKey& peer) {
+  return Call<wire::Ok, ConnectionState>(
       core_.get(),
       [peer](uint64_t rid, wire::Encoder* enc, std::vector<uint8_t>* out) {
         return enc->Encode(rid, wire::ConnectionAdd{ToWire(peer)}, out);
       },
-      OkReply));
+      [](const wire::Ok& ok) { return Result<ConnectionState>(FromWire(ok.connection)); });
 }
 
 Status Client::RemoveConnection(const MailboxKey& peer) {
@@ -235,13 +235,14 @@ Status Client::RemoveConnection(const MailboxKey& peer) {
 }
 
 Result<ConnectionPage> Client::ListConnections(std::optional<MailboxKey> start_after,
-                                               uint32_t limit) {
+                                               uint32_t limit, ConnectionListKind kind) {
   return Call<wire::ConnectionListReply, ConnectionPage>(
       core_.get(),
-      [start_after, limit](uint64_t rid, wire::Encoder* enc, std::vector<uint8_t>* out) {
+      [start_after, limit, kind](uint64_t rid, wire::Encoder* enc, std::vector<uint8_t>* out) {
         wire::ConnectionList m;
         if (start_after) m.start_after = ToWire(*start_after);
         m.limit = limit;
+        m.kind = ToWire(kind);
         return enc->Encode(rid, m, out);
       },
       [](const wire::ConnectionListReply& r) {

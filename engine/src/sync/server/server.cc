@@ -2,6 +2,7 @@
 #include "postbox/sync/server.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 
@@ -11,22 +12,23 @@ namespace postbox::sync {
 namespace {
 
 // Dotted numeric comparison: "2.10" > "2.9"; a missing part counts as 0 and a
-// non-digit ends a part, so "2.1-beta" compares as 2.1.
+// non-digit ends a part, so "2.1-beta" compares as 2.1. Parts are compared as
+// digit strings (leading zeros dropped, then by length, then bytewise), so a
+// part of any length compares right and nothing overflows.
 int CompareVersions(std::string_view a, std::string_view b) {
-  auto next = [](std::string_view* s) -> uint64_t {
-    uint64_t v = 0;
+  auto next = [](std::string_view* s) -> std::string_view {
     size_t i = 0;
-    while (i < s->size() && (*s)[i] >= '0' && (*s)[i] <= '9') {
-      v = v * 10 + static_cast<uint64_t>((*s)[i] - '0');
-      ++i;
-    }
+    while (i < s->size() && (*s)[i] >= '0' && (*s)[i] <= '9') ++i;
+    std::string_view digits = s->substr(0, i);
+    while (!digits.empty() && digits.front() == '0') digits.remove_prefix(1);
     size_t dot = s->find('.', i);
     *s = dot == std::string_view::npos ? std::string_view() : s->substr(dot + 1);
-    return v;
+    return digits;
   };
   while (!a.empty() || !b.empty()) {
-    uint64_t x = next(&a), y = next(&b);
-    if (x != y) return x < y ? -1 : 1;
+    const std::string_view x = next(&a), y = next(&b);
+    if (x.size() != y.size()) return x.size() < y.size() ? -1 : 1;
+    if (int c = x.compare(y); c != 0) return c < 0 ? -1 : 1;
   }
   return 0;
 }
@@ -56,22 +58,75 @@ ServerCore::ServerCore(DB* db, const ServerOptions& options) : db_(db), options_
 
 ServerCore::~ServerCore() { Stop(); }
 
+Status ServerCore::Validate() {
+  const ServerOptions& o = options_;
+  const auto invalid = [](std::string what) { return Status::InvalidArgument(std::move(what)); };
+  if (db_ == nullptr) return invalid("Server::Start needs a DB, got null");
+  if (o.window == 0) return invalid("window must be at least 1");
+  if (o.max_connections == 0) return invalid("max_connections must be at least 1");
+  if (o.idle_timeout.count() <= 0 || o.pong_timeout.count() <= 0 || o.max_session.count() <= 0 ||
+      o.hello_timeout.count() <= 0 || o.frame_timeout.count() <= 0) {
+    return invalid(
+        "idle_timeout, pong_timeout, max_session, hello_timeout and frame_timeout must be "
+        "positive");
+  }
+  if (o.maintenance_interval.count() < 0) return invalid("maintenance_interval must be ≥ 0");
+  if (o.max_frame_payload < 4096 || o.max_frame_payload > wire::kMaxSupportedPayload) {
+    return invalid("max_frame_payload must be between 4096 and " +
+                   std::to_string(wire::kMaxSupportedPayload) + " bytes");
+  }
+  const size_t frame = o.max_frame_payload + wire::kFrameHeaderSize;
+  if (o.max_outbound_bytes < 2 * frame || o.max_outbound_bytes > (size_t{1} << 30)) {
+    return invalid("max_outbound_bytes (" + std::to_string(o.max_outbound_bytes) +
+                   ") must be at least two frames (" + std::to_string(2 * frame) +
+                   " bytes) and at most 1 GiB");
+  }
+  if (o.max_inflight_ops == 0 || o.max_inflight_bytes == 0 || o.max_downloads == 0 ||
+      o.sweep_batch == 0 || o.purge_batch == 0) {
+    return invalid(
+        "max_inflight_ops, max_inflight_bytes, max_downloads, sweep_batch and purge_batch must be "
+        "at least 1");
+  }
+  if (o.max_buffered_bytes < 4 * ServerCore::kFairShare) {
+    return invalid("max_buffered_bytes must be at least " +
+                   std::to_string(4 * ServerCore::kFairShare) + " bytes");
+  }
+  // The largest item of each kind must fit a frame with its fields, or every
+  // reply carrying it would fail (a single item cannot be paged).
+  constexpr size_t kFieldRoom = 512;
+  const Options& d = db_->options();
+  const struct {
+    const char* what;
+    uint64_t bytes;
+  } largest[] = {
+      {"max_key_size + max_value_size (an entry)", uint64_t{d.max_key_size} + d.max_value_size},
+      {"max_topic_size + max_meta_size (a message)", uint64_t{d.max_topic_size} + d.max_meta_size},
+      {"max_chunk_size (an upload chunk)", d.max_chunk_size},
+      {"max_push_token_size (a push registration)", d.max_push_token_size},
+  };
+  for (const auto& l : largest) {
+    if (l.bytes + kFieldRoom > o.max_frame_payload) {
+      return invalid(std::string(l.what) + " is " + std::to_string(l.bytes) +
+                     " bytes: with its fields it does not fit max_frame_payload (" +
+                     std::to_string(o.max_frame_payload) +
+                     "); raise max_frame_payload or lower the store limit");
+    }
+  }
+  return Status::Ok();
+}
+
 Status ServerCore::Start() {
-  if (db_ == nullptr) return Status::InvalidArgument("Server::Start needs a DB, got null");
-  if (options_.window == 0) return Status::InvalidArgument("window must be at least 1");
-  if (options_.max_connections == 0) {
-    return Status::InvalidArgument("max_connections must be at least 1");
-  }
-  if (options_.idle_timeout.count() <= 0 || options_.pong_timeout.count() <= 0 ||
-      options_.max_session.count() <= 0) {
-    return Status::InvalidArgument("idle_timeout, pong_timeout and max_session must be positive");
-  }
-  if (options_.max_frame_payload < 4096) {
-    return Status::InvalidArgument("max_frame_payload must be at least 4096 bytes");
-  }
   if (options_.default_poll_limit == 0) options_.default_poll_limit = 256;
   if (options_.max_batch_ops == 0) options_.max_batch_ops = 1;
   if (options_.max_batch_bytes == 0) options_.max_batch_bytes = 1;
+  POSTBOX_RETURN_IF_ERROR(Validate());
+  if (rlimit nofile{};
+      getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < options_.max_connections + 64) {
+    spdlog::warn(
+        "the file descriptor limit ({}) is below max_connections ({}) + 64: accepting will "
+        "pause whenever descriptors run out; raise it (ulimit -n)",
+        nofile.rlim_cur, options_.max_connections);
+  }
   const wire::EncoderOptions eo{.max_payload = options_.max_frame_payload};
   // Loop 0 binds first so that an ephemeral port is known to the others.
   for (unsigned i = 0; i < options_.threads; ++i) {
@@ -139,7 +194,7 @@ bool ServerCore::AdmitConnection() {
   return true;
 }
 
-bool ServerCore::Enqueue(WriteOp op) {
+bool ServerCore::Enqueue(QueuedOp op) {
   {
     std::lock_guard lock(wmu_);
     if (writer_closed_ || writer_stop_) return false;
@@ -172,15 +227,16 @@ void ServerCore::NotifyChanged(std::span<const MailboxKey> mailboxes) {
 }
 
 void ServerCore::Deliver(std::vector<std::vector<Completion>>* per_loop,
-                         const std::vector<MailboxKey>& changed) {
+                         const std::vector<MailboxKey>& changed, bool check_deleted) {
   for (size_t i = 0; i < loops_.size(); ++i) {
     Loop* l = loops_[i].get();
     auto& mine = (*per_loop)[i];
-    if (mine.empty() && changed.empty()) continue;
+    if (mine.empty() && changed.empty() && !check_deleted) continue;
     {
       std::lock_guard lock(l->mu);
       std::move(mine.begin(), mine.end(), std::back_inserter(l->completions));
       l->changed.insert(l->changed.end(), changed.begin(), changed.end());
+      l->check_deleted |= check_deleted;
     }
     mine.clear();
     uv_async_send(&l->wake);
@@ -188,7 +244,7 @@ void ServerCore::Deliver(std::vector<std::vector<Completion>>* per_loop,
 }
 
 void ServerCore::WriterMain() {
-  std::vector<WriteOp> ops;
+  std::vector<QueuedOp> ops;
   std::vector<internal::HostWrite*> hosts;
   std::vector<std::vector<Completion>> per_loop(loops_.size());
   WriteBatch batch;
@@ -203,14 +259,15 @@ void ServerCore::WriterMain() {
       ops.swap(queue_);
       hosts.swap(host_queue_);
     }
-    // Hosts' batches are whole transactions of their own.
+    // Hosts' batches are whole transactions of their own. A host may delete
+    // mailboxes: the loops then end those mailboxes' sessions.
     for (internal::HostWrite* h : hosts) {
       Status s = db_->Write(h->batch);
       commits_.fetch_add(1, std::memory_order_relaxed);
       committed_ops_.fetch_add(h->batch->size(), std::memory_order_relaxed);
       const auto changed = h->batch->changed_mailboxes();
       h->done.set_value(std::move(s));
-      Deliver(&per_loop, changed);
+      Deliver(&per_loop, changed, /*check_deleted=*/true);
     }
     hosts.clear();
     // Everything the sessions queued meanwhile: one durable transaction per
@@ -218,76 +275,36 @@ void ServerCore::WriterMain() {
     for (size_t begin = 0, end = 0; begin < ops.size(); begin = end) {
       size_t bytes = 0;
       while (end < ops.size() && end - begin < options_.max_batch_ops &&
-             (end == begin || bytes + ops[end].value.size() <= options_.max_batch_bytes)) {
-        bytes += ops[end].value.size();
+             (end == begin || bytes + ops[end].bytes <= options_.max_batch_bytes)) {
+        bytes += ops[end].bytes;
         ++end;
       }
-      batch.Clear();
-      for (size_t i = begin; i < end; ++i) {
-        WriteOp& op = ops[i];
-        switch (op.kind) {
-          case OpKind::kStatusUpdate:
-            batch.AdvanceStatus(op.mkey, op.id, op.status);
-            break;
-          case OpKind::kEntryPut:
-            batch.PutEntry(op.mkey, std::move(op.key), std::move(op.value), op.version);
-            break;
-          case OpKind::kEntryDelete:
-            batch.DeleteEntry(op.mkey, std::move(op.key), op.version);
-            break;
-          case OpKind::kConnect:
-            batch.Connect(op.mkey, op.peer);
-            break;
-          case OpKind::kDisconnect:
-            batch.Disconnect(op.mkey, op.peer);
-            break;
-          case OpKind::kPushRegister:
-            batch.RegisterPush(op.mkey, op.platform, std::move(op.value));
-            break;
-          case OpKind::kUploadBegin:
-            batch.BeginUpload(UploadRequest{.from = op.mkey,
-                                            .to = op.peer,
-                                            .id = op.id,
-                                            .topic = std::move(op.key),
-                                            .meta = std::move(op.value),
-                                            .length = op.length,
-                                            .digest = op.digest});
-            break;
-          case OpKind::kUploadChunk:
-            // The bytes stay in `ops` until the batch is written.
-            batch.WriteChunk(op.mkey, op.id, op.offset, op.value);
-            break;
-          case OpKind::kUploadCommit:
-            batch.CommitUpload(op.mkey, op.id);
-            break;
-          case OpKind::kUploadAbort:
-            batch.AbortUpload(op.mkey, op.id);
-            break;
-        }
-      }
-      Status whole = db_->Write(&batch);
-      if (!whole.ok())
-        spdlog::error("group commit of {} ops failed: {}", end - begin, whole.ToString());
-      commits_.fetch_add(1, std::memory_order_relaxed);
-      committed_ops_.fetch_add(end - begin, std::memory_order_relaxed);
-      const auto& results = batch.results();
-      for (size_t i = begin; i < end; ++i) {
-        const WriteOp& op = ops[i];
-        const OpResult& r = results[i - begin];
-        Completion c{.session = op.session,
-                     .request_id = op.request_id,
-                     .kind = op.kind,
-                     .status = r.status,
-                     .version = r.entry.version,
-                     .message_status = r.message_status,
-                     .upload = r.upload,
-                     .chunk_bytes = op.kind == OpKind::kUploadChunk ? op.value.size() : 0};
-        per_loop[op.loop].push_back(std::move(c));
-      }
-      Deliver(&per_loop, batch.changed_mailboxes());
+      CommitGroup(ops, begin, end, &batch, &per_loop);
     }
     ops.clear();
   }
+}
+
+void ServerCore::CommitGroup(std::vector<QueuedOp>& ops, size_t begin, size_t end,
+                             WriteBatch* batch, std::vector<std::vector<Completion>>* per_loop) {
+  batch->Clear();
+  for (size_t i = begin; i < end; ++i) batch->Add(std::move(ops[i].op));
+  Status whole = db_->Write(batch);
+  if (!whole.ok()) {
+    spdlog::error("group commit of {} ops failed: {}", end - begin, whole.ToString());
+  }
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  committed_ops_.fetch_add(end - begin, std::memory_order_relaxed);
+  const auto& results = batch->results();
+  for (size_t i = begin; i < end; ++i) {
+    const QueuedOp& q = ops[i];
+    (*per_loop)[q.loop].push_back(Completion{.session = q.session,
+                                             .request_id = q.request_id,
+                                             .kind = q.op.kind,  // an enum: intact after the move
+                                             .bytes = q.bytes,
+                                             .result = results[i - begin]});
+  }
+  Deliver(per_loop, batch->changed_mailboxes());
 }
 
 ServerStats ServerCore::stats() const {
@@ -298,6 +315,11 @@ ServerStats ServerCore::stats() const {
   s.committed_ops = committed_ops_.load(std::memory_order_relaxed);
   s.pushes = pushes_.load(std::memory_order_relaxed);
   s.sessions_cut = cut_.load(std::memory_order_relaxed);
+  s.timeouts = timeouts_.load(std::memory_order_relaxed);
+  s.accept_pauses = accept_pauses_.load(std::memory_order_relaxed);
+  s.buffered_bytes = static_cast<uint64_t>(std::max<int64_t>(buffered_.load(), 0));
+  s.uploads_swept = swept_.load(std::memory_order_relaxed);
+  s.tombstones_purged = purged_.load(std::memory_order_relaxed);
   return s;
 }
 

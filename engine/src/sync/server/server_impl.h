@@ -22,6 +22,7 @@
 #include "postbox/db.h"
 #include "postbox/sync/server.h"
 #include "postbox/wire/codec.h"
+#include "store/batch_op.h"
 
 // Loop-only code asserts it runs on its loop's thread (debug builds).
 #define POSTBOX_ASSERT_ON_LOOP(loop) assert(std::this_thread::get_id() == (loop)->thread_id)
@@ -39,50 +40,25 @@ struct MailboxKeyHash {
   }
 };
 
-// A write a session asks for; the writer applies it in the next group commit.
-enum class OpKind : uint8_t {
-  kStatusUpdate,
-  kEntryPut,
-  kEntryDelete,
-  kConnect,
-  kDisconnect,
-  kPushRegister,
-  kUploadBegin,
-  kUploadChunk,
-  kUploadCommit,
-  kUploadAbort,
-};
+using OpKind = WriteBatch::Op::Kind;
 
-struct WriteOp {
-  OpKind kind = OpKind::kEntryPut;
+// A session's write on its way to the writer: the request decoded straight
+// into its batch op (write_ops.h), and where the answer goes.
+struct QueuedOp {
   uint32_t loop = 0;
   uint64_t session = 0;
   uint64_t request_id = 0;
-  MailboxKey mkey;
-  MailboxKey peer;         // kConnect, kDisconnect; kUploadBegin: the recipient
-  MessageId id;            // kStatusUpdate, uploads
-  MessageStatus status{};  // kStatusUpdate
-  Platform platform{};     // kPushRegister
-  std::string key;         // entries; kUploadBegin: the topic
-  // kEntryPut: the value; kPushRegister: the token; kUploadBegin: the meta;
-  // kUploadChunk: the bytes
-  std::string value;
-  uint64_t version = 0;  // entries
-  uint64_t offset = 0;   // kUploadChunk
-  uint64_t length = 0;   // kUploadBegin
-  Digest128 digest{};    // kUploadBegin
+  size_t bytes = 0;  // payload the op holds (the session's and the server's accounting)
+  WriteBatch::Op op;
 };
 
-// The writer's answer to one WriteOp, delivered to the op's loop.
+// The writer's answer to one QueuedOp, delivered to the op's loop.
 struct Completion {
   uint64_t session = 0;
   uint64_t request_id = 0;
-  OpKind kind = OpKind::kEntryPut;
-  Status status;
-  uint64_t version = 0;            // entries: the stored version after the op
-  MessageStatus message_status{};  // status updates: the status after the op
-  UploadState upload;              // kUploadBegin, kUploadChunk: where it stands
-  size_t chunk_bytes = 0;          // kUploadChunk: bytes the session had queued
+  OpKind kind{};
+  size_t bytes = 0;
+  OpResult result;
 };
 
 // A host's own WriteBatch (Server::Write) waiting for the writer.
@@ -102,8 +78,17 @@ struct Loop {
   uv_async_t wake{};
   uv_timer_t tick{};
   uv_timer_t grace{};
-  uv_tcp_t listener{};
+  // Accepting: this loop's listening socket (SO_REUSEPORT) polled for
+  // readiness; accept4 is ours so that running out of descriptors pauses it
+  // (accept_retry) instead of spinning.
+  int listen_fd = -1;
+  uv_poll_t accept_poll{};
+  uv_timer_t accept_retry{};
   bool listening = false;
+  bool accept_paused = false;
+  uint64_t accept_backoff_ms = 0;
+  uint64_t accept_failures_unlogged = 0;
+  uint64_t accept_last_log_ms = 0;
   bool shutting_down = false;
   bool handles_closed = false;
 
@@ -111,6 +96,7 @@ struct Loop {
   std::mutex mu;
   std::vector<Completion> completions;
   std::vector<MailboxKey> changed;
+  bool check_deleted = false;  // a mailbox was deleted: end its sessions
   bool stop_accepting = false;
   bool shutdown = false;
 
@@ -119,6 +105,7 @@ struct Loop {
   size_t open_sessions = 0;  // accepted and not yet freed (closing ones included)
   std::unordered_map<uint64_t, Session*> sessions;
   std::unordered_map<MailboxKey, std::vector<Session*>, MailboxKeyHash> by_mailbox;
+  uint64_t mailbox_deletions = 0;  // StoreStats::mailbox_deletions last seen
   wire::Encoder encoder;
   // One read buffer per loop: a read callback consumes it before the next read.
   std::unique_ptr<char[]> read_buf{new char[kReadBufSize]};
@@ -145,7 +132,7 @@ class ServerCore {
 
   // Queues a session's write; false once the writer has closed (then the
   // caller answers 503 itself).
-  bool Enqueue(WriteOp op);
+  bool Enqueue(QueuedOp op);
 
   // Connection accounting: true if the new connection fits under the cap.
   bool AdmitConnection();
@@ -153,13 +140,35 @@ class ServerCore {
   void CountRefused() { refused_.fetch_add(1, std::memory_order_relaxed); }
   void CountPush() { pushes_.fetch_add(1, std::memory_order_relaxed); }
   void CountCut() { cut_.fetch_add(1, std::memory_order_relaxed); }
+  void CountTimeout() { timeouts_.fetch_add(1, std::memory_order_relaxed); }
+  void CountAcceptPause() { accept_pauses_.fetch_add(1, std::memory_order_relaxed); }
+
+  // The global memory budget (ServerOptions::max_buffered_bytes): sessions
+  // add what they hold as it changes.
+  void AddBuffered(int64_t delta) { buffered_.fetch_add(delta, std::memory_order_relaxed); }
+  // Over the budget: sessions holding more than kFairShare stop reading.
+  bool OverBudget() const {
+    return buffered_.load(std::memory_order_relaxed) >
+           static_cast<int64_t>(options_.max_buffered_bytes);
+  }
+  // Back under 3/4 of it: paused sessions read again.
+  bool BudgetRecovered() const {
+    return buffered_.load(std::memory_order_relaxed) <=
+           static_cast<int64_t>(options_.max_buffered_bytes / 4 * 3);
+  }
+  static constexpr size_t kFairShare = 64 * 1024;
 
  private:
+  Status Validate();
   Status StartLoop(Loop* loop, uint16_t port);
   void RunLoop(Loop* loop, uint16_t port, std::promise<Status>* ready);
   void WriterMain();
+  // Applies ops[begin, end) (and any maintenance that is due) in one group
+  // commit and delivers the answers.
+  void CommitGroup(std::vector<QueuedOp>& ops, size_t begin, size_t end, WriteBatch* batch,
+                   std::vector<std::vector<Completion>>* per_loop);
   void Deliver(std::vector<std::vector<Completion>>* per_loop,
-               const std::vector<MailboxKey>& changed);
+               const std::vector<MailboxKey>& changed, bool check_deleted = false);
 
   DB* db_;
   ServerOptions options_;
@@ -170,14 +179,20 @@ class ServerCore {
 
   std::mutex wmu_;
   std::condition_variable wcv_;
-  std::vector<WriteOp> queue_;
+  std::vector<QueuedOp> queue_;
   std::vector<struct HostWrite*> host_queue_;
   bool writer_stop_ = false;
   bool writer_closed_ = false;
   std::thread writer_;
+  // Writer-thread state: when maintenance is next due, and whether the last
+  // round left work behind (then it runs again with the next group commit).
+  std::chrono::steady_clock::time_point next_maintenance_{};
+  bool maintenance_pending_ = false;
 
   std::atomic<size_t> connections_{0};
-  std::atomic<uint64_t> refused_{0}, commits_{0}, committed_ops_{0}, pushes_{0}, cut_{0};
+  std::atomic<int64_t> buffered_{0};
+  std::atomic<uint64_t> refused_{0}, commits_{0}, committed_ops_{0}, pushes_{0}, cut_{0},
+      timeouts_{0}, accept_pauses_{0}, swept_{0}, purged_{0};
 };
 
 // Loop-thread entry points (loop.cc).

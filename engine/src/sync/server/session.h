@@ -1,5 +1,9 @@
-// Session: one client connection on a loop thread — framing, the Hello
-// handshake, request dispatch, push flow control, liveness and bounded output.
+// Session: one client connection on a loop thread. Its code is split by job:
+//   session.cc   — the connection: reading and framing, output, backpressure
+//                  and memory accounting, deadlines, closing;
+//   dispatch.cc  — the requests: Hello, poll/ack and push, reads, writes sent
+//                  to the group commit and their answers;
+//   transfer.cc  — blob downloads (streams) and upload queries.
 // Loop-only: every method runs on its loop's thread (asserted in debug).
 #ifndef POSTBOX_SYNC_SERVER_SESSION_H_
 #define POSTBOX_SYNC_SERVER_SESSION_H_
@@ -8,7 +12,10 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
+#include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "postbox/wire/codec.h"
@@ -25,15 +32,20 @@ class Session {
 
   uv_tcp_t* tcp() { return &tcp_; }
   uint64_t id() const { return id_; }
+  bool active() const { return state_ == State::kActive; }
+  const MailboxKey& mkey() const { return mkey_; }
 
   // Starts reading. `admitted` false: the connection is over the cap; it gets
   // 503 and is closed.
   void Start(bool admitted);
-  // A write op of this session was committed (or failed).
+  // A write of this session was committed (or failed): answers it.
   void OnCompletion(const Completion& c);
   // The session's mailbox changed: push if the window allows.
-  void OnMailboxChanged() { MaybePush(); }
-  // Pings, pong deadline, lifetime, stuck closes. `now` is uv_now (ms).
+  void OnMailboxChanged();
+  // The session's mailbox was deleted: 401, then close.
+  void OnMailboxDeleted();
+  // Deadlines (Hello, frame, ping/pong, lifetime, closing) and resuming reads
+  // paused for the global budget. `now` is uv_now (ms).
   void Tick(uint64_t now);
   // Server stop: 503 shutting down, then close once flushed.
   void Shutdown();
@@ -42,6 +54,11 @@ class Session {
 
  private:
   enum class State { kAwaitHello, kActive };
+  // Why reading is paused. kClient: the client does not read its replies (its
+  // silence then counts towards the ping deadline); kServer: the session's
+  // writes or the server's budget are full (not the client's fault: no
+  // deadline runs meanwhile).
+  enum class Pause { kNone, kClient, kServer };
   // One download stream: the chunks of [next, end) still to send.
   struct Download {
     uint64_t rid = 0;
@@ -50,11 +67,37 @@ class Session {
     uint64_t end = UINT64_MAX;  // clipped to the blob's length when read
   };
 
+  // ---- session.cc: the connection ----
   static void OnAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
   static void OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
   static void OnWritten(uv_write_t* req, int status);
   static void OnClosed(uv_handle_t* h);
+  // Handles the complete frames buffered, as long as reading is allowed.
+  void ProcessFrames();
+  // Why reading should pause now, if it should.
+  Pause PauseReason() const;
+  // Stops or resumes reading to match PauseReason (resuming handles the
+  // frames already buffered first).
+  void UpdateReading();
+  // Brings the server's count of what this session holds up to date.
+  void Account();
+  size_t Held() const;
+  size_t Unsent() const { return out_.size() + inflight_.size(); }
+  template <class M>
+  void Send(uint64_t rid, const M& m);
+  void SendError(uint64_t rid, const Status& s);
+  void SendError(uint64_t rid, uint16_t code, std::string_view message);
+  void Flush();
+  // Stops reading; closes once every request already read is answered and
+  // the output is written (or after pong_timeout if the client does not read).
+  void CloseAfterFlush();
+  // For deadlines: tells the client why if its socket takes it at once, and
+  // closes now (a client that stalls must not hold its slot any longer).
+  void CloseNow(uint16_t code, std::string_view message);
+  void MaybeFinishClose();
+  void Unregister();
 
+  // ---- dispatch.cc: the requests ----
   void HandleFrame(const wire::Frame& frame);
   void HandleHello(uint64_t rid, const wire::Hello& m);
   void HandlePoll(uint64_t rid, const wire::Poll& m);
@@ -62,35 +105,27 @@ class Session {
   void HandleEntryGet(uint64_t rid, const wire::EntryGet& m);
   void HandleEntryList(uint64_t rid, const wire::EntryList& m);
   void HandleConnectionList(uint64_t rid, const wire::ConnectionList& m);
-  void HandleUploadBegin(uint64_t rid, const wire::UploadBegin& m);
-  void HandleUploadChunk(uint64_t rid, const wire::UploadChunk& m);
-  void HandleUploadQuery(uint64_t rid, const wire::UploadQueryOffset& m);
-  void HandleDownload(uint64_t rid, const wire::DownloadRequest& m);
-  void SubmitWrite(WriteOp op);
-
-  // Sends download chunks, one per stream in turn, while the unsent output is
-  // below kDownloadHighWater; called again whenever a write completes.
-  void ServeDownloads();
-  // Sends the next chunk(s) of `d` (one stored piece); false when the stream
-  // has ended (its last chunk or an error was sent).
-  bool ServeOne(Download* d);
-  // Upload backpressure: stop reading while too many chunk bytes wait for the
-  // writer, resume once they are committed.
-  void UpdateReading();
-
+  // Queues the write `op` decoded from request `rid` for the group commit (or
+  // answers the request's decoding error).
+  void Submit(uint64_t rid, Result<WriteBatch::Op> op);
+  // Sends the reply `build(n)` makes of the first n of `items` items, halving
+  // n while the frame would exceed the limit; false after sending an error.
+  template <class M, class Build>
+  bool SendFitting(uint64_t rid, size_t items, Build&& build);
   // Sends the info packet of changes after `since` (paged down until it fits a
   // frame); returns its cursor, or nothing after sending an error.
   std::optional<uint64_t> SendChanges(uint64_t rid, uint64_t since, uint32_t limit, bool* more);
   void MaybePush();
 
-  template <class M>
-  void Send(uint64_t rid, const M& m);
-  void SendError(uint64_t rid, const Status& s);
-  void SendError(uint64_t rid, uint16_t code, std::string_view message);
-  void Flush();
-  // Stops reading and closes once the queued output is written.
-  void CloseAfterFlush();
-  void Unregister();
+  // ---- transfer.cc: blobs ----
+  void HandleUploadQuery(uint64_t rid, const wire::UploadQueryOffset& m);
+  void HandleDownload(uint64_t rid, const wire::DownloadRequest& m);
+  // Sends download chunks, one per stream in turn, while the unsent output is
+  // below the download high-water mark; called again whenever a write completes.
+  void ServeDownloads();
+  // Sends the next chunk(s) of `d` (one stored piece); false when the stream
+  // has ended (its last chunk or an error was sent).
+  bool ServeOne(Download* d);
 
   Loop* loop_;
   ServerCore* core_;
@@ -112,8 +147,12 @@ class Session {
   // must stay small.
   std::vector<Download> downloads_;
   size_t next_download_ = 0;
-  size_t queued_chunk_bytes_ = 0;  // upload bytes handed to the writer, unanswered
-  bool read_paused_ = false;
+
+  // Writes handed to the writer and not yet answered.
+  size_t queued_ops_ = 0;
+  size_t queued_bytes_ = 0;
+  Pause paused_ = Pause::kNone;
+  size_t accounted_ = 0;  // what this session last added to the server's budget
 
   // Push flow control: cursors of pushes sent and not yet acked (≤ window).
   bool synced_ = false;  // the client told us its cursor (Poll or Ack)
@@ -122,11 +161,25 @@ class Session {
 
   uint64_t started_ms_ = 0;
   uint64_t last_rx_ms_ = 0;
+  uint64_t frame_started_ms_ = 0;  // first byte of a frame still incomplete (0: none)
   uint64_t ping_sent_ms_ = 0;
   bool ping_outstanding_ = false;
   uint64_t closing_since_ms_ = 0;
   uint64_t next_nonce_ = 1;
 };
+
+template <class M>
+void Session::Send(uint64_t rid, const M& m) {
+  POSTBOX_ASSERT_ON_LOOP(loop_);
+  if (closed_) return;
+  if (wire::Error e = loop_->encoder.Encode(rid, m, &out_); !e.ok()) {
+    if constexpr (!std::is_same_v<M, wire::ErrorReply>) {
+      SendError(rid, 500, "cannot encode the reply: " + e.ToString());
+    }
+    return;
+  }
+  Flush();
+}
 
 }  // namespace postbox::sync::internal
 

@@ -81,6 +81,12 @@ enum class MessageStatus : uint8_t { kUnset = 0, kUploaded = 1, kDownloaded = 2,
 // Do not renumber: on the wire.
 enum class TombstoneKind : uint8_t { kMessage = 0, kEntry = 1 };
 
+// Where a connection stands as the asking mailbox sees it. Do not renumber.
+enum class ConnectionState : uint8_t { kNone = 0, kRequested = 1, kConnected = 2 };
+
+// Which list a ConnectionList asks for. Do not renumber.
+enum class ConnectionListKind : uint8_t { kConnected = 0, kRequested = 1, kIncoming = 2 };
+
 // Values of enums read from a newer peer may lie outside the names above; the
 // codec passes them through unchanged and the receiver decides.
 
@@ -292,6 +298,7 @@ struct ConnectionList {
   static constexpr MessageType kType = MessageType::kConnectionList;
   std::optional<Bytes16> start_after{};
   uint32_t limit = 0;
+  ConnectionListKind kind = ConnectionListKind::kConnected;
   bool operator==(const ConnectionList&) const = default;
 };
 
@@ -338,6 +345,7 @@ struct Ok {
   static constexpr MessageType kType = MessageType::kOk;
   uint64_t version = 0;
   MessageStatus status = MessageStatus::kUnset;
+  ConnectionState connection = ConnectionState::kNone;
   bool operator==(const Ok&) const = default;
 };
 

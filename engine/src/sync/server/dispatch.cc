@@ -1,0 +1,298 @@
+// The request side of a session: Hello, poll/ack and push, reads answered on
+// the loop, and writes handed to the group commit and answered from it.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <string>
+#include <type_traits>
+#include <variant>
+
+#include "sync/convert.h"
+#include "sync/server/session.h"
+#include "sync/server/write_ops.h"
+
+namespace postbox::sync::internal {
+namespace {
+
+// Most items a client may ask for in one list reply.
+constexpr uint32_t kMaxListLimit = 1000;
+constexpr uint32_t kDefaultListLimit = 100;
+// Most items one info packet may carry, whatever a Poll asks.
+constexpr uint32_t kMaxPollLimit = 4096;
+
+uint32_t ClampLimit(uint32_t asked, uint32_t dflt, uint32_t max) {
+  return asked == 0 ? dflt : std::min(asked, max);
+}
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
+
+}  // namespace
+
+void Session::HandleFrame(const wire::Frame& frame) {
+  const uint64_t rid = frame.request_id();
+  wire::AnyMessage msg;
+  if (auto e = wire::DecodeAny(frame, &msg); !e.ok()) {
+    SendError(rid, wire::HttpCode(e.code()), e.ToString());
+    CloseAfterFlush();
+    return;
+  }
+  if (state_ == State::kAwaitHello) {
+    // Before Hello only Hello is served; a Ping is answered (either side must
+    // answer one) but keeps nothing alive: hello_timeout runs from accept.
+    if (auto* hello = std::get_if<wire::Hello>(&msg)) return HandleHello(rid, *hello);
+    if (auto* ping = std::get_if<wire::Ping>(&msg)) return Send(rid, wire::Pong{ping->nonce});
+    if (std::holds_alternative<wire::Pong>(msg)) return;
+    SendError(rid, 401, "the first request of a session must be Hello");
+    CloseAfterFlush();
+    return;
+  }
+  std::visit(Overloaded{
+                 [&](const wire::Hello&) { SendError(rid, 400, "Hello was already accepted"); },
+                 [&](const wire::Poll& m) { HandlePoll(rid, m); },
+                 [&](const wire::Ack& m) { HandleAck(rid, m); },
+                 [&](const wire::Ping& m) { Send(rid, wire::Pong{m.nonce}); },
+                 [&](const wire::Pong&) {},
+                 [&](const wire::EntryGet& m) { HandleEntryGet(rid, m); },
+                 [&](const wire::EntryList& m) { HandleEntryList(rid, m); },
+                 [&](const wire::ConnectionList& m) { HandleConnectionList(rid, m); },
+                 [&](const wire::UploadQueryOffset& m) { HandleUploadQuery(rid, m); },
+                 [&](const wire::DownloadRequest& m) { HandleDownload(rid, m); },
+                 [&](const auto& m) {
+                   // Every write request has its batch op (write_ops.h); what
+                   // is left are the server's own messages.
+                   if constexpr (requires { MakeOp(mkey_, m); }) {
+                     Submit(rid, MakeOp(mkey_, m));
+                   } else {
+                     using M = std::decay_t<decltype(m)>;
+                     SendError(rid, 400,
+                               std::string(wire::MessageTypeName(M::kType)) +
+                                   " is not a request this server accepts");
+                   }
+                 },
+             },
+             msg);
+}
+
+void Session::HandleHello(uint64_t rid, const wire::Hello& m) {
+  if (m.protocol_version < wire::kMinProtocolVersion ||
+      m.protocol_version > wire::kProtocolVersion) {
+    wire::ErrorReply e;
+    e.code = 426;
+    const std::string text =
+        "protocol version " + std::to_string(m.protocol_version) + " is not supported";
+    e.message = text;
+    e.min_version = wire::kMinProtocolVersion;
+    e.max_version = wire::kProtocolVersion;
+    Send(rid, e);
+    CloseAfterFlush();
+    return;
+  }
+  const MailboxKey mkey = MailboxKeyFromWire(m.mkey);
+  if (Status s = core_->db()->Authenticate(mkey, m.secret); !s.ok()) {
+    // An unknown mailbox and a wrong secret look the same (no mailbox probing).
+    SendError(rid, 401, "unknown mailbox or wrong secret");
+    CloseAfterFlush();
+    return;
+  }
+  auto platform = FromWire(m.platform);
+  if (!platform) {
+    SendError(rid, platform.error());
+    CloseAfterFlush();
+    return;
+  }
+  Verdict verdict = Verdict::kCurrent;
+  std::string_view detail;
+  const auto& policies = core_->options().compatibility;
+  if (auto it = policies.find(*platform); it != policies.end()) {
+    verdict = Evaluate(it->second, m.app_version, m.schema_version);
+    if (verdict != Verdict::kCurrent) detail = it->second.detail;
+  }
+  Send(rid, wire::HelloReply{static_cast<wire::Verdict>(verdict), wire::kProtocolVersion, detail});
+  if (verdict == Verdict::kUpdateRequired || verdict == Verdict::kUpdateSchemaRequired) {
+    CloseAfterFlush();
+    return;
+  }
+  state_ = State::kActive;
+  mkey_ = mkey;
+  loop_->by_mailbox[mkey_].push_back(this);
+}
+
+std::optional<uint64_t> Session::SendChanges(uint64_t rid, uint64_t since, uint32_t limit,
+                                             bool* more) {
+  wire::InfoPacket w;
+  // A packet too large for one frame (before compression: the receiver
+  // bounds that too) is cut in half until it fits; `more` tells the client to
+  // continue from the cursor.
+  for (;;) {
+    auto packet = core_->db()->Changes(mkey_, since, limit);
+    if (!packet) {
+      SendError(rid, packet.error());
+      return std::nullopt;
+    }
+    if (rid == 0 && packet->size() == 0) {
+      *more = false;
+      return packet->cursor;  // nothing to push
+    }
+    if (Status s = ToWire(*packet, &w); !s.ok()) {
+      SendError(rid, s);
+      return std::nullopt;
+    }
+    const size_t before = out_.size();
+    wire::Error e = loop_->encoder.Encode(rid, w, &out_);
+    if (e.ok()) {
+      if (out_.size() > before) Flush();
+      *more = packet->more;
+      return packet->cursor;
+    }
+    if (e.code() != wire::ErrorCode::kEncodeTooLarge || packet->size() <= 1) {
+      SendError(rid, 500, "cannot encode the info packet: " + e.ToString());
+      return std::nullopt;
+    }
+    limit = static_cast<uint32_t>(packet->size() / 2);
+  }
+}
+
+void Session::HandlePoll(uint64_t rid, const wire::Poll& m) {
+  const uint32_t limit = ClampLimit(m.limit, core_->options().default_poll_limit, kMaxPollLimit);
+  bool more = false;
+  auto cursor = SendChanges(rid, m.since, limit, &more);
+  if (!cursor) return;
+  // Once a poll has reached the end, the client holds everything up to
+  // `cursor` and pushes continue after it. While it is still paging (`more`),
+  // pushing the next page too would hand it the same items twice.
+  if (more) return;
+  synced_ = true;
+  push_since_ = std::max(push_since_, *cursor);
+  MaybePush();
+}
+
+void Session::HandleAck(uint64_t, const wire::Ack& m) {
+  while (!unacked_.empty() && unacked_.front() <= m.cursor) unacked_.pop_front();
+  synced_ = true;
+  push_since_ = std::max(push_since_, m.cursor);
+  MaybePush();  // no reply (wire/PROTOCOL.md): the push window opening is the answer
+}
+
+void Session::MaybePush() {
+  POSTBOX_ASSERT_ON_LOOP(loop_);
+  if (state_ != State::kActive || !synced_ || closing_ || closed_) return;
+  // Changes arriving while the window is full are not lost: the push after
+  // the next ack reads everything after push_since_.
+  while (unacked_.size() < core_->options().window) {
+    bool more = false;
+    const size_t before = Unsent();
+    auto cursor = SendChanges(0, push_since_, core_->options().default_poll_limit, &more);
+    if (!cursor || closing_ || closed_) return;
+    if (Unsent() == before) return;  // nothing changed
+    push_since_ = *cursor;
+    unacked_.push_back(*cursor);
+    core_->CountPush();
+    if (!more) return;
+  }
+}
+
+template <class M, class Build>
+bool Session::SendFitting(uint64_t rid, size_t items, Build&& build) {
+  for (size_t n = items;; n /= 2) {
+    const M& m = build(n);
+    const wire::Error e = loop_->encoder.Encode(rid, m, &out_);
+    if (e.ok()) {
+      Flush();
+      return true;
+    }
+    if (e.code() != wire::ErrorCode::kEncodeTooLarge || n <= 1) {
+      // Server::Start refuses limits under which one item cannot fit a frame.
+      SendError(rid, 500, "cannot encode the reply: " + e.ToString());
+      return false;
+    }
+  }
+}
+
+void Session::HandleEntryGet(uint64_t rid, const wire::EntryGet& m) {
+  auto e = core_->db()->GetEntry(mkey_, m.key);
+  if (!e) return SendError(rid, e.error());
+  Send(rid, wire::EntryValue{ToWire(*e)});
+}
+
+void Session::HandleEntryList(uint64_t rid, const wire::EntryList& m) {
+  const uint32_t limit = ClampLimit(m.limit, kDefaultListLimit, kMaxListLimit);
+  auto list = core_->db()->ListEntries(mkey_, m.prefix, m.start_after, limit + 1);
+  if (!list) return SendError(rid, list.error());
+  // Entries of up to a frame each: the page is cut to what fits, with `more`.
+  wire::EntryListReply r;
+  SendFitting<wire::EntryListReply>(rid, std::min<size_t>(list->size(), limit),
+                                    [&](size_t n) -> const wire::EntryListReply& {
+                                      r.entries.clear();
+                                      for (size_t i = 0; i < n; ++i) {
+                                        r.entries.push_back(ToWire((*list)[i]));
+                                      }
+                                      r.more = list->size() > n;
+                                      return r;
+                                    });
+}
+
+void Session::HandleConnectionList(uint64_t rid, const wire::ConnectionList& m) {
+  auto kind = FromWire(m.kind);
+  if (!kind) return SendError(rid, kind.error());
+  const uint32_t limit = ClampLimit(m.limit, kDefaultListLimit, kMaxListLimit);
+  std::optional<MailboxKey> after;
+  if (m.start_after) after = MailboxKeyFromWire(*m.start_after);
+  auto list = core_->db()->ListConnections(mkey_, after, limit + 1, *kind);
+  if (!list) return SendError(rid, list.error());
+  wire::ConnectionListReply r;
+  SendFitting<wire::ConnectionListReply>(rid, std::min<size_t>(list->size(), limit),
+                                         [&](size_t n) -> const wire::ConnectionListReply& {
+                                           r.peers.clear();
+                                           for (size_t i = 0; i < n; ++i) {
+                                             r.peers.push_back(ToWire((*list)[i]));
+                                           }
+                                           r.more = list->size() > n;
+                                           return r;
+                                         });
+}
+
+void Session::Submit(uint64_t rid, Result<WriteBatch::Op> op) {
+  if (!op) return SendError(rid, op.error());
+  const size_t bytes = OpBytes(*op);
+  if (!core_->Enqueue(QueuedOp{.loop = loop_->index,
+                               .session = id_,
+                               .request_id = rid,
+                               .bytes = bytes,
+                               .op = std::move(*op)})) {
+    return SendError(rid, 503, "server shutting down");
+  }
+  ++queued_ops_;
+  queued_bytes_ += bytes;
+}
+
+void Session::OnCompletion(const Completion& c) {
+  --queued_ops_;
+  queued_bytes_ -= c.bytes;
+  const OpResult& r = c.result;
+  // A closing session still answers: the client may retry what it never saw
+  // acknowledged, and a retried version-0 put would apply twice.
+  if (!r.status.ok()) {
+    SendError(c.request_id, r.status);
+  } else if (c.kind == OpKind::kBeginUpload || c.kind == OpKind::kWriteChunk) {
+    // Committed means every byte is there: the client goes on to UploadCommit.
+    Send(c.request_id, wire::UploadOffset{ToWire(r.upload.id),
+                                          r.upload.committed ? r.upload.length : r.upload.offset,
+                                          r.upload.length});
+  } else {
+    wire::Ok ok;
+    if (c.kind == OpKind::kAdvanceStatus) ok.status = ToWire(r.message_status);
+    if (c.kind == OpKind::kPutEntry || c.kind == OpKind::kDeleteEntry) ok.version = r.entry.version;
+    if (c.kind == OpKind::kRequestConnection) ok.connection = ToWire(r.connection);
+    Send(c.request_id, ok);
+  }
+  MaybeFinishClose();
+  UpdateReading();
+  Account();
+}
+
+}  // namespace postbox::sync::internal

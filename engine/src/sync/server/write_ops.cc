@@ -1,0 +1,74 @@
+#include "sync/server/write_ops.h"
+
+#include "sync/convert.h"
+
+namespace postbox::sync::internal {
+
+using Op = WriteBatch::Op;
+using Kind = Op::Kind;
+
+Result<Op> MakeOp(const MailboxKey& me, const wire::StatusUpdate& m) {
+  POSTBOX_ASSIGN_OR_RETURN(MessageStatus status, FromWire(m.status));
+  return Op{.kind = Kind::kAdvanceStatus, .a = me, .status = status, .id = MessageIdFromWire(m.id)};
+}
+
+Result<Op> MakeOp(const MailboxKey& me, const wire::EntryPut& m) {
+  return Op{.kind = Kind::kPutEntry,
+            .a = me,
+            .key = std::string(m.key),
+            .value = std::string(m.value),
+            .version = m.version};
+}
+
+Result<Op> MakeOp(const MailboxKey& me, const wire::EntryDelete& m) {
+  return Op{.kind = Kind::kDeleteEntry, .a = me, .key = std::string(m.key), .version = m.version};
+}
+
+Result<Op> MakeOp(const MailboxKey& me, const wire::ConnectionAdd& m) {
+  return Op{.kind = Kind::kRequestConnection, .a = me, .b = MailboxKeyFromWire(m.peer)};
+}
+
+Result<Op> MakeOp(const MailboxKey& me, const wire::ConnectionRemove& m) {
+  return Op{.kind = Kind::kDisconnect, .a = me, .b = MailboxKeyFromWire(m.peer)};
+}
+
+Result<Op> MakeOp(const MailboxKey& me, const wire::PushRegister& m) {
+  POSTBOX_ASSIGN_OR_RETURN(Platform platform, FromWire(m.platform));
+  return Op{
+      .kind = Kind::kRegisterPush, .a = me, .key = std::string(m.push_token), .platform = platform};
+}
+
+Result<Op> MakeOp(const MailboxKey& me, const wire::UploadBegin& m) {
+  return Op{.kind = Kind::kBeginUpload,
+            .upload = UploadRequest{.from = me,
+                                    .to = MailboxKeyFromWire(m.to),
+                                    .id = MessageIdFromWire(m.id),
+                                    .topic = std::string(m.topic),
+                                    .meta = std::string(m.meta),
+                                    .length = m.length,
+                                    .digest = DigestFromWire(m.digest)}};
+}
+
+Result<Op> MakeOp(const MailboxKey& me, const wire::UploadChunk& m) {
+  // The one copy of the bytes: the frame's buffer is reused by the next read.
+  return Op{.kind = Kind::kWriteChunk,
+            .a = me,
+            .value = std::string(m.data),
+            .offset = m.offset,
+            .id = MessageIdFromWire(m.id)};
+}
+
+Result<Op> MakeOp(const MailboxKey& me, const wire::UploadCommit& m) {
+  return Op{.kind = Kind::kCommitUpload, .a = me, .id = MessageIdFromWire(m.id)};
+}
+
+Result<Op> MakeOp(const MailboxKey& me, const wire::UploadAbort& m) {
+  return Op{.kind = Kind::kAbortUpload, .a = me, .id = MessageIdFromWire(m.id)};
+}
+
+size_t OpBytes(const Op& op) {
+  return sizeof(Op) + op.key.size() + op.value.size() + op.upload.topic.size() +
+         op.upload.meta.size();
+}
+
+}  // namespace postbox::sync::internal

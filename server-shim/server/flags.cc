@@ -1,0 +1,236 @@
+#include "server/flags.h"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <memory>
+#include <optional>
+
+namespace postbox::server {
+namespace {
+
+using std::chrono::milliseconds;
+
+// "<number>[ms|s|m|h|d]"; a bare number is milliseconds (the unit of the
+// flags before units were accepted).
+std::optional<milliseconds> ParseDuration(std::string_view text) {
+  uint64_t number = 0;
+  const auto [rest, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (error != std::errc() || rest == text.data()) return std::nullopt;
+  const std::string_view unit(rest, static_cast<size_t>(text.data() + text.size() - rest));
+  uint64_t scale = 0;
+  if (unit.empty() || unit == "ms") scale = 1;
+  if (unit == "s") scale = 1000;
+  if (unit == "m") scale = 60 * 1000;
+  if (unit == "h") scale = 3600 * 1000;
+  if (unit == "d") scale = 24 * 3600 * 1000;
+  if (scale == 0 || number > uint64_t{INT64_MAX} / scale) return std::nullopt;
+  return milliseconds(static_cast<int64_t>(number * scale));
+}
+
+std::string FormatDuration(milliseconds d) {
+  const int64_t ms = d.count();
+  if (ms != 0 && ms % (3600 * 1000) == 0) return std::to_string(ms / (3600 * 1000)) + "h";
+  if (ms != 0 && ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+void AddDuration(CLI::App* app, const std::string& name, milliseconds* out, const std::string& help,
+                 bool zero_allowed = false) {
+  const CLI::Validator duration(
+      [zero_allowed](std::string& v) -> std::string {
+        auto d = ParseDuration(v);
+        if (!d) return "'" + v + "' is not a duration such as 500ms, 10s, 5m, 24h or 30d";
+        if (d->count() == 0 && !zero_allowed) return "must be positive";
+        return {};
+      },
+      "DURATION");
+  app->add_option_function<std::string>(
+         name, [out](const std::string& v) { *out = *ParseDuration(v); }, help)
+      ->check(duration)
+      ->default_str(FormatDuration(*out));
+}
+
+template <class T>
+void AddSize(CLI::App* app, const std::string& name, T* out, const std::string& help,
+             uint64_t min = 1, uint64_t max = uint64_t{1} << 50) {
+  app->add_option(name, *out, help)
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(min, max))
+      ->capture_default_str();
+}
+
+template <class T>
+void AddCount(CLI::App* app, const std::string& name, T* out, const std::string& help, uint64_t min,
+              uint64_t max) {
+  app->add_option(name, *out, help)->check(CLI::Range(min, max))->capture_default_str();
+}
+
+// Config keys may be written with underscores (max_blob_size) as well as
+// with the flags' dashes.
+class ConfigWithUnderscores : public CLI::ConfigTOML {
+ public:
+  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+    auto items = CLI::ConfigTOML::from_config(input);
+    for (auto& item : items) std::replace(item.name.begin(), item.name.end(), '_', '-');
+    return items;
+  }
+};
+
+// "ios:MIN:LATEST:SCHEMA[:DETAIL]" → a platform's compatibility policy.
+bool ParseCompat(const std::string& spec, sync::ServerOptions* o, std::string* err) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (int i = 0; i < 4; ++i) {
+    size_t colon = spec.find(':', start);
+    if (colon == std::string::npos) break;
+    parts.push_back(spec.substr(start, colon - start));
+    start = colon + 1;
+  }
+  parts.push_back(spec.substr(start));
+  if (parts.size() < 4) {
+    *err = "--compat '" + spec + "': expected PLATFORM:MIN_APP:LATEST_APP:MIN_SCHEMA[:DETAIL]";
+    return false;
+  }
+  auto platform = ParsePlatform(parts[0]);
+  if (!platform) {
+    *err = "--compat '" + spec + "': " + platform.error().ToString();
+    return false;
+  }
+  sync::CompatibilityPolicy p;
+  p.min_app_version = parts[1];
+  p.latest_app_version = parts[2];
+  uint32_t schema = 0;
+  const auto [end, ec] =
+      std::from_chars(parts[3].data(), parts[3].data() + parts[3].size(), schema);
+  if (!parts[3].empty() && (ec != std::errc() || end != parts[3].data() + parts[3].size())) {
+    *err = "--compat '" + spec + "': MIN_SCHEMA must be a number";
+    return false;
+  }
+  p.min_schema_version = schema;
+  if (parts.size() > 4) p.detail = parts[4];
+  o->compatibility[*platform] = p;
+  return true;
+}
+
+}  // namespace
+
+void AddFlags(CLI::App* app, Flags* f) {
+  Options& o = f->store;
+  sync::ServerOptions& so = f->server;
+  so.threads = 0;
+  app->config_formatter(std::make_shared<ConfigWithUnderscores>());
+  app->set_config("--config", "", "TOML file whose keys are these flags' long names");
+
+  // Where and how.
+  app->add_option("--listen", f->listen, "HOST:PORT to listen on (port 0: an ephemeral port)")
+      ->capture_default_str();
+  app->add_option("--data", f->data, "store folder (the one postbox-admin --data opens)")
+      ->capture_default_str();
+  // Every number is range-checked: CLI11 would read "-1" into an unsigned as 2^64 - 1.
+  AddCount(app, "--threads", &so.threads, "network loop threads (0: one per core)", 0, 1024);
+  app->add_option("--durability", f->durability,
+                  "durable: each acknowledged write is synced; relaxed: see docs/engine.md")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"durable", "relaxed"}));
+  AddDuration(app, "--relaxed-sync-interval", &o.relaxed_sync_interval,
+              "relaxed mode: how often everything is synced");
+  app->add_option("--log-level", f->log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+
+  // Sessions.
+  AddCount(app, "--max-connections", &so.max_connections,
+           "connections past this get 503 and are closed", 1, 10'000'000);
+  AddCount(app, "--window", &so.window, "unacked pushes per session", 1, 1'000'000);
+  AddDuration(app, "--idle-timeout", &so.idle_timeout, "silence before a session is pinged");
+  AddDuration(app, "--pong-timeout", &so.pong_timeout, "wait for a pong before closing");
+  AddDuration(app, "--max-session", &so.max_session, "maximum session lifetime");
+  AddDuration(app, "--hello-timeout", &so.hello_timeout,
+              "from accept to a successful Hello, or the connection is closed");
+  AddDuration(app, "--frame-timeout", &so.frame_timeout,
+              "from a frame's first byte to its last, or the session is closed");
+  app->add_option("--compat", f->compat,
+                  "per-platform policy PLATFORM:MIN_APP:LATEST_APP:MIN_SCHEMA[:DETAIL], "
+                  "repeatable (e.g. ios:2.0:2.3:1)");
+
+  // Memory and frames.
+  AddSize(app, "--max-frame-payload", &so.max_frame_payload,
+          "largest frame payload accepted and sent", 4096, (uint64_t{1} << 31) - 1);
+  AddSize(app, "--max-outbound-bytes", &so.max_outbound_bytes,
+          "unread output past which a session is closed (reading pauses at a quarter)", 1,
+          uint64_t{1} << 30);
+  AddCount(app, "--max-inflight-ops", &so.max_inflight_ops,
+           "writes of one session waiting for the group commit before its reading pauses", 1,
+           1'000'000);
+  AddSize(app, "--max-inflight-bytes", &so.max_inflight_bytes,
+          "write payload of one session waiting before its reading pauses");
+  AddSize(app, "--max-buffered-bytes", &so.max_buffered_bytes,
+          "bytes held for all sessions together before the heavy ones stop being read");
+  AddCount(app, "--max-downloads", &so.max_downloads, "download streams per session (429 past)", 1,
+           1024);
+  AddCount(app, "--default-poll-limit", &so.default_poll_limit,
+           "items per info packet when a Poll asks for no limit", 1, 4096);
+
+  // The writer.
+  AddCount(app, "--max-batch-ops", &so.max_batch_ops, "most ops in one group commit", 1, 1'000'000);
+  AddSize(app, "--max-batch-bytes", &so.max_batch_bytes, "most payload in one group commit");
+  AddDuration(app, "--stop-grace", &so.stop_grace,
+              "on SIGTERM, how long sessions may drain their last replies");
+  AddDuration(app, "--maintenance-interval", &so.maintenance_interval,
+              "how often expired uploads are swept and old tombstones purged (0: never)",
+              /*zero_allowed=*/true);
+  AddCount(app, "--sweep-batch", &so.sweep_batch, "expired uploads removed per transaction", 1,
+           100'000);
+  AddCount(app, "--purge-batch", &so.purge_batch, "tombstones purged per transaction", 1,
+           1'000'000);
+
+  // The store's limits and horizons.
+  AddSize(app, "--max-map-size", &o.max_map_size, "the most the store may hold (its LMDB map)",
+          uint64_t{1} << 20);
+  AddSize(app, "--max-key-size", &o.max_key_size, "longest entry key", 1, 511);
+  AddSize(app, "--max-value-size", &o.max_value_size, "largest entry value");
+  AddSize(app, "--max-topic-size", &o.max_topic_size, "longest message topic", 0, 255);
+  AddSize(app, "--max-meta-size", &o.max_meta_size, "largest message meta", 0, 65535);
+  AddSize(app, "--max-push-token-size", &o.max_push_token_size, "longest push token");
+  AddSize(app, "--max-blob-size", &o.max_blob_size, "largest blob");
+  AddSize(app, "--max-chunk-size", &o.max_chunk_size, "largest upload chunk", 1,
+          uint64_t{256} << 10);
+  AddCount(app, "--slot-depth", &o.slot_depth, "live messages per (from, to, topic) slot", 1,
+           1'000'000);
+  AddCount(app, "--max-pending-connections", &o.max_pending_connections,
+           "connection requests one mailbox may have waiting for consent", 1, 1'000'000);
+  AddDuration(app, "--upload-ttl", &o.upload_ttl, "incomplete uploads older than this are swept");
+  AddDuration(app, "--tombstone-horizon", &o.tombstone_horizon,
+              "tombstones (and 410 answers) older than this are purged");
+  app->add_flag("--open-policy", f->open_policy,
+                "anyone who knows a mailbox key may post to it (default: connected only)");
+}
+
+bool FinishFlags(Flags* f, std::string* err) {
+  sync::ServerOptions& so = f->server;
+  const size_t colon = f->listen.rfind(':');
+  if (colon == std::string::npos) {
+    *err = "--listen '" + f->listen + "': expected HOST:PORT";
+    return false;
+  }
+  so.host = f->listen.substr(0, colon);
+  if (so.host.size() > 2 && so.host.front() == '[' && so.host.back() == ']') {
+    so.host = so.host.substr(1, so.host.size() - 2);  // [::1]:7420
+  }
+  const std::string port = f->listen.substr(colon + 1);
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc() || end != port.data() + port.size() || value > 65535) {
+    *err = "--listen '" + f->listen + "': the port must be 0..65535";
+    return false;
+  }
+  so.port = static_cast<uint16_t>(value);
+  for (const auto& c : f->compat) {
+    if (!ParseCompat(c, &so, err)) return false;
+  }
+  f->store.durability = f->durability == "durable" ? Durability::kDurable : Durability::kRelaxed;
+  f->store.posting_policy = f->open_policy ? PostingPolicy::kOpen : PostingPolicy::kConnected;
+  return true;
+}
+
+}  // namespace postbox::server

@@ -1,0 +1,38 @@
+// postbox-server's flags and config keys: one per limit and horizon of the
+// store (postbox::Options) and of the sync server (ServerOptions). Every flag
+// is also a key of the --config TOML file (dashes or underscores:
+// `max-blob-size = "256MiB"` or `max_blob_size = "256MiB"`).
+#ifndef POSTBOX_SERVER_SHIM_SERVER_FLAGS_H_
+#define POSTBOX_SERVER_SHIM_SERVER_FLAGS_H_
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "postbox/options.h"
+#include "postbox/sync/server.h"
+
+namespace postbox::server {
+
+struct Flags {
+  std::string listen = "127.0.0.1:7420";
+  std::string data = "./data";
+  std::string durability = "durable";
+  std::string log_level = "info";
+  std::vector<std::string> compat;
+  bool open_policy = false;
+  Options store;
+  sync::ServerOptions server;
+};
+
+// Declares every flag on `app`, bound to `flags` (defaults shown in --help).
+void AddFlags(CLI::App* app, Flags* flags);
+
+// Completes `flags` after parsing: --listen into host and port, --durability,
+// --open-policy and --compat into the options. false with *err set on a bad
+// value (the caller prints it and exits 2).
+bool FinishFlags(Flags* flags, std::string* err);
+
+}  // namespace postbox::server
+
+#endif  // POSTBOX_SERVER_SHIM_SERVER_FLAGS_H_
