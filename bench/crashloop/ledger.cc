@@ -36,6 +36,7 @@ void Ledger::AckEntry(size_t mailbox, const std::string& key, bool explicit_vers
                       uint64_t version) {
   std::lock_guard lock(mu_);
   ++acked_writes_;
+  ++by_kind_.puts;
   Entry& e = entries_[key];
   e.mailbox = mailbox;
   e.explicit_version = explicit_version;
@@ -53,6 +54,7 @@ void Ledger::AckUpload(size_t from, size_t to, const MessageId& id, uint64_t len
                        const Digest128& digest) {
   std::lock_guard lock(mu_);
   ++acked_writes_;
+  ++by_kind_.uploads;
   Upload& u = uploads_[id];
   u.from = from;
   u.to = to;
@@ -64,6 +66,7 @@ void Ledger::AckUpload(size_t from, size_t to, const MessageId& id, uint64_t len
 void Ledger::AckStatus(const MessageId& id, MessageStatus status) {
   std::lock_guard lock(mu_);
   ++acked_writes_;
+  ++by_kind_.rises;
   Upload& u = uploads_.at(id);
   u.status = std::max(u.status, status);
 }
@@ -80,6 +83,11 @@ std::optional<std::pair<MessageId, MessageStatus>> Ledger::TakeRise(size_t mailb
 void Ledger::ReturnRise(size_t mailbox, const MessageId& id) {
   std::lock_guard lock(mu_);
   rises_[mailbox].push_back(id);
+}
+
+Ledger::Counts Ledger::acked_by_kind() const {
+  std::lock_guard lock(mu_);
+  return by_kind_;
 }
 
 uint64_t Ledger::lost() const {

@@ -57,8 +57,12 @@ class Ledger {
   // The mailbox and key of the last acknowledged entry put (for --sabotage).
   std::optional<std::pair<MailboxKey, std::string>> LastEntry() const;
 
-  // Calls that returned OK so far.
+  // Calls that returned OK so far, and of them: entry puts, uploads, status rises.
   uint64_t acked_writes() const;
+  struct Counts {
+    uint64_t puts = 0, uploads = 0, rises = 0;
+  };
+  Counts acked_by_kind() const;
   // Records found missing or wrong by any audit so far (each counted once).
   uint64_t lost() const;
 
@@ -87,6 +91,7 @@ class Ledger {
   std::map<MessageId, Upload> uploads_;
   std::vector<std::deque<MessageId>> rises_;  // per recipient
   uint64_t acked_writes_ = 0;
+  Counts by_kind_;
   std::string last_key_;
   std::set<std::string> lost_;  // "entry KEY" / "upload ID"
 };

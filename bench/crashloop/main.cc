@@ -26,6 +26,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "bench_util.h"
@@ -150,32 +151,51 @@ std::string JsonEscape(const std::string& s) {
   return o;
 }
 
-int Report(const Flags& f, const Totals& t, uint64_t acked,
+// Prints the summary (one line of NAME=VALUE, or one JSON object) and
+// returns the exit status: 0 only if nothing was lost and nothing failed.
+int Report(const Flags& f, const Totals& t, const Ledger* ledger,
            const postbox::crashloop::WriterStats& w, double seconds) {
-  const double median = postbox::bench::Median(t.restart_ms);
+  const Ledger::Counts by_kind = ledger ? ledger->acked_by_kind() : Ledger::Counts{};
   const double worst =
       t.restart_ms.empty() ? 0.0 : *std::max_element(t.restart_ms.begin(), t.restart_ms.end());
+  auto num = [](uint64_t v) { return std::to_string(v); };
+  auto ms = [](double v) {
+    char b[32];
+    std::snprintf(b, sizeof(b), "%.1f", v);
+    return std::string(b);
+  };
+  const std::vector<std::pair<const char*, std::string>> fields = {
+      {"kills", num(t.kills)},
+      {"writers", num(f.writers)},
+      {"seed", num(f.seed)},
+      {"acked_writes", num(ledger ? ledger->acked_writes() : 0)},
+      {"acked_puts", num(by_kind.puts)},
+      {"acked_uploads", num(by_kind.uploads)},
+      {"acked_rises", num(by_kind.rises)},
+      {"audit_checks", num(t.audit_checks)},
+      {"lost", num(t.lost)},
+      {"failed_restarts", num(t.failed_restarts)},
+      {"failed_opens", num(t.failed_opens)},
+      {"blobs_hashed", num(t.blobs_hashed)},
+      {"unknown", num(w.unknown)},
+      {"errors", num(w.errors)},
+      {"restart_ms_median", ms(postbox::bench::Median(t.restart_ms))},
+      {"restart_ms_max", ms(worst)},
+      {"seconds", ms(seconds)},
+  };
   if (f.json) {
-    std::printf("{\"kills\":%u,\"writers\":%u,\"seed\":%" PRIu64 ",\"acked_writes\":%" PRIu64
-                ",\"audit_checks\":%" PRIu64 ",\"lost\":%" PRIu64
-                ",\"failed_restarts\":%u,"
-                "\"failed_opens\":%u,\"blobs_hashed\":%" PRIu64 ",\"unknown\":%" PRIu64
-                ",\"errors\":%" PRIu64
-                ",\"restart_ms_median\":%.1f,\"restart_ms_max\":%.1f,"
-                "\"seconds\":%.1f,\"first_losses\":[",
-                t.kills, f.writers, f.seed, acked, t.audit_checks, t.lost, t.failed_restarts,
-                t.failed_opens, t.blobs_hashed, w.unknown, w.errors, median, worst, seconds);
+    std::printf("{");
+    for (const auto& [name, value] : fields) std::printf("\"%s\":%s,", name, value.c_str());
+    std::printf("\"first_losses\":[");
     for (size_t i = 0; i < t.losses.size(); ++i) {
       std::printf("%s\"%s\"", i ? "," : "", JsonEscape(t.losses[i]).c_str());
     }
     std::printf("]}\n");
   } else {
-    std::printf("kills=%u writers=%u seed=%" PRIu64 " acked_writes=%" PRIu64
-                " audit_checks=%" PRIu64 " lost=%" PRIu64
-                " failed_restarts=%u failed_opens=%u blobs_hashed=%" PRIu64 " unknown=%" PRIu64
-                " errors=%" PRIu64 " restart_ms_median=%.1f restart_ms_max=%.1f seconds=%.1f\n",
-                t.kills, f.writers, f.seed, acked, t.audit_checks, t.lost, t.failed_restarts,
-                t.failed_opens, t.blobs_hashed, w.unknown, w.errors, median, worst, seconds);
+    for (size_t i = 0; i < fields.size(); ++i) {
+      std::printf("%s%s=%s", i ? " " : "", fields[i].first, fields[i].second.c_str());
+    }
+    std::printf("\n");
   }
   for (const auto& e : w.first_errors) std::fprintf(stderr, "writer error: %s\n", e.c_str());
   const bool ok = t.lost == 0 && t.failed_restarts == 0 && t.failed_opens == 0 && w.errors == 0;
@@ -250,7 +270,7 @@ int main(int argc, char** argv) {
   Totals t;
   ServerChild server(f.server, data, log,
                      {"--threads", "2", "--durability", "durable", "--log-level", "warn"});
-  if (!Restart(&server, port, &t)) return Report(f, t, 0, {}, 0);
+  if (!Restart(&server, port, &t)) return Report(f, t, nullptr, {}, 0);
   Ledger ledger(*boxes);
   Writers writers(*boxes, port, f.seed, &ledger);
   std::mt19937_64 rng(f.seed);
@@ -295,7 +315,7 @@ int main(int argc, char** argv) {
   server.Kill(SIGTERM);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  int rc = Report(f, t, ledger.acked_writes(), writers.stats(), seconds);
+  int rc = Report(f, t, &ledger, writers.stats(), seconds);
   if (fatal) rc = 1;
   if (rc != 0 && !f.sabotage) {
     std::fprintf(stderr, "the store and the server's log are kept in %s\n",
