@@ -28,7 +28,7 @@ struct Ack {
   uint64_t sent = 0, acked = 0;
 };
 
-// What is wrong with an acknowledgement; empty if it came after the sync that
+// What is wrong with an acknowledgement; kNone if it came after the sync that
 // covers its write.
 enum class Violation { kNone, kNoWrite, kNoDataSync, kNoDurableMeta };
 const char* ViolationName(Violation v);
