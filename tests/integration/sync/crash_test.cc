@@ -1,6 +1,8 @@
 // Issue 5, integration test 6: the real postbox-server is SIGKILLed while
 // clients write; after a restart on the same folder every acknowledged write
-// is there. The binary: tests/integration/sync/server_process.h.
+// is there. The binary: tests/integration/sync/server_process.h. The crash
+// loop (bench/crashloop, ctest crashloop_short) does this 20 times over with
+// statuses and uploads too; this is its single-kill, entries-only form.
 #include <atomic>
 #include <mutex>
 #include <set>
@@ -24,9 +26,9 @@ ClientOptions Opts(const MailboxCredentials& c, uint16_t port) {
 
 TEST(CrashTest, SigkillUnderLoadLosesNoAcknowledgedWrite) {
   const std::string bin = ServerBinary();
-  if (bin.empty() || !std::filesystem::exists(bin)) {
-    GTEST_SKIP() << "postbox-server not built at '" << bin << "'; set POSTBOX_SERVER_BIN";
-  }
+  // A missing server is a broken build, not a reason to skip (issue 10).
+  ASSERT_TRUE(!bin.empty() && std::filesystem::exists(bin))
+      << "postbox-server not built at '" << bin << "'; build it or set POSTBOX_SERVER_BIN";
   TempDir dir;
   const std::string data = (dir.path() / "data").string();
   MailboxCredentials creds;
