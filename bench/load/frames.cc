@@ -85,13 +85,9 @@ void SendNext(Conn* c) {
   const uint64_t rid = ++c->seq;
   InFlight f;
   switch (d->cfg->op) {
-    case Op::kPut: {
-      char key[16];
-      const int n = std::snprintf(key, sizeof(key), "k%u", static_cast<unsigned>(rid % 1024));
-      (void)d->encoder.Encode(
-          rid, wire::EntryPut{{key, static_cast<size_t>(n)}, "value-0123456789", 0}, &c->out);
+    case Op::kPut:
+      EncodePut(&d->encoder, rid, &c->out);
       break;
-    }
     case Op::kPoll:
       (void)d->encoder.Encode(rid, wire::Poll{0, 1}, &c->out);
       break;
@@ -260,6 +256,24 @@ struct WriteReq {
 };
 }  // namespace
 
+void EncodePut(wire::Encoder* encoder, uint64_t rid, std::vector<uint8_t>* out) {
+  char key[16];
+  const int n = std::snprintf(key, sizeof(key), "k%u", static_cast<unsigned>(rid % 1024));
+  (void)encoder->Encode(rid, wire::EntryPut{{key, static_cast<size_t>(n)}, "value-0123456789", 0},
+                        out);
+}
+
+void CloseLoop(uv_loop_t* loop) {
+  uv_walk(
+      loop,
+      [](uv_handle_t* h, void*) {
+        if (!uv_is_closing(h)) uv_close(h, nullptr);
+      },
+      nullptr);
+  uv_run(loop, UV_RUN_DEFAULT);
+  (void)uv_loop_close(loop);
+}
+
 int WriteBytes(uv_stream_t* stream, std::vector<uint8_t>* bytes,
                void (*done)(uv_stream_t* stream, int status)) {
   auto* w = new WriteReq{{}, std::move(*bytes), done};
@@ -321,15 +335,7 @@ Outcome RunFrames(const Config& cfg, const Workload& work, Window* window) {
       static_cast<uint64_t>((cfg.warmup + cfg.duration) * 1000), 0);
   uv_run(&d->loop, UV_RUN_DEFAULT);
 
-  // Close every handle (pending writes are cancelled and freed) and the loop.
-  uv_walk(
-      &d->loop,
-      [](uv_handle_t* h, void*) {
-        if (!uv_is_closing(h)) uv_close(h, nullptr);
-      },
-      nullptr);
-  uv_run(&d->loop, UV_RUN_DEFAULT);
-  (void)uv_loop_close(&d->loop);
+  CloseLoop(&d->loop);
   return std::move(d->outcome);
 }
 

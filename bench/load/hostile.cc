@@ -67,12 +67,30 @@ struct HConn {
   uint64_t seq = 0;
 };
 
-// The well-behaved client: polls every `interval` until `stop`, on its own
-// thread through the client library; every call must complete.
+// The well-behaved client: connects (Hello) in the constructor, then polls
+// every probe_interval_ms on its own thread through the client library until
+// Stop(); every call must complete.
 class Probe {
  public:
   Probe(const Config& cfg, const MailboxCredentials& creds) {
-    thread_ = std::thread([this, &cfg, creds] { Run(cfg, creds); });
+    sync::ClientOptions o;
+    o.port = cfg.port;
+    o.mkey = creds.mkey;
+    o.secret = creds.secret;
+    o.reconnect = false;  // a well-behaved client that is cut off counts as a failure
+    o.resume = false;
+    o.request_timeout = std::chrono::seconds(30);
+    auto client = sync::Client::Create(o);
+    if (!client || !(*client)->Connect()) {
+      std::fprintf(stderr, "probe: cannot connect\n");
+      calls = errors = 1;
+      return;
+    }
+    client_ = std::move(*client);
+    thread_ =
+        std::thread([this, interval = std::chrono::milliseconds(cfg.hostile.probe_interval_ms)] {
+          Run(interval);
+        });
   }
   ~Probe() { Stop(); }
   void Stop() {
@@ -88,28 +106,13 @@ class Probe {
   std::vector<uint32_t> latencies_us;
 
  private:
-  void Run(const Config& cfg, const MailboxCredentials& creds) {
-    sync::ClientOptions o;
-    o.port = cfg.port;
-    o.mkey = creds.mkey;
-    o.secret = creds.secret;
-    o.reconnect = false;  // a well-behaved client that is cut off counts as a failure
-    o.resume = false;
-    o.request_timeout = std::chrono::seconds(30);
-    auto client = sync::Client::Create(o);
-    if (!client || !(*client)->Connect()) {
-      std::fprintf(stderr, "probe: cannot connect\n");
-      ++calls;
-      ++errors;
-      return;
-    }
-    const auto interval = std::chrono::milliseconds(cfg.hostile.probe_interval_ms);
+  void Run(std::chrono::milliseconds interval) {
     std::unique_lock lock(mu_);
     while (!stop_) {
       lock.unlock();
       ++calls;
       const uint64_t t0 = NowNs();
-      auto packet = (*client)->Poll(0, 0);
+      auto packet = client_->Poll(0, 0);
       if (packet && packet->entries.size() == 10) {
         ++completed;
         latencies_us.push_back(static_cast<uint32_t>((NowNs() - t0) / 1000));
@@ -122,6 +125,7 @@ class Probe {
     }
   }
 
+  std::unique_ptr<sync::Client> client_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;  // guarded by mu_
@@ -187,13 +191,8 @@ void EncodeRequest(HConn* c) {
     return;
   }
   switch (h->cfg->hostile.flood_op) {
-    case FloodOp::kPut: {
-      char key[16];
-      const int n = std::snprintf(key, sizeof(key), "k%u", static_cast<unsigned>(rid % 1024));
-      (void)h->encoder.Encode(
-          rid, wire::EntryPut{{key, static_cast<size_t>(n)}, "value-0123456789", 0}, &c->out);
-      return;
-    }
+    case FloodOp::kPut:
+      return EncodePut(&h->encoder, rid, &c->out);
     case FloodOp::kPoll:
       (void)h->encoder.Encode(rid, wire::Poll{0, 1}, &c->out);
       return;
@@ -387,12 +386,14 @@ void OpenIdle(Hostile* h) {
 }
 
 void StartLoad(Hostile* h) {
+  // The probe says Hello before the load begins (this blocks the loop for a
+  // round trip while the idle sessions are quiet).
+  h->probe = std::make_unique<Probe>(*h->cfg, h->work->creds.back());
   h->phase = Phase::kLoad;
   h->load_begin_ns = NowNs();
   for (auto& c : h->conns) {
     if (c->kind != Kind::kIdle) Connect(c.get());
   }
-  h->probe = std::make_unique<Probe>(*h->cfg, h->work->creds.back());
   uv_timer_start(
       &h->phase_timer,
       [](uv_timer_t* t) {
@@ -525,14 +526,7 @@ int RunHostile(const Config& cfg, const Workload& work) {
     std::fprintf(stderr, "hostile: the load phase never started\n");
   }
 
-  uv_walk(
-      &h->loop,
-      [](uv_handle_t* handle, void*) {
-        if (!uv_is_closing(handle)) uv_close(handle, nullptr);
-      },
-      nullptr);
-  uv_run(&h->loop, UV_RUN_DEFAULT);
-  (void)uv_loop_close(&h->loop);
+  CloseLoop(&h->loop);
   return rc;
 }
 

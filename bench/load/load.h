@@ -15,6 +15,11 @@
 struct MDB_env;      // lmdb.h, used by window.cc only
 struct uv_stream_s;  // uv.h
 typedef struct uv_stream_s uv_stream_t;
+struct uv_loop_s;
+typedef struct uv_loop_s uv_loop_t;
+namespace postbox::wire {
+class Encoder;  // postbox/wire/codec.h
+}
 
 namespace postbox::load {
 
@@ -149,6 +154,13 @@ int RunHostile(const Config& cfg, const Workload& work);
 // Raises this process's descriptor limit to its hard limit; false (and a
 // message naming the limit) if that is fewer than `needed`.
 bool RaiseFileLimit(size_t needed);
+
+// Appends an EntryPut of key "k<rid % 1024>" at version 0 (always applies):
+// the put of every driver (raw frames, floods; redis.cc mirrors it).
+void EncodePut(wire::Encoder* encoder, uint64_t rid, std::vector<uint8_t>* out);
+// Closes every handle of `loop` (pending writes are cancelled and freed), runs
+// it until they are closed, and closes the loop.
+void CloseLoop(uv_loop_t* loop);
 
 // Writes *bytes in one uv_write that owns them (*bytes is left empty); `done`
 // (if any) runs with libuv's status when the write completes or is cancelled.

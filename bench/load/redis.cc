@@ -257,14 +257,7 @@ Outcome RunRedis(const Config& cfg, Window* window) {
   uv_run(&d->loop, UV_RUN_DEFAULT);
 
   for (auto& c : d->conns) redisAsyncFree(c->ctx);
-  uv_walk(
-      &d->loop,
-      [](uv_handle_t* h, void*) {
-        if (!uv_is_closing(h)) uv_close(h, nullptr);
-      },
-      nullptr);
-  uv_run(&d->loop, UV_RUN_DEFAULT);
-  (void)uv_loop_close(&d->loop);
+  CloseLoop(&d->loop);
   return std::move(d->outcome);
 }
 
