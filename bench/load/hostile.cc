@@ -20,23 +20,17 @@
 // error and every idle session opened and stayed open.
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <uv.h>
 
 #include <algorithm>
-#include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "load/load.h"
-#include "postbox/sync/client.h"
 #include "postbox/wire/codec.h"
 #include "postbox/wire/frame.h"
 
@@ -65,71 +59,6 @@ struct HConn {
   bool ready = false;    // Hello answered
   bool writing = false;  // a slow reader's or flood's batch is being written
   uint64_t seq = 0;
-};
-
-// The well-behaved client: connects (Hello) in the constructor, then polls
-// every probe_interval_ms on its own thread through the client library until
-// Stop(); every call must complete.
-class Probe {
- public:
-  Probe(const Config& cfg, const MailboxCredentials& creds) {
-    sync::ClientOptions o;
-    o.port = cfg.port;
-    o.mkey = creds.mkey;
-    o.secret = creds.secret;
-    o.reconnect = false;  // a well-behaved client that is cut off counts as a failure
-    o.resume = false;
-    o.request_timeout = std::chrono::seconds(30);
-    auto client = sync::Client::Create(o);
-    if (!client || !(*client)->Connect()) {
-      std::fprintf(stderr, "probe: cannot connect\n");
-      calls = errors = 1;
-      return;
-    }
-    client_ = std::move(*client);
-    thread_ =
-        std::thread([this, interval = std::chrono::milliseconds(cfg.hostile.probe_interval_ms)] {
-          Run(interval);
-        });
-  }
-  ~Probe() { Stop(); }
-  void Stop() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-  // Valid after Stop().
-  uint64_t calls = 0, completed = 0, errors = 0;
-  std::vector<uint32_t> latencies_us;
-
- private:
-  void Run(std::chrono::milliseconds interval) {
-    std::unique_lock lock(mu_);
-    while (!stop_) {
-      lock.unlock();
-      ++calls;
-      const uint64_t t0 = NowNs();
-      auto packet = client_->Poll(0, 0);
-      if (packet && packet->entries.size() == 10) {
-        ++completed;
-        latencies_us.push_back(static_cast<uint32_t>((NowNs() - t0) / 1000));
-      } else {
-        ++errors;
-        if (!packet) std::fprintf(stderr, "probe: %s\n", packet.error().ToString().c_str());
-      }
-      lock.lock();
-      cv_.wait_for(lock, interval, [this] { return stop_; });
-    }
-  }
-
-  std::unique_ptr<sync::Client> client_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;  // guarded by mu_
-  std::thread thread_;
 };
 
 struct Hostile {
@@ -447,24 +376,6 @@ int Report(const Hostile& h, const Probe& probe) {
 }
 
 }  // namespace
-
-bool RaiseFileLimit(size_t needed) {
-  rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return false;
-  if (lim.rlim_cur < lim.rlim_max) {
-    lim.rlim_cur = lim.rlim_max;
-    (void)setrlimit(RLIMIT_NOFILE, &lim);
-  }
-  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < needed) {
-    std::fprintf(stderr,
-                 "hostile: %zu descriptors needed, the limit is %lu (hard %lu): raise it "
-                 "(ulimit -Hn, as root) or open fewer sessions\n",
-                 needed, static_cast<unsigned long>(lim.rlim_cur),
-                 static_cast<unsigned long>(lim.rlim_max));
-    return false;
-  }
-  return true;
-}
 
 int RunHostile(const Config& cfg, const Workload& work) {
   const HostileOptions& o = cfg.hostile;

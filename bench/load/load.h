@@ -5,8 +5,13 @@
 #ifndef POSTBOX_BENCH_LOAD_LOAD_H_
 #define POSTBOX_BENCH_LOAD_LOAD_H_
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "postbox/result.h"
@@ -19,6 +24,9 @@ struct uv_loop_s;
 typedef struct uv_loop_s uv_loop_t;
 namespace postbox::wire {
 class Encoder;  // postbox/wire/codec.h
+}
+namespace postbox::sync {
+class Client;  // postbox/sync/client.h
 }
 
 namespace postbox::load {
@@ -146,6 +154,31 @@ Outcome RunClients(const Config& cfg, const Workload& work, Window* window);
 // supply in Redis (untimed), then drives put or status through FCALL like
 // RunFrames drives postbox-server. The store is Redis, so no Workload.
 Outcome RunRedis(const Config& cfg, Window* window);
+
+// --op hostile's well-behaved client (probe.cc): connects (Hello) in the
+// constructor, then polls its mailbox every hostile.probe_interval_ms on its
+// own thread through postbox::sync::Client until Stop(); every call must
+// complete. Not copyable; the counters are valid after Stop().
+class Probe {
+ public:
+  Probe(const Config& cfg, const MailboxCredentials& creds);
+  ~Probe();
+  Probe(const Probe&) = delete;
+  Probe& operator=(const Probe&) = delete;
+  void Stop();
+
+  uint64_t calls = 0, completed = 0, errors = 0;
+  std::vector<uint32_t> latencies_us;
+
+ private:
+  void Run(std::chrono::milliseconds interval);
+
+  std::unique_ptr<sync::Client> client_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // guarded by mu_
+  std::thread thread_;
+};
 
 // --op hostile: opens cfg.hostile.idle idle sessions, reports the server's
 // RSS per idle session, then runs slow readers, floods and the probe for

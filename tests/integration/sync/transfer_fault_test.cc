@@ -78,7 +78,7 @@ ClientOptions Opts(const MailboxCredentials& c, uint16_t port) {
   return o;
 }
 
-#define REQUIRE_SERVER_BINARY(bin)   \
+#define REQUIRE_SERVER_BINARY(bin)        \
   const std::string bin = ServerBinary(); \
   ASSERT_TRUE(std::filesystem::exists(bin)) << "postbox-server not found at '" << bin << "'"
 
