@@ -1,47 +1,64 @@
 #!/usr/bin/env bash
-# Runs postbox-load against postbox-server next to its baselines, all in the
-# same run: a raw libuv echo server (same frames, same connection count), one
-# put per durable LMDB transaction (raw LMDB with the engine's env flags, on
-# the same file system as the server's store), and redis-benchmark
-# -c CONNECTIONS -P 1 SET against a local redis-server (appendonly,
-# appendfsync everysec). Prints each figure and the ratios the issue asks for.
+# Runs postbox-load against postbox-server next to its baselines, all in the same
+# run, and prints the figures with their ratios (docs/benchmarks.md):
+#
+#   roundtrip  poll and ping round trips against a raw libuv echo server (same
+#              frames, same connection count).
+#   fourway    status rises and entry puts, postbox against Redis doing the same
+#              logical operation as one Redis function (bench/load/redis.cc), at
+#              equal connection count and pipelining depth (1 and 64) and equal
+#              durability: postbox durable against `appendfsync always`, postbox
+#              relaxed against `appendfsync everysec`. Every cell runs on a fresh
+#              server and store on each side, postbox and Redis back to back (the
+#              order alternating from cell to cell); each durable postbox cell is
+#              bracketed by raw LMDB durable transactions (one put per txn).
+#              Plus durable status rises at depth 64 through the client library.
+#   push       push latency at light load (one sender/recipient pair).
+#   memory     server RSS per authenticated idle session, at each of
+#              IDLE_SESSIONS, on a fresh server each (postbox-load --op hostile).
+#   hostile    a fresh server flooded by idle sessions, slow readers and request
+#              floods (one run per flood op) while a well-behaved client polls.
 #
 #   bench/run_load.sh [BUILD_DIR] [DURATION_SECONDS] [CONNECTIONS]
 #
-# This machine's disk and CPUs are shared, and a durable commit's cost swings
-# by 2-10x within minutes, so the baselines are interleaved: every durable
-# status run is bracketed by a raw LMDB measurement (RAW_SECONDS before and
-# after) and its ratio is taken against the mean of those two; redis-benchmark
-# runs before and after the status runs and the mean is used.
-#
-# Environment: STATUS_DEPTHS (default "8 16 32 64": the pipelined depths tried
-# for durable status updates; the best is reported), STATUS_EXPECT_RATE and
-# STATUS_EXPECT_RATE_D1 (default 60000 and 20000 ops/s: size the supply of
-# messages of the pipelined and the depth-1 runs; a run that uses its supply
-# up ends early and says so), STATUS_SENDERS (default 1: senders posting into
-# each connection's mailbox), RAW_SECONDS (default 2), IDLE_SESSIONS (default
-# 10000).
-# Every process it starts is stopped by its pid on exit. redis-server and
-# redis-benchmark are installed (Debian package redis-server) if missing.
+# Environment: SECTIONS (default "roundtrip fourway push memory"; add hostile),
+# STATUS_EXPECT_RATE / STATUS_EXPECT_RATE_D1 (default 100000 / 20000 ops/s: size
+# the supply of durable status rises at depth 64 and 1, twice that for relaxed; a run
+# that uses its supply up ends early and says so), STATUS_SENDERS (default 1 sender per mailbox), RAW_SECONDS
+# (default 2), IDLE_SESSIONS (default 10000; e.g. "10000 50000"), HOSTILE_SECONDS
+# (default 60), HOSTILE_IDLE (default 10000), HOSTILE_SLOW (default 100),
+# HOSTILE_FLOODS (default 8), HOSTILE_FLOOD_OPS (default "put poll").
+# Tens of thousands of sessions need as many descriptors in the server and in
+# postbox-load: the script raises both processes' limit (ulimit -n, which needs
+# the hard limit to allow it) and says so when it cannot.
+# Every process it starts is stopped by its pid on exit. redis-server is installed
+# (Debian package redis-server) if missing, without starting the package's service.
+# The server's durability mode is only a flag here: the script does not depend on
+# how relaxed mode syncs.
 set -euo pipefail
 build=${1:-build/release}
 duration=${2:-5}
 conns=${3:-64}
-status_depths=${STATUS_DEPTHS:-8 16 32 64}
-expect_rate=${STATUS_EXPECT_RATE:-60000}
+sections=${SECTIONS:-roundtrip fourway push memory}
+expect_rate=${STATUS_EXPECT_RATE:-100000}
 expect_rate_d1=${STATUS_EXPECT_RATE_D1:-20000}
 senders=${STATUS_SENDERS:-1}
 raw_seconds=${RAW_SECONDS:-2}
-idle_n=${IDLE_SESSIONS:-10000}
+idle_sizes=${IDLE_SESSIONS:-10000}
+hostile_seconds=${HOSTILE_SECONDS:-60}
+hostile_idle=${HOSTILE_IDLE:-10000}
+hostile_slow=${HOSTILE_SLOW:-100}
+hostile_floods=${HOSTILE_FLOODS:-8}
+hostile_flood_ops=${HOSTILE_FLOOD_OPS:-put poll}
 server_bin=$build/server-shim/postbox-server
 load_bin=$build/bench/postbox-load
 for b in "$server_bin" "$load_bin"; do
   [[ -x $b ]] || { echo "missing $b: build postbox-server and postbox-load first" >&2; exit 2; }
 done
+want() { [[ " $sections " == *" $1 "* ]]; }
 
-if ! command -v redis-server > /dev/null || ! command -v redis-benchmark > /dev/null; then
+if want fourway && ! command -v redis-server > /dev/null; then
   echo "== installing redis-server (the Redis baseline)" >&2
-  # Keep the package's own service from starting: we start our own below.
   made_policy=""
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
@@ -52,7 +69,8 @@ if ! command -v redis-server > /dev/null || ! command -v redis-benchmark > /dev/
   if [[ -n $made_policy ]]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 
-work=$(mktemp -d)
+# Stores on a disk-backed file system, never tmpfs: durable figures need real syncs.
+work=$(mktemp -d "${POSTBOX_BENCH_DIR:-/var/tmp}/postbox-load.XXXXXX")
 pids=()
 cleanup() {
   for p in "${pids[@]+"${pids[@]}"}"; do kill "$p" 2>/dev/null || true; done
@@ -61,8 +79,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Drops $1 from pids once it has ended, so the exit trap never signals a reused pid.
-forget_pid() {
+# Stops $1 and drops it from pids, so the exit trap never signals a reused pid.
+stop_pid() {
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
   local keep=() p
   for p in "${pids[@]+"${pids[@]}"}"; do [[ $p == "$1" ]] || keep+=("$p"); done
   pids=("${keep[@]+"${keep[@]}"}")
@@ -85,18 +105,35 @@ field() { sed -n "s/.* $1=\([0-9.-]*\).*/\1/p"; }
 mean() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "") print a b; else print (a + b) / 2 }'; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# Starts postbox-server on a fresh store in $1; sets server_pid and port.
+# start_server DIR NOFILE FLAGS...: postbox-server on a fresh store in DIR with a
+# descriptor limit of NOFILE (0: inherited); sets server_pid and port.
 start_server() {
-  "$server_bin" --listen 127.0.0.1:0 --data "$1" --log-level warn \
-    --max-connections 20000 > "$1.out" 2>&1 &
+  local dir=$1 nofile=$2
+  shift 2
+  (
+    if ((nofile > 0)); then ulimit -n "$nofile"; fi
+    exec "$server_bin" --listen 127.0.0.1:0 --data "$dir" --log-level warn "$@"
+  ) > "$dir.out" 2>&1 &
   server_pid=$!
   pids+=("$server_pid")
-  port=$(await_line "$1.out" "listening on" | sed 's/.*://')
+  port=$(await_line "$dir.out" "listening on" | sed 's/.*://') || {
+    cat "$dir.out" >&2
+    return 1
+  }
 }
-stop_server() {
-  kill "$server_pid" || true
-  wait "$server_pid" || true
-  forget_pid "$server_pid"
+
+# start_redis DIR FSYNC: a fresh redis-server (AOF on, fsync policy FSYNC, no
+# RDB snapshots, no AOF rewrite mid-run); sets redis_pid and rport.
+start_redis() {
+  local dir=$1
+  mkdir -p "$dir"
+  rport=$(free_port)
+  redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly yes \
+    --appendfsync "$2" --auto-aof-rewrite-percentage 0 --dir "$dir" --daemonize no \
+    > "$dir.out" 2>&1 &
+  redis_pid=$!
+  pids+=("$redis_pid")
+  await_line "$dir.out" "Ready to accept connections" > /dev/null
 }
 
 # One put per durable LMDB transaction for RAW_SECONDS; prints txn/s.
@@ -104,146 +141,190 @@ raw_lmdb() {
   "$load_bin" --raw-lmdb-txn "$work/raw" --raw-seconds "$raw_seconds" | tee_err | field txn_per_sec
 }
 
-# One load run against the server on $1 with its store in $2; its result line
-# goes to stdout and to the terminal. A run with errors still prints its line
-# (errors=N), and the script goes on.
-run() {
-  local p=$1 data=$2
-  shift 2
-  "$load_bin" --port "$p" --data "$data" -c "$conns" -d "$duration" --server-pid "$server_pid" \
-    "$@" | tee_err || true
-}
-
-# A durable status run on a server of its own, on a fresh store (so every
-# depth meets a store of the same size; removed afterwards), bracketed by raw
-# LMDB measurements. Runs in this shell, not in $(...), so the exit trap knows
-# the server. Sets status_line (postbox-load's line) and status_raw (the mean
-# raw LMDB txn/s around it).
-status_run() {
-  local dir=$work/status before after
-  before=$(raw_lmdb)
-  start_server "$dir"
-  run "$port" "$dir" --op status "$@" > "$work/status.line"
-  stop_server
-  rm -rf "$dir" "$dir.out"
-  after=$(raw_lmdb)
-  server_pid=$main_pid
-  port=$main_port
-  status_line=$(cat "$work/status.line")
-  status_raw=$(mean "$before" "$after")
-}
-
-redis_set() {
-  [[ -n $rport ]] || return 0
-  echo "== redis-benchmark -c $conns -P 1 SET (appendfsync everysec)" >&2
-  redis-benchmark -h 127.0.0.1 -p "$rport" -c "$conns" -P 1 -t set -n 300000 -q \
-    | tr '\r' '\n' | sed -n 's/^SET: \([0-9.]*\) requests per second.*/\1/p' | tail -1 | tee_err
-}
+# load ARGS...: one postbox-load run; its result line goes to stdout and to the
+# terminal. A run with errors still prints its line (errors=N), and the script
+# goes on.
+load() { "$load_bin" -c "$conns" -d "$duration" "$@" | tee_err || true; }
 
 echo "== $(date -Is) $(uptime)" >&2
-start_server "$work/data"
-main_pid=$server_pid
-main_port=$port
+summary=()
 
-echo_port=$(free_port)
-"$load_bin" --serve-echo "$echo_port" > "$work/echo.out" 2>&1 &
-pids+=("$!")
-await_line "$work/echo.out" "listening on" > /dev/null
-
-rport=""
-if command -v redis-server > /dev/null && command -v redis-benchmark > /dev/null; then
-  rport=$(free_port)
-  mkdir -p "$work/redis"
-  redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly yes \
-    --appendfsync everysec --dir "$work/redis" --daemonize no > "$work/redis.out" 2>&1 &
-  pids+=("$!")
-  await_line "$work/redis.out" "Ready to accept connections" > /dev/null
-else
-  echo "redis-server / redis-benchmark not installed: no Redis baseline" >&2
+if want roundtrip; then
+  echo "== round trips on postbox-server and the raw libuv echo, $conns connections, ${duration}s each" >&2
+  start_server "$work/rt" 0
+  echo_port=$(free_port)
+  "$load_bin" --serve-echo "$echo_port" > "$work/echo.out" 2>&1 &
+  echo_pid=$!
+  pids+=("$echo_pid")
+  await_line "$work/echo.out" "listening on" > /dev/null
+  poll=$(load --port "$port" --data "$work/rt" --op poll --server-pid "$server_pid" | field ops_per_sec)
+  ping=$(load --port "$port" --data "$work/rt" --op ping --server-pid "$server_pid" | field ops_per_sec)
+  echo_rt=$(load --port "$echo_port" --op echo | field ops_per_sec)
+  stop_pid "$echo_pid"
+  stop_pid "$server_pid"
+  summary+=("$(awk -v poll="$poll" -v ping="$ping" -v e="$echo_rt" 'BEGIN {
+    printf "poll round trips            %8.0f/s  = %.2fx raw libuv echo (%.0f/s)\n", poll, poll / e, e
+    printf "ping round trips            %8.0f/s  = %.2fx raw libuv echo", ping, ping / e }')")
 fi
 
-redis_before=$(redis_set)
-echo "== round trips on postbox-server 127.0.0.1:$port and the raw libuv echo, $conns connections, ${duration}s each" >&2
-poll=$(run "$port" "$work/data" --op poll | field ops_per_sec)
-ping=$(run "$port" "$work/data" --op ping | field ops_per_sec)
-echo_rt=$("$load_bin" --port "$echo_port" -c "$conns" -d "$duration" --op echo \
-  | tee_err | field ops_per_sec) || true
-put=$(run "$port" "$work/data" --op put | field ops_per_sec)
+if want fourway; then
+  declare -A pb rd raw
+  # postbox_cell OP MODE DEPTH [ARGS...]: postbox on a fresh server and store.
+  postbox_cell() {
+    local op=$1 mode=$2 depth=$3 dir=$work/pb before="" after=""
+    shift 3
+    if [[ $mode == durable ]]; then before=$(raw_lmdb); fi
+    start_server "$dir" 0 --durability "$mode"
+    echo "== postbox $op, $mode, depth $depth $*" >&2
+    load --port "$port" --data "$dir" --op "$op" --depth "$depth" --server-pid "$server_pid" \
+      "$@" > "$work/cell.line"
+    stop_pid "$server_pid"
+    rm -rf "$dir" "$dir.out"
+    if [[ $mode == durable ]]; then after=$(raw_lmdb); fi
+    cell_line=$(cat "$work/cell.line")
+    cell_raw=$(mean "$before" "$after")
+  }
+  # redis_cell OP MODE DEPTH [ARGS...]: the same on a fresh redis-server.
+  redis_cell() {
+    local op=$1 mode=$2 depth=$3 dir=$work/redis fsync=everysec
+    shift 3
+    [[ $mode == durable ]] && fsync=always
+    start_redis "$dir" "$fsync"
+    echo "== redis $op, appendfsync $fsync, depth $depth" >&2
+    load --redis-port "$rport" --op "$op" --depth "$depth" --server-pid "$redis_pid" "$@" \
+      > "$work/cell.line"
+    stop_pid "$redis_pid"
+    rm -rf "$dir" "$dir.out"
+    cell_line=$(cat "$work/cell.line")
+  }
+  n=0
+  for op in status put; do
+    for mode in durable relaxed; do
+      for depth in 1 64; do
+        args=()
+        if [[ $op == status ]]; then
+          rate=$expect_rate
+          [[ $depth == 1 ]] && rate=$expect_rate_d1
+          # Relaxed commits skip the sync: twice the supply.
+          [[ $mode == relaxed ]] && rate=$((rate * 2))
+          args=(--senders "$senders" --expect-rate "$rate")
+        fi
+        key=$op,$mode,$depth
+        if ((n++ % 2 == 0)); then
+          postbox_cell "$op" "$mode" "$depth" "${args[@]+"${args[@]}"}"
+          pb[$key]=$cell_line raw[$key]=$cell_raw
+          if command -v redis-server > /dev/null; then
+            redis_cell "$op" "$mode" "$depth" "${args[@]+"${args[@]}"}"
+            rd[$key]=$cell_line
+          fi
+        else
+          if command -v redis-server > /dev/null; then
+            redis_cell "$op" "$mode" "$depth" "${args[@]+"${args[@]}"}"
+            rd[$key]=$cell_line
+          fi
+          postbox_cell "$op" "$mode" "$depth" "${args[@]+"${args[@]}"}"
+          pb[$key]=$cell_line raw[$key]=$cell_raw
+        fi
+      done
+    done
+  done
+  echo "== postbox status, durable, depth 64 through the client library (one postbox::sync::Client per connection)" >&2
+  postbox_cell status durable 64 --senders "$senders" --expect-rate "$expect_rate" --driver client
+  client_line=$cell_line client_raw=$cell_raw
 
-echo "== durable status updates (every op a real rise; $senders sender(s) per mailbox)," \
-  "depth 1 and pipelined depths: $status_depths; raw LMDB before and after each" >&2
-status_run --depth 1 --senders "$senders" --expect-rate "$expect_rate_d1"
-status1=$status_line
-raw1=$status_raw
-best_depth=1
-best_line=$status1
-best_raw=$raw1
-for d in $status_depths; do
-  status_run --depth "$d" --senders "$senders" --expect-rate "$expect_rate"
-  if awk -v a="$(field ops_per_sec <<< "$status_line")" -v b="$(field ops_per_sec <<< "$best_line")" \
-    'BEGIN { exit !(a > b) }'; then
-    best_depth=$d
-    best_line=$status_line
-    best_raw=$status_raw
+  # One table per operation: ops/s on each side and their ratio, postbox's p99,
+  # ops per commit and bytes written per op, and (durable) the raw LMDB ratio.
+  for op in status put; do
+    title="status rises"
+    [[ $op == put ]] && title="entry puts"
+    table=$(printf '%s, %s connections: postbox vs Redis (same operation, depth, durability)\n' \
+      "$title" "$conns")
+    table+=$'\n'$(printf '%-27s %10s %10s %7s %9s %10s %9s %s' "durability / depth" "postbox" \
+      "redis" "ratio" "p99 ms" "ops/commit" "KB/op" "vs raw LMDB txn")
+    for mode in durable relaxed; do
+      for depth in 1 64; do
+        key=$op,$mode,$depth
+        label="$mode / always"
+        [[ $mode == relaxed ]] && label="relaxed / everysec"
+        table+=$'\n'$(awk -v label="$label, depth $depth" \
+          -v p="$(field ops_per_sec <<< "${pb[$key]}")" -v r="$(field ops_per_sec <<< "${rd[$key]:-}")" \
+          -v p99="$(field p99_ms <<< "${pb[$key]}")" -v per="$(field ops_per_commit <<< "${pb[$key]}")" \
+          -v kb="$(field written_kb_per_op <<< "${pb[$key]}")" -v raw="${raw[$key]}" 'BEGIN {
+          printf "%-27s %8.0f/s", label, p
+          if (r != "") printf " %8.0f/s %6.2fx", r, p / r; else printf " %10s %7s", "-", "-"
+          printf " %9.1f %10.1f %9.1f", p99, per, kb
+          if (raw != "") printf "  %.1fx (%.0f txn/s)", p / raw, raw
+        }')
+      done
+    done
+    summary+=("$table")
+  done
+  summary+=("$(awk -v p="$(field ops_per_sec <<< "$client_line")" \
+    -v r="$(field ops_per_sec <<< "${rd[status,durable,64]:-}")" -v raw="$client_raw" 'BEGIN {
+    printf "status rises, durable, depth 64, through postbox::sync::Client: %.0f/s", p
+    if (r != "") printf " = %.2fx redis always", p / r
+    printf ", %.1fx raw LMDB txn (%.0f/s)", p / raw, raw }')")
+fi
+
+if want push; then
+  echo "== push latency at light load (one sender/recipient pair): status update -> sender's push" >&2
+  start_server "$work/push" 0
+  push_raw_line=$("$load_bin" --raw-lmdb-txn "$work/raw" --raw-seconds "$raw_seconds" | tee_err) || true
+  push_line=$("$load_bin" --port "$port" --data "$work/push" -c 2 -d "$duration" --op push | tee_err) || true
+  stop_pid "$server_pid"
+  summary+=("$(printf 'push latency, 1 pair        p50 %s ms, p99 %s ms (one durable commit included; a raw LMDB txn p99 just before: %s ms)' \
+    "$(field p50_ms <<< "$push_line")" "$(field p99_ms <<< "$push_line")" \
+    "$(field p99_ms <<< "$push_raw_line")")")
+fi
+
+# hostile_run DIR SECONDS IDLE ARGS...: postbox-load --op hostile against a fresh
+# server whose descriptor limit and --max-connections leave room for IDLE
+# sessions; prints postbox-load's result line. Fails (with a message) when the
+# limit cannot be raised that far.
+hostile_run() {
+  local dir=$1 seconds=$2 idle=$3
+  shift 3
+  local need=$((idle + 2000))
+  if ! (ulimit -n "$need") 2> /dev/null; then
+    echo "cannot open $idle sessions: the descriptor limit cannot be raised to $need" \
+      "(hard limit $(ulimit -Hn)); raise it (as root: ulimit -Hn, /etc/security/limits.conf)" >&2
+    return 1
   fi
-done
-echo "== depth $best_depth through the client library (one postbox::sync::Client per connection)" >&2
-status_run --depth "$best_depth" --senders "$senders" --driver client --expect-rate "$expect_rate"
-client_line=$status_line
-client_raw=$status_raw
-echo "== durable entry puts at depth $best_depth (same group commit; each op rewrites one of 1024 keys per mailbox)" >&2
-put_deep_line=$(run "$port" "$work/data" --op put --depth "$best_depth")
-redis_after=$(redis_set)
-redis=$(mean "$redis_before" "$redis_after")
+  start_server "$dir" "$need" --max-connections "$((idle + 1000))"
+  (
+    ulimit -n "$need"
+    exec "$load_bin" --port "$port" --data "$dir" --op hostile --idle "$idle" -d "$seconds" \
+      --server-pid "$server_pid" "$@"
+  ) | tee_err | grep '^op=hostile' || true
+  stop_pid "$server_pid"
+  rm -rf "$dir" "$dir.out"
+}
 
-echo "== push latency at light load (one sender/recipient pair): status update -> sender's push" >&2
-push_raw_line=$("$load_bin" --raw-lmdb-txn "$work/raw" --raw-seconds "$raw_seconds" | tee_err) || true
-push_p99=$("$load_bin" --port "$port" --data "$work/data" -c 2 -d "$duration" --op push \
-  | tee_err | field p99_ms) || true
-
-# Memory per idle authenticated session: the server's RSS before and after
-# IDLE_SESSIONS sessions have said Hello.
-rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-rss_before=$(rss_kib "$main_pid")
-"$load_bin" --port "$main_port" --data "$work/data" -c "$idle_n" -d 2 --warmup 0 --op idle \
-  > "$work/idle.out" 2>&1 &
-idle_pid=$!
-pids+=("$idle_pid")
-per_session=""
-if await_line "$work/idle.out" "idle_sessions" 1200 > /dev/null; then
-  rss_after=$(rss_kib "$main_pid")
-  per_session=$(( (rss_after - rss_before) * 1024 / idle_n ))
-  echo "idle sessions: $idle_n, server RSS ${rss_before} KiB -> ${rss_after} KiB" >&2
+if want memory; then
+  for n in $idle_sizes; do
+    echo "== server RSS per idle session: $n authenticated idle sessions" >&2
+    line=$(hostile_run "$work/mem" 2 "$n") || continue
+    summary+=("$(awk -v n="$n" -v rss="$(field rss_per_idle_session_b <<< "$line")" \
+      -v anon="$(field anon_per_idle_session_b <<< "$line")" \
+      -v before="$(field rss_before_kib <<< "$line")" -v after="$(field rss_idle_kib <<< "$line")" 'BEGIN {
+      printf "memory per idle session     %8.0f B RSS (%.0f B anonymous) at %d sessions: server RSS %d -> %d KiB", rss, anon, n, before, after }')")
+  done
 fi
-wait "$idle_pid" || true
-forget_pid "$idle_pid"
+
+if want hostile; then
+  for fop in $hostile_flood_ops; do
+    echo "== hostile: $hostile_idle idle, $hostile_slow slow readers, $hostile_floods $fop floods, ${hostile_seconds}s" >&2
+    line=$(hostile_run "$work/hostile" "$hostile_seconds" "$hostile_idle" \
+      --slow-readers "$hostile_slow" --floods "$hostile_floods" --flood-op "$fop") || continue
+    summary+=("$(awk -v fop="$fop" -v calls="$(field probe_calls <<< "$line")" \
+      -v done_="$(field probe_completed <<< "$line")" -v p50="$(field probe_p50_ms <<< "$line")" \
+      -v p99="$(field probe_p99_ms <<< "$line")" -v max="$(field probe_max_ms <<< "$line")" \
+      -v peak="$(field server_rss_peak_kib <<< "$line")" -v cut="$(field slow_cut <<< "$line")" \
+      -v fr="$(field flood_replies <<< "$line")" -v closed="$(field idle_closed <<< "$line")" 'BEGIN {
+      printf "hostile (%s floods)          probe %d/%d polls answered, p50 %.2f ms, p99 %.2f ms, max %.2f ms; server RSS peak %.0f MiB; slow readers cut %d times; %d flood replies; idle sessions lost %d", fop, done_, calls, p50, p99, max, peak / 1024, cut, fr, closed }')")
+  done
+fi
 echo "== $(date -Is) $(uptime)" >&2
 
-# One summary line per durable status run: ops/s, latency, group commit, ratios.
-status_summary() {  # label line raw
-  awk -v label="$1" -v ops="$(field ops_per_sec <<< "$2")" -v p99="$(field p99_ms <<< "$2")" \
-    -v per="$(field ops_per_commit <<< "$2")" -v kb="$(field written_kb_per_op <<< "$2")" \
-    -v raw="$3" -v redis="$redis" 'BEGIN {
-    printf "%-27s %8.0f/s  p99 %6.1f ms  %6.1f ops/commit  %4.1f KB written/op", label, ops, p99, per, kb
-    if (redis != "") printf "  %.2fx redis SET", ops / redis
-    printf "  %.1fx raw LMDB txn (%.0f/s)\n", ops / raw, raw
-  }'
-}
 echo
-if [[ -n $redis ]]; then
-  printf 'redis SET -P 1 req/s        %8.0f/s  (before %.0f, after %.0f)\n' "$redis" "$redis_before" "$redis_after"
-fi
-status_summary "status, depth 1" "$status1" "$raw1"
-status_summary "status, depth $best_depth (best)" "$best_line" "$best_raw"
-status_summary "status, depth $best_depth, Client" "$client_line" "$client_raw"
-status_summary "entry puts, depth $best_depth" "$put_deep_line" "$best_raw"
-awk -v push_p99="$push_p99" -v per="$per_session" -v idle_n="$idle_n" -v put="$put" \
-  -v poll="$poll" -v ping="$ping" -v echo_rt="$echo_rt" -v redis="$redis" \
-  -v raw_p99="$(field p99_ms <<< "$push_raw_line")" 'BEGIN {
-  printf "durable entry puts, depth 1 %8.0f/s", put
-  if (redis != "") printf "  %.2fx redis SET", put / redis
-  printf "\npoll round trips            %8.0f/s  = %.2fx raw libuv echo (%.0f/s)\n", poll, poll / echo_rt, echo_rt
-  printf "ping round trips            %8.0f/s  = %.2fx raw libuv echo\n", ping, ping / echo_rt
-  printf "push latency p99            %8.3f ms (one durable commit included; a raw LMDB txn p99 just before: %s ms)\n", push_p99, raw_p99
-  if (per != "") printf "memory per idle session     %8d B (%d sessions)\n", per, idle_n
-}'
+for s in "${summary[@]+"${summary[@]}"}"; do printf '%s\n\n' "$s"; done

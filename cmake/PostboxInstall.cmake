@@ -1,5 +1,6 @@
-# install(EXPORT) + postboxConfig.cmake + postbox.pc, so host servers can
-# find_package(postbox) and link postbox::engine (or use pkg-config postbox).
+# install(EXPORT) + postboxConfig.cmake + pkg-config files, so host servers can
+# find_package(postbox) and link postbox::engine, postbox::sync, postbox::client
+# (or use pkg-config postbox, postbox-sync, postbox-client).
 include(CMakePackageConfigHelpers)
 
 set(POSTBOX_INSTALL_TARGETS postbox_engine postbox_wire)
@@ -30,9 +31,37 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/postboxConfig.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/postboxConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/postbox)
 
-configure_file(engine/cmake/postbox.pc.in ${CMAKE_CURRENT_BINARY_DIR}/postbox.pc @ONLY)
-install(FILES ${CMAKE_CURRENT_BINARY_DIR}/postbox.pc
-        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+# pkg-config files: postbox (engine + wire), postbox-sync, postbox-client. Their
+# prefix is ${pcfiledir} walked up to the install prefix, so nothing of this
+# configure's CMAKE_INSTALL_PREFIX is baked in (`cmake --install --prefix` and a
+# moved tree work). Private dependencies are what a static link needs
+# (`pkg-config --static`); the libraries are static archives unless BUILD_SHARED_LIBS.
+set(_pc_up "\${pcfiledir}")
+string(REPLACE "/" ";" _pc_parts "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+foreach(_part IN LISTS _pc_parts)
+  if(NOT _part STREQUAL "" AND NOT _part STREQUAL ".")
+    string(APPEND _pc_up "/..")
+  endif()
+endforeach()
+set(POSTBOX_PC_PREFIX "${_pc_up}")
+foreach(_kind LIBDIR INCLUDEDIR)
+  if(IS_ABSOLUTE "${CMAKE_INSTALL_${_kind}}")
+    set(POSTBOX_PC_${_kind} "${CMAKE_INSTALL_${_kind}}")
+  else()
+    set(POSTBOX_PC_${_kind} "\${prefix}/${CMAKE_INSTALL_${_kind}}")
+  endif()
+endforeach()
+set(_pc_files postbox)
+if(TARGET postbox_sync)
+  list(APPEND _pc_files postbox-sync)
+endif()
+if(TARGET postbox_client)
+  list(APPEND _pc_files postbox-client)
+endif()
+foreach(_pc IN LISTS _pc_files)
+  configure_file(engine/cmake/${_pc}.pc.in ${CMAKE_CURRENT_BINARY_DIR}/${_pc}.pc @ONLY)
+  install(FILES ${CMAKE_CURRENT_BINARY_DIR}/${_pc}.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endforeach()
 
 if(POSTBOX_BUILD_TOOLS)
   install(TARGETS postbox-admin RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})

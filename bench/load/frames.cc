@@ -57,7 +57,6 @@ struct Driver {
   bool measuring = false;
   bool done = false;
   Outcome outcome;
-  size_t hellos = 0;
   wire::Encoder encoder;
   char read_buf[65536];
   std::vector<std::unique_ptr<Conn>> conns;
@@ -73,26 +72,10 @@ void Finish(Driver* d) {
   uv_stop(&d->loop);
 }
 
-// Each write owns its request and bytes, so a connection may write again
-// before libuv has called back for the previous write.
-struct WriteReq {
-  uv_write_t req;
-  std::vector<uint8_t> bytes;
-};
-
 void Flush(Conn* c) {
   if (c->out.empty()) return;
-  auto* w = new WriteReq{{}, std::move(c->out)};
-  c->out.clear();
-  uv_buf_t buf =
-      uv_buf_init(reinterpret_cast<char*>(w->bytes.data()), static_cast<unsigned>(w->bytes.size()));
-  w->req.data = w;
-  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c->tcp), &buf, 1,
-                    [](uv_write_t* r, int) { delete static_cast<WriteReq*>(r->data); });
-  if (rc != 0) {
-    delete w;
-    if (!c->d->done) ++c->d->outcome.errors;
-  }
+  if (WriteBytes(reinterpret_cast<uv_stream_t*>(&c->tcp), &c->out) != 0 && !c->d->done)
+    ++c->d->outcome.errors;
 }
 
 // Appends the connection's next request to c->out (written by Flush).
@@ -102,17 +85,13 @@ void SendNext(Conn* c) {
   const uint64_t rid = ++c->seq;
   InFlight f;
   switch (d->cfg->op) {
-    case Op::kPut: {
-      char key[16];
-      const int n = std::snprintf(key, sizeof(key), "k%u", static_cast<unsigned>(rid % 1024));
-      (void)d->encoder.Encode(
-          rid, wire::EntryPut{{key, static_cast<size_t>(n)}, "value-0123456789", 0}, &c->out);
+    case Op::kPut:
+      EncodePut(&d->encoder, rid, &c->out);
       break;
-    }
     case Op::kPoll:
       (void)d->encoder.Encode(rid, wire::Poll{0, 1}, &c->out);
       break;
-    case Op::kIdle:
+    case Op::kHostile:  // hostile.cc drives it
       return;
     case Op::kStatus: {
       MessageId id;
@@ -186,13 +165,6 @@ void OnHelloReply(Conn* c, const AnyMessage& m) {
       if (c->is_sender) (void)d->encoder.Encode(++c->seq, wire::Poll{0, 0}, &c->out);
       // The recipient starts once its sender has polled.
       if (!c->is_sender && c->peer->synced) SendNext(c);
-      return;
-    case Op::kIdle:
-      // Idle sessions only say Hello; the script reads the server's memory now.
-      if (++d->hellos == d->conns.size()) {
-        std::printf("idle_sessions=%zu\n", d->hellos);
-        std::fflush(stdout);
-      }
       return;
     default:
       for (unsigned i = 0; i < d->cfg->depth; ++i) SendNext(c);
@@ -274,6 +246,52 @@ void OnConnect(uv_connect_t* req, int status) {
 
 }  // namespace
 
+namespace {
+// Each write owns its request and bytes, so a connection may write again
+// before libuv has called back for the previous write.
+struct WriteReq {
+  uv_write_t req;
+  std::vector<uint8_t> bytes;
+  void (*done)(uv_stream_t*, int);
+};
+}  // namespace
+
+void EncodePut(wire::Encoder* encoder, uint64_t rid, std::vector<uint8_t>* out) {
+  char key[16];
+  const int n = std::snprintf(key, sizeof(key), "k%u", static_cast<unsigned>(rid % 1024));
+  (void)encoder->Encode(rid, wire::EntryPut{{key, static_cast<size_t>(n)}, "value-0123456789", 0},
+                        out);
+}
+
+void CloseLoop(uv_loop_t* loop) {
+  uv_walk(
+      loop,
+      [](uv_handle_t* h, void*) {
+        if (!uv_is_closing(h)) uv_close(h, nullptr);
+      },
+      nullptr);
+  uv_run(loop, UV_RUN_DEFAULT);
+  (void)uv_loop_close(loop);
+}
+
+int WriteBytes(uv_stream_t* stream, std::vector<uint8_t>* bytes,
+               void (*done)(uv_stream_t* stream, int status)) {
+  auto* w = new WriteReq{{}, std::move(*bytes), done};
+  bytes->clear();
+  uv_buf_t buf =
+      uv_buf_init(reinterpret_cast<char*>(w->bytes.data()), static_cast<unsigned>(w->bytes.size()));
+  w->req.data = w;
+  const int rc = uv_write(&w->req, stream, &buf, 1, [](uv_write_t* r, int status) {
+    auto* req = static_cast<WriteReq*>(r->data);
+    auto* done = req->done;
+    uv_stream_t* s = r->handle;
+    delete req;
+    if (done != nullptr) done(s, status);
+  });
+  if (rc != 0) delete w;
+  return rc;
+}
+
 Outcome RunFrames(const Config& cfg, const Workload& work, Window* window) {
   auto d = std::make_unique<Driver>();
   d->cfg = &cfg;
@@ -317,15 +335,7 @@ Outcome RunFrames(const Config& cfg, const Workload& work, Window* window) {
       static_cast<uint64_t>((cfg.warmup + cfg.duration) * 1000), 0);
   uv_run(&d->loop, UV_RUN_DEFAULT);
 
-  // Close every handle (pending writes are cancelled and freed) and the loop.
-  uv_walk(
-      &d->loop,
-      [](uv_handle_t* h, void*) {
-        if (!uv_is_closing(h)) uv_close(h, nullptr);
-      },
-      nullptr);
-  uv_run(&d->loop, UV_RUN_DEFAULT);
-  (void)uv_loop_close(&d->loop);
+  CloseLoop(&d->loop);
   return std::move(d->outcome);
 }
 

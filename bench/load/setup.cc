@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <string>
 
+#include "bench_util.h"
 #include "load/load.h"
 #include "postbox/db.h"
 #include "postbox/write_batch.h"
@@ -76,11 +77,7 @@ Status SetUpPush(DB& db, Workload* w) {
 // one live message (slot depth 1), so distinct topics keep every message live.
 Status SetUpStatus(const Config& cfg, DB& db, Workload* w) {
   const size_t n = w->creds.size();
-  const unsigned depth = std::max(cfg.depth, 1u);
-  // Twice the expected ops: each message is good for two rises.
-  const double expected_ops = cfg.expect_rate * (cfg.warmup + cfg.duration);
-  size_t per_conn = static_cast<size_t>(std::ceil(expected_ops / static_cast<double>(n)));
-  per_conn = (per_conn + depth - 1) / depth * depth;  // whole blocks of `depth`
+  const size_t per_conn = StatusMessagesPerConnection(cfg);
   const unsigned senders = std::max(cfg.senders, 1u);
   std::fprintf(stderr,
                "setup: %zu connections x %zu messages from %u senders each (%.0f ops/s "
@@ -116,6 +113,35 @@ Status SetUpStatus(const Config& cfg, DB& db, Workload* w) {
   return Status();
 }
 
+// --op hostile: every session its own mailbox, except the slow readers, who
+// share one holding 48 entries of 16 KiB of incompressible bytes (a Poll of
+// it answers ~770 KB: what piles up at the server when they never read); the
+// probe's mailbox holds 10 small entries.
+Status SetUpHostile(const Config& cfg, DB& db, Workload* w) {
+  const HostileOptions& o = cfg.hostile;
+  const size_t n = w->creds.size();
+  std::fprintf(stderr, "setup: %zu mailboxes (%u idle, %u slow readers, %u floods, 1 probe)...\n",
+               n, o.idle, o.slow_readers, o.floods);
+  const uint64_t t0 = NowNs();
+  POSTBOX_ASSIGN_OR_RETURN(auto created, CreateMailboxes(db, n));
+  w->creds = std::move(created);
+  const size_t slow_begin = o.idle, slow_end = slow_begin + o.slow_readers;
+  for (size_t i = slow_begin + 1; i < slow_end; ++i) w->creds[i] = w->creds[slow_begin];
+  WriteBatch batch;
+  if (o.slow_readers > 0) {
+    for (int j = 0; j < 48; ++j) {
+      batch.PutEntry(w->creds[slow_begin].mkey, "big" + std::to_string(j),
+                     bench::RandomBlob(16 * 1024, static_cast<uint64_t>(j)), 0);
+    }
+  }
+  for (int j = 0; j < 10; ++j) {
+    batch.PutEntry(w->creds.back().mkey, "probe" + std::to_string(j), "a small value", 0);
+  }
+  POSTBOX_RETURN_IF_ERROR(Apply(db, &batch, "putting the hostile entries"));
+  std::fprintf(stderr, "setup: done in %.1f s\n", static_cast<double>(NowNs() - t0) / 1e9);
+  return Status();
+}
+
 }  // namespace
 
 Result<Workload> SetUp(const Config& cfg) {
@@ -129,23 +155,39 @@ Result<Workload> SetUp(const Config& cfg) {
   }
   auto db = DB::Open(cfg.data, {});
   if (!db) return Status::Unavailable("open " + cfg.data + ": " + db.error().ToString());
-  // Idle sessions share one mailbox (several sessions per mailbox are
-  // allowed), so ten thousand of them need no ten thousand mailboxes.
-  const size_t distinct = cfg.op == Op::kIdle ? 1 : w.creds.size();
-  POSTBOX_ASSIGN_OR_RETURN(auto created, CreateMailboxes(**db, distinct));
-  for (size_t i = 0; i < w.creds.size(); ++i) w.creds[i] = created[i % distinct];
+  if (cfg.op == Op::kHostile) {
+    POSTBOX_RETURN_IF_ERROR(SetUpHostile(cfg, **db, &w));
+    return w;
+  }
+  POSTBOX_ASSIGN_OR_RETURN(w.creds, CreateMailboxes(**db, w.creds.size()));
   if (cfg.op == Op::kPush) POSTBOX_RETURN_IF_ERROR(SetUpPush(**db, &w));
   if (cfg.op == Op::kStatus) POSTBOX_RETURN_IF_ERROR(SetUpStatus(cfg, **db, &w));
   return w;
 }
 
+size_t StatusMessagesPerConnection(const Config& cfg) {
+  const unsigned depth = std::max(cfg.depth, 1u);
+  // Twice the expected ops: each message is good for two rises.
+  const double expected_ops = cfg.expect_rate * (cfg.warmup + cfg.duration);
+  const auto per_conn = static_cast<size_t>(
+      std::ceil(expected_ops / static_cast<double>(std::max(cfg.connections, 1u))));
+  return (per_conn + depth - 1) / depth * depth;  // whole blocks of `depth`
+}
+
+bool StatusOpIndex(size_t count, unsigned depth, uint64_t k, size_t* index, MessageStatus* status) {
+  const uint64_t block = std::max(depth, 1u);
+  const uint64_t i = k / (2 * block) * block + k % block;
+  if (i >= count) return false;
+  *index = static_cast<size_t>(i);
+  *status = (k / block) % 2 == 0 ? MessageStatus::kDownloaded : MessageStatus::kViewed;
+  return true;
+}
+
 bool StatusOpAt(const std::vector<MessageId>& ids, unsigned depth, uint64_t k, MessageId* id,
                 MessageStatus* status) {
-  const uint64_t block = std::max(depth, 1u);
-  const uint64_t index = k / (2 * block) * block + k % block;
-  if (index >= ids.size()) return false;
+  size_t index;
+  if (!StatusOpIndex(ids.size(), depth, k, &index, status)) return false;
   *id = ids[index];
-  *status = (k / block) % 2 == 0 ? MessageStatus::kDownloaded : MessageStatus::kViewed;
   return true;
 }
 

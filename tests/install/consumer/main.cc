@@ -1,7 +1,13 @@
-// A host server's smallest use of an installed postbox: open, create, put, read.
+// A host server's smallest use of an installed postbox: open a store, create a
+// mailbox, put an entry and read it back through the engine, then serve the
+// store with the library's sync server on 127.0.0.1 and read the entry back
+// through the client. Links every installed library (engine, wire, sync,
+// client), so a missing link dependency fails the build.
 #include <cstdio>
 
 #include "postbox/db.h"
+#include "postbox/sync/client.h"
+#include "postbox/sync/server.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) return 2;
@@ -16,6 +22,29 @@ int main(int argc, char** argv) {
   if (!put || !put->applied) return 1;
   auto got = (*db)->GetEntry(creds->mkey, "greeting");
   if (!got || got->value != "hello") return 1;
+
+  postbox::sync::ServerOptions so;
+  so.host = "127.0.0.1";
+  so.port = 0;
+  so.threads = 1;
+  auto server = postbox::sync::Server::Start(db->get(), so);
+  if (!server) {
+    std::fprintf(stderr, "server: %s\n", server.error().ToString().c_str());
+    return 1;
+  }
+  postbox::sync::ClientOptions co;
+  co.port = (*server)->port();
+  co.mkey = creds->mkey;
+  co.secret = creds->secret;
+  auto client = postbox::sync::Client::Create(co);
+  if (!client || !(*client)->Connect()) return 1;
+  auto remote = (*client)->GetEntry("greeting");
+  if (!remote || remote->value != "hello") {
+    std::fprintf(stderr, "client: the entry did not come back\n");
+    return 1;
+  }
+  client->reset();
+  (*server)->Stop();
   std::printf("consumer ok: %s\n", creds->mkey.ToHex().c_str());
   return 0;
 }

@@ -26,9 +26,7 @@ ClientOptions Opts(const MailboxCredentials& c, uint16_t port) {
 
 TEST(CrashTest, SigkillUnderLoadLosesNoAcknowledgedWrite) {
   const std::string bin = ServerBinary();
-  // A missing server is a broken build, not a reason to skip (issue 10).
-  ASSERT_TRUE(!bin.empty() && std::filesystem::exists(bin))
-      << "postbox-server not built at '" << bin << "'; build it or set POSTBOX_SERVER_BIN";
+  ASSERT_TRUE(std::filesystem::exists(bin)) << "postbox-server not found at '" << bin << "'";
   TempDir dir;
   const std::string data = (dir.path() / "data").string();
   MailboxCredentials creds;

@@ -1,7 +1,7 @@
 // The real postbox-server binary as a child process, for the tests that kill
-// it (SIGKILL) or measure it (RSS). The binary is found next to the test's
-// build folder (../server-shim/postbox-server) or through $POSTBOX_SERVER_BIN.
-// The destructor stops the child by its pid.
+// it (SIGKILL) or measure it (RSS). The build hands the test its path
+// (POSTBOX_SERVER_BIN_PATH, and the test executable depends on postbox-server);
+// $POSTBOX_SERVER_BIN overrides it. The destructor stops the child by its pid.
 #ifndef POSTBOX_TESTS_INTEGRATION_SYNC_SERVER_PROCESS_H_
 #define POSTBOX_TESTS_INTEGRATION_SYNC_SERVER_PROCESS_H_
 
@@ -20,10 +20,7 @@ namespace postbox::sync::testing {
 
 inline std::string ServerBinary() {
   if (const char* env = std::getenv("POSTBOX_SERVER_BIN")) return env;
-  std::error_code ec;
-  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) return {};
-  return (self.parent_path().parent_path() / "server-shim" / "postbox-server").string();
+  return POSTBOX_SERVER_BIN_PATH;
 }
 
 class ServerProcess {
