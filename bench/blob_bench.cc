@@ -2,7 +2,8 @@
 // postbox::DB against raw LMDB doing the same puts and gets, and XXH3-64 as the
 // download path uses it — the packaged libxxhash against an inlined build (and
 // the AVX2 kernel a runtime dispatch could pick). docs/benchmarks-blob.md
-// has the figures and how to read them.
+// has the figures and how to read them. BM_Upload_WriteAmp measures what
+// chunked uploads write per blob byte (issue 10).
 //
 // Method. The machines are shared and noisy, so each benchmark runs the engine
 // and its raw baseline inside one function, interleaved unit by unit and
@@ -100,6 +101,7 @@ XXH_TARGET_AVX2 static XXH64_hash_t InlineAvx2Xxh3(const void* p, size_t n) {
 #include "postbox/blob.h"
 #include "postbox/db.h"
 #include "postbox/options.h"
+#include "postbox/write_batch.h"
 
 namespace {
 
@@ -606,6 +608,150 @@ BENCHMARK(BM_Hash_XXH3_64)
     ->Args({1024 * 1024, 1024 * 1024})
     ->Args({256 * 1024, 64 * 1024 * 1024})
     ->Iterations(60)
+    ->Unit(benchmark::kMillisecond);
+
+// ---- Write amplification of chunked uploads ----
+//
+// What committing an upload's chunks writes to the store file, per byte of
+// the blob: the bytes this process handed to write(2)/pwrite(2)/pwritev(2)
+// (`wchar` in /proc/self/io, read before and after; LMDB writes its pages and
+// meta page with those calls and nothing else in the process writes during
+// the measurement), divided by the blob's length. The raw baseline stores the
+// same chunks in raw LMDB, one key per chunk (id ‖ BE64 offset), the same
+// number of chunks per durable transaction: the least an LMDB store writes to
+// make each chunk durable as it arrives. `ratio` is engine / raw (lower is
+// better; 1 would be no cost over the raw puts).
+
+constexpr uint64_t kAmpBlobBytes = 4 * kMiB;
+
+const std::string& AmpBlob() {
+  static const std::string blob = postbox::bench::RandomBlob(kAmpBlobBytes, 7);
+  return blob;
+}
+
+// wchar of /proc/self/io: bytes this process has passed to write-family calls.
+uint64_t WrittenBytes() {
+  FILE* f = std::fopen("/proc/self/io", "r");
+  if (f == nullptr) std::abort();
+  unsigned long long wchar = 0;
+  char line[128];
+  bool found = false;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::sscanf(line, "wchar: %llu", &wchar) == 1) {
+      found = true;
+      break;
+    }
+  }
+  std::fclose(f);
+  if (!found) std::abort();
+  return wchar;
+}
+
+struct AmpRun {
+  uint64_t written = 0;  // wchar delta
+  double secs = 0;
+};
+
+// A 4 MiB upload into a fresh durable store: BeginUpload, then the chunks of
+// `chunk` bytes through DB::WriteChunk, `per_txn` per durable transaction
+// (one DB::Write of a WriteBatch when more than one, as a group commit
+// carries them), then CommitUpload. Measured from the first chunk through
+// the commit.
+AmpRun EngineChunkedUpload(uint64_t chunk, size_t per_txn) {
+  EngineStore s(postbox::Durability::kDurable);
+  const std::string_view blob = AmpBlob();
+  postbox::UploadRequest req;
+  req.from = s.a;
+  req.to = s.b;
+  req.id = postbox::MessageId::Random();
+  req.topic = "video";
+  req.length = blob.size();
+  req.digest = postbox::ComputeDigest128(blob);
+  EngineStore::Must(s.db->BeginUpload(req));
+  const uint64_t w0 = WrittenBytes();
+  const auto t0 = Clock::now();
+  postbox::WriteBatch batch;
+  for (uint64_t off = 0; off < blob.size();) {
+    if (per_txn == 1) {
+      const uint64_t n = std::min<uint64_t>(chunk, blob.size() - off);
+      EngineStore::Must(s.db->WriteChunk(s.a, req.id, off, blob.substr(off, n)));
+      off += n;
+      continue;
+    }
+    batch.Clear();
+    for (size_t k = 0; k < per_txn && off < blob.size(); ++k) {
+      const uint64_t n = std::min<uint64_t>(chunk, blob.size() - off);
+      batch.WriteChunk(s.a, req.id, off, blob.substr(off, n));
+      off += n;
+    }
+    EngineStore::Die(s.db->Write(&batch));
+    for (const postbox::OpResult& r : batch.results()) EngineStore::Die(r.status);
+  }
+  EngineStore::Must(s.db->CommitUpload(s.a, req.id));
+  return {WrittenBytes() - w0, Seconds(Clock::now() - t0)};
+}
+
+// The same chunks as raw durable puts, `per_txn` per transaction.
+AmpRun RawChunkedPuts(uint64_t chunk, size_t per_txn) {
+  Folder f;
+  RawEnv env(f.path(), /*nosync=*/false);
+  const std::string_view blob = AmpBlob();
+  const postbox::MessageId id = postbox::MessageId::Random();
+  const uint64_t w0 = WrittenBytes();
+  const auto t0 = Clock::now();
+  for (uint64_t off = 0; off < blob.size();) {
+    MDB_txn* txn;
+    RawEnv::Check(mdb_txn_begin(env.env(), nullptr, 0, &txn), "mdb_txn_begin");
+    for (size_t i = 0; i < per_txn && off < blob.size(); ++i) {
+      const uint64_t n = std::min<uint64_t>(chunk, blob.size() - off);
+      std::string key(id.AsBytes());
+      const uint32_t hi = htonl(static_cast<uint32_t>(off >> 32));
+      const uint32_t lo = htonl(static_cast<uint32_t>(off));
+      key.append(reinterpret_cast<const char*>(&hi), 4)
+          .append(reinterpret_cast<const char*>(&lo), 4);
+      MDB_val k{key.size(), key.data()};
+      MDB_val v{n, const_cast<char*>(blob.data() + off)};
+      RawEnv::Check(mdb_put(txn, env.dbi(), &k, &v, 0), "mdb_put");
+      off += n;
+    }
+    RawEnv::Check(mdb_txn_commit(txn), "mdb_txn_commit");
+  }
+  return {WrittenBytes() - w0, Seconds(Clock::now() - t0)};
+}
+
+// range(0): the chunk size; range(1): chunks per durable transaction.
+void BM_Upload_WriteAmp(benchmark::State& state) {
+  const uint64_t chunk = static_cast<uint64_t>(state.range(0));
+  const size_t per_txn = static_cast<size_t>(state.range(1));
+  (void)AmpBlob();
+  std::vector<AmpRun> engine, raw;
+  for (auto _ : state) {
+    if (engine.size() % 2 == 0) {
+      engine.push_back(EngineChunkedUpload(chunk, per_txn));
+      raw.push_back(RawChunkedPuts(chunk, per_txn));
+    } else {
+      raw.push_back(RawChunkedPuts(chunk, per_txn));
+      engine.push_back(EngineChunkedUpload(chunk, per_txn));
+    }
+    state.SetIterationTime(engine.back().secs);
+  }
+  double e = 0, r = 0, es = 0, rs = 0;
+  for (const AmpRun& run : engine) e += static_cast<double>(run.written), es += run.secs;
+  for (const AmpRun& run : raw) r += static_cast<double>(run.written), rs += run.secs;
+  const double blobs = static_cast<double>(engine.size()) * kAmpBlobBytes;
+  const double chunks =
+      static_cast<double>(engine.size()) * static_cast<double>((kAmpBlobBytes + chunk - 1) / chunk);
+  state.counters["engine_written_per_byte"] = e / blobs;
+  state.counters["raw_written_per_byte"] = r / blobs;
+  state.counters["ratio"] = e / r;
+  state.counters["engine_us_chunk"] = es / chunks * 1e6;
+  state.counters["raw_us_chunk"] = rs / chunks * 1e6;
+}
+BENCHMARK(BM_Upload_WriteAmp)
+    ->ArgNames({"chunk", "per_txn"})
+    ->ArgsProduct({{1024, 4096, 65536, 102400, 262144}, {1, 16}})
+    ->UseManualTime()
+    ->Iterations(2)
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -70,7 +70,11 @@ class WriteBatch {
   // `bytes` is copied into the batch.
   size_t WriteChunk(const MailboxKey& actor, const MessageId& id, uint64_t offset,
                     std::string_view bytes);
-  // The op's `message` is set on success.
+  // The op's `message` is set on success. The one exception to "an op that
+  // fails changes nothing": when the bytes do not match the declared digest,
+  // the op fails with DigestMismatch and discards the upload (its record,
+  // pieces and staged bytes) in the same transaction, as SPEC §4 promises;
+  // a new upload of the id starts from 0.
   size_t CommitUpload(const MailboxKey& actor, const MessageId& id);
   size_t AbortUpload(const MailboxKey& actor, const MessageId& id);
 

@@ -97,6 +97,11 @@ void DB::Impl::ApplyOne(WriteCtx& w, const WriteBatch::Op& op, OpResult& r) cons
       break;
     case Kind::kCommitUpload:
       s = keep(store_.CommitUpload(w, op.a, op.id), [&](auto v) { r.message = std::move(v); });
+      // SPEC §4: a mismatched digest discards the upload. The store's commit
+      // wrote nothing; the discard is this op's one write (write_batch.h).
+      if (s.Is(Code::kDigestMismatch)) {
+        if (Status d = store_.AbortUpload(w, op.a, op.id); !d.ok()) s = d;
+      }
       break;
     case Kind::kAbortUpload:
       s = store_.AbortUpload(w, op.a, op.id);

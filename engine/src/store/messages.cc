@@ -116,32 +116,19 @@ Result<MessageInfo> Store::CommitMessage(WriteCtx& w, const MessageId& id,
 
 Status Store::AppendPieces(Txn& t, const MessageId& id, uint64_t offset,
                            std::string_view bytes) const {
-  uint64_t pos = offset;
-  const uint64_t end = offset + bytes.size();
-  std::string merged;
-  while (pos < end) {
-    const uint32_t piece = static_cast<uint32_t>(pos / kBlobPieceSize);
-    const uint64_t within = pos % kBlobPieceSize;
-    const uint64_t n = std::min(kBlobPieceSize - within, end - pos);
-    std::string_view part = bytes.substr(pos - offset, n);
-    const std::string key = BlobKey(id, piece);
-    if (within != 0) {
-      // The piece holds bytes already: rewrite it extended. Copy first, since
-      // the stored view dies with the write.
-      POSTBOX_ASSIGN_OR_RETURN(auto old, t.Get(t.t().blobs, key));
-      if (!old || old->size() != within + kPieceTrailer) {
-        return Status::Internal("blob piece " + std::to_string(piece) + " of " + id.ToHex() +
-                                " does not end at the stored offset");
-      }
-      merged.assign(old->substr(0, within));
-      merged.append(part);
-      part = merged;
-    }
+  if (bytes.empty()) return Status();
+  if (offset % kBlobPieceSize != 0) {
+    return Status::Internal("blob " + id.ToHex() + ": pieces start at a piece boundary, not at " +
+                            std::to_string(offset));
+  }
+  for (uint64_t pos = 0; pos < bytes.size(); pos += kBlobPieceSize) {
+    const std::string_view part = bytes.substr(pos, kBlobPieceSize);
     const uint64_t hash = XXH3_64bits(part.data(), part.size());
-    POSTBOX_ASSIGN_OR_RETURN(char* dst, t.Reserve(t.t().blobs, key, part.size() + kPieceTrailer));
+    const uint32_t piece = static_cast<uint32_t>((offset + pos) / kBlobPieceSize);
+    POSTBOX_ASSIGN_OR_RETURN(
+        char* dst, t.Reserve(t.t().blobs, BlobKey(id, piece), part.size() + kPieceTrailer));
     std::memcpy(dst, part.data(), part.size());
     std::memcpy(dst + part.size(), &hash, kPieceTrailer);
-    pos += n;
   }
   return Status();
 }

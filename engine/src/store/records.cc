@@ -103,6 +103,12 @@ std::string UploadTtlKey(uint64_t created_ms, const MessageId& id) {
   return k;
 }
 
+std::string UploadTailKey(const MessageId& id, uint64_t offset) {
+  std::string k(id.AsBytes());
+  AppendBE64(k, offset);
+  return k;
+}
+
 std::string UploadRecord::Encode() const {
   std::string out;
   RecordWriter(&out)
@@ -113,7 +119,8 @@ std::string UploadRecord::Encode() const {
       .U64(offset)
       .Fixed({reinterpret_cast<const char*>(digest.data()), digest.size()})
       .Bytes16(topic)
-      .Bytes16(meta);
+      .Bytes16(meta)
+      .Bytes16(hash_state);
   return out;
 }
 
@@ -128,7 +135,8 @@ Result<UploadRecord> UploadRecord::Decode(std::string_view in) {
   CopyTo(r.Fixed(16), &u.digest);
   u.topic = std::string(r.Bytes16());
   u.meta = std::string(r.Bytes16());
-  if (!r.ok()) return Corrupt("upload");
+  u.hash_state = std::string(r.Bytes16());
+  if (!r.ok() || !r.done()) return Corrupt("upload");
   return u;
 }
 

@@ -27,7 +27,9 @@ inline constexpr size_t kPieceTrailer = 8;
 // Format of the store, kept in meta["format"] as a u32. Open refuses a store of
 // any other format, and a store with data but no format record (format 1, which
 // did not write one). 2: a message's mutable part moved to `message_state`.
-inline constexpr uint32_t kFormatVersion = 2;
+// 3: an upload's incomplete last piece is staged in `upload_tail`, and its
+// record carries the running XXH3-128 state.
+inline constexpr uint32_t kFormatVersion = 3;
 inline constexpr std::string_view kFormatName = "format";
 // meta["mailbox_deletions"]: u64, mailboxes deleted so far (see StoreStats).
 inline constexpr std::string_view kMailboxDeletionsName = "mailbox_deletions";
@@ -52,6 +54,9 @@ std::string TombKey(uint64_t created_ms, const MailboxKey& m, uint64_t seq);  //
 // which no feed record has (seqs start at 1).
 std::string GoneTombKey(uint64_t gone_ms, const MessageId& id);
 std::string UploadTtlKey(uint64_t created_ms, const MessageId& id);  // upload_ttl
+// The upload_tail key of bytes staged at blob offset `offset`; every key of
+// one upload starts with MessageKey(id).
+std::string UploadTailKey(const MessageId& id, uint64_t offset);
 
 // ---- records ----
 struct MailboxRecord {
@@ -116,7 +121,9 @@ struct GoneRecord {
   static Result<GoneRecord> Decode(std::string_view in);
 };
 
-// An incomplete upload; its bytes [0, offset) are in `blobs` under its id.
+// An incomplete upload. Its bytes [0, offset) are stored under its id: the
+// whole pieces in `blobs`, those of an incomplete last piece in `upload_tail`
+// (see upload_bytes.h).
 struct UploadRecord {
   MailboxKey from;
   MailboxKey to;
@@ -126,6 +133,9 @@ struct UploadRecord {
   Digest128 digest{};
   std::string topic;
   std::string meta;
+  // UploadHasher::Save() of the bytes [0, offset); empty before the first
+  // bytes arrive.
+  std::string hash_state;
   std::string Encode() const;
   static Result<UploadRecord> Decode(std::string_view in);
 };

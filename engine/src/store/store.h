@@ -106,8 +106,10 @@ class Store {
   // items.
   // `rec` has from, to, topic, meta, length and digest set.
   Result<MessageInfo> CommitMessage(WriteCtx& w, const MessageId& id, MessageRecord rec) const;
-  // Stores bytes at [offset, offset + size) of the blob `id`, whose stored
-  // bytes end exactly at `offset` (appending to its last piece).
+  // Writes `bytes` as the pieces of blob `id` from `offset`, a piece
+  // boundary (Internal otherwise), each piece whole but the last, which the
+  // caller guarantees ends the blob. Pieces are written once: an upload
+  // stages the bytes of an incomplete piece elsewhere (upload_bytes.h).
   Status AppendPieces(Txn& t, const MessageId& id, uint64_t offset, std::string_view bytes) const;
   Status DeletePieces(Txn& t, const MessageId& id, uint64_t stored_length) const;
   // The pieces covering [offset, offset + length) of a blob of `blob_length`
@@ -124,12 +126,19 @@ class Store {
 
   // ---- uploads.cc ----
   Result<UploadState> BeginUpload(WriteCtx& w, const UploadRequest& req) const;
+  // Appends to the upload's bytes and advances its running XXH3-128 (kept in
+  // its record); a resent overlap must equal the stored bytes (staged ones
+  // too), else Conflict.
   Result<UploadState> WriteChunk(WriteCtx& w, const MailboxKey& actor, const MessageId& id,
                                  uint64_t offset, std::string_view bytes) const;
   Result<UploadState> UploadOffset(Txn& t, const MailboxKey& actor, const MessageId& id) const;
-  // On a digest mismatch the upload is deleted (those writes are meant to
-  // commit) and DigestMismatch returned.
+  // Finalizes the upload's running hash (it never reads the blob, unless the
+  // saved state came from another xxHash build) and commits the message. Like
+  // every other op it validates before it writes: on a digest mismatch it
+  // returns DigestMismatch having written nothing; discarding the upload, as
+  // SPEC §4 promises, is its caller's (DB::Impl::ApplyOne's) separate step.
   Result<MessageInfo> CommitUpload(WriteCtx& w, const MailboxKey& actor, const MessageId& id) const;
+  // Deletes the upload, its pieces and its staged bytes.
   Status AbortUpload(WriteCtx& w, const MailboxKey& actor, const MessageId& id) const;
   // Deletes up to `max_uploads` uploads begun before `cutoff_ms`.
   Result<SweepResult> SweepUploads(WriteCtx& w, uint64_t cutoff_ms, size_t max_uploads) const;

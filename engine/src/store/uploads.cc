@@ -1,12 +1,14 @@
-// Resumable uploads (SPEC §4): the bytes go straight into `blobs` under the
-// message id, so committing moves no data; the upload record tracks the
-// committed offset, and `upload_ttl` indexes uploads by start time for Sweep.
-#include <xxhash.h>
-
+// Resumable uploads (SPEC §4): the bytes go into `blobs` under the message id
+// as pieces complete (upload_bytes.h stages the rest), so committing moves no
+// data; the upload record tracks the committed offset and the running
+// XXH3-128 of the bytes so far, so committing reads no blob either; and
+// `upload_ttl` indexes uploads by start time for Sweep.
 #include <algorithm>
 
 #include "store/codec.h"
 #include "store/store.h"
+#include "store/upload_bytes.h"
+#include "store/upload_hash.h"
 
 namespace postbox::store {
 namespace {
@@ -63,8 +65,21 @@ static Result<UploadRecord> RequireUpload(Txn& t, const MailboxKey& actor, const
   return u;
 }
 
+// The running hash of the upload's bytes [0, u.offset) into *h. A state saved
+// by another xxHash build (an upgrade under an upload in progress) cannot be
+// resumed: the stored bytes are hashed again, once; the next chunk saves the
+// state in this build's form.
+static Status RestoreHasher(const Store& s, Txn& t, const MessageId& id, const UploadRecord& u,
+                            UploadHasher* h) {
+  if (h->Restore(u.hash_state, u.offset)) return Status();
+  return VisitUploadBytes(s, t, id, u, 0, u.offset, [&](uint64_t, std::string_view bytes) {
+    h->Update(bytes);
+    return true;
+  });
+}
+
 static Status DeleteUpload(Store const& s, Txn& t, const MessageId& id, const UploadRecord& u) {
-  POSTBOX_RETURN_IF_ERROR(s.DeletePieces(t, id, u.offset));
+  POSTBOX_RETURN_IF_ERROR(DeleteUploadBytes(s, t, id, u));
   POSTBOX_RETURN_IF_ERROR(t.Del(t.t().upload_ttl, UploadTtlKey(u.created_ms, id)));
   return t.Del(t.t().uploads, MessageKey(id));
 }
@@ -113,24 +128,28 @@ Result<UploadState> Store::WriteChunk(WriteCtx& w, const MailboxKey& actor, cons
                             " but the committed offset is " + std::to_string(u.offset) +
                             "; resume from there");
   }
-  // Bytes already stored must match: a resent chunk is idempotent, a different
-  // one is refused and changes nothing.
-  const uint64_t overlap_end = std::min<uint64_t>(u.offset, offset + bytes.size());
-  if (overlap_end > offset) {
-    POSTBOX_ASSIGN_OR_RETURN(auto stored, PieceViews(t, id, u.offset, offset, overlap_end - offset,
-                                                     /*hash=*/false));
-    uint64_t pos = 0;
-    for (const BlobChunk& c : stored) {
-      if (c.bytes != bytes.substr(pos, c.bytes.size())) {
-        return Status::Conflict("chunk at " + std::to_string(offset) +
-                                " differs from bytes already stored");
-      }
-      pos += c.bytes.size();
-    }
+  // Bytes already stored (in pieces or staged) must match: a resent chunk is
+  // idempotent, a different one is refused and changes nothing.
+  const uint64_t end = offset + bytes.size();
+  bool same = true;
+  POSTBOX_RETURN_IF_ERROR(VisitUploadBytes(
+      *this, t, id, u, offset, std::min(u.offset, end), [&](uint64_t at, std::string_view stored) {
+        same = stored == bytes.substr(at - offset, stored.size());
+        return same;
+      }));
+  if (!same) {
+    return Status::Conflict("chunk at " + std::to_string(offset) +
+                            " differs from bytes already stored");
   }
-  if (offset + bytes.size() > u.offset) {
-    POSTBOX_RETURN_IF_ERROR(AppendPieces(t, id, u.offset, bytes.substr(u.offset - offset)));
-    u.offset = offset + bytes.size();
+  if (end > u.offset) {
+    // Appends are in order, so the running hash takes exactly the new bytes.
+    const std::string_view fresh = bytes.substr(u.offset - offset);
+    UploadHasher hash;
+    POSTBOX_RETURN_IF_ERROR(RestoreHasher(*this, t, id, u, &hash));
+    hash.Update(fresh);
+    POSTBOX_RETURN_IF_ERROR(AppendUploadBytes(*this, t, id, u, fresh));
+    u.offset = end;
+    u.hash_state = hash.Save();
     POSTBOX_RETURN_IF_ERROR(t.Put(t.t().uploads, MessageKey(id), u.Encode()));
   }
   return StateOf(id, u);
@@ -167,19 +186,13 @@ Result<MessageInfo> Store::CommitUpload(WriteCtx& w, const MailboxKey& actor,
     return Status::Conflict("upload is incomplete: " + std::to_string(u.offset) + " of " +
                             std::to_string(u.length) + " bytes");
   }
-  POSTBOX_ASSIGN_OR_RETURN(auto pieces, PieceViews(t, id, u.length, 0, u.length, false));
-  XXH3_state_t* state = XXH3_createState();
-  if (state == nullptr) return Status::Internal("XXH3_createState: out of memory");
-  XXH3_128bits_reset(state);
-  for (const BlobChunk& c : pieces) XXH3_128bits_update(state, c.bytes.data(), c.bytes.size());
-  XXH128_canonical_t canon;
-  XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(state));
-  XXH3_freeState(state);
-  if (!std::equal(u.digest.begin(), u.digest.end(), canon.digest)) {
-    POSTBOX_RETURN_IF_ERROR(DeleteUpload(*this, t, id, u));
+  UploadHasher hash;
+  POSTBOX_RETURN_IF_ERROR(RestoreHasher(*this, t, id, u, &hash));
+  if (hash.Digest() != u.digest) {
+    // Nothing written: the discard is the caller's step (store.h).
     return Status::DigestMismatch(
         "the uploaded bytes do not match the declared XXH3-128 digest; "
-        "the upload was discarded");
+        "the upload is discarded");
   }
   // Parties and policy may have changed since BeginUpload: check again. The
   // id is still free (BeginUpload reserved it), so no retry is possible here.

@@ -30,12 +30,18 @@ enum Party { kA = 0, kB = 1, kC = 2, kUnknown = 3 };
 constexpr int kParties = 4;
 constexpr int kIds = 5;
 
-// The limits the test opens the store with: small, so that a handful of bytes
-// crosses every boundary.
-constexpr size_t kMaxChunk = 8;
-constexpr uint64_t kMaxBlob = 32;
+// The limits the test opens the store with. Chunk and blob limits vary by
+// run (tiny ones so a handful of bytes crosses every limit; piece-sized ones
+// so chunks cross the store's 256 KiB pieces); these do not.
 constexpr size_t kMaxTopic = 4;
 constexpr uint64_t kTtlMs = 10'000;
+struct Limits {
+  size_t max_chunk;
+  uint64_t max_blob;
+};
+// The store's piece size (KEY_LAYOUT.md): the model predicts how many pieces
+// an upload or a message holds, which the test checks against the store.
+constexpr uint64_t kPieceSize = 256 * 1024;
 
 // A call's predicted outcome: the code, and the value when it is kOk.
 template <typename T>
@@ -50,9 +56,13 @@ Out<T> Fail(Code code) {
 
 class Model {
  public:
-  Model(uint32_t slot_depth, std::array<MailboxKey, kParties> keys, std::array<MessageId, kIds> ids,
-        uint64_t now)
-      : depth_(std::max<uint32_t>(slot_depth, 1)), keys_(keys), ids_(ids), now_(now) {}
+  Model(uint32_t slot_depth, Limits limits, std::array<MailboxKey, kParties> keys,
+        std::array<MessageId, kIds> ids, uint64_t now)
+      : depth_(std::max<uint32_t>(slot_depth, 1)),
+        limits_(limits),
+        keys_(keys),
+        ids_(ids),
+        now_(now) {}
 
   uint64_t now() const { return now_; }
   void Advance(uint64_t ms) { now_ += ms; }
@@ -99,7 +109,7 @@ class Model {
 
   Out<UploadState> WriteChunk(int actor, int id, uint64_t offset, const std::string& bytes) {
     // A chunk's size is its form: checked before anything is looked up.
-    if (bytes.size() > kMaxChunk) return Fail<UploadState>(Code::kTooLarge);
+    if (bytes.size() > limits_.max_chunk) return Fail<UploadState>(Code::kTooLarge);
     auto it = uploads_.find(id);
     if (it == uploads_.end()) return Fail<UploadState>(NoUpload(actor, id));
     Upload& u = it->second;
@@ -177,6 +187,36 @@ class Model {
     return {Code::kOk, b.substr(offset, length)};
   }
 
+  // What the store must hold of id `i` (KEY_LAYOUT.md): an upload's bytes so
+  // far and its declared length, or a live message's bytes (length = size).
+  struct Held {
+    std::string bytes;
+    uint64_t length = 0;
+    bool upload = false;
+  };
+  std::optional<Held> HeldAt(int id) const {
+    if (auto it = uploads_.find(id); it != uploads_.end()) {
+      return Held{it->second.stored, it->second.length, true};
+    }
+    if (auto it = live_.find(id); it != live_.end()) {
+      return Held{it->second.bytes, it->second.bytes.size(), false};
+    }
+    return std::nullopt;
+  }
+  // The `blobs` pieces the store must hold in all: every live message's, and
+  // every upload's whole pieces (its last one once it reached its length).
+  uint64_t Pieces() const {
+    uint64_t n = 0;
+    for (int id = 0; id < kIds; ++id) {
+      const auto held = HeldAt(id);
+      if (!held) continue;
+      const uint64_t size = held->bytes.size();
+      const uint64_t in_pieces = size == held->length ? size : size - size % kPieceSize;
+      n += (in_pieces + kPieceSize - 1) / kPieceSize;
+    }
+    return n;
+  }
+
   // Uploads begun more than the TTL before `now_ms` go, with their bytes.
   SweepResult Sweep(uint64_t now_ms) {
     SweepResult r;
@@ -234,7 +274,7 @@ class Model {
   // content" (an idempotent retry).
   Out<bool> CheckNew(int from, int to, int id, const std::string& topic, uint64_t length,
                      const Digest128& digest) const {
-    if (topic.size() > kMaxTopic || length > kMaxBlob) return Fail<bool>(Code::kTooLarge);
+    if (topic.size() > kMaxTopic || length > limits_.max_blob) return Fail<bool>(Code::kTooLarge);
     if (from == to) return Fail<bool>(Code::kInvalidArgument);
     if (!Exists(from)) return Fail<bool>(Code::kNotFound);
     // An unknown recipient is not connected either (no probing).
@@ -299,6 +339,7 @@ class Model {
   }
 
   uint32_t depth_;
+  Limits limits_;
   std::array<MailboxKey, kParties> keys_;
   std::array<MessageId, kIds> ids_;
   uint64_t now_;

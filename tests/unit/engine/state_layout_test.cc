@@ -3,47 +3,19 @@
 // that removes a message removes both. Checked by reading the tables with
 // LMDB itself after the store is closed.
 #include <gtest/gtest.h>
-#include <lmdb.h>
 
 #include <map>
 #include <string>
 
 #include "postbox/db.h"
+#include "tests/unit/engine/lmdb_tables.h"
 #include "tests/unit/engine/test_util.h"
 
 namespace postbox {
 namespace {
 
-// Every key → value of one table of the (closed) store at `path`.
-std::map<std::string, std::string> Table(const std::string& path, const char* name) {
-  std::map<std::string, std::string> out;
-  MDB_env* env = nullptr;
-  EXPECT_EQ(mdb_env_create(&env), 0);
-  mdb_env_set_maxdbs(env, 16);
-  EXPECT_EQ(mdb_env_open(env, path.c_str(), MDB_RDONLY | MDB_NOTLS, 0644), 0);
-  MDB_txn* txn = nullptr;
-  EXPECT_EQ(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), 0);
-  MDB_dbi dbi = 0;
-  EXPECT_EQ(mdb_dbi_open(txn, name, 0, &dbi), 0);
-  MDB_cursor* cur = nullptr;
-  EXPECT_EQ(mdb_cursor_open(txn, dbi, &cur), 0);
-  MDB_val k, v;
-  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    out.emplace(std::string(static_cast<const char*>(k.mv_data), k.mv_size),
-                std::string(static_cast<const char*>(v.mv_data), v.mv_size));
-  }
-  mdb_cursor_close(cur);
-  mdb_txn_abort(txn);
-  mdb_env_close(env);
-  return out;
-}
-
-std::string BE64(uint64_t v) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<char>(v & 0xff);
-  return out;
-}
+using test::BE64;
+using test::Table;
 
 class StateLayoutTest : public test::StoreTest {};
 

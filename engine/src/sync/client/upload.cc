@@ -11,6 +11,13 @@
 // is idempotent and answers the committed offset, and go on from there. Every
 // attempt bumps `gen_`, so replies to an earlier attempt's chunks are ignored.
 // Retries that made no progress are counted and bounded by transfer_retries.
+//
+// A final refusal from the server (403, 404, 409, 410, 413, ...: no retry can
+// fix it) after the server accepted an UploadBegin of this task sends
+// UploadAbort while the session is up, so the server frees the stored bytes
+// now rather than at upload_ttl. A failure of the source, giving up after
+// retries and a closed client keep the upload: Upload with the same id and
+// bytes resumes it. A 422 needs no abort: the server discarded the upload.
 #include <algorithm>
 #include <optional>
 #include <string>
@@ -77,7 +84,7 @@ class UploadTask : public std::enable_shared_from_this<UploadTask> {
   void OnBegin(uint64_t gen, const Status& s, const wire::AnyMessage* m) {
     if (finished_ || gen != gen_) return;
     // 403, 404 (no such recipient), 409 (another declaration), 410, 413, 401: final.
-    if (!s.ok()) return IsTransient(s) ? Retry(s) : Finish(s);
+    if (!s.ok()) return IsTransient(s) ? Retry(s) : Refused(s);
     const auto* r = std::get_if<wire::UploadOffset>(m);
     if (r == nullptr) return Finish(Status::Internal("UploadBegin got an unexpected reply"));
     if (r->length != length_ || r->committed > length_) {
@@ -87,6 +94,7 @@ class UploadTask : public std::enable_shared_from_this<UploadTask> {
     }
     // The server's word is authoritative here: an upload it discarded and
     // began anew restarts from 0.
+    accepted_ = true;
     committed_ = r->committed;
     Report(committed_);
     next_ = committed_;
@@ -129,7 +137,7 @@ class UploadTask : public std::enable_shared_from_this<UploadTask> {
         return Begin();
       }
       if (IsTransient(s) || s.Is(Code::kConflict) || s.Is(Code::kNotFound)) return Retry(s);
-      return Finish(s);  // 403, 410, 413, 401
+      return Refused(s);  // 403, 410, 413, 401
     }
     const auto* r = std::get_if<wire::UploadOffset>(m);
     if (r == nullptr) return Finish(Status::Internal("UploadChunk got an unexpected reply"));
@@ -157,7 +165,8 @@ class UploadTask : public std::enable_shared_from_this<UploadTask> {
       // 409: bytes missing; 404: the upload vanished; both resync. 422: the
       // server discarded the upload, so the caller must decide: final.
       if (IsTransient(s) || s.Is(Code::kConflict) || s.Is(Code::kNotFound)) return Retry(s);
-      return Finish(s);
+      if (s.Is(Code::kDigestMismatch)) return Finish(s);
+      return Refused(s);  // 403 (no longer connected), 410, 413
     }
     if (!std::holds_alternative<wire::Ok>(*m)) {
       return Finish(Status::Internal("UploadCommit got an unexpected reply"));
@@ -188,6 +197,20 @@ class UploadTask : public std::enable_shared_from_this<UploadTask> {
     if (spec_.progress) spec_.progress(done, length_);
   }
 
+  // A final refusal from the server: frees what the server holds of this
+  // upload (best effort; the reply is ignored, and upload_ttl sweeps whatever
+  // an abort misses), then fails with the server's status.
+  void Refused(Status s) {
+    if (!finished_ && accepted_ && core_->connected.load() && core_->WillSend()) {
+      core_->Request(
+          [id = id_](uint64_t rid, wire::Encoder* enc, std::vector<uint8_t>* out) {
+            return enc->Encode(rid, wire::UploadAbort{id}, out);
+          },
+          [](const Status&, const wire::AnyMessage*) {});
+    }
+    Finish(std::move(s));
+  }
+
   void Finish(Status s) {
     if (finished_) return;
     finished_ = true;
@@ -213,6 +236,7 @@ class UploadTask : public std::enable_shared_from_this<UploadTask> {
   uint32_t inflight_ = 0;   // chunks sent in this attempt and not answered
   uint64_t committed_ = 0;  // the server's committed offset, as last heard
   uint64_t committed_at_retry_ = 0;
+  bool accepted_ = false;  // the server answered an UploadBegin of this task
   uint32_t failures_ = 0;  // retries in a row without progress
   std::optional<uint64_t> reported_;
   bool finished_ = false;
