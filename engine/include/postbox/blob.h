@@ -72,10 +72,11 @@ class BlobView {
   std::vector<BlobChunk> chunks_;
 };
 
-// What DB::Sweep removed.
+// What DB::Sweep (or a WriteBatch::Sweep op) removed.
 struct SweepResult {
   uint64_t uploads = 0;  // incomplete uploads deleted
   uint64_t bytes = 0;    // bytes of blob data they held
+  bool more = false;     // uploads past their TTL remain (the op hit its bound)
   bool operator==(const SweepResult&) const = default;
 };
 
