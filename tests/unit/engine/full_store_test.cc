@@ -23,17 +23,22 @@ class FullStoreTest : public test::UploadFixture {
  protected:
   FullStoreTest() { options_.max_map_size = 4 * kMiB; }
 
-  // Puts 32 KiB entries into `m` until one is refused; returns how many fit.
+  // Puts entries into `m` until even the smallest is refused (32 KiB ones,
+  // then 1 KiB, then 16 B, so the map is full to the brim where nothing keeps
+  // a reserve); returns how many fit, and the first refusal in `refused`.
   int FillWithEntries(const MailboxKey& m, Status* refused) {
-    for (int i = 0; i < 1000; ++i) {
-      Result<EntryPutResult> r =
-          db().PutEntry(m, "fill" + std::to_string(i), test::Bytes(32 * kKiB, i));
-      if (!r.ok()) {
-        *refused = r.status();
-        return i;
+    int n = 0;
+    for (size_t size : {32 * kKiB, kKiB, uint64_t{16}}) {
+      for (int tries = 0; tries < 5000; ++tries, ++n) {
+        Result<EntryPutResult> r =
+            db().PutEntry(m, "fill" + std::to_string(n), test::Bytes(size, n));
+        if (!r.ok()) {
+          if (refused->ok()) *refused = r.status();
+          break;
+        }
       }
     }
-    return 1000;
+    return n;
   }
 };
 
@@ -56,7 +61,7 @@ TEST_F(FullStoreTest, DeletesAbortsSweepsAndPurgesRunOnAFullStore) {
 
   Status refused;
   const int fitted = FillWithEntries(a_, &refused);
-  ASSERT_CODE(refused, kResourceExhausted) << "1000 entries of 32 KiB fit in a 4 MiB map?";
+  ASSERT_CODE(refused, kResourceExhausted) << "5000 entries of 32 KiB fit in a 4 MiB map?";
   EXPECT_NE(refused.message().find("storage full"), std::string::npos) << refused.ToString();
   EXPECT_NE(refused.message().find("storage_reserve"), std::string::npos) << refused.ToString();
   ASSERT_GT(fitted, 10);

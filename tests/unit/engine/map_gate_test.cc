@@ -68,7 +68,7 @@ TEST_F(MapGateTest, WritesDoNotWaitForReadersHoldingViews) {
       ++written;
     }
   });
-  const auto deadline = Clock::now() + std::chrono::seconds(120);
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
   while (written.load() < 400 && write_error.empty() && Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
