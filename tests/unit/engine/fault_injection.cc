@@ -22,6 +22,7 @@ std::atomic<bool> fail_writes{false};
 std::atomic<bool> writes_fill_disk{false};
 std::atomic<int> fail_syncs{0};
 std::atomic<int> injected{0};
+std::atomic<int> syncs{0};
 
 bool Under(const std::string& path) {
   std::lock_guard<std::mutex> lock(mu);
@@ -58,6 +59,7 @@ void Target(const std::string& folder) {
     target = folder;
   }
   armed = !folder.empty();
+  syncs = 0;
   if (folder.empty()) {
     disk_free = -1;
     fail_writes = false;
@@ -72,6 +74,7 @@ void FailDataWrites(bool on, bool disk_fills) {
 }
 void FailSyncs(int err) { fail_syncs = err; }
 int Injected() { return injected.load(); }
+int Syncs() { return syncs.load(); }
 
 }  // namespace postbox::test::faults
 
@@ -108,8 +111,10 @@ ssize_t writev(int fd, const struct iovec* iov, int count) {
 
 int fdatasync(int fd) {
   static const auto real = faults::Real<int (*)(int)>("fdatasync");
+  if (!faults::armed.load() || !faults::FdUnder(fd)) return real(fd);
+  ++faults::syncs;
   const int err = faults::fail_syncs.load();
-  if (err != 0 && faults::armed.load() && faults::FdUnder(fd)) {
+  if (err != 0) {
     ++faults::injected;
     errno = err;
     return -1;

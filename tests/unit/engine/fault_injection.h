@@ -27,6 +27,9 @@ void FailDataWrites(bool on, bool disk_fills);
 void FailSyncs(int err);
 // How many calls the armed faults failed so far.
 int Injected();
+// How many fdatasync calls on files under the folder ran (or failed) since it
+// was targeted.
+int Syncs();
 
 }  // namespace postbox::test::faults
 
