@@ -51,9 +51,11 @@ struct OwnedBlobChunk {
 // A zero-copy range of a blob: the chunks point into the memory map and stay
 // valid, and unchanged, while this object lives (it holds an LMDB read
 // transaction, i.e. a snapshot). Keep it short-lived: a live view pins the
-// pages it sees, so a store under writes grows until it is released, and a
-// thread must not write to the same DB while it holds one if the map might need
-// to grow. Not thread-safe; may be moved to and destroyed on another thread.
+// pages it sees, so a store under writes grows until it is released. A thread
+// holding one should not ask the same DB for another transaction (a read or a
+// write): should another process have enlarged the map meanwhile, adopting it
+// waits for this view, and the second call fails with Unavailable after 30 s.
+// Not thread-safe; may be moved to and destroyed on another thread.
 class BlobView {
  public:
   virtual ~BlobView() = default;

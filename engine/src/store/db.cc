@@ -171,9 +171,9 @@ Status DB::Impl::Apply(WriteBatch* batch) {
       OpResult& r = batch->results_[i];
       if (Refused(t, batch->ops_[i], r)) continue;
       ApplyOne(w, batch->ops_[i], r);
-      if (FailedPartWay(r.status)) {
+      if (FailedPartWay(r.status) || !t.error().ok()) {
         replay = true;
-        return r.status;
+        return FailedPartWay(r.status) ? r.status : t.error();
       }
     }
     return Status();

@@ -39,13 +39,18 @@ Result<std::optional<std::string_view>> Txn::Get(MDB_dbi dbi, std::string_view k
   MDB_val k = Val(key), v;
   int rc = mdb_get(txn_, dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return std::optional<std::string_view>();
-  if (rc != 0) return LmdbError(rc, "mdb_get");
+  if (rc != 0) return Failed(LmdbError(rc, "mdb_get"));
   return std::optional<std::string_view>(View(v));
 }
 
+Status Txn::Failed(Status s) const {
+  if (error_.ok()) error_ = s;
+  return s;
+}
+
 Status Txn::WriteError(int rc, std::string_view what) const {
-  if (space_ == nullptr || space_->folder == nullptr) return LmdbError(rc, what);
-  return WriteFailure(rc, what, *space_->folder, space_->reserve);
+  if (space_ == nullptr || space_->folder == nullptr) return Failed(LmdbError(rc, what));
+  return Failed(WriteFailure(rc, what, *space_->folder, space_->reserve));
 }
 
 const Status& Txn::growth() const {
@@ -59,6 +64,8 @@ Status Txn::Nested(const std::function<Status(Txn&)>& fn) {
   if (rc != 0) return WriteError(rc, "mdb_txn_begin(nested)");
   Txn nested(child, t_, space_);
   Status s = fn(nested);
+  // A failed LMDB call leaves the transaction unusable even if `fn` went on.
+  if (s.ok()) s = nested.error();
   if (!s.ok()) {
     mdb_txn_abort(child);
     return s;
@@ -92,7 +99,7 @@ Status Txn::Scan(MDB_dbi dbi, std::string_view prefix, std::string_view from,
                  const std::function<bool(std::string_view, std::string_view)>& fn) const {
   MDB_cursor* cur = nullptr;
   int rc = mdb_cursor_open(txn_, dbi, &cur);
-  if (rc != 0) return LmdbError(rc, "mdb_cursor_open");
+  if (rc != 0) return Failed(LmdbError(rc, "mdb_cursor_open"));
   std::string_view start = from < prefix ? prefix : from;
   MDB_val k = Val(start), v;
   // LMDB refuses an empty key for MDB_SET_RANGE; an empty start means the first key.
@@ -104,7 +111,7 @@ Status Txn::Scan(MDB_dbi dbi, std::string_view prefix, std::string_view from,
     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
   }
   mdb_cursor_close(cur);
-  if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError(rc, "mdb_cursor_get");
+  if (rc != 0 && rc != MDB_NOTFOUND) return Failed(LmdbError(rc, "mdb_cursor_get"));
   return Status();
 }
 
@@ -412,6 +419,7 @@ Status Env::Write(const std::function<Status(Txn&)>& fn) {
   POSTBOX_RETURN_IF_ERROR(BeginTxn(0, &gate, &txn));
   Txn t(txn, tables_, &space);
   Status s = fn(t);
+  if (s.ok()) s = t.error();  // never commit a transaction LMDB marked unusable
   if (!s.ok()) {
     mdb_txn_abort(txn);
     return s;

@@ -128,10 +128,16 @@ class Txn {
   const Status& growth() const;
 
   // Runs `fn` in a transaction nested in this write transaction: committed
-  // into this one if `fn` returns OK, aborted (undoing whatever it wrote, and
-  // leaving this transaction usable) otherwise. Returns `fn`'s error, or the
-  // error of beginning or committing the nested transaction.
+  // into this one if `fn` returns OK and no LMDB call in it failed, aborted
+  // (undoing whatever it wrote, and leaving this transaction usable)
+  // otherwise. Returns `fn`'s error, the failed call's, or the error of
+  // beginning or committing the nested transaction.
   Status Nested(const std::function<Status(Txn&)>& fn);
+
+  // The first error of an LMDB call in this transaction (OK if none). LMDB
+  // marks a transaction unusable after most failures, so a caller that turned
+  // such an error into another answer must still not commit it.
+  const Status& error() const { return error_; }
 
   // nullopt when absent.
   Result<std::optional<std::string_view>> Get(MDB_dbi dbi, std::string_view key) const;
@@ -149,12 +155,15 @@ class Txn {
   Result<size_t> DelPrefix(MDB_dbi dbi, std::string_view prefix);
 
  private:
-  // The Status for a failed write's `rc` (a full disk named as such).
+  // Records `s` as the transaction's error (the first one) and returns it.
+  Status Failed(Status s) const;
+  // The Status for a failed write's `rc` (a full disk named as such), recorded.
   Status WriteError(int rc, std::string_view what) const;
 
   MDB_txn* txn_;
   const Tables& t_;
   const WriteSpace* space_;  // null in read transactions
+  mutable Status error_;
 };
 
 class Env;
