@@ -155,7 +155,6 @@ struct EngineStore {
   explicit EngineStore(postbox::Durability durability) {
     postbox::Options o;
     o.durability = durability;
-    o.initial_map_size = 512 * kMiB;  // no growth mid-measurement; the raw map is as large
     auto opened = DB::Open(folder.path() + "/db", o);
     if (!opened.ok()) Die(opened.status());
     db = std::move(opened).value();

@@ -253,15 +253,19 @@ void Report(benchmark::State& state, Side& engine, Side& raw, uint64_t ops, doub
 
 // ---- Raw LMDB ----
 
-// A plain LMDB environment with default flags: every commit is synced (LMDB's
-// own durable mode: pages, fdatasync, meta page, fdatasync).
+// The LMDB flags of the engine's relaxed mode (env.cc), for its raw baseline.
+constexpr unsigned kRelaxedFlags = MDB_NOMETASYNC;
+
+// A plain LMDB environment, by default with default flags: every commit is
+// synced (LMDB's own durable mode: pages, fdatasync, meta page, fdatasync).
+// `flags` (MDB_NOMETASYNC, MDB_NOSYNC) relaxes that as the engine's relaxed mode does.
 class RawLmdb {
  public:
-  explicit RawLmdb(const std::string& dir) {
+  explicit RawLmdb(const std::string& dir, unsigned flags = 0) {
     CheckMdb(mdb_env_create(&env_), "mdb_env_create");
     CheckMdb(mdb_env_set_mapsize(env_, size_t{8} << 30), "mdb_env_set_mapsize");
     CheckMdb(mdb_env_set_maxdbs(env_, 4), "mdb_env_set_maxdbs");
-    CheckMdb(mdb_env_open(env_, dir.c_str(), 0, 0644), "mdb_env_open");
+    CheckMdb(mdb_env_open(env_, dir.c_str(), flags, 0644), "mdb_env_open");
     MDB_txn* txn;
     CheckMdb(mdb_txn_begin(env_, nullptr, 0, &txn), "mdb_txn_begin");
     CheckMdb(mdb_dbi_open(txn, nullptr, 0, &main_), "mdb_dbi_open main");
@@ -289,7 +293,8 @@ class RawLmdb {
   MDB_dbi feed() const { return feed_; }
   MDB_txn* read_txn() const { return read_txn_; }
 
-  // One put in its own durable write transaction.
+  // One put in its own write transaction (durable unless the env was opened
+  // with a relaxing flag).
   void PutDurable(std::string_view key, std::string_view value) {
     MDB_txn* txn;
     CheckMdb(mdb_txn_begin(env_, nullptr, 0, &txn), "mdb_txn_begin");
@@ -318,8 +323,11 @@ class RawLmdb {
 
 // ---- Engine helpers ----
 
-std::unique_ptr<DB> OpenEngine(const std::string& dir) {
-  return Unwrap(DB::Open(dir, postbox::Options{}), "DB::Open");  // default: kDurable
+std::unique_ptr<DB> OpenEngine(const std::string& dir,
+                               postbox::Durability durability = postbox::Durability::kDurable) {
+  postbox::Options options;
+  options.durability = durability;
+  return Unwrap(DB::Open(dir, options), "DB::Open");
 }
 
 // Puts every key with Value100() into `mkey`, `chunk` keys per batch.
@@ -352,6 +360,19 @@ struct DurableFixture {
   RawLmdb raw{raw_dir.path()};
   MailboxKey mkey = Unwrap(db->CreateMailbox(), "CreateMailbox").mkey;
   std::mt19937_64 rng{42};
+};
+
+// The engine in relaxed mode, raw LMDB with the same flags, and raw LMDB with
+// MDB_NOSYNC (no sync at all: the floor any relaxed mode is measured against).
+struct RelaxedFixture {
+  TempDir engine_dir{"relaxed-engine"};
+  TempDir raw_dir{"relaxed-raw"};
+  TempDir nosync_dir{"relaxed-nosync"};
+  std::unique_ptr<DB> db = OpenEngine(engine_dir.path(), postbox::Durability::kRelaxed);
+  RawLmdb raw{raw_dir.path(), kRelaxedFlags};
+  RawLmdb nosync{nosync_dir.path(), MDB_NOSYNC};
+  MailboxKey mkey = Unwrap(db->CreateMailbox(), "CreateMailbox").mkey;
+  std::mt19937_64 rng{46};
 };
 
 // Messages from `sender` to `recipient`, each in its own slot (topic), each to be
@@ -482,6 +503,7 @@ struct ReadFixture {
 };
 
 std::unique_ptr<DurableFixture> g_durable;
+std::unique_ptr<RelaxedFixture> g_relaxed;
 std::unique_ptr<StatusFixture> g_status;
 std::unique_ptr<BatchFixture> g_batch;
 std::unique_ptr<ReadFixture> g_read;
@@ -510,32 +532,66 @@ double Interleave(uint64_t unit, Side& engine_side, E&& engine, Side& raw_side, 
 
 // ---- Benchmarks ----
 
-// DB::PutEntry of a new random key, durable (one synced transaction per call),
-// vs one mdb_put in its own durable transaction.
-void BM_EntryPut_Durable(benchmark::State& state) {
-  DurableFixture& f = Fixture(g_durable);
-  Side engine, raw;
+// The loop of the EntryPut benchmarks: DB::PutEntry of a new random key into
+// `db` interleaved with one mdb_put of the same key in its own transaction of
+// `raw_db`; `also(key)` runs after each unit, untimed by the sides. Returns the
+// number of units, or 0 after reporting an error.
+template <typename Also>
+uint64_t EntryPutLoop(benchmark::State& state, DB& db, const MailboxKey& mkey, std::mt19937_64& rng,
+                      RawLmdb& raw_db, Side& engine, Side& raw, Also also) {
   uint64_t ops = 0;
   std::string error;
   for (auto _ : state) {
-    const std::string key = Key16(f.rng());
+    const std::string key = Key16(rng());
     const double s = Interleave(
         ops, engine,
         [&] {
-          auto r = f.db->PutEntry(f.mkey, key, Value100());
+          auto r = db.PutEntry(mkey, key, Value100());
           if (!r.ok())
             error = r.error().ToString();
           else if (!r->applied)
             error = "PutEntry of a new key did not apply";
         },
-        raw, [&] { f.raw.PutDurable(key, Value100()); }, /*count_io=*/true);
+        raw, [&] { raw_db.PutDurable(key, Value100()); }, /*count_io=*/true);
+    also(key);
     state.SetIterationTime(s);
     ++ops;
-    if (!error.empty()) return state.SkipWithError(error.c_str());
+    if (!error.empty()) {
+      state.SkipWithError(error.c_str());
+      return 0;
+    }
   }
+  return ops;
+}
+
+// DB::PutEntry of a new random key, durable (one synced transaction per call),
+// vs one mdb_put in its own durable transaction.
+void BM_EntryPut_Durable(benchmark::State& state) {
+  DurableFixture& f = Fixture(g_durable);
+  Side engine, raw;
+  const uint64_t ops =
+      EntryPutLoop(state, *f.db, f.mkey, f.rng, f.raw, engine, raw, [](const std::string&) {});
   Report(state, engine, raw, ops, 0.9, true);
 }
 BENCHMARK(BM_EntryPut_Durable)->UseManualTime()->MinTime(2.0)->Unit(benchmark::kMicrosecond);
+
+// DB::PutEntry of a new random key in relaxed mode, vs one mdb_put in its own
+// transaction of a raw environment with the relaxed mode's flags. The counter
+// ratio_vs_nosync compares with raw MDB_NOSYNC commits (no sync at all, what
+// relaxed mode was until issue 10).
+void BM_EntryPut_Relaxed(benchmark::State& state) {
+  RelaxedFixture& f = Fixture(g_relaxed);
+  Side engine, raw, nosync;
+  const uint64_t ops =
+      EntryPutLoop(state, *f.db, f.mkey, f.rng, f.raw, engine, raw, [&](const std::string& key) {
+        nosync.Run([&] { f.nosync.PutDurable(key, Value100()); }, /*count_io=*/false);
+      });
+  if (ops == 0) return;
+  Report(state, engine, raw, ops, 0, true);
+  if (engine.seconds > 0) state.counters["ratio_vs_nosync"] = nosync.seconds / engine.seconds;
+  state.counters["nosync_per_s"] = static_cast<double>(ops) / nosync.seconds;
+}
+BENCHMARK(BM_EntryPut_Relaxed)->UseManualTime()->MinTime(2.0)->Unit(benchmark::kMicrosecond);
 
 // DB::AdvanceStatus that really changes the status (each message goes UPLOADED →
 // DOWNLOADED → VIEWED, one durable call per step), vs one mdb_put in its own
@@ -795,6 +851,7 @@ int main(int argc, char** argv) {
   g_read.reset();
   g_batch.reset();
   g_status.reset();
+  g_relaxed.reset();
   g_durable.reset();
   benchmark::Shutdown();
   return 0;

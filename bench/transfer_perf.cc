@@ -257,7 +257,6 @@ struct WireTimes {
 WireTimes WireRoundTrip(const std::string& blob, int downloads) {
   Folder f("transfer-wire");
   postbox::Options o;
-  o.initial_map_size = size_t{1} << 30;  // no growth mid-measurement, as the raw side
   auto db = Must(postbox::DB::Open(f.path(), o), "DB::Open");
   const auto a = Must(db->CreateMailbox(), "CreateMailbox");
   const auto b = Must(db->CreateMailbox(), "CreateMailbox");

@@ -51,9 +51,11 @@ struct OwnedBlobChunk {
 // A zero-copy range of a blob: the chunks point into the memory map and stay
 // valid, and unchanged, while this object lives (it holds an LMDB read
 // transaction, i.e. a snapshot). Keep it short-lived: a live view pins the
-// pages it sees, so a store under writes grows until it is released, and a
-// thread must not write to the same DB while it holds one if the map might need
-// to grow. Not thread-safe; may be moved to and destroyed on another thread.
+// pages it sees, so a store under writes grows until it is released. A thread
+// holding one should not ask the same DB for another transaction (a read or a
+// write): should another process have enlarged the map meanwhile, adopting it
+// waits for this view, and the second call fails with Unavailable after 30 s.
+// Not thread-safe; may be moved to and destroyed on another thread.
 class BlobView {
  public:
   virtual ~BlobView() = default;
@@ -72,10 +74,11 @@ class BlobView {
   std::vector<BlobChunk> chunks_;
 };
 
-// What DB::Sweep removed.
+// What DB::Sweep (or a WriteBatch::Sweep op) removed.
 struct SweepResult {
   uint64_t uploads = 0;  // incomplete uploads deleted
   uint64_t bytes = 0;    // bytes of blob data they held
+  bool more = false;     // uploads past their TTL remain (the op hit its bound)
   bool operator==(const SweepResult&) const = default;
 };
 

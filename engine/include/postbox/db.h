@@ -12,7 +12,13 @@
 //   Conflict         a message id reused with different content
 //   Gone             a superseded (or deleted) message id
 //   TooLarge         a key, value, topic, meta, token or blob over its limit
-//   ResourceExhausted the map is at max_map_size; nothing was written
+//   ResourceExhausted storage full: an op that adds data while the store is
+//                    within storage_reserve of max_map_size or of a full disk
+//                    (options.h), an op that does not fit the map, or a full
+//                    disk; nothing was written. Deletes, aborts, sweeps and
+//                    purges still run, so space can always be freed.
+//   Unavailable      an I/O error, or writes refused after a failed sync
+//   Internal         a corrupted record, or a store of another format
 #ifndef POSTBOX_DB_H_
 #define POSTBOX_DB_H_
 
@@ -47,11 +53,27 @@ class DB {
 
   // ---- Batches (group commit) ----
   // Applies every op of `batch` in one write transaction and commits it (synced
-  // in kDurable mode) before returning; per-op outcomes are in batch->results().
-  // Returns non-OK only if the transaction as a whole failed (then every op's
-  // result carries that error and nothing was written): ResourceExhausted when
-  // the map cannot grow, Unavailable on I/O errors.
+  // as the durability mode says) before returning; per-op outcomes are in
+  // batch->results(). Each op succeeds or fails alone, whatever its error: an
+  // op that fails part-way (the map full, an I/O error, a corrupted record) is
+  // undone alone and the others commit (the batch is then applied once more,
+  // each op in a nested transaction). When storage is full (options.h,
+  // storage_reserve), the ops that add data are refused with ResourceExhausted
+  // before anything runs and the others go ahead; the check runs once before
+  // the batch, so a batch may overshoot the limit by its own size. Returns
+  // non-OK only if the transaction as a whole failed, and then every op's
+  // result carries that error and nothing was written: the commit or its sync
+  // failed (Unavailable; ResourceExhausted for a full disk), an earlier sync
+  // failed and none has succeeded since (Unavailable), or the transaction could
+  // not begin.
   Status Write(WriteBatch* batch);
+
+  // Forces every committed write to disk (what relaxed mode's periodic sync
+  // does), e.g. before a host exits, to learn whether it worked. OK, or the
+  // sync's error (Unavailable; ResourceExhausted for a full disk), which also
+  // makes writes fail until a sync succeeds. The destructor syncs too, but
+  // best effort: a failure there is lost.
+  Status Sync();
 
   // ---- Mailboxes ----
   // Creates a mailbox with a random mkey and secret. The secret is returned only here.
@@ -159,8 +181,9 @@ class DB {
                                              uint64_t offset = 0,
                                              uint64_t length = UINT64_MAX) const;
   // Deletes uploads begun more than upload_ttl before `now_ms`, at most
-  // `batch` per write transaction (never one giant transaction), until none is
-  // left; returns what it freed.
+  // `batch` per write transaction (a WriteBatch::Sweep op each; never one giant
+  // transaction), until none is left; returns what it freed (more = false).
+  // Runs also on a full store.
   Result<SweepResult> Sweep(uint64_t now_ms, size_t batch = 16);
 
   // ---- Feed ----
@@ -169,7 +192,8 @@ class DB {
   // the feed's sequence, gets a full snapshot with reset = true.
   Result<InfoPacket> Changes(const MailboxKey& mkey, uint64_t since, size_t limit) const;
   // Removes tombstones (and the 410 records of superseded ids) older than the
-  // tombstone horizon, at most `max_items` per call; returns how many it removed.
+  // tombstone horizon, at most `max_items` per call (one WriteBatch::
+  // PurgeTombstones op); returns how many it removed. Runs also on a full store.
   Result<size_t> PurgeTombstones(size_t max_items = 1000);
 
   Result<StoreStats> Stats() const;

@@ -6,15 +6,24 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 
 namespace postbox {
 
 enum class Durability {
-  // Every committed write is synced to disk before the call returns.
+  // Every write is synced to disk (its pages, then the meta page that makes
+  // them current) before the call returns: nothing acknowledged is lost by a
+  // process or a system crash (power loss included, on a disk that honours
+  // fdatasync).
   kDurable,
-  // "Relaxed": commits are not synced; a background thread syncs every
-  // `relaxed_sync_interval`. A crash may lose the writes of the last interval,
-  // but never leaves the store inconsistent.
+  // "Relaxed" (LMDB's MDB_NOMETASYNC): each write syncs its data pages but not
+  // the meta page that makes them current; the next write's sync carries that
+  // page to disk, and a background thread syncs every `relaxed_sync_interval`
+  // so an idle store's last write gets there too. A process crash loses
+  // nothing (the page cache survives it). A system crash (power loss, kernel
+  // panic) may undo the last write committed before it (one transaction: one
+  // call, or one batch) if no sync followed it, and leaves the store
+  // consistent at the write before. One fdatasync per write instead of two.
   kRelaxed,
 };
 
@@ -29,10 +38,25 @@ struct Options {
   Durability durability = Durability::kDurable;
   std::chrono::milliseconds relaxed_sync_interval{1000};
 
-  // The LMDB map starts at initial_map_size and doubles when full, up to
-  // max_map_size; past that writes fail with ResourceExhausted and change nothing.
-  uint64_t initial_map_size = uint64_t{64} << 20;
+  // The most the store's data may take. The LMDB map is reserved at this size
+  // when the store opens (address space only: the file grows as pages are
+  // written), so it never has to grow. At least 1 MiB. If another process
+  // opened the store with a larger max_map_size and filled past this one, the
+  // larger map is adopted and its size is the limit.
   uint64_t max_map_size = uint64_t{64} << 30;
+  // Headroom kept for ops that free space. Ops that grow the store
+  // (CreateMailbox, Connect, RegisterPush with a token, PutEntry, PostMessage,
+  // BeginUpload, WriteChunk, RequestConnection) are refused with
+  // ResourceExhausted ("storage full: ...") once the pages in use reach
+  // max_map_size − storage_reserve, or once the disk's free space plus the
+  // store's free pages fall below it; deletes, aborts, commits of uploads,
+  // status updates, sweeps and purges may use the reserve, so a full store can
+  // always be freed. The check runs before each batch, so one batch may
+  // overshoot by its own size: keep the reserve above the largest batch's
+  // growth. Unset: max(256 MiB, max_map_size / 32), but at most max_map_size / 4
+  // (the sync server's group commits carry at most 64 MiB of payload; a small
+  // map's quarter may be less than that). Must be below max_map_size.
+  std::optional<uint64_t> storage_reserve;
 
   // Live messages per slot (from, to, topic); posting into a full slot
   // supersedes the oldest.

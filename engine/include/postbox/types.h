@@ -166,11 +166,12 @@ struct StoreStats {
   uint64_t blob_chunks = 0;
   uint64_t feed_records = 0;
   uint64_t map_size = 0;    // bytes reserved for the map
-  uint64_t used_bytes = 0;  // pages in use × page size
+  uint64_t used_bytes = 0;  // pages up to the last one written × page size
   uint64_t file_bytes = 0;
   // Mailboxes deleted over the store's life (any process): a server compares
   // it between ticks to end the sessions of deleted mailboxes.
   uint64_t mailbox_deletions = 0;
+  uint64_t sync_failures = 0;  // failed syncs since the store was opened (DB::Sync)
 };
 
 }  // namespace postbox

@@ -1,7 +1,11 @@
 // WriteBatch: many write operations applied by DB::Write in one LMDB write
 // transaction, each with its own result (the group-commit primitive). An op that
-// fails changes nothing and does not stop the others; later ops see the effects
-// of earlier ones. Not thread-safe: one thread fills it, calls Write, reads results.
+// fails changes nothing and does not stop the others, whatever its error: a
+// rejected request, a full store, a corrupted record or an I/O error while it
+// runs (DB::Write then applies the batch again without it). Later ops see the
+// effects of earlier ones. Only a failed commit fails every op, and then
+// nothing was written. Not thread-safe: one thread fills it, calls Write,
+// reads results.
 #ifndef POSTBOX_WRITE_BATCH_H_
 #define POSTBOX_WRITE_BATCH_H_
 
@@ -29,6 +33,13 @@ struct PostRequest {
   std::string_view bytes;
 };
 
+// What a PurgeTombstones op removed.
+struct PurgeResult {
+  uint64_t tombstones = 0;  // feed tombstones removed (stale index keys and gone records aside)
+  bool more = false;        // tombstones past the horizon may remain (the op hit its bound)
+  bool operator==(const PurgeResult&) const = default;
+};
+
 // The result of one op. Only the fields of the op's kind are set.
 struct OpResult {
   Status status;
@@ -38,6 +49,8 @@ struct OpResult {
   std::optional<MailboxCredentials> credentials;  // CreateMailbox
   UploadState upload;                             // BeginUpload, WriteChunk
   ConnectionState connection{};                   // RequestConnection
+  SweepResult sweep;                              // Sweep
+  PurgeResult purge;                              // PurgeTombstones
 };
 
 class WriteBatch {
@@ -77,6 +90,16 @@ class WriteBatch {
   // a new upload of the id starts from 0.
   size_t CommitUpload(const MailboxKey& actor, const MessageId& id);
   size_t AbortUpload(const MailboxKey& actor, const MessageId& id);
+
+  // ---- Maintenance, bounded so that a host can run it inside its group commits ----
+  // Deletes up to `max_uploads` (≥ 1) uploads begun more than upload_ttl
+  // before the batch's clock (Options::clock), oldest first; the result says
+  // what was freed and whether more remain.
+  size_t Sweep(size_t max_uploads);
+  // Removes up to `max_items` (≥ 1) tombstones older than the tombstone
+  // horizon, as DB::PurgeTombstones; the result says how many and whether more
+  // may remain.
+  size_t PurgeTombstones(size_t max_items);
 
   // The op as the engine holds it. Defined in engine/src/store/batch_op.h, so
   // only the library's own layers (the sync server) build one and hand it to

@@ -24,6 +24,8 @@ struct WriteBatch::Op {
     kWriteChunk,
     kCommitUpload,
     kAbortUpload,
+    kSweep,
+    kPurgeTombstones,
   };
   Kind kind = Kind::kCreateMailbox;
   MailboxKey a{};       // the mailbox, the actor, or the first of a pair
@@ -38,7 +40,15 @@ struct WriteBatch::Op {
   PostRequest post{};  // kPostMessage
   UploadRequest upload{};
   Digest128 digest{};  // of post.bytes, hashed when the op is added (outside the writer)
+  size_t limit = 0;    // kSweep, kPurgeTombstones: the most items the op removes
+  uint64_t at_ms = 0;  // kSweep: the time to sweep as of (0: the batch's clock)
 };
+
+// Whether an op of this kind may add data to the store (the one place that
+// says so). Such ops are refused with ResourceExhausted once storage is full;
+// every other op may use the storage reserve, so a full store can be freed.
+// `op` matters for RegisterPush, which grows the store only with a token.
+bool GrowsStore(const WriteBatch::Op& op);
 
 }  // namespace postbox
 

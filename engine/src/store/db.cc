@@ -6,6 +6,7 @@
 #include <set>
 
 #include "store/batch_op.h"
+#include "store/codec.h"
 #include "store/env.h"
 #include "store/store.h"
 
@@ -41,6 +42,8 @@ class DB::Impl {
  private:
   // Runs one op and records its outcome in `r`.
   void ApplyOne(WriteCtx& w, const WriteBatch::Op& op, OpResult& r) const;
+  // The maintenance ops (kSweep, kPurgeTombstones).
+  Status Maintain(WriteCtx& w, const WriteBatch::Op& op, OpResult& r) const;
 
   std::unique_ptr<Env> env_;
   store::Store store_;
@@ -106,33 +109,108 @@ void DB::Impl::ApplyOne(WriteCtx& w, const WriteBatch::Op& op, OpResult& r) cons
     case Kind::kAbortUpload:
       s = store_.AbortUpload(w, op.a, op.id);
       break;
+    case Kind::kSweep:
+    case Kind::kPurgeTombstones:
+      s = Maintain(w, op, r);
+      break;
   }
   r.status = s;
 }
 
-// An op's validation failure is its own result; an environment failure (map
-// full, I/O, corruption) fails the transaction. Store operations validate with
-// reads before they write, so a rejected op has written nothing.
-static bool FailsTransaction(const Status& s) {
+// Whether `dbi`, keyed by a big-endian time first (upload_ttl, tombs), holds a
+// key from before `cutoff_ms`.
+static Result<bool> HasKeyBefore(Txn& t, MDB_dbi dbi, uint64_t cutoff_ms) {
+  bool found = false;
+  POSTBOX_RETURN_IF_ERROR(t.Scan(dbi, "", "", [&](std::string_view k, std::string_view) {
+    found = k.size() >= 8 && store::ReadBE64(k) < cutoff_ms;
+    return false;
+  }));
+  return found;
+}
+
+Status DB::Impl::Maintain(WriteCtx& w, const WriteBatch::Op& op, OpResult& r) const {
+  Txn& t = w.txn;
+  if (op.kind == WriteBatch::Op::Kind::kSweep) {
+    const uint64_t at = op.at_ms != 0 ? op.at_ms : w.now_ms;
+    const auto ttl = static_cast<uint64_t>(store_.options().upload_ttl.count());
+    if (at < ttl) return Status();  // nothing can be that old
+    POSTBOX_ASSIGN_OR_RETURN(r.sweep, store_.SweepUploads(w, at - ttl, op.limit));
+    POSTBOX_ASSIGN_OR_RETURN(r.sweep.more, HasKeyBefore(t, t.t().upload_ttl, at - ttl));
+    return Status();
+  }
+  const auto horizon = static_cast<uint64_t>(store_.options().tombstone_horizon.count());
+  if (w.now_ms < horizon) return Status();
+  POSTBOX_ASSIGN_OR_RETURN(r.purge.tombstones, store_.PurgeTombstones(w, op.limit));
+  // A stale index key left behind counts as "more": the next op finds it.
+  POSTBOX_ASSIGN_OR_RETURN(r.purge.more, HasKeyBefore(t, t.t().tombs, w.now_ms - horizon));
+  return Status();
+}
+
+// An op's validation failure is its own result and has written nothing (store
+// operations validate with reads before they write). These instead mean the
+// op failed part-way (map full, I/O, a corrupted record), so what it wrote
+// must be undone.
+static bool FailedPartWay(const Status& s) {
   return s.Is(Code::kResourceExhausted) || s.Is(Code::kUnavailable) || s.Is(Code::kInternal);
 }
 
+// Refuses `op` up front when it would grow a full store; true if it did.
+static bool Refused(const Txn& t, const WriteBatch::Op& op, OpResult& r) {
+  if (t.growth().ok() || !GrowsStore(op)) return false;
+  r.status = t.growth();
+  return true;
+}
+
+// Every op fails alone. The batch first runs in one transaction, which costs
+// nothing extra. If an op fails part-way, that transaction is aborted and the
+// batch runs once more with each op in a nested transaction, so a failing
+// op's writes are undone alone while the others commit. Nested transactions
+// are kept off the common path: LMDB allocates a dirty list for each (about
+// +11 µs an op measured on a 1000-op batch, +55% of its CPU time).
 Status DB::Impl::Apply(WriteBatch* batch) {
+  const uint64_t now = store_.Now();
+  const size_t n = batch->ops_.size();
   std::set<MailboxKey> changed;
+  bool replay = false;
   Status s = env_->Write([&](Txn& t) -> Status {
-    // Env::Write may run this again after growing the map: start clean.
-    changed.clear();
-    batch->results_.assign(batch->ops_.size(), OpResult{});
-    WriteCtx w{t, store_.Now(), &changed};
-    for (size_t i = 0; i < batch->ops_.size(); ++i) {
+    batch->results_.assign(n, OpResult{});
+    WriteCtx w{t, now, &changed};
+    for (size_t i = 0; i < n; ++i) {
       OpResult& r = batch->results_[i];
+      if (Refused(t, batch->ops_[i], r)) continue;
       ApplyOne(w, batch->ops_[i], r);
-      if (FailsTransaction(r.status)) return r.status;
+      if (FailedPartWay(r.status) || !t.error().ok()) {
+        replay = true;
+        return FailedPartWay(r.status) ? r.status : t.error();
+      }
     }
     return Status();
   });
+  if (replay) {
+    s = env_->Write([&](Txn& t) -> Status {
+      changed.clear();
+      batch->results_.assign(n, OpResult{});
+      for (size_t i = 0; i < n; ++i) {
+        OpResult& r = batch->results_[i];
+        if (Refused(t, batch->ops_[i], r)) continue;
+        std::set<MailboxKey> op_changed;
+        Status op = t.Nested([&](Txn& child) -> Status {
+          WriteCtx w{child, now, &op_changed};
+          ApplyOne(w, batch->ops_[i], r);
+          return FailedPartWay(r.status) ? r.status : Status();
+        });
+        if (op.ok()) {
+          changed.merge(op_changed);
+        } else {
+          r = OpResult{};  // also when beginning or committing the nested transaction failed
+          r.status = op;
+        }
+      }
+      return Status();
+    });
+  }
   if (!s.ok()) {
-    batch->results_.assign(batch->ops_.size(), OpResult{});
+    batch->results_.assign(n, OpResult{});
     for (auto& r : batch->results_) r.status = s;
     batch->changed_.clear();
     return s;
@@ -147,9 +225,11 @@ DB::~DB() = default;
 Result<std::unique_ptr<DB>> DB::Open(const std::string& path, const Options& options) {
   if (path.empty()) return Status::InvalidArgument("store path is empty");
   if (options.slot_depth < 1) return Status::InvalidArgument("slot_depth must be at least 1");
-  if (options.initial_map_size < (1u << 20) || options.initial_map_size > options.max_map_size) {
-    return Status::InvalidArgument(
-        "initial_map_size must be at least 1 MiB and at most max_map_size");
+  if (options.max_map_size < (1u << 20)) {
+    return Status::InvalidArgument("max_map_size must be at least 1 MiB");
+  }
+  if (options.storage_reserve && *options.storage_reserve >= options.max_map_size) {
+    return Status::InvalidArgument("storage_reserve must be below max_map_size");
   }
   if (options.max_topic_size > 255 || options.max_meta_size > 65535) {
     return Status::InvalidArgument("max_topic_size must be ≤ 255 and max_meta_size ≤ 65535");
@@ -161,6 +241,8 @@ Result<std::unique_ptr<DB>> DB::Open(const std::string& path, const Options& opt
 const Options& DB::options() const { return impl_->store().options(); }
 
 Status DB::Write(WriteBatch* batch) { return impl_->Apply(batch); }
+
+Status DB::Sync() { return impl_->env().Sync(); }
 
 namespace {
 // Runs a one-op batch and hands back its result.
@@ -352,22 +434,20 @@ Result<std::unique_ptr<BlobView>> DB::ViewBlob(const MailboxKey& actor, const Me
 }
 
 Result<SweepResult> DB::Sweep(uint64_t now_ms, size_t batch) {
-  const uint64_t ttl = static_cast<uint64_t>(options().upload_ttl.count());
+  const auto ttl = static_cast<uint64_t>(options().upload_ttl.count());
   if (now_ms < ttl) return SweepResult{};
   SweepResult total;
   for (;;) {
-    SweepResult step;
-    std::set<MailboxKey> changed;
-    Status s = impl_->env().Write([&](Txn& t) -> Status {
-      WriteCtx w{t, now_ms, &changed};
-      POSTBOX_ASSIGN_OR_RETURN(
-          step, impl_->store().SweepUploads(w, now_ms - ttl, std::max<size_t>(batch, 1)));
-      return Status();
-    });
-    if (!s.ok()) return s;
-    total.uploads += step.uploads;
-    total.bytes += step.bytes;
-    if (step.uploads < std::max<size_t>(batch, 1)) return total;
+    WriteBatch b;
+    b.Add(WriteBatch::Op{.kind = WriteBatch::Op::Kind::kSweep,
+                         .limit = std::max<size_t>(batch, 1),
+                         .at_ms = now_ms});
+    POSTBOX_RETURN_IF_ERROR(Write(&b));
+    const OpResult& r = b.results().front();
+    if (!r.status.ok()) return r.status;
+    total.uploads += r.sweep.uploads;
+    total.bytes += r.sweep.bytes;
+    if (!r.sweep.more) return total;
   }
 }
 
@@ -377,15 +457,9 @@ Result<InfoPacket> DB::Changes(const MailboxKey& mkey, uint64_t since, size_t li
 }
 
 Result<size_t> DB::PurgeTombstones(size_t max_items) {
-  size_t purged = 0;
-  std::set<MailboxKey> changed;
-  Status s = impl_->env().Write([&](Txn& t) -> Status {
-    WriteCtx w{t, impl_->store().Now(), &changed};
-    POSTBOX_ASSIGN_OR_RETURN(purged, impl_->store().PurgeTombstones(w, max_items));
-    return Status();
-  });
-  if (!s.ok()) return s;
-  return purged;
+  OpResult r = WriteOne(*this, [&](WriteBatch& b) { b.PurgeTombstones(max_items); });
+  if (!r.status.ok()) return r.status;
+  return static_cast<size_t>(r.purge.tombstones);
 }
 
 Result<StoreStats> DB::Stats() const {
@@ -405,6 +479,7 @@ Result<StoreStats> DB::Stats() const {
     std::error_code ec;
     s.file_bytes = std::filesystem::file_size(impl_->env().data_file(), ec);
     POSTBOX_ASSIGN_OR_RETURN(s.mailbox_deletions, impl_->store().MailboxDeletions(t));
+    s.sync_failures = impl_->env().sync_failures();
     return s;
   });
 }

@@ -39,13 +39,40 @@ Result<std::optional<std::string_view>> Txn::Get(MDB_dbi dbi, std::string_view k
   MDB_val k = Val(key), v;
   int rc = mdb_get(txn_, dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return std::optional<std::string_view>();
-  if (rc != 0) return LmdbError(rc, "mdb_get");
+  if (rc != 0) return Failed(LmdbError(rc, "mdb_get"));
   return std::optional<std::string_view>(View(v));
 }
 
-Status Txn::WriteError(int rc, std::string_view what) {
-  if (rc == MDB_MAP_FULL) map_full_ = true;
-  return LmdbError(rc, what);
+Status Txn::Failed(Status s) const {
+  if (error_.ok()) error_ = s;
+  return s;
+}
+
+Status Txn::WriteError(int rc, std::string_view what) const {
+  if (space_ == nullptr || space_->folder == nullptr) return Failed(LmdbError(rc, what));
+  return Failed(WriteFailure(rc, what, *space_->folder, space_->reserve));
+}
+
+const Status& Txn::growth() const {
+  static const Status kOk;
+  return space_ != nullptr ? space_->growth : kOk;
+}
+
+Status Txn::Nested(const std::function<Status(Txn&)>& fn) {
+  MDB_txn* child = nullptr;
+  int rc = mdb_txn_begin(mdb_txn_env(txn_), txn_, 0, &child);
+  if (rc != 0) return WriteError(rc, "mdb_txn_begin(nested)");
+  Txn nested(child, t_, space_);
+  Status s = fn(nested);
+  // A failed LMDB call leaves the transaction unusable even if `fn` went on.
+  if (s.ok()) s = nested.error();
+  if (!s.ok()) {
+    mdb_txn_abort(child);
+    return s;
+  }
+  rc = mdb_txn_commit(child);  // frees the child also when it fails
+  if (rc != 0) return WriteError(rc, "mdb_txn_commit(nested)");
+  return Status();
 }
 
 Status Txn::Put(MDB_dbi dbi, std::string_view key, std::string_view value) {
@@ -72,7 +99,7 @@ Status Txn::Scan(MDB_dbi dbi, std::string_view prefix, std::string_view from,
                  const std::function<bool(std::string_view, std::string_view)>& fn) const {
   MDB_cursor* cur = nullptr;
   int rc = mdb_cursor_open(txn_, dbi, &cur);
-  if (rc != 0) return LmdbError(rc, "mdb_cursor_open");
+  if (rc != 0) return Failed(LmdbError(rc, "mdb_cursor_open"));
   std::string_view start = from < prefix ? prefix : from;
   MDB_val k = Val(start), v;
   // LMDB refuses an empty key for MDB_SET_RANGE; an empty start means the first key.
@@ -84,7 +111,7 @@ Status Txn::Scan(MDB_dbi dbi, std::string_view prefix, std::string_view from,
     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
   }
   mdb_cursor_close(cur);
-  if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError(rc, "mdb_cursor_get");
+  if (rc != 0 && rc != MDB_NOTFOUND) return Failed(LmdbError(rc, "mdb_cursor_get"));
   return Status();
 }
 
@@ -157,9 +184,38 @@ Status CheckFormat(MDB_txn* txn, const std::string& path, bool read_only) {
 
 }  // namespace
 
+Gate::Gate() {
+  pthread_rwlockattr_t attr;
+  pthread_rwlockattr_init(&attr);
+  // Without this, glibc lets new readers in while a writer waits.
+  pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(&lock_, &attr);
+  pthread_rwlockattr_destroy(&attr);
+}
+
+Gate::~Gate() { pthread_rwlock_destroy(&lock_); }
+
+void Gate::LockShared() { pthread_rwlock_rdlock(&lock_); }
+void Gate::UnlockShared() { pthread_rwlock_unlock(&lock_); }
+void Gate::Unlock() { pthread_rwlock_unlock(&lock_); }
+
+bool Gate::TryLockFor(std::chrono::milliseconds timeout) {
+  timespec deadline{};
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
+  deadline.tv_sec += static_cast<time_t>(ns / 1'000'000'000);
+  deadline.tv_nsec += static_cast<long>(ns % 1'000'000'000);
+  if (deadline.tv_nsec >= 1'000'000'000) {
+    deadline.tv_nsec -= 1'000'000'000;
+    ++deadline.tv_sec;
+  }
+  return pthread_rwlock_timedwrlock(&lock_, &deadline) == 0;
+}
+
 Result<std::unique_ptr<Env>> Env::Open(const std::string& path, const Options& options) {
   std::unique_ptr<Env> env(new Env());
   env->options_ = options;
+  env->reserve_ = StorageReserve(options);
   env->path_ = path;
   std::error_code ec;
   if (!options.read_only) std::filesystem::create_directories(path, ec);
@@ -168,25 +224,36 @@ Result<std::unique_ptr<Env>> Env::Open(const std::string& path, const Options& o
     return Status::Unavailable("store folder " + path + " does not exist");
   }
 
-  int rc = mdb_env_create(&env->env_);
+  MDB_env* raw = nullptr;
+  int rc = mdb_env_create(&raw);
   if (rc != 0) return LmdbError(rc, "mdb_env_create");
-  mdb_env_set_maxdbs(env->env_, 32);
-  mdb_env_set_maxreaders(env->env_, 1022);
-  mdb_env_set_mapsize(env->env_, options.initial_map_size);
+  // Closed by ~Env from here on, also when opening fails.
+  env->env_ = raw;
+  rc = mdb_env_set_maxdbs(raw, 32);
+  if (rc != 0) return LmdbError(rc, "mdb_env_set_maxdbs");
+  rc = mdb_env_set_maxreaders(raw, 1022);
+  if (rc != 0) return LmdbError(rc, "mdb_env_set_maxreaders");
+  // The whole map is reserved now, so it never has to grow (which needs every
+  // transaction in the process to end). Without MDB_WRITEMAP this is address
+  // space only: the file grows as pages are written.
+  rc = mdb_env_set_mapsize(raw, options.max_map_size);
+  if (rc != 0) return LmdbError(rc, "mdb_env_set_mapsize");
   // MDB_NOTLS: read transactions are not tied to threads (loop threads and
-  // callers may move them); MDB_NOSYNC in relaxed mode, synced by SyncLoop.
+  // callers may move them). MDB_NOMETASYNC in relaxed mode: each commit still
+  // syncs its data pages but not the meta page that points at them, so the
+  // store is consistent after any crash; SyncLoop syncs the meta page.
   unsigned flags = MDB_NOTLS;
   if (options.read_only) flags |= MDB_RDONLY;
-  if (options.durability == Durability::kRelaxed) flags |= MDB_NOSYNC;
-  rc = mdb_env_open(env->env_, path.c_str(), flags, 0644);
+  if (options.durability == Durability::kRelaxed) flags |= MDB_NOMETASYNC;
+  rc = mdb_env_open(raw, path.c_str(), flags, 0644);
   if (rc != 0) return LmdbError(rc, "mdb_env_open(" + path + ")");
+  env->opened_ = true;
   // A process killed inside a read transaction leaves its reader slot behind,
   // and LMDB then keeps every page freed after that snapshot: clear such slots.
-  int dead = 0;
-  mdb_reader_check(env->env_, &dead);
+  POSTBOX_RETURN_IF_ERROR(env->ClearDeadReaders().status());
 
   MDB_txn* txn = nullptr;
-  rc = mdb_txn_begin(env->env_, nullptr, options.read_only ? MDB_RDONLY : 0, &txn);
+  rc = mdb_txn_begin(raw, nullptr, options.read_only ? MDB_RDONLY : 0, &txn);
   if (rc != 0) return LmdbError(rc, "mdb_txn_begin");
   // Before any other table is opened (or created): a store of another format
   // must fail here, not be misread (or gain tables) further on.
@@ -241,7 +308,8 @@ Env::~Env() {
     sync_thread_.join();
   }
   if (env_ != nullptr) {
-    if (!options_.read_only) mdb_env_sync(env_, 1);
+    // Best effort: a destructor has no one to tell. DB::Sync reports.
+    if (opened_ && !options_.read_only) (void)Sync();
     mdb_env_close(env_);
   }
 }
@@ -250,37 +318,86 @@ void Env::SyncLoop() {
   std::unique_lock<std::mutex> lock(sync_mu_);
   while (!stopping_) {
     sync_cv_.wait_for(lock, options_.relaxed_sync_interval, [this] { return stopping_; });
-    mdb_env_sync(env_, 1);
+    // A failure is recorded, and fails writes until a sync succeeds.
+    (void)Sync();
   }
 }
 
-Status Env::BeginTxn(unsigned flags, MDB_txn** txn) const {
-  int rc = mdb_txn_begin(env_, nullptr, flags, txn);
-  if (rc == MDB_MAP_RESIZED) {
-    // Another process grew the map. The caller holds gate_ shared, so it adopts
-    // the new size itself under the exclusive gate and retries (Read, Write).
-    return Status(Code::kBackOff, "MDB_MAP_RESIZED");
+Status Env::Sync() {
+  if (options_.read_only) return Status();  // nothing of ours to sync
+  const int rc = mdb_env_sync(env_, 1);
+  if (rc == 0) {
+    if (sync_failed_.load()) {
+      std::lock_guard<std::mutex> lock(sync_error_mu_);
+      sync_error_ = Status();
+      sync_failed_ = false;
+    }
+    return Status();
   }
-  if (rc != 0) return LmdbError(rc, "mdb_txn_begin");
+  Status s = WriteFailure(rc, "mdb_env_sync", path_, reserve_);
+  ++sync_failures_;
+  std::lock_guard<std::mutex> lock(sync_error_mu_);
+  sync_error_ = s;
+  sync_failed_ = true;
+  return s;
+}
+
+Status Env::SyncBarrier() {
+  if (!sync_failed_.load()) return Status();
+  // Try again now: the cause (a full disk, say) may be gone.
+  Status retry = Sync();
+  if (retry.ok()) return Status();
+  return Status::Unavailable(
+      "writes are refused until the store syncs again: a sync of its committed writes failed (" +
+      retry.ToString() + ")");
+}
+
+Result<int> Env::ClearDeadReaders() {
+  int dead = 0;
+  const int rc = mdb_reader_check(env_, &dead);
+  if (rc != 0) return LmdbError(rc, "mdb_reader_check");
+  return dead;
+}
+
+// How long adopting another process's map size waits for this process's
+// transactions to end before it gives up with Unavailable (a thread holding a
+// BlobView while it asks for another transaction would otherwise wait forever).
+constexpr std::chrono::seconds kAdoptTimeout{30};
+
+Status Env::AdoptMapSize() const {
+  if (!gate_.TryLockFor(kAdoptTimeout)) {
+    return Status::Unavailable(
+        "another process enlarged the store's map, and transactions open in this process "
+        "(BlobViews held while asking for another) kept it from adopting the new size for " +
+        std::to_string(kAdoptTimeout.count()) + " s");
+  }
+  // Size 0 adopts the size the other process persisted (LMDB rounds it up to
+  // the pages in use).
+  const int rc = mdb_env_set_mapsize(env_, 0);
+  gate_.Unlock();
+  if (rc != 0) return LmdbError(rc, "mdb_env_set_mapsize(adopt)");
   return Status();
+}
+
+Status Env::BeginTxn(unsigned flags, std::optional<SharedGate>* gate, MDB_txn** txn) const {
+  for (;;) {
+    gate->emplace(&gate_);
+    const int rc = mdb_txn_begin(env_, nullptr, flags, txn);
+    if (rc == 0) return Status();
+    gate->reset();
+    if (rc != MDB_MAP_RESIZED) return LmdbError(rc, "mdb_txn_begin");
+    // Another process's data reaches past this process's map.
+    POSTBOX_RETURN_IF_ERROR(AdoptMapSize());
+  }
 }
 
 ReadTxn::~ReadTxn() { mdb_txn_abort(raw_); }
 
 Result<std::unique_ptr<ReadTxn>> Env::BeginRead() const {
-  for (;;) {
-    std::shared_lock<std::shared_mutex> gate(gate_);
-    MDB_txn* txn = nullptr;
-    Status s = BeginTxn(MDB_RDONLY, &txn);
-    if (s.Is(Code::kBackOff)) {
-      gate.unlock();
-      std::unique_lock<std::shared_mutex> excl(gate_);
-      mdb_env_set_mapsize(env_, 0);
-      continue;
-    }
-    POSTBOX_RETURN_IF_ERROR(s);
-    return std::unique_ptr<ReadTxn>(new ReadTxn(std::move(gate), txn, tables_));
-  }
+  std::optional<SharedGate> gate;
+  MDB_txn* txn = nullptr;
+  POSTBOX_RETURN_IF_ERROR(BeginTxn(MDB_RDONLY, &gate, &txn));
+  return std::unique_ptr<ReadTxn>(new ReadTxn(std::move(*gate), txn, tables_));
 }
 
 Status Env::Read(const std::function<Status(Txn&)>& fn) const {
@@ -291,60 +408,24 @@ Status Env::Read(const std::function<Status(Txn&)>& fn) const {
 Status Env::Write(const std::function<Status(Txn&)>& fn) {
   if (options_.read_only) return Status::PermissionDenied("store opened read-only");
   std::lock_guard<std::mutex> writer(writer_);
-  for (;;) {
-    std::shared_lock<std::shared_mutex> gate(gate_);
-    MDB_txn* txn = nullptr;
-    Status s = BeginTxn(0, &txn);
-    if (s.Is(Code::kBackOff)) {
-      gate.unlock();
-      std::unique_lock<std::shared_mutex> excl(gate_);
-      mdb_env_set_mapsize(env_, 0);
-      continue;
-    }
-    POSTBOX_RETURN_IF_ERROR(s);
-    Txn t(txn, tables_);
-    s = fn(t);
-    bool map_full = t.map_full();
-    if (s.ok()) {
-      int rc = mdb_txn_commit(txn);
-      if (rc == 0) {
-        // Now and then, also before space runs short, clear dead readers'
-        // slots (the scan costs a few µs per slot in use).
-        if (++writes_ % kReaderCheckEvery == 0) {
-          int dead = 0;
-          mdb_reader_check(env_, &dead);
-        }
-        return Status();
-      }
-      s = LmdbError(rc, "mdb_txn_commit");
-      map_full = rc == MDB_MAP_FULL;
-      txn = nullptr;  // a failed commit frees the transaction
-    }
-    if (txn != nullptr) mdb_txn_abort(txn);
-    // Only a full map is worth a retry; the Status itself may have been
-    // rewritten by the op (batches report it per op), so the Txn remembers.
-    if (!map_full) return s;
-    gate.unlock();
-    // Pages pinned by dead readers come back without growing the map.
-    int dead = 0;
-    if (mdb_reader_check(env_, &dead) == 0 && dead > 0) continue;
-    POSTBOX_RETURN_IF_ERROR(Grow());
+  POSTBOX_RETURN_IF_ERROR(SyncBarrier());
+  // Now and then, also before space runs short, clear dead readers' slots
+  // (the scan costs a few µs per slot in use).
+  if (++writes_ % kReaderCheckEvery == 0) POSTBOX_RETURN_IF_ERROR(ClearDeadReaders().status());
+  WriteSpace space{&path_, reserve_, CheckSpace()};
+  if (!space.growth.ok() && !space.growth.Is(Code::kResourceExhausted)) return space.growth;
+  std::optional<SharedGate> gate;
+  MDB_txn* txn = nullptr;
+  POSTBOX_RETURN_IF_ERROR(BeginTxn(0, &gate, &txn));
+  Txn t(txn, tables_, &space);
+  Status s = fn(t);
+  if (s.ok()) s = t.error();  // never commit a transaction LMDB marked unusable
+  if (!s.ok()) {
+    mdb_txn_abort(txn);
+    return s;
   }
-}
-
-Status Env::Grow() {
-  std::unique_lock<std::shared_mutex> excl(gate_);
-  MDB_envinfo info;
-  mdb_env_info(env_, &info);
-  uint64_t current = info.me_mapsize;
-  if (current >= options_.max_map_size) {
-    return Status::ResourceExhausted("storage full: the map is at max_map_size (" +
-                                     std::to_string(options_.max_map_size) +
-                                     " bytes) and the write does not fit (MDB_MAP_FULL)");
-  }
-  uint64_t next = std::min<uint64_t>(current * 2, options_.max_map_size);
-  int rc = mdb_env_set_mapsize(env_, next);
-  if (rc != 0) return LmdbError(rc, "mdb_env_set_mapsize");
+  const int rc = mdb_txn_commit(txn);  // frees the transaction also when it fails
+  if (rc != 0) return WriteFailure(rc, "mdb_txn_commit", path_, reserve_);
   return Status();
 }
 

@@ -1,17 +1,18 @@
 // The LMDB boundary: opening the environment and its tables, transactions,
-// map growth, and the one place MDB_* codes become Status. Nothing above this
-// file sees an LMDB error code.
+// the space check, syncing, and the one place MDB_* codes become Status.
+// Nothing above this file sees an LMDB error code.
 #ifndef POSTBOX_STORE_ENV_H_
 #define POSTBOX_STORE_ENV_H_
 
 #include <lmdb.h>
+#include <pthread.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -25,6 +26,57 @@ namespace postbox::store {
 // Translates an LMDB (or errno) return code into a Status naming the call and
 // the original code. MDB_MAP_FULL and MDB_TXN_FULL become ResourceExhausted.
 Status LmdbError(int rc, std::string_view what);
+
+// The error of a failed write or commit in the store in `folder`: as
+// LmdbError, except that an I/O error (LMDB turns a short pwrite into EIO)
+// while the file system has less than `reserve` bytes free is reported as
+// ResourceExhausted "disk full".
+Status WriteFailure(int rc, std::string_view what, const std::string& folder, uint64_t reserve);
+
+// The storage reserve in effect for `options` (Options::storage_reserve, or
+// its default when unset).
+uint64_t StorageReserve(const Options& options);
+
+// A reader-writer lock that prefers writers: once a thread waits to take it
+// exclusively, new shared takers wait too, so a steady stream of readers
+// cannot starve it (glibc's default rwlock, under std::shared_mutex, prefers
+// readers). Not recursive: a thread that holds it shared and asks again while
+// an exclusive taker waits blocks until that taker gives up (TryLockFor).
+// Shared holds may be released on another thread than the one that took them.
+class Gate {
+ public:
+  Gate();
+  ~Gate();
+  Gate(const Gate&) = delete;
+  Gate& operator=(const Gate&) = delete;
+
+  void LockShared();
+  void UnlockShared();
+  // Takes the gate exclusively, waiting at most `timeout`; false if it could not.
+  bool TryLockFor(std::chrono::milliseconds timeout);
+  void Unlock();
+
+ private:
+  pthread_rwlock_t lock_;
+};
+
+// Holds a Gate shared for its lifetime (or until Release); movable.
+class SharedGate {
+ public:
+  explicit SharedGate(Gate* gate) : gate_(gate) { gate_->LockShared(); }
+  ~SharedGate() { Release(); }
+  SharedGate(SharedGate&& other) noexcept : gate_(other.gate_) { other.gate_ = nullptr; }
+  SharedGate(const SharedGate&) = delete;
+  SharedGate& operator=(const SharedGate&) = delete;
+  SharedGate& operator=(SharedGate&&) = delete;
+  void Release() {
+    if (gate_ != nullptr) gate_->UnlockShared();
+    gate_ = nullptr;
+  }
+
+ private:
+  Gate* gate_;
+};
 
 inline MDB_val Val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 inline std::string_view View(const MDB_val& v) {
@@ -51,13 +103,41 @@ struct Tables {
   MDB_dbi conn_requests = 0;  // connection requests awaiting the peer's consent
 };
 
+// Where a write transaction stands: the store's folder and storage reserve
+// (to tell a full disk from another I/O error) and whether ops that grow the
+// store may run.
+struct WriteSpace {
+  const std::string* folder = nullptr;
+  uint64_t reserve = 0;
+  // OK, or the ResourceExhausted ("storage full: ...") that ops growing the
+  // store get instead of running.
+  Status growth;
+};
+
 // A transaction's table access. Views returned by Get and the cursor are valid
 // until the transaction ends or the same key is written.
 class Txn {
  public:
-  Txn(MDB_txn* txn, const Tables& t) : txn_(txn), t_(t) {}
+  Txn(MDB_txn* txn, const Tables& t, const WriteSpace* space = nullptr)
+      : txn_(txn), t_(t), space_(space) {}
   MDB_txn* raw() const { return txn_; }
   const Tables& t() const { return t_; }
+
+  // OK when ops that grow the store may run in this (write) transaction;
+  // otherwise the ResourceExhausted they answer with.
+  const Status& growth() const;
+
+  // Runs `fn` in a transaction nested in this write transaction: committed
+  // into this one if `fn` returns OK and no LMDB call in it failed, aborted
+  // (undoing whatever it wrote, and leaving this transaction usable)
+  // otherwise. Returns `fn`'s error, the failed call's, or the error of
+  // beginning or committing the nested transaction.
+  Status Nested(const std::function<Status(Txn&)>& fn);
+
+  // The first error of an LMDB call in this transaction (OK if none). LMDB
+  // marks a transaction unusable after most failures, so a caller that turned
+  // such an error into another answer must still not commit it.
+  const Status& error() const { return error_; }
 
   // nullopt when absent.
   Result<std::optional<std::string_view>> Get(MDB_dbi dbi, std::string_view key) const;
@@ -67,10 +147,6 @@ class Txn {
   // OK whether or not the key existed.
   Status Del(MDB_dbi dbi, std::string_view key);
 
-  // True once a write in this transaction failed with MDB_MAP_FULL (the cue
-  // for Env::Write to grow the map and run the transaction again).
-  bool map_full() const { return map_full_; }
-
   // Visits keys >= `from` that start with `prefix` in order, until `fn` returns
   // false. The key/value views are valid during the call only.
   Status Scan(MDB_dbi dbi, std::string_view prefix, std::string_view from,
@@ -79,12 +155,15 @@ class Txn {
   Result<size_t> DelPrefix(MDB_dbi dbi, std::string_view prefix);
 
  private:
-  // The Status for a failed write's `rc`, remembering MDB_MAP_FULL.
-  Status WriteError(int rc, std::string_view what);
+  // Records `s` as the transaction's error (the first one) and returns it.
+  Status Failed(Status s) const;
+  // The Status for a failed write's `rc` (a full disk named as such), recorded.
+  Status WriteError(int rc, std::string_view what) const;
 
   MDB_txn* txn_;
   const Tables& t_;
-  bool map_full_ = false;
+  const WriteSpace* space_;  // null in read transactions
+  mutable Status error_;
 };
 
 class Env;
@@ -98,16 +177,18 @@ class ReadTxn {
 
  private:
   friend class Env;
-  ReadTxn(std::shared_lock<std::shared_mutex> gate, MDB_txn* raw, const Tables& t)
-      : gate_(std::move(gate)), raw_(raw), txn_(raw, t) {}
-  std::shared_lock<std::shared_mutex> gate_;
+  ReadTxn(SharedGate gate, MDB_txn* raw, const Tables& t)
+      : raw_(raw), txn_(raw, t), gate_(std::move(gate)) {}
   MDB_txn* raw_;
   Txn txn_;
+  SharedGate gate_;  // released after the transaction ends (members die in reverse)
 };
 
 class Env {
  public:
   static Result<std::unique_ptr<Env>> Open(const std::string& path, const Options& options);
+  // Stops the periodic sync, then syncs once more (best effort: a failure
+  // there is lost; a host that must know calls Sync first) and closes.
   ~Env();
 
   const Tables& tables() const { return tables_; }
@@ -117,12 +198,24 @@ class Env {
   // Opens a read-only transaction that lives as long as the returned object.
   Result<std::unique_ptr<ReadTxn>> BeginRead() const;
 
-  // Runs `fn` in the write transaction and commits (synced in durable mode).
-  // When the map fills, the transaction is aborted, the map doubled (up to
-  // max_map_size) and `fn` run again from the start, so `fn` must reset any
-  // state it produced. If `fn` returns non-OK the transaction is aborted.
+  // Runs `fn` in the write transaction and commits it (each commit synced in
+  // kDurable mode; its data pages in kRelaxed mode). Before it begins, the
+  // space check decides whether ops that grow the store may run (Txn::growth).
+  // If `fn` returns non-OK the transaction is aborted and that error returned;
+  // a failed commit returns its error and nothing was written. While a sync
+  // has failed and no later one succeeded, fails with Unavailable naming it.
   // Serialized: one writer at a time in this process (LMDB serializes processes).
   Status Write(const std::function<Status(Txn&)>& fn);
+
+  // Forces the store's pages to disk. OK, or the sync's error (also recorded:
+  // writes fail until a sync succeeds).
+  Status Sync();
+  // How many syncs (relaxed mode's periodic ones and Sync calls) have failed.
+  uint64_t sync_failures() const { return sync_failures_.load(); }
+
+  // Clears the reader slots of dead processes (which pin freed pages); returns
+  // how many it cleared.
+  Result<int> ClearDeadReaders();
 
   uint64_t map_size() const;
   uint64_t used_bytes() const;
@@ -130,20 +223,41 @@ class Env {
 
  private:
   Env() = default;
-  Status BeginTxn(unsigned flags, MDB_txn** txn) const;
-  Status Grow();
+  // Begins a transaction under `gate` (held shared), adopting a map another
+  // process enlarged (MDB_MAP_RESIZED) on the way.
+  Status BeginTxn(unsigned flags, std::optional<SharedGate>* gate, MDB_txn** txn) const;
+  // Adopts the map size another process persisted; needs no transaction open
+  // in this process, so it takes the gate exclusively.
+  Status AdoptMapSize() const;
+  // OK when ops that grow the store may run now; ResourceExhausted naming the
+  // limit otherwise (space.cc). Called by Write before its transaction begins.
+  Status CheckSpace();
+  // Pages on LMDB's freelist (free for reuse, or soon), walking it.
+  Result<uint64_t> FreePages() const;
+  // The error a write meets while an earlier sync failed, if none succeeded since.
+  Status SyncBarrier();
+  void RecordSync(int rc);
   void SyncLoop();
 
   MDB_env* env_ = nullptr;
+  bool opened_ = false;  // mdb_env_open succeeded
   Tables tables_;
   Options options_;
+  uint64_t reserve_ = 0;
   std::string path_;
-  // Taken shared for the life of every transaction and exclusively to change the
-  // map size, which LMDB allows only with no transaction active in the process.
-  mutable std::shared_mutex gate_;
+  // Taken shared for the life of every transaction and exclusively to adopt a
+  // map size another process persisted, which LMDB allows only with no
+  // transaction active in this process. The map itself never grows here: it is
+  // reserved at max_map_size when the store opens.
+  mutable Gate gate_;
   std::mutex writer_;
   static constexpr uint64_t kReaderCheckEvery = 1024;
   uint64_t writes_ = 0;  // guarded by writer_
+  // The last failed sync's error, until a sync succeeds.
+  std::atomic<bool> sync_failed_{false};
+  std::atomic<uint64_t> sync_failures_{0};
+  std::mutex sync_error_mu_;
+  Status sync_error_;  // guarded by sync_error_mu_
   // Relaxed mode's periodic sync.
   std::thread sync_thread_;
   std::mutex sync_mu_;

@@ -90,4 +90,40 @@ size_t WriteBatch::AbortUpload(const MailboxKey& actor, const MessageId& id) {
   return Add(Op{.kind = Op::Kind::kAbortUpload, .a = actor, .id = id});
 }
 
+size_t WriteBatch::Sweep(size_t max_uploads) {
+  return Add(Op{.kind = Op::Kind::kSweep, .limit = max_uploads});
+}
+
+size_t WriteBatch::PurgeTombstones(size_t max_items) {
+  return Add(Op{.kind = Op::Kind::kPurgeTombstones, .limit = max_items});
+}
+
+bool GrowsStore(const WriteBatch::Op& op) {
+  using Kind = WriteBatch::Op::Kind;
+  switch (op.kind) {
+    case Kind::kCreateMailbox:
+    case Kind::kConnect:
+    case Kind::kRequestConnection:
+    case Kind::kPutEntry:
+    case Kind::kPostMessage:
+    case Kind::kBeginUpload:
+    case Kind::kWriteChunk:
+      return true;
+    case Kind::kRegisterPush:
+      return op.platform != Platform::kNone;
+    // These rewrite or remove what is there (a commit moves no bytes; a status
+    // rises in place); they may use the storage reserve.
+    case Kind::kDeleteMailbox:
+    case Kind::kDisconnect:
+    case Kind::kDeleteEntry:
+    case Kind::kAdvanceStatus:
+    case Kind::kCommitUpload:
+    case Kind::kAbortUpload:
+    case Kind::kSweep:
+    case Kind::kPurgeTombstones:
+      return false;
+  }
+  return true;
+}
+
 }  // namespace postbox

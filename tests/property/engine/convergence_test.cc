@@ -59,7 +59,6 @@ struct Replica {
   Replica() {
     Options o;
     o.durability = Durability::kRelaxed;  // Convergence is about merges, not syncs.
-    o.initial_map_size = uint64_t{8} << 20;
     auto opened = DB::Open(dir.path.string(), o);
     RC_ASSERT(opened.ok());
     db = std::move(*opened);

@@ -83,7 +83,6 @@ Harness::Harness(const HarnessConfig& config)
         Options o;
         o.durability = config.durability;
         o.relaxed_sync_interval = std::chrono::milliseconds(50);
-        o.initial_map_size = uint64_t{8} << 20;
         o.slot_depth = config.slot_depth;
         o.posting_policy = config.policy;
         o.max_key_size = kMaxKey;

@@ -1,5 +1,6 @@
 // WriteBatch and DB::Write: many ops in one transaction, each with its own result.
 #include <gtest/gtest.h>
+#include <lmdb.h>
 
 #include <algorithm>
 #include <string>
@@ -281,6 +282,55 @@ TEST_F(WriteBatchTest, DisconnectInBatch) {
   ASSERT_OK(db().Write(&batch));
   EXPECT_OK(batch.results()[0].status);
   EXPECT_CODE(batch.results()[1].status, kPermissionDenied);
+}
+
+// Overwrites the stored record of entry `key` of `m` with `garbage`, with raw
+// LMDB on the closed store (fault injection: a corrupted record on disk).
+void CorruptEntry(const std::string& path, const MailboxKey& m, const std::string& key,
+                  const std::string& garbage) {
+  MDB_env* env = nullptr;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  ASSERT_EQ(mdb_env_set_maxdbs(env, 32), 0);
+  ASSERT_EQ(mdb_env_set_mapsize(env, uint64_t{64} << 30), 0);
+  ASSERT_EQ(mdb_env_open(env, path.c_str(), 0, 0644), 0);
+  MDB_txn* txn = nullptr;
+  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+  MDB_dbi dbi = 0;
+  ASSERT_EQ(mdb_dbi_open(txn, "entries", 0, &dbi), 0);
+  std::string k(m.AsBytes());
+  k += key;
+  MDB_val kv{k.size(), k.data()}, vv{garbage.size(), const_cast<char*>(garbage.data())};
+  ASSERT_EQ(mdb_put(txn, dbi, &kv, &vv, 0), 0);
+  ASSERT_EQ(mdb_txn_commit(txn), 0);
+  mdb_env_close(env);
+}
+
+// An op that meets a corrupted record fails with Internal alone; the other
+// ops of its batch (group commit: other sessions' ops) commit.
+TEST_F(WriteBatchTest, OpOnACorruptedRecordFailsAlone) {
+  ASSERT_OK(db().PutEntry(a_, "bad", "v").status());
+  Close();
+  ASSERT_NO_FATAL_FAILURE(CorruptEntry(path(), a_, "bad", "xx"));
+  Open();
+  const uint64_t a_seq = Seq(a_);
+  WriteBatch batch;
+  batch.PutEntry(a_, "k1", "v1", 0);
+  batch.PutEntry(a_, "bad", "new", 0);
+  batch.PutEntry(b_, "k2", "v2", 0);
+  batch.DeleteEntry(a_, "bad", 0);
+  ASSERT_OK(db().Write(&batch));
+  ASSERT_EQ(batch.results().size(), 4u);
+  EXPECT_OK(batch.results()[0].status);
+  EXPECT_CODE(batch.results()[1].status, kInternal);
+  EXPECT_OK(batch.results()[2].status);
+  EXPECT_CODE(batch.results()[3].status, kInternal);
+  EXPECT_EQ(batch.changed_mailboxes(), Sorted({a_, b_}));
+  ASSERT_OK_AND_ASSIGN(EntryInfo k1, db().GetEntry(a_, "k1"));
+  EXPECT_EQ(k1.value, "v1");
+  ASSERT_OK_AND_ASSIGN(EntryInfo k2, db().GetEntry(b_, "k2"));
+  EXPECT_EQ(k2.value, "v2");
+  EXPECT_EQ(Seq(a_), a_seq + 1);
+  EXPECT_EQ(Seq(b_), 1u);
 }
 
 }  // namespace

@@ -214,5 +214,30 @@ TEST_F(PurgeTest, DeletedMailboxesDoNotBreakThePurge) {
   EXPECT_TRUE(Feed(b_, 0).reset);
 }
 
+// WriteBatch::PurgeTombstones: the bounded op a host runs inside its group
+// commits; it says how many it removed and whether more may remain.
+TEST_F(PurgeTest, PurgeOpInABatchIsBoundedAndSaysWhetherMoreRemain) {
+  for (int i = 0; i < 5; ++i) ASSERT_OK(db().DeleteEntry(a_, "k" + std::to_string(i)).status());
+  clock_.Advance(minutes(61));
+  ASSERT_OK(db().DeleteEntry(a_, "young").status());  // within the horizon: stays
+  WriteBatch batch;
+  const size_t first = batch.PurgeTombstones(3);
+  const size_t put = batch.PutEntry(b_, "k", "v", 0);
+  ASSERT_OK(db().Write(&batch));
+  ASSERT_OK(batch.results()[first].status);
+  EXPECT_EQ(batch.results()[first].purge, (PurgeResult{3, true}));
+  EXPECT_OK(batch.results()[put].status);
+
+  batch.Clear();
+  const size_t second = batch.PurgeTombstones(3);
+  ASSERT_OK(db().Write(&batch));
+  ASSERT_OK(batch.results()[second].status);
+  EXPECT_EQ(batch.results()[second].purge, (PurgeResult{2, false}));
+  EXPECT_EQ(Feed(a_).tombstones.size(), 1u);
+  EXPECT_GT(PurgedSeq(a_), 0u);
+  ASSERT_OK_AND_ASSIGN(size_t none, db().PurgeTombstones());
+  EXPECT_EQ(none, 0u);
+}
+
 }  // namespace
 }  // namespace postbox

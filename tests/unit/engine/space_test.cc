@@ -1,7 +1,10 @@
-// Space: the map grows when full; at max_map_size writes fail with
-// ResourceExhausted, change nothing, and leave the store usable.
+// Space: the map is reserved at max_map_size and the file grows with the data;
+// near the end (storage_reserve) ops that add data are refused with
+// ResourceExhausted while deletes, aborts, sweeps and purges still run, so a
+// full store can always be freed; an op that does not fit fails alone.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -13,12 +16,12 @@ namespace {
 
 constexpr uint64_t kMiB = uint64_t{1} << 20;
 
-class MapGrowthTest : public test::StoreTest {
- protected:
-  MapGrowthTest() { options_.initial_map_size = kMiB; }
-};
+class MapTest : public test::StoreTest {};
 
-TEST_F(MapGrowthTest, GrowsTransparentlyAcrossManyWrites) {
+TEST_F(MapTest, ReservedAtMaxMapSizeWhileTheFileGrowsWithTheData) {
+  const StoreStats empty = Stats();
+  EXPECT_EQ(empty.map_size, options_.max_map_size);
+  EXPECT_LT(empty.file_bytes, kMiB);
   const MailboxKey a = NewMailbox();
   const MailboxKey b = NewMailbox();
   Connect(a, b);
@@ -44,18 +47,19 @@ TEST_F(MapGrowthTest, GrowsTransparentlyAcrossManyWrites) {
     EXPECT_TRUE(blob == blobs[i]) << i;
   }
   const StoreStats stats = Stats();
-  EXPECT_GT(stats.map_size, 8 * kMiB);
+  EXPECT_EQ(stats.map_size, options_.max_map_size);  // never grown
+  EXPECT_GT(stats.file_bytes, 8 * kMiB);
   EXPECT_LE(stats.used_bytes, stats.map_size);
   EXPECT_GT(stats.used_bytes, 8 * kMiB);
   EXPECT_EQ(stats.entries, 200u);
   EXPECT_EQ(stats.messages, 4u);
-  // And the grown store reopens with everything in it.
+  // And the store reopens with everything in it.
   Reopen();
   ASSERT_OK_AND_ASSIGN(std::string blob, db().ReadBlob(a, ids[3]));
   EXPECT_TRUE(blob == blobs[3]);
 }
 
-TEST_F(MapGrowthTest, BigBatchGrowsToo) {
+TEST_F(MapTest, BigBatchFits) {
   const MailboxKey a = NewMailbox();
   WriteBatch batch;
   for (int i = 0; i < 100; ++i) {
@@ -70,10 +74,7 @@ TEST_F(MapGrowthTest, BigBatchGrowsToo) {
 
 class StorageFullTest : public test::StoreTest {
  protected:
-  StorageFullTest() {
-    options_.initial_map_size = kMiB;
-    options_.max_map_size = 2 * kMiB;
-  }
+  StorageFullTest() { options_.max_map_size = 2 * kMiB; }
   void SetUp() override {
     StoreTest::SetUp();
     a_ = NewMailbox();
@@ -162,26 +163,30 @@ TEST_F(StorageFullTest, BlobBiggerThanMapChangesNothing) {
   EXPECT_OK(db().PostMessage(Request(a_, b_, "t", small)));
 }
 
-TEST_F(StorageFullTest, EnvironmentFailureFailsTheWholeBatch) {
+// An op that does not fit the map (MDB_MAP_FULL part-way) fails alone: the
+// small ops of its batch commit.
+TEST_F(StorageFullTest, OpTooLargeToFitFailsAloneWhileSmallOnesFit) {
   const std::string huge = test::Bytes(3 * kMiB, 10);
   WriteBatch batch;
   batch.PutEntry(a_, "k", "v", 0);
-  batch.PostMessage(Request(a_, b_, "t", huge));
+  const PostRequest post = Request(a_, b_, "t", huge);
+  batch.PostMessage(post);
   batch.PutEntry(b_, "k", "v", 0);
-  EXPECT_CODE(db().Write(&batch), kResourceExhausted);
-  ASSERT_EQ(batch.results().size(), 3u);
-  for (const OpResult& r : batch.results()) EXPECT_CODE(r.status, kResourceExhausted);
-  EXPECT_TRUE(batch.changed_mailboxes().empty());
-  EXPECT_CODE(db().GetEntry(a_, "k"), kNotFound);
-  EXPECT_CODE(db().GetEntry(b_, "k"), kNotFound);
-  EXPECT_EQ(Seq(a_), 0u);
-  EXPECT_EQ(Seq(b_), 0u);
-  // The same small ops on their own go through.
-  batch.Clear();
-  batch.PutEntry(a_, "k", "v", 0);
   ASSERT_OK(db().Write(&batch));
+  ASSERT_EQ(batch.results().size(), 3u);
   EXPECT_OK(batch.results()[0].status);
+  EXPECT_CODE(batch.results()[1].status, kResourceExhausted);
+  EXPECT_FALSE(batch.results()[1].message.has_value());
+  EXPECT_OK(batch.results()[2].status);
+  std::vector<MailboxKey> both = {a_, b_};
+  std::sort(both.begin(), both.end());
+  EXPECT_EQ(batch.changed_mailboxes(), both);
   EXPECT_OK(db().GetEntry(a_, "k"));
+  EXPECT_OK(db().GetEntry(b_, "k"));
+  EXPECT_CODE(db().GetMessage(a_, post.id), kNotFound);
+  EXPECT_EQ(Seq(a_), 1u);
+  EXPECT_EQ(Seq(b_), 1u);
+  EXPECT_EQ(Stats().blob_chunks, 0u);
 }
 
 class StatsTest : public test::StoreTest {};

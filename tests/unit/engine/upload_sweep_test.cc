@@ -200,5 +200,42 @@ TEST_F(UploadSweepTest, CommitsInBoundedBatches) {
   EXPECT_GE(intermediate, 1u) << "the reader never saw a state between batches";
 }
 
+// WriteBatch::Sweep: the bounded op a host runs inside its group commits. It
+// sweeps as of the batch's clock, says whether more remain, and commits with
+// the batch's other ops.
+TEST_F(UploadSweepTest, SweepOpInABatchIsBoundedAndSaysWhetherMoreRemain) {
+  std::vector<MessageId> old;
+  for (int i = 0; i < 3; ++i) {
+    const std::string blob = test::Bytes(100 * kKiB, 50 + i);
+    const UploadRequest req = Declare(blob, "old" + std::to_string(i));
+    ASSERT_OK(db().BeginUpload(req));
+    ASSERT_TRUE(WriteRange(req.id, blob, 0, 10 * kKiB, 10 * kKiB));
+    old.push_back(req.id);
+  }
+  clock_.Advance(options_.upload_ttl + milliseconds(1));
+  const UploadRequest young = Declare("young bytes", "young");
+  ASSERT_OK(db().BeginUpload(young));
+
+  WriteBatch batch;
+  const size_t probe = batch.Sweep(0);  // removes nothing, but says whether any is due
+  const size_t put = batch.PutEntry(a_, "k", "v", 0);
+  const size_t first = batch.Sweep(2);
+  ASSERT_OK(db().Write(&batch));
+  ASSERT_OK(batch.results()[probe].status);
+  EXPECT_EQ(batch.results()[probe].sweep, (SweepResult{0, 0, true}));
+  EXPECT_OK(batch.results()[put].status);
+  ASSERT_OK(batch.results()[first].status);
+  EXPECT_EQ(batch.results()[first].sweep, (SweepResult{2, 20 * kKiB, true}));
+
+  batch.Clear();
+  const size_t second = batch.Sweep(2);
+  ASSERT_OK(db().Write(&batch));
+  ASSERT_OK(batch.results()[second].status);
+  EXPECT_EQ(batch.results()[second].sweep, (SweepResult{1, 10 * kKiB, false}));
+  for (const MessageId& id : old) EXPECT_CODE(db().UploadOffset(a_, id), kNotFound);
+  EXPECT_OK(db().UploadOffset(a_, young.id));
+  EXPECT_OK(db().GetEntry(a_, "k"));
+}
+
 }  // namespace
 }  // namespace postbox
