@@ -74,10 +74,18 @@ Status World::Rebuild(DB* db) {
     return *out;
   };
   MessageId in, out, foreign, gone, empty, upload, upload_in;
-  const std::string in_blob = PatternBytes(kInSeed, kInBlobSize);
-  const std::string out_blob = PatternBytes(kOutSeed, kOutBlobSize);
-  const std::string up_blob = PatternBytes(kUploadSeed, kUploadSize);
-  const std::string up_in_blob = PatternBytes(kUploadInSeed, kUploadInSize);
+  // The same every time: made once.
+  static const std::string in_blob = PatternBytes(kInSeed, kInBlobSize);
+  static const std::string out_blob = PatternBytes(kOutSeed, kOutBlobSize);
+  static const std::string up_blob = PatternBytes(kUploadSeed, kUploadSize);
+  static const std::string up_in_blob = PatternBytes(kUploadInSeed, kUploadInSize);
+  static const auto big = [] {
+    std::array<std::string, kBigEntries> v;
+    for (size_t i = 0; i < kBigEntries; ++i) {
+      v[i] = PatternBytes(kBigSeed + static_cast<uint32_t>(i), kBigEntrySize);
+    }
+    return v;
+  }();
 
   WriteBatch b;
   b.Connect(self.mkey, peer.mkey);
@@ -96,8 +104,7 @@ Status World::Rebuild(DB* db) {
   b.PutEntry(self.mkey, "profile/name", "Ada", 0);
   for (int i = 1; i <= 4; ++i) b.PutEntry(self.mkey, "read/" + std::to_string(i), "1", 0);
   for (size_t i = 0; i < kBigEntries; ++i) {
-    b.PutEntry(self.mkey, "big/" + std::to_string(i),
-               PatternBytes(kBigSeed + static_cast<uint32_t>(i), kBigEntrySize), 0);
+    b.PutEntry(self.mkey, "big/" + std::to_string(i), big[i], 0);
   }
   b.PutEntry(self.mkey, "gone/key", "deleted below", 0);
   b.DeleteEntry(self.mkey, "gone/key", 0);
