@@ -30,6 +30,7 @@
 #include "fuzz/session/input.h"
 #include "fuzz/session/peer.h"
 #include "fuzz/session/replies.h"
+#include "fuzz/session/stream.h"
 #include "fuzz/session/world.h"
 #include "postbox/db.h"
 #include "postbox/sync/server.h"
@@ -185,17 +186,6 @@ void AtExit() {
   delete &h;
 }
 
-// True if the frame headers in `s`, walked by their length fields, end
-// exactly at its end: a frame appended then starts on a frame boundary.
-bool EndsOnFrameBoundary(std::string_view s) {
-  uint64_t at = 0;
-  while (at + w::kFrameHeaderSize <= s.size()) {
-    at += w::kFrameHeaderSize +
-          w::ReadFrameHeader(reinterpret_cast<const uint8_t*>(s.data() + at)).length;
-  }
-  return at == s.size();
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -209,44 +199,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   const uint8_t mode = size > 0 ? data[0] : 0;
   const size_t write_size = size > 1 ? data[1] : 0;
-  const std::string_view body(reinterpret_cast<const char*>(data), size);
 
   // The stream and where each write ends.
-  std::string stream;
-  std::vector<size_t> ends;
+  fz::Stream stream;
   if (mode & fz::kModeHello) {
     const auto hello = HelloFrame(h.world.self(), h.world.value(fz::Ref::kSecretSelf));
-    stream.assign(hello.begin(), hello.end());
-    ends.push_back(stream.size());
+    stream.Write({reinterpret_cast<const char*>(hello.data()), hello.size()});
   }
-  for (size_t at = std::min<size_t>(size, 2); at < size;) {
-    size_t cut = body.find(fz::kCut, at);
-    if (cut == std::string_view::npos) cut = size;
-    std::string segment(body.substr(at, cut - at));
-    h.world.Substitute(&segment);
-    for (size_t i = 0; i < segment.size();) {
-      const size_t n =
-          write_size == 0 ? segment.size() - i : std::min(write_size, segment.size() - i);
-      stream.append(segment, i, n);
-      ends.push_back(stream.size());
-      i += n;
-    }
-    at = cut == size ? size : cut + fz::kCut.size();
-  }
-  const bool sentinel = (mode & fz::kModeLinger) && EndsOnFrameBoundary(stream);
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  fz::AppendBody(input.substr(std::min<size_t>(size, 2)), mode & fz::kModeFramed, write_size,
+                 h.world, &stream);
+  const bool sentinel = (mode & fz::kModeLinger) && fz::EndsOnFrameBoundary(stream.bytes);
   if (sentinel) {
     const auto put = Encode(fz::kSentinelRequestId,
                             w::EntryPut{.key = fz::kSentinelKey, .value = "", .version = 0});
-    stream.append(put.begin(), put.end());
-    ends.push_back(stream.size());
+    stream.Write({reinterpret_cast<const char*>(put.data()), put.size()});
   }
 
   fz::Peer peer(h.server->port());
   size_t begin = 0;
   bool open = true;
-  for (size_t i = 0; i < ends.size() && open; ++i) {
-    open = peer.Send(std::string_view(stream).substr(begin, ends[i] - begin));
-    begin = ends[i];
+  for (size_t i = 0; i < stream.ends.size() && open; ++i) {
+    open = peer.Send(std::string_view(stream.bytes).substr(begin, stream.ends[i] - begin));
+    begin = stream.ends[i];
     if (open && (mode & fz::kModePace) && i < fz::kMaxPacedWrites) peer.Pause(1);
   }
   // Every request gets exactly one reply (wire/PROTOCOL.md §3): a sentinel
@@ -258,7 +233,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     });
     if (answered) {
       ++h.reply_checks;
-      if (std::string e = fz::CheckReplies(stream, r); !e.empty()) fz::Finding(e);
+      if (std::string e = fz::CheckReplies(stream.bytes, r); !e.empty()) fz::Finding(e);
     }
   }
   if (mode & fz::kModeReset) {

@@ -6,10 +6,11 @@
 //   byte 0   mode: the kMode* bits below (missing bytes read as 0)
 //   byte 1   write size: the stream is sent in writes of this many bytes
 //            (0: no cut by size)
-//   bytes 2… the byte stream for the server, with two kinds of markers:
-//            kCut ("@cut") is removed and ends a write there, so an input can
-//            cut a header from its payload; a token (kTokenPrefix + a name,
-//            see Token()) is replaced by the fixture value it names.
+//   bytes 2… the byte stream for the server, with markers: kCut ("@cut") is
+//            removed and ends a write there, so an input can cut a header
+//            from its payload; a token (kTokenPrefix + a name, see Token())
+//            is replaced by the fixture value it names; with kModeFramed,
+//            kFrame ("@frm") starts a frame whose length the harness fills in.
 // Tokens exist because every input runs against a fresh fixture (new random
 // mailbox keys, message ids and secrets, which a checked-in corpus cannot
 // hold): "@pbx:self......." becomes the 16 bytes of the session's own mailbox
@@ -40,9 +41,16 @@ inline constexpr uint8_t kModeLinger = 0x02;
 inline constexpr uint8_t kModePace = 0x04;
 // End with a TCP reset (SO_LINGER 0) instead of shutdown(SHUT_WR).
 inline constexpr uint8_t kModeReset = 0x08;
+// The harness writes frame lengths: each kFrame marker ("@frm") is followed by
+// a frame without its 4-byte length field (type, flags, reserved, request id,
+// payload), and the harness puts in front of it the length of what follows up
+// to the next marker. Bytes inserted into or cut from a payload then keep the
+// framing intact, so mutations reach far more requests.
+inline constexpr uint8_t kModeFramed = 0x10;
 
 inline constexpr size_t kMaxPacedWrites = 32;
 inline constexpr std::string_view kCut = "@cut";
+inline constexpr std::string_view kFrame = "@frm";
 inline constexpr std::string_view kTokenPrefix = "@pbx:";
 inline constexpr uint64_t kSentinelRequestId = 0x5e5e5e5e5e5e5e5eull;
 inline constexpr std::string_view kSentinelKey = "~harness-sentinel";

@@ -24,7 +24,8 @@ namespace fz = postbox::fuzz;
 namespace w = postbox::wire;
 using fz::Ref;
 
-constexpr uint8_t H = fz::kModeHello, L = fz::kModeLinger, P = fz::kModePace, R = fz::kModeReset;
+constexpr uint8_t H = fz::kModeHello, L = fz::kModeLinger, P = fz::kModePace, R = fz::kModeReset,
+                  F = fz::kModeFramed;
 
 w::Bytes16 Id(Ref r) {
   const std::string t = fz::Token(r);
@@ -79,17 +80,36 @@ w::Hello HelloAs(Ref mkey, Ref secret, w::Platform platform = w::Platform::kNone
 class Corpus {
  public:
   explicit Corpus(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  // Writes the seed; while twins are on, a body of whole frames is also
+  // written in kModeFramed form as NAME_framed.
   void Add(const std::string& name, uint8_t mode, uint8_t write_size, const std::string& body) {
+    Write(name, mode, write_size, body);
+    if (!twins_ || body.find(fz::kCut) != std::string::npos) return;
+    std::string framed;
+    size_t at = 0;
+    while (at + w::kFrameHeaderSize <= body.size()) {
+      const size_t size =
+          w::kFrameHeaderSize +
+          w::ReadFrameHeader(reinterpret_cast<const uint8_t*>(body.data() + at)).length;
+      framed += std::string(fz::kFrame) + body.substr(at + sizeof(uint32_t), size - 4);
+      at += size;
+    }
+    if (at == body.size()) Write(name + "_framed", mode | fz::kModeFramed, write_size, framed);
+  }
+  void Twins(bool on) { twins_ = on; }
+  int count() const { return count_; }
+
+ private:
+  void Write(const std::string& name, uint8_t mode, uint8_t write_size, const std::string& body) {
     std::string bytes{static_cast<char>(mode), static_cast<char>(write_size)};
     bytes += body;
     std::ofstream(dir_ / name, std::ios::binary)
         .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     ++count_;
   }
-  int count() const { return count_; }
 
- private:
   std::filesystem::path dir_;
+  bool twins_ = false;
   int count_ = 0;
 };
 
@@ -407,6 +427,11 @@ void Framing(Corpus& c) {
   c.Add("frame_header_only", H, 0, poll + ping.substr(0, w::kFrameHeaderSize));
   c.Add("frame_bytewise_paced", H | L | P, 1, ping);
   c.Add("frame_header_then_close", 0, 0, Header(60000, 16, 0, 0, 1));
+  const std::string frm(fz::kFrame), cut(fz::kCut);
+  c.Add("framed_short_piece", H | L | F, 0, frm + std::string("\x1a\x00", 2));
+  c.Add("framed_cut_in_payload", H | L | F | P, 0,
+        frm + ping.substr(4, 12) + cut + ping.substr(16) + frm + poll.substr(4));
+  c.Add("framed_junk_first", H | L | F, 0, "junk" + frm + ping.substr(4));
   c.Add("empty_input", 0, 0, "");
   c.Add("hello_only", H | L, 0, "");
   std::string pings;
@@ -455,6 +480,7 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(argv[1]);
   Corpus c(argv[1]);
   PerType(c);
+  c.Twins(true);  // the scenarios also in kModeFramed form, for mutations to build on
   Uploads(c);
   Downloads(c);
   Statuses(c);
@@ -462,6 +488,7 @@ int main(int argc, char** argv) {
   ConnectionsAndPush(c);
   PollAndAck(c);
   Hellos(c);
+  c.Twins(false);
   Framing(c);
   std::printf("wrote %d seeds\n", c.count());
   return 0;
