@@ -210,6 +210,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fz::AppendBody(input.substr(std::min<size_t>(size, 2)), mode & fz::kModeFramed, write_size,
                  h.world, &stream);
   const bool sentinel = (mode & fz::kModeLinger) && fz::EndsOnFrameBoundary(stream.bytes);
+  // If the input itself uses the sentinel's request id, its first reply does
+  // not prove that every write before the sentinel has been answered.
+  const uint64_t sentinel_id = fz::kSentinelRequestId;
+  const bool sentinel_unique =
+      stream.bytes.find(std::string_view(reinterpret_cast<const char*>(&sentinel_id),
+                                         sizeof(sentinel_id))) == std::string::npos;
   if (sentinel) {
     const auto put = Encode(fz::kSentinelRequestId,
                             w::EntryPut{.key = fz::kSentinelKey, .value = "", .version = 0});
@@ -231,7 +237,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const bool answered = std::any_of(r.begin(), r.end(), [](const fz::Received& f) {
       return f.request_id == fz::kSentinelRequestId && f.type == w::MessageType::kOk;
     });
-    if (answered) {
+    if (answered && sentinel_unique) {
       ++h.reply_checks;
       if (std::string e = fz::CheckReplies(stream.bytes, r); !e.empty()) fz::Finding(e);
     }
@@ -240,6 +246,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     peer.Reset();
   } else {
     peer.FinishAndDrain();
+    // A session closed for a malformed frame: were the requests before it
+    // answered? Issue 10 leaves open whether they must be (or the rule is
+    // documented otherwise), so for now this is not strict.
+    const auto& r = peer.received();
+    const bool malformed = std::any_of(r.begin(), r.end(), [](const fz::Received& f) {
+      return f.request_id == 0 && f.type == w::MessageType::kError &&
+             (f.number == 400 || f.number == 413);
+    });
+    if ((mode & fz::kModeHello) && malformed) {
+      if (std::string e = fz::CheckReplies(stream.bytes, r); !e.empty()) {
+        fz::Oracle::Get().Soft("a request before a malformed frame left without a reply", e);
+      }
+    }
   }
   if (h.inputs % kHealthEvery == 0) HealthCheck(h);
   return 0;

@@ -96,18 +96,18 @@ inline std::string Token(Ref r) {
 }
 
 // ---- The fixture's contents (the same in every run) ----
-inline constexpr size_t kInBlobSize = 20000;  // more than one stored piece
+inline constexpr size_t kInBlobSize = 10000;  // more than two stored pieces
 inline constexpr size_t kOutBlobSize = 100;
-inline constexpr size_t kUploadSize = 10000;
-inline constexpr size_t kUploadCommitted = 6000;
+inline constexpr size_t kUploadSize = 6000;
+inline constexpr size_t kUploadCommitted = 2500;
 inline constexpr size_t kUploadInSize = 5000;
 inline constexpr size_t kUploadInCommitted = 1000;
 inline constexpr std::string_view kUploadTopic = "up";
 inline constexpr std::string_view kUploadMeta = "{\"ct\":\"video/mp4\"}";
-inline constexpr size_t kBigEntries = 4;        // "big/0" … "big/3"
-inline constexpr size_t kBigEntrySize = 4000;   // incompressible
-inline constexpr size_t kMaxChunkSize = 16384;  // the store's max_chunk_size
-inline constexpr size_t kMaxValueSize = 8192;   // the store's max_value_size
+inline constexpr size_t kBigEntries = 4;       // "big/0" … "big/3"
+inline constexpr size_t kBigEntrySize = 4000;  // incompressible
+inline constexpr size_t kMaxChunkSize = 4096;  // the store's max_chunk_size (small seeds)
+inline constexpr size_t kMaxValueSize = 8192;  // the store's max_value_size
 inline constexpr uint32_t kMaxFramePayload = 64 * 1024;
 
 // `n` bytes that depend only on `seed` (xorshift), so blobs and their

@@ -114,7 +114,7 @@ class Corpus {
 };
 
 const std::string kUploadBlob = fz::PatternBytes(fz::kUploadSeed, fz::kUploadSize);
-const std::string kFreshBlob = fz::PatternBytes(9, 20000);
+const std::string kFreshBlob = fz::PatternBytes(9, 6000);
 
 // One valid example of every request a client sends, against the fixture.
 std::vector<std::pair<std::string, w::AnyMessage>> Requests() {
@@ -326,7 +326,7 @@ void Entries(Corpus& c) {
   std::string pipelined;
   for (int i = 0; i < 100; ++i) pipelined += put(100 + i, "counter", "", 0);
   c.Add("entries_pipelined_puts", H | L, 0, pipelined + get(300, "counter"));
-  c.Add("entries_put_then_garbage", H, 0, put(1, "retry", "once", 0) + "garbage!garbage!garbage!");
+  c.Add("entries_put_then_garbage", H, 0, put(2, "retry", "once", 0) + "garbage!garbage!garbage!");
 }
 
 void ConnectionsAndPush(Corpus& c) {
@@ -435,7 +435,7 @@ void Framing(Corpus& c) {
   c.Add("empty_input", 0, 0, "");
   c.Add("hello_only", H | L, 0, "");
   std::string pings;
-  for (int i = 0; i < 300; ++i) pings += Frame(i, w::Ping{static_cast<uint64_t>(i)});
+  for (int i = 0; i < 100; ++i) pings += Frame(i, w::Ping{static_cast<uint64_t>(i)});
   c.Add("pings_pipelined", L, 0, pings);
   // zstd frames made by hand: magic, descriptor, content size, one block.
   const std::string magic = "\x28\xb5\x2f\xfd";

@@ -127,7 +127,8 @@ void Oracle::Soft(const std::string& kind, const std::string& detail) {
     }
   }
   soft_.emplace_back(kind, 1);
-  std::fprintf(stderr, "session fuzzer (not strict): first %s: %s\n", kind.c_str(), detail.c_str());
+  std::fprintf(stderr, "session fuzzer (not strict, %s): first %s: %s\n", Context().c_str(),
+               kind.c_str(), detail.c_str());
 }
 
 void Oracle::Summary() const {
