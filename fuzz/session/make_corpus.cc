@@ -1,9 +1,10 @@
 // Writes the seed corpus of fuzz/session_fuzzer.cc: every request type valid,
-// before Hello, compressed, truncated, corrupted and cut into writes; every
-// server-to-client type sent by a client; and scenarios a hostile client
-// would try (pipelined requests, uploads at odd offsets, download storms,
-// broken headers, decompression bombs, wild Ack cursors, Hellos of every
-// verdict). Input format and tokens: fuzz/session/input.h. Deterministic.
+// compressed, corrupted and cut into writes, and all of them pipelined, before
+// Hello, truncated and byte by byte; every server-to-client type sent by a
+// client; and scenarios a hostile client would try (pipelined requests,
+// uploads at odd offsets, download storms, broken headers, decompression
+// bombs, wild Ack cursors, Hellos of every verdict). Input format and tokens:
+// fuzz/session/input.h. Deterministic.
 //
 // Usage: postbox_session_fuzz_corpus DIR   (e.g. fuzz/corpus/session)
 #include <cstdio>
@@ -165,10 +166,8 @@ void PerType(Corpus& c) {
     const uint8_t hello = name == "Hello" ? 0 : H;
     const std::string f = AnyFrame(9, m);
     c.Add(name, hello | L, 0, f);
-    if (name != "Hello") c.Add(name + "_before_hello", L, 0, f);
     const std::string z = AnyFrame(9, m, w::Compression::kAlways);
     if (z[6] != 0) c.Add(name + "_zstd", hello | L, 0, z);
-    c.Add(name + "_truncated", hello, 0, f.substr(0, f.size() / 2 + 8));
     std::string bad = f;
     bad[w::kFrameHeaderSize] ^= 0x5a;  // the root offset: verification fails
     c.Add(name + "_corrupt", hello | L, 0, bad);
@@ -177,7 +176,6 @@ void PerType(Corpus& c) {
           f.substr(0, w::kFrameHeaderSize) + std::string(fz::kCut) +
               f.substr(w::kFrameHeaderSize, 8) + std::string(fz::kCut) +
               f.substr(w::kFrameHeaderSize + 8));
-    c.Add(name + "_x3_bytewise", hello | L, 1, f + f + f);
   }
   for (const auto& [name, m] : ServerOnly()) c.Add("server_only_" + name, H | L, 0, AnyFrame(4, m));
 }
@@ -468,6 +466,9 @@ void Framing(Corpus& c) {
   c.Add("pipelined_every_request", H | L, 0, mixed);
   c.Add("pipelined_every_request_cut_7", H | L, 7, mixed);
   c.Add("pipelined_every_request_reset", H | R, 0, mixed);
+  c.Add("pipelined_every_request_bytewise", H | L, 1, mixed);
+  c.Add("pipelined_every_request_before_hello", L, 0, mixed);
+  c.Add("pipelined_every_request_truncated", H, 0, mixed.substr(0, mixed.size() - 5));
 }
 
 }  // namespace
