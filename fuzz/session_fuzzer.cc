@@ -1,18 +1,22 @@
 // session: byte streams into a real in-process server session.
 //
 // One postbox::sync::Server (library code, one loop thread, 127.0.0.1, an
-// ephemeral port, a 64 KiB frame limit, short timeouts) runs on a store in a
-// temp folder for the whole process. For each input the harness writes a fresh
-// fixture into the store (fuzz/session/world.h: mailboxes, a connection,
-// posted and superseded messages, uploads in progress, entries), opens a new
-// TCP connection and sends the input's stream, cut into writes where the input
-// says (fuzz/session/input.h has the format), optionally after a valid Hello
-// with the fixture's real credentials. Then it closes its write side and reads
-// until the server closes the connection. Findings, besides what the
-// sanitizers and a crash report:
-//   - the server neither answers nor closes within kDeadline (5 s);
-//   - a request left without a reply (the lingering sentinel never answered);
-//   - a frame a conforming client refuses, and the checks of Oracle (peer.h);
+// ephemeral port, a 64 KiB frame limit, a 256 KiB output limit) runs on a
+// store in a temp folder for the whole process. For each input the harness
+// writes a fresh fixture into the store (fuzz/session/world.h: mailboxes, a
+// connection, posted and superseded messages, uploads in progress, entries),
+// opens a new TCP connection and sends the input's stream, cut into writes
+// where the input says (fuzz/session/input.h has the format), optionally
+// after a valid Hello with the fixture's real credentials. Then it closes its
+// write side and reads until the server closes the connection. Findings,
+// besides crashes and sanitizer reports:
+//   - the server neither answers nor closes within fz::kDeadline (5 s; its
+//     own idle and pong timeouts are longer, so they cannot hide a session
+//     that outlives its client);
+//   - a request without exactly one reply, checked when the lingering
+//     sentinel (a write sent last) is answered (fuzz/session/replies.h);
+//   - a frame a conforming client refuses, and the other checks of Oracle
+//     (fuzz/session/peer.h), some of them only when strict;
 //   - every kHealthEvery inputs and at exit: the server no longer serves a
 //     well-behaved client (connect, Hello, Poll, Ping on a mailbox of its own).
 // The same file replays the corpus as a ctest (fuzz/replay_main.cc).
@@ -147,8 +151,10 @@ Harness& Start() {
   so.threads = 1;
   so.max_connections = 32;
   so.window = 2;
-  so.idle_timeout = std::chrono::milliseconds(500);
-  so.pong_timeout = std::chrono::milliseconds(1000);
+  // Longer than fz::kDeadline together: a session the server should close at
+  // once (the client's EOF) must not be saved by the idle timeout instead.
+  so.idle_timeout = std::chrono::seconds(10);
+  so.pong_timeout = std::chrono::seconds(5);
   so.max_session = std::chrono::seconds(30);
   so.max_outbound_bytes = 256 * 1024;
   so.max_frame_payload = fz::kMaxFramePayload;
