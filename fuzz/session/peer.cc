@@ -109,8 +109,11 @@ void Finding(const std::string& what) {
 }
 
 Oracle::Oracle() {
+  // Strict by default since the server answers every request read before a
+  // malformed frame and bounds replies by their uncompressed size (issue 10);
+  // POSTBOX_SESSION_FUZZ_STRICT=0 only counts these findings.
   const char* s = std::getenv("POSTBOX_SESSION_FUZZ_STRICT");
-  strict_ = s != nullptr && std::strcmp(s, "1") == 0;
+  strict_ = s == nullptr || std::strcmp(s, "0") != 0;
 }
 
 Oracle& Oracle::Get() {
