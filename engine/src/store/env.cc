@@ -407,17 +407,29 @@ Status Env::Read(const std::function<Status(Txn&)>& fn) const {
 
 Status Env::Write(const std::function<Status(Txn&)>& fn) {
   if (options_.read_only) return Status::PermissionDenied("store opened read-only");
-  std::lock_guard<std::mutex> writer(writer_);
-  POSTBOX_RETURN_IF_ERROR(SyncBarrier());
-  // Now and then, also before space runs short, clear dead readers' slots
-  // (the scan costs a few µs per slot in use).
-  if (++writes_ % kReaderCheckEvery == 0) POSTBOX_RETURN_IF_ERROR(ClearDeadReaders().status());
-  WriteSpace space{&path_, reserve_, CheckSpace()};
-  if (!space.growth.ok() && !space.growth.Is(Code::kResourceExhausted)) return space.growth;
+  // The gate before the writer mutex, always: a thread holding a BlobView
+  // (the gate, shared) may write, so the opposite order could deadlock.
   std::optional<SharedGate> gate;
+  std::unique_lock<std::mutex> writer;
+  std::optional<WriteSpace> space;
   MDB_txn* txn = nullptr;
-  POSTBOX_RETURN_IF_ERROR(BeginTxn(0, &gate, &txn));
-  Txn t(txn, tables_, &space);
+  for (;;) {
+    gate.emplace(&gate_);
+    writer = std::unique_lock<std::mutex>(writer_);
+    POSTBOX_RETURN_IF_ERROR(SyncBarrier());
+    // Now and then, also before space runs short, clear dead readers' slots
+    // (the scan costs a few µs per slot in use).
+    if (++writes_ % kReaderCheckEvery == 0) POSTBOX_RETURN_IF_ERROR(ClearDeadReaders().status());
+    space.emplace(WriteSpace{&path_, reserve_, CheckSpace()});
+    if (!space->growth.ok() && !space->growth.Is(Code::kResourceExhausted)) return space->growth;
+    const int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+    if (rc == 0) break;
+    writer.unlock();
+    gate.reset();
+    if (rc != MDB_MAP_RESIZED) return LmdbError(rc, "mdb_txn_begin");
+    POSTBOX_RETURN_IF_ERROR(AdoptMapSize());  // another process's data reaches past our map
+  }
+  Txn t(txn, tables_, &*space);
   Status s = fn(t);
   if (s.ok()) s = t.error();  // never commit a transaction LMDB marked unusable
   if (!s.ok()) {

@@ -420,3 +420,61 @@ TEST_F(HardeningTest, ConfigurationsThatCannotFitAFrameAreRefused) {
 
 }  // namespace
 }  // namespace postbox::sync::testing
+
+namespace postbox::sync::testing {
+namespace {
+
+// Nothing else ever called Sweep or PurgeTombstones: abandoned uploads and
+// tombstones piled up for ever. The writer runs both in bounded batches.
+TEST_F(HardeningTest, TheServerSweepsUploadsAndPurgesTombstonesItself) {
+  ServerOptions so;
+  so.maintenance_interval = 50ms;
+  so.sweep_batch = 1;  // three uploads: the sweep must continue across commits
+  Options o;
+  o.upload_ttl = 300ms;
+  o.tombstone_horizon = 300ms;
+  StartServer(so, o);
+  const auto a = NewMailbox();
+  const auto b = NewMailbox();
+  ASSERT_TRUE(db_->Connect(a.mkey, b.mkey).ok());
+  RawConn c(server_->port());
+  ASSERT_TRUE(c.Send(1, HelloFor(a)));
+  ASSERT_TRUE(c.Read());
+  std::vector<wire::Bytes16> ids;
+  for (int i = 0; i < 3; ++i) {
+    wire::UploadBegin begin;
+    const MessageId id = MessageId::Random();
+    std::memcpy(begin.id.data(), id.bytes.data(), 16);
+    std::memcpy(begin.to.data(), b.mkey.bytes.data(), 16);
+    begin.length = 1000;
+    ASSERT_TRUE(c.Send(10 + i, begin));
+    auto reply = c.Read();
+    ASSERT_TRUE(reply && std::holds_alternative<wire::UploadOffset>(*reply));
+    ASSERT_TRUE(c.Send(20 + i, wire::UploadChunk{begin.id, 0, "0123456789"}));
+    ASSERT_TRUE(c.Read());
+    ids.push_back(begin.id);
+  }
+  ASSERT_TRUE(c.Send(30, wire::EntryPut{"gone", "soon", 0}));
+  ASSERT_TRUE(c.Read());
+  ASSERT_TRUE(c.Send(31, wire::EntryDelete{"gone", 0}));
+  ASSERT_TRUE(c.Read());
+  const auto deadline = Clock::now() + 10s;
+  while ((server_->stats().uploads_swept < 3 || server_->stats().tombstones_purged < 1) &&
+         Clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);  // polling counters
+  }
+  EXPECT_EQ(server_->stats().uploads_swept, 3u);
+  EXPECT_GE(server_->stats().tombstones_purged, 1u);
+  for (const auto& id : ids) {
+    ASSERT_TRUE(c.Send(40, wire::UploadQueryOffset{id}));
+    auto r = c.Read();
+    ASSERT_TRUE(r && std::holds_alternative<wire::ErrorReply>(*r));
+    EXPECT_EQ(std::get<wire::ErrorReply>(*r).code, 404);
+  }
+  auto stats = db_->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->blob_chunks, 0u);
+}
+
+}  // namespace
+}  // namespace postbox::sync::testing

@@ -243,17 +243,32 @@ void ServerCore::Deliver(std::vector<std::vector<Completion>>* per_loop,
   }
 }
 
+bool ServerCore::MaintenanceDue() const {
+  return options_.maintenance_interval.count() > 0 &&
+         (maintenance_pending_ || std::chrono::steady_clock::now() >= next_maintenance_);
+}
+
 void ServerCore::WriterMain() {
   std::vector<QueuedOp> ops;
   std::vector<internal::HostWrite*> hosts;
   std::vector<std::vector<Completion>> per_loop(loops_.size());
   WriteBatch batch;
+  // The first round soon after start: a server restarted after a long pause
+  // should not wait a whole interval to clean up.
+  next_maintenance_ = std::chrono::steady_clock::now() +
+                      std::min<std::chrono::milliseconds>(options_.maintenance_interval,
+                                                          std::chrono::seconds(5));
   for (;;) {
     {
       std::unique_lock lock(wmu_);
-      wcv_.wait(lock, [&] { return !queue_.empty() || !host_queue_.empty() || writer_stop_; });
-      if (queue_.empty() && host_queue_.empty()) {
-        writer_closed_ = true;  // writer_stop_ and nothing left
+      const auto ready = [&] { return !queue_.empty() || !host_queue_.empty() || writer_stop_; };
+      if (options_.maintenance_interval.count() == 0) {
+        wcv_.wait(lock, ready);
+      } else if (!maintenance_pending_) {
+        wcv_.wait_until(lock, next_maintenance_, ready);
+      }
+      if (writer_stop_ && queue_.empty() && host_queue_.empty()) {
+        writer_closed_ = true;  // stopping and nothing left
         return;
       }
       ops.swap(queue_);
@@ -272,23 +287,31 @@ void ServerCore::WriterMain() {
     hosts.clear();
     // Everything the sessions queued meanwhile: one durable transaction per
     // max_batch_ops or max_batch_bytes, each op answered only after its commit.
-    for (size_t begin = 0, end = 0; begin < ops.size(); begin = end) {
+    // Housekeeping that is due rides along in the first (or alone, if idle).
+    bool maintain = MaintenanceDue();
+    for (size_t begin = 0, end = 0; begin < ops.size() || maintain; begin = end) {
       size_t bytes = 0;
       while (end < ops.size() && end - begin < options_.max_batch_ops &&
              (end == begin || bytes + ops[end].bytes <= options_.max_batch_bytes)) {
         bytes += ops[end].bytes;
         ++end;
       }
-      CommitGroup(ops, begin, end, &batch, &per_loop);
+      CommitGroup(ops, begin, end, maintain, &batch, &per_loop);
+      maintain = false;
     }
     ops.clear();
   }
 }
 
-void ServerCore::CommitGroup(std::vector<QueuedOp>& ops, size_t begin, size_t end,
+void ServerCore::CommitGroup(std::vector<QueuedOp>& ops, size_t begin, size_t end, bool maintain,
                              WriteBatch* batch, std::vector<std::vector<Completion>>* per_loop) {
   batch->Clear();
   for (size_t i = begin; i < end; ++i) batch->Add(std::move(ops[i].op));
+  size_t sweep = 0, purge = 0;
+  if (maintain) {
+    sweep = batch->Sweep(options_.sweep_batch);
+    purge = batch->PurgeTombstones(options_.purge_batch);
+  }
   Status whole = db_->Write(batch);
   if (!whole.ok()) {
     spdlog::error("group commit of {} ops failed: {}", end - begin, whole.ToString());
@@ -303,6 +326,19 @@ void ServerCore::CommitGroup(std::vector<QueuedOp>& ops, size_t begin, size_t en
                                              .kind = q.op.kind,  // an enum: intact after the move
                                              .bytes = q.bytes,
                                              .result = results[i - begin]});
+  }
+  if (maintain) {
+    const OpResult& sw = results[sweep];
+    const OpResult& pu = results[purge];
+    if (!sw.status.ok() || !pu.status.ok()) {
+      spdlog::warn("housekeeping failed: sweep {}, purge {}", sw.status.ToString(),
+                   pu.status.ToString());
+    }
+    swept_.fetch_add(sw.sweep.uploads, std::memory_order_relaxed);
+    purged_.fetch_add(pu.purge.tombstones, std::memory_order_relaxed);
+    // While more remains, the next group commit continues; else wait a round.
+    maintenance_pending_ = (sw.status.ok() && sw.sweep.more) || (pu.status.ok() && pu.purge.more);
+    next_maintenance_ = std::chrono::steady_clock::now() + options_.maintenance_interval;
   }
   Deliver(per_loop, batch->changed_mailboxes());
 }

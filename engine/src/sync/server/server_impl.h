@@ -165,8 +165,11 @@ class ServerCore {
   void WriterMain();
   // Applies ops[begin, end) (and any maintenance that is due) in one group
   // commit and delivers the answers.
-  void CommitGroup(std::vector<QueuedOp>& ops, size_t begin, size_t end, WriteBatch* batch,
-                   std::vector<std::vector<Completion>>* per_loop);
+  void CommitGroup(std::vector<QueuedOp>& ops, size_t begin, size_t end, bool maintain,
+                   WriteBatch* batch, std::vector<std::vector<Completion>>* per_loop);
+  // Housekeeping (sweep, purge) is due: its interval passed, or the last
+  // round left work behind.
+  bool MaintenanceDue() const;
   void Deliver(std::vector<std::vector<Completion>>* per_loop,
                const std::vector<MailboxKey>& changed, bool check_deleted = false);
 
