@@ -272,6 +272,18 @@ has_out "purged"
 run 1 status "$bob" "$id1"
 has_err "NotFound"
 
+echo "== sweep, uploads (no upload in progress from the admin tool)"
+json 0 uploads
+same "$(field 'd["uploads"]')" "[]" "no uploads"
+ok uploads
+has_out "no uploads in progress"
+json 0 sweep --ttl 0s
+same "$(field 'd["uploads"]')" 0 "nothing to sweep"
+run 2 sweep --ttl 5x
+run 2 connections "$alice" --kind sideways
+json 0 connections "$alice" --kind incoming
+same "$(field 'd["connections"]')" "[]" "no incoming requests"
+
 echo "== disconnect, mailbox delete"
 ok disconnect "$alice" "$bob"
 json 0 connections "$alice"

@@ -149,10 +149,16 @@ Json ToJson(const InfoPacket& packet) {
 }
 
 Json ToJson(const StoreStats& stats) {
-  return {{"mailboxes", stats.mailboxes},       {"messages", stats.messages},
-          {"entries", stats.entries},           {"blob_chunks", stats.blob_chunks},
-          {"feed_records", stats.feed_records}, {"map_size", stats.map_size},
-          {"used_bytes", stats.used_bytes},     {"file_bytes", stats.file_bytes}};
+  return {{"mailboxes", stats.mailboxes},
+          {"messages", stats.messages},
+          {"entries", stats.entries},
+          {"blob_chunks", stats.blob_chunks},
+          {"feed_records", stats.feed_records},
+          {"map_size", stats.map_size},
+          {"used_bytes", stats.used_bytes},
+          {"file_bytes", stats.file_bytes},
+          {"sync_failures", stats.sync_failures},
+          {"mailbox_deletions", stats.mailbox_deletions}};
 }
 
 Json ToJson(const Status& status) {
@@ -343,7 +349,9 @@ void PrintStats(std::ostream& out, const StoreStats& stats) {
                     {"feed records", std::to_string(stats.feed_records)},
                     {"map size", HumanBytes(stats.map_size)},
                     {"used", HumanBytes(stats.used_bytes)},
-                    {"file size", HumanBytes(stats.file_bytes)}});
+                    {"file size", HumanBytes(stats.file_bytes)},
+                    {"sync failures", std::to_string(stats.sync_failures)},
+                    {"mailboxes deleted", std::to_string(stats.mailbox_deletions)}});
 }
 
 }  // namespace postbox::admin

@@ -85,6 +85,70 @@ Status Purge(const Context& ctx, const PurgeArgs& args) {
   return Status::Ok();
 }
 
+struct SweepArgs {
+  std::string ttl_text = "24h";
+  std::chrono::milliseconds ttl = Options{}.upload_ttl;
+};
+
+// What the server's housekeeping does on its timer, once, offline.
+Status Sweep(const Context& ctx, const SweepArgs& args) {
+  Options options;
+  options.upload_ttl = args.ttl;
+  POSTBOX_ASSIGN_OR_RETURN(std::unique_ptr<DB> db, ctx.OpenStore(Access::kReadWrite, options));
+  const auto now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
+  POSTBOX_ASSIGN_OR_RETURN(SweepResult swept, db->Sweep(now));
+  if (ctx.json()) {
+    ctx.EmitJson({{"uploads", swept.uploads},
+                  {"bytes", swept.bytes},
+                  {"upload_ttl_ms", options.upload_ttl.count()}});
+  } else {
+    std::cout << "swept " << swept.uploads << " uploads (" << HumanBytes(swept.bytes)
+              << ") begun more than " << args.ttl_text << " ago\n";
+  }
+  return Status::Ok();
+}
+
+struct UploadsArgs {
+  std::string after;
+  size_t limit = 100;
+};
+
+Status ListUploads(const Context& ctx, const UploadsArgs& args) {
+  std::optional<MessageId> after;
+  if (!args.after.empty()) {
+    POSTBOX_ASSIGN_OR_RETURN(after, MessageId::FromHex(args.after));
+  }
+  POSTBOX_ASSIGN_OR_RETURN(std::unique_ptr<DB> db, ctx.OpenStore(Access::kReadOnly));
+  POSTBOX_ASSIGN_OR_RETURN(std::vector<UploadInfo> uploads, db->ListUploads(after, args.limit + 1));
+  const bool more = TrimPage(&uploads, args.limit);
+  if (ctx.json()) {
+    Json list = Json::array();
+    for (const UploadInfo& u : uploads) {
+      Json doc = {{"id", u.id.ToHex()},
+                  {"from", u.from.ToHex()},
+                  {"to", u.to.ToHex()},
+                  {"length", u.length},
+                  {"offset", u.offset},
+                  {"created_ms", u.created_ms},
+                  {"created", IsoTime(u.created_ms)}};
+      PutBytes(&doc, "topic", u.topic);
+      list.push_back(std::move(doc));
+    }
+    ctx.EmitJson({{"uploads", list}, {"more", more}});
+    return Status::Ok();
+  }
+  if (uploads.empty()) std::cout << "no uploads in progress\n";
+  for (const UploadInfo& u : uploads) {
+    std::cout << u.id.ToHex() << "  " << u.from.ToHex() << " -> " << u.to.ToHex() << "  "
+              << u.offset << "/" << u.length << " bytes  since " << IsoTime(u.created_ms) << '\n';
+  }
+  if (more)
+    std::cout << "more follow: run again with --after " << uploads.back().id.ToHex() << '\n';
+  return Status::Ok();
+}
+
 }  // namespace
 
 void AddStoreCommands(CLI::App* app, Command* selected) {
@@ -109,6 +173,32 @@ void AddStoreCommands(CLI::App* app, Command* selected) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   OnSelected(purge, selected, [args](const Context& ctx) { return Purge(ctx, *args); });
+
+  auto sweep_args = std::make_shared<SweepArgs>();
+  CLI::App* sweep = app->add_subcommand(
+      "sweep", "Remove uploads begun longer ago than the TTL and never committed");
+  sweep
+      ->add_option("--ttl", sweep_args->ttl_text,
+                   "Age past which uploads go, <n>[ms|s|m|h|d]; use the server's upload_ttl")
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [sweep_args](std::string& value) -> std::string {
+            if (ParseDuration(value, &sweep_args->ttl)) return "";
+            return "expected <n>[ms|s|m|h|d], got '" + value + "'";
+          },
+          "DURATION"));
+  OnSelected(sweep, selected, [sweep_args](const Context& ctx) { return Sweep(ctx, *sweep_args); });
+
+  auto uploads_args = std::make_shared<UploadsArgs>();
+  CLI::App* uploads = app->add_subcommand(
+      "uploads", "List uploads in progress (what sweep removes once past the TTL)");
+  uploads->add_option("--after", uploads_args->after, "Start after this message id")
+      ->check(Hex32());
+  uploads->add_option("--limit", uploads_args->limit, "At most this many")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{100000}));
+  OnSelected(uploads, selected,
+             [uploads_args](const Context& ctx) { return ListUploads(ctx, *uploads_args); });
 }
 
 }  // namespace postbox::admin

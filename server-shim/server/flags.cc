@@ -187,6 +187,11 @@ void AddFlags(CLI::App* app, Flags* f) {
   // The store's limits and horizons.
   AddSize(app, "--max-map-size", &o.max_map_size, "the most the store may hold (its LMDB map)",
           uint64_t{1} << 20);
+  app->add_option_function<uint64_t>(
+         "--storage-reserve", [&o](uint64_t v) { o.storage_reserve = v; },
+         "room kept for deletes on a full store (default: max(256MiB, map/32), at most map/4)")
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 50));
   AddSize(app, "--max-key-size", &o.max_key_size, "longest entry key", 1, 511);
   AddSize(app, "--max-value-size", &o.max_value_size, "largest entry value");
   AddSize(app, "--max-topic-size", &o.max_topic_size, "longest message topic", 0, 255);

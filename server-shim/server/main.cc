@@ -75,7 +75,13 @@ int main(int argc, char** argv) {
   spdlog::info("{} received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   (*server)->Stop();
   server->reset();
+  // Relaxed mode's last writes are synced here; a failure must be seen.
+  const postbox::Status synced = (*db)->Sync();
   db->reset();
+  if (!synced.ok()) {
+    spdlog::error("the final sync failed: {}", synced.ToString());
+    return 1;
+  }
   spdlog::info("stopped");
   return 0;
 }

@@ -34,6 +34,18 @@ struct UploadState {
   bool operator==(const UploadState&) const = default;
 };
 
+// An upload in progress, as an operator lists it (DB::ListUploads).
+struct UploadInfo {
+  MessageId id;
+  MailboxKey from;
+  MailboxKey to;
+  std::string topic;
+  uint64_t length = 0;
+  uint64_t offset = 0;      // bytes durably stored so far
+  uint64_t created_ms = 0;  // BeginUpload's time; swept upload_ttl after it
+  bool operator==(const UploadInfo&) const = default;
+};
+
 // One stored piece of a range read, with the XXH3-64 of exactly `bytes`.
 struct BlobChunk {
   uint64_t offset = 0;     // of bytes[0] within the blob

@@ -175,6 +175,11 @@ class DB {
   // Discards an upload and its bytes. NotFound / PermissionDenied / Conflict
   // (already committed).
   Status AbortUpload(const MailboxKey& actor, const MessageId& id);
+  // Uploads in progress (begun, neither committed, aborted nor swept) in id
+  // order after `start_after`, at most `limit`: what Sweep will remove once
+  // they are older than upload_ttl.
+  Result<std::vector<UploadInfo>> ListUploads(std::optional<MessageId> start_after,
+                                              size_t limit) const;
   // A zero-copy view of [offset, offset + length) of a message's blob, clipped
   // to its end, in stored pieces each with its XXH3-64. Errors as ReadBlob.
   Result<std::unique_ptr<BlobView>> ViewBlob(const MailboxKey& actor, const MessageId& id,

@@ -396,6 +396,12 @@ Result<UploadState> DB::UploadOffset(const MailboxKey& actor, const MessageId& i
       [&](Txn& t) { return impl_->store().UploadOffset(t, actor, id); });
 }
 
+Result<std::vector<UploadInfo>> DB::ListUploads(std::optional<MessageId> start_after,
+                                                size_t limit) const {
+  return impl_->Read<std::vector<UploadInfo>>(
+      [&](Txn& t) { return impl_->store().ListUploads(t, start_after, limit); });
+}
+
 Result<MessageInfo> DB::CommitUpload(const MailboxKey& actor, const MessageId& id) {
   OpResult r = WriteOne(*this, [&](WriteBatch& b) { b.CommitUpload(actor, id); });
   if (!r.status.ok()) return r.status;

@@ -132,6 +132,9 @@ class Store {
   Result<UploadState> WriteChunk(WriteCtx& w, const MailboxKey& actor, const MessageId& id,
                                  uint64_t offset, std::string_view bytes) const;
   Result<UploadState> UploadOffset(Txn& t, const MailboxKey& actor, const MessageId& id) const;
+  // Uploads in progress in id order after `after`, at most `limit`.
+  Result<std::vector<UploadInfo>> ListUploads(Txn& t, std::optional<MessageId> after,
+                                              size_t limit) const;
   // Finalizes the upload's running hash (it never reads the blob, unless the
   // saved state came from another xxHash build) and commits the message. Like
   // every other op it validates before it writes: on a digest mismatch it

@@ -216,6 +216,33 @@ Status Store::AbortUpload(WriteCtx& w, const MailboxKey& actor, const MessageId&
   return DeleteUpload(*this, w.txn, id, u);
 }
 
+Result<std::vector<UploadInfo>> Store::ListUploads(Txn& t, std::optional<MessageId> after,
+                                                   size_t limit) const {
+  std::vector<UploadInfo> out;
+  const std::string from = after ? MessageKey(*after) : std::string();
+  Status error;
+  POSTBOX_RETURN_IF_ERROR(
+      t.Scan(t.t().uploads, "", from, [&](std::string_view k, std::string_view v) {
+        if (after && k == from) return true;
+        if (out.size() >= limit) return false;
+        auto u = UploadRecord::Decode(v);
+        if (!u) {
+          error = u.error();
+          return false;
+        }
+        out.push_back(UploadInfo{.id = MessageId::FromBytes(k).value_or({}),
+                                 .from = u->from,
+                                 .to = u->to,
+                                 .topic = std::move(u->topic),
+                                 .length = u->length,
+                                 .offset = u->offset,
+                                 .created_ms = u->created_ms});
+        return true;
+      }));
+  POSTBOX_RETURN_IF_ERROR(error);
+  return out;
+}
+
 Result<SweepResult> Store::SweepUploads(WriteCtx& w, uint64_t cutoff_ms, size_t max_uploads) const {
   Txn& t = w.txn;
   std::vector<MessageId> due;

@@ -255,9 +255,9 @@ void ServerCore::WriterMain() {
   WriteBatch batch;
   // The first round soon after start: a server restarted after a long pause
   // should not wait a whole interval to clean up.
-  next_maintenance_ = std::chrono::steady_clock::now() +
-                      std::min<std::chrono::milliseconds>(options_.maintenance_interval,
-                                                          std::chrono::seconds(5));
+  next_maintenance_ =
+      std::chrono::steady_clock::now() +
+      std::min<std::chrono::milliseconds>(options_.maintenance_interval, std::chrono::seconds(5));
   for (;;) {
     {
       std::unique_lock lock(wmu_);
