@@ -156,6 +156,39 @@ TEST_F(HardeningTest, RequestsBeforeEofAreAnswered) {
   EXPECT_TRUE(ok_seen);
 }
 
+// A client that writes a thousand requests at once gets them answered in
+// order, a turn's worth (Session::kFramesPerTurn) per loop iteration: the
+// server yields between turns (libuv would otherwise read up to 32 buffers of
+// its socket and handle all of it before any other session on the loop), and
+// another session's request is answered meanwhile.
+TEST_F(HardeningTest, AFloodingSessionYieldsItsTurnAndLosesNothing) {
+  ServerOptions so;
+  so.threads = 1;  // both sessions on one loop
+  StartServer(so);
+  const auto a = NewMailbox(), b = NewMailbox();
+  RawConn flood(server_->port()), other(server_->port());
+  ASSERT_TRUE(flood.Send(1, HelloFor(a)) && flood.Read());
+  ASSERT_TRUE(other.Send(1, HelloFor(b)) && other.Read());
+  constexpr uint64_t kRequests = 1000;
+  std::vector<uint8_t> burst;
+  wire::Encoder enc;
+  for (uint64_t i = 0; i < kRequests; ++i) {
+    ASSERT_TRUE(enc.Encode(100 + i, wire::Poll{0, 1}, &burst).ok());
+  }
+  ASSERT_TRUE(flood.SendBytes(burst));
+  ASSERT_TRUE(other.Send(7, wire::Ping{42}));
+  uint64_t rid = 0;
+  auto pong = other.Read(&rid);
+  ASSERT_TRUE(pong && std::holds_alternative<wire::Pong>(*pong));
+  EXPECT_EQ(rid, 7u);
+  for (uint64_t i = 0; i < kRequests; ++i) {
+    auto m = flood.Read(&rid);
+    ASSERT_TRUE(m && std::holds_alternative<wire::InfoPacket>(*m)) << "reply " << i;
+    ASSERT_EQ(rid, 100 + i) << "replies in request order";
+  }
+  EXPECT_GE(server_->stats().turn_yields, 1u);
+}
+
 // 2,500 entries of 600 B: a poll of 2,048 items compresses under the frame
 // limit but decompresses over it. The server pages by the uncompressed size.
 TEST_F(HardeningTest, PollRepliesFitTheFrameLimitUncompressed) {

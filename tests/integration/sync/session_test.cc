@@ -256,5 +256,17 @@ TEST(CompatibilityTest, VerdictsFollowThePolicy) {
   EXPECT_EQ(Evaluate({}, "", 0), Verdict::kCurrent);
 }
 
+// Parts longer than any integer compare by their digits: parsed into 64 bits,
+// 18446744073709551616 (2^64) would wrap to 0 and fall below 2.
+TEST(CompatibilityTest, LongVersionPartsCompareWithoutOverflow) {
+  CompatibilityPolicy p{"2.18446744073709551615", "18446744073709551616", 0, ""};
+  EXPECT_EQ(Evaluate(p, "18446744073709551616", 0), Verdict::kCurrent);
+  EXPECT_EQ(Evaluate(p, "99999999999999999999999999999", 0), Verdict::kCurrent);
+  EXPECT_EQ(Evaluate(p, "2.18446744073709551616", 0), Verdict::kUpdateOptional);
+  EXPECT_EQ(Evaluate(p, "2.018446744073709551615", 0), Verdict::kUpdateOptional);
+  EXPECT_EQ(Evaluate(p, "2.18446744073709551614", 0), Verdict::kUpdateRequired);
+  EXPECT_EQ(Evaluate(p, "2.9999999999999999999", 0), Verdict::kUpdateRequired);
+}
+
 }  // namespace
 }  // namespace postbox::sync::testing

@@ -124,6 +124,7 @@ struct ServerStats {
   uint64_t sessions_cut = 0;         // closed for an over-full outbound queue
   uint64_t timeouts = 0;             // closed for hello_timeout, frame_timeout or a missing pong
   uint64_t accept_pauses = 0;        // accepting paused for want of file descriptors
+  uint64_t turn_yields = 0;          // a session had more frames than one loop turn handles
   uint64_t buffered_bytes = 0;       // held for all sessions now (see max_buffered_bytes)
   uint64_t uploads_swept = 0;        // expired uploads the writer removed
   uint64_t tombstones_purged = 0;    // tombstones the writer purged

@@ -196,9 +196,28 @@ void CloseTimersAndWake(Loop* loop) {
   uv_close(reinterpret_cast<uv_handle_t*>(&loop->tick), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&loop->grace), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&loop->accept_retry), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&loop->turn_check), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&loop->turn_resume), nullptr);
+}
+
+void OnResumeTurns(uv_idle_t* h) {
+  auto* loop = static_cast<Loop*>(h->data);
+  uv_idle_stop(h);
+  std::vector<uint64_t> yielded;
+  yielded.swap(loop->yielded);
+  for (uint64_t id : yielded) {
+    auto it = loop->sessions.find(id);
+    if (it != loop->sessions.end()) it->second->TakeTurn();
+  }
 }
 
 }  // namespace
+
+void YieldTurn(Loop* loop, uint64_t session) {
+  loop->yielded.push_back(session);
+  // An active idle handle also keeps the next poll phase from blocking.
+  uv_idle_start(&loop->turn_resume, OnResumeTurns);
+}
 
 void CloseLoopHandlesIfDone(Loop* loop) {
   if (!loop->shutting_down || loop->handles_closed || loop->open_sessions != 0) return;
@@ -255,14 +274,18 @@ void ServerCore::RunLoop(Loop* loop, uint16_t port, std::promise<Status>* ready)
     return;
   }
   loop->wake.data = loop->tick.data = loop->grace.data = loop->accept_retry.data = loop;
+  loop->turn_check.data = loop->turn_resume.data = loop;
   Status s;
   if (int rc = uv_async_init(&loop->uv, &loop->wake, OnWake); rc != 0) {
     s = UvError("uv_async_init", rc);
   }
-  // Timer initialisation cannot fail (libuv only zeroes the handle).
+  // Timer, check and idle initialisation cannot fail (libuv only zeroes the handle).
   uv_timer_init(&loop->uv, &loop->tick);
   uv_timer_init(&loop->uv, &loop->grace);
   uv_timer_init(&loop->uv, &loop->accept_retry);
+  uv_check_init(&loop->uv, &loop->turn_check);
+  uv_idle_init(&loop->uv, &loop->turn_resume);
+  uv_check_start(&loop->turn_check, [](uv_check_t* h) { ++static_cast<Loop*>(h->data)->turn; });
   if (s.ok()) s = OpenListener(loop, options_.host, port);
   if (!s.ok()) {
     CloseTimersAndWake(loop);

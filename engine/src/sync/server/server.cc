@@ -352,6 +352,7 @@ ServerStats ServerCore::stats() const {
   s.pushes = pushes_.load(std::memory_order_relaxed);
   s.sessions_cut = cut_.load(std::memory_order_relaxed);
   s.timeouts = timeouts_.load(std::memory_order_relaxed);
+  s.turn_yields = turn_yields_.load(std::memory_order_relaxed);
   s.accept_pauses = accept_pauses_.load(std::memory_order_relaxed);
   s.buffered_bytes = static_cast<uint64_t>(std::max<int64_t>(buffered_.load(), 0));
   s.uploads_swept = swept_.load(std::memory_order_relaxed);

@@ -78,6 +78,15 @@ struct Loop {
   uv_async_t wake{};
   uv_timer_t tick{};
   uv_timer_t grace{};
+  // Turns: `turn` counts loop iterations (a check handle bumps it after each
+  // poll phase); a session handles at most Session::kFramesPerTurn frames per
+  // turn, then stops reading and waits in `yielded` until the idle handle
+  // resumes it on the next iteration, so one flooding client cannot make
+  // every other session on the loop wait behind thousands of its requests.
+  uv_check_t turn_check{};
+  uv_idle_t turn_resume{};
+  uint64_t turn = 0;
+  std::vector<uint64_t> yielded;
   // Accepting: this loop's listening socket (SO_REUSEPORT) polled for
   // readiness; accept4 is ours so that running out of descriptors pauses it
   // (accept_retry) instead of spinning.
@@ -141,6 +150,7 @@ class ServerCore {
   void CountPush() { pushes_.fetch_add(1, std::memory_order_relaxed); }
   void CountCut() { cut_.fetch_add(1, std::memory_order_relaxed); }
   void CountTimeout() { timeouts_.fetch_add(1, std::memory_order_relaxed); }
+  void CountTurnYield() { turn_yields_.fetch_add(1, std::memory_order_relaxed); }
   void CountAcceptPause() { accept_pauses_.fetch_add(1, std::memory_order_relaxed); }
 
   // The global memory budget (ServerOptions::max_buffered_bytes): sessions
@@ -195,11 +205,13 @@ class ServerCore {
   std::atomic<size_t> connections_{0};
   std::atomic<int64_t> buffered_{0};
   std::atomic<uint64_t> refused_{0}, commits_{0}, committed_ops_{0}, pushes_{0}, cut_{0},
-      timeouts_{0}, accept_pauses_{0}, swept_{0}, purged_{0};
+      timeouts_{0}, accept_pauses_{0}, swept_{0}, purged_{0}, turn_yields_{0};
 };
 
 // Loop-thread entry points (loop.cc).
 void OnWake(uv_async_t* handle);
+// Puts a session that used up its turn in line for the next one.
+void YieldTurn(Loop* loop, uint64_t session);
 void CloseLoopHandlesIfDone(Loop* loop);
 
 }  // namespace postbox::sync::internal

@@ -59,8 +59,21 @@ void Session::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
 }
 
 void Session::ProcessFrames() {
+  if (turn_ != loop_->turn) {
+    turn_ = loop_->turn;
+    turn_frames_ = 0;
+  }
   wire::Frame frame;
   while (!closing_ && !closed_ && PauseReason() == Pause::kNone) {
+    if (turn_frames_ >= kFramesPerTurn) {
+      // Fair to the loop's other sessions: the rest waits for the next turn,
+      // in the decoder (at most one read buffer) and the socket.
+      uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+      paused_ = Pause::kTurn;
+      core_->CountTurnYield();
+      YieldTurn(loop_, id_);
+      return;
+    }
     const auto p = decoder_.Next(&frame);
     if (p == wire::FrameDecoder::Progress::kNeedMore) {
       // A frame begun and not complete starts (or keeps) its clock.
@@ -81,8 +94,22 @@ void Session::ProcessFrames() {
       return;
     }
     frame_started_ms_ = 0;
+    ++turn_frames_;
     HandleFrame(frame);
   }
+}
+
+void Session::TakeTurn() {
+  if (closing_ || closed_ || paused_ != Pause::kTurn) return;
+  paused_ = Pause::kNone;
+  ProcessFrames();
+  if (closing_ || closed_ || paused_ == Pause::kTurn) return Account();
+  paused_ = PauseReason();
+  if (paused_ == Pause::kNone &&
+      uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), OnAlloc, OnRead) != 0) {
+    Close();
+  }
+  Account();
 }
 
 Session::Pause Session::PauseReason() const {
@@ -106,7 +133,8 @@ Session::Pause Session::PauseReason() const {
 }
 
 void Session::UpdateReading() {
-  if (closing_ || closed_) return;
+  // A session waiting for its turn resumes there (TakeTurn).
+  if (closing_ || closed_ || paused_ == Pause::kTurn) return;
   auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
   const Pause want = PauseReason();
   if (want != Pause::kNone) {
@@ -123,7 +151,7 @@ void Session::UpdateReading() {
   // Frames that arrived before the pause go first; they may pause it again.
   paused_ = Pause::kNone;
   ProcessFrames();
-  if (closing_ || closed_) return;
+  if (closing_ || closed_ || paused_ == Pause::kTurn) return;
   paused_ = PauseReason();
   if (paused_ == Pause::kNone && uv_read_start(stream, OnAlloc, OnRead) != 0) Close();
 }

@@ -30,6 +30,12 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
+  // Frames one session may handle per loop iteration before the others get
+  // theirs (Loop::turn).
+  static constexpr uint32_t kFramesPerTurn = 64;
+  // Called by the loop on the iteration after the session yielded: handles
+  // the frames it buffered, up to a turn's worth, then reads again.
+  void TakeTurn();
   uv_tcp_t* tcp() { return &tcp_; }
   uint64_t id() const { return id_; }
   bool active() const { return state_ == State::kActive; }
@@ -58,7 +64,9 @@ class Session {
   // silence then counts towards the ping deadline); kServer: the session's
   // writes or the server's budget are full (not the client's fault: no
   // deadline runs meanwhile).
-  enum class Pause { kNone, kClient, kServer };
+  // kTurn: the session handled kFramesPerTurn frames in this loop iteration
+  // and waits for the next (TakeTurn).
+  enum class Pause { kNone, kClient, kServer, kTurn };
   // One download stream: the chunks of [next, end) still to send.
   struct Download {
     uint64_t rid = 0;
@@ -152,6 +160,8 @@ class Session {
   size_t queued_ops_ = 0;
   size_t queued_bytes_ = 0;
   Pause paused_ = Pause::kNone;
+  uint64_t turn_ = 0;          // the loop iteration turn_frames_ counts in
+  uint32_t turn_frames_ = 0;   // frames handled in that iteration
   size_t accounted_ = 0;  // what this session last added to the server's budget
 
   // Push flow control: cursors of pushes sent and not yet acked (≤ window).
