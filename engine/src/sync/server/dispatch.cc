@@ -196,19 +196,18 @@ void Session::MaybePush() {
   }
 }
 
-template <class M, class Build>
-bool Session::SendFitting(uint64_t rid, size_t items, Build&& build) {
-  for (size_t n = items;; n /= 2) {
-    const M& m = build(n);
-    const wire::Error e = loop_->encoder.Encode(rid, m, &out_);
-    if (e.ok()) {
-      Flush();
-      return true;
-    }
+template <class Reply, class List, class Items>
+void Session::SendPage(uint64_t rid, const List& list, size_t limit, Items Reply::*items) {
+  Reply r;
+  for (size_t n = std::min(list.size(), limit);; n /= 2) {
+    (r.*items).clear();
+    for (size_t i = 0; i < n; ++i) (r.*items).push_back(ToWire(list[i]));
+    r.more = list.size() > n;
+    const wire::Error e = loop_->encoder.Encode(rid, r, &out_);
+    if (e.ok()) return Flush();
     if (e.code() != wire::ErrorCode::kEncodeTooLarge || n <= 1) {
       // Server::Start refuses limits under which one item cannot fit a frame.
-      SendError(rid, 500, "cannot encode the reply: " + e.ToString());
-      return false;
+      return SendError(rid, 500, "cannot encode the reply: " + e.ToString());
     }
   }
 }
@@ -224,16 +223,7 @@ void Session::HandleEntryList(uint64_t rid, const wire::EntryList& m) {
   auto list = core_->db()->ListEntries(mkey_, m.prefix, m.start_after, limit + 1);
   if (!list) return SendError(rid, list.error());
   // Entries of up to a frame each: the page is cut to what fits, with `more`.
-  wire::EntryListReply r;
-  SendFitting<wire::EntryListReply>(rid, std::min<size_t>(list->size(), limit),
-                                    [&](size_t n) -> const wire::EntryListReply& {
-                                      r.entries.clear();
-                                      for (size_t i = 0; i < n; ++i) {
-                                        r.entries.push_back(ToWire((*list)[i]));
-                                      }
-                                      r.more = list->size() > n;
-                                      return r;
-                                    });
+  SendPage(rid, *list, limit, &wire::EntryListReply::entries);
 }
 
 void Session::HandleConnectionList(uint64_t rid, const wire::ConnectionList& m) {
@@ -244,16 +234,7 @@ void Session::HandleConnectionList(uint64_t rid, const wire::ConnectionList& m) 
   if (m.start_after) after = MailboxKeyFromWire(*m.start_after);
   auto list = core_->db()->ListConnections(mkey_, after, limit + 1, *kind);
   if (!list) return SendError(rid, list.error());
-  wire::ConnectionListReply r;
-  SendFitting<wire::ConnectionListReply>(rid, std::min<size_t>(list->size(), limit),
-                                         [&](size_t n) -> const wire::ConnectionListReply& {
-                                           r.peers.clear();
-                                           for (size_t i = 0; i < n; ++i) {
-                                             r.peers.push_back(ToWire((*list)[i]));
-                                           }
-                                           r.more = list->size() > n;
-                                           return r;
-                                         });
+  SendPage(rid, *list, limit, &wire::ConnectionListReply::peers);
 }
 
 void Session::Submit(uint64_t rid, Result<WriteBatch::Op> op) {

@@ -116,10 +116,11 @@ class Session {
   // Queues the write `op` decoded from request `rid` for the group commit (or
   // answers the request's decoding error).
   void Submit(uint64_t rid, Result<WriteBatch::Op> op);
-  // Sends the reply `build(n)` makes of the first n of `items` items, halving
-  // n while the frame would exceed the limit; false after sending an error.
-  template <class M, class Build>
-  bool SendFitting(uint64_t rid, size_t items, Build&& build);
+  // Sends a Reply whose `items` are the first n of `list` (n ≤ limit) and
+  // whose `more` says whether the list went on, halving n while the frame
+  // would exceed the limit.
+  template <class Reply, class List, class Items>
+  void SendPage(uint64_t rid, const List& list, size_t limit, Items Reply::*items);
   // Sends the info packet of changes after `since` (paged down until it fits a
   // frame); returns its cursor, or nothing after sending an error.
   std::optional<uint64_t> SendChanges(uint64_t rid, uint64_t since, uint32_t limit, bool* more);
@@ -160,9 +161,9 @@ class Session {
   size_t queued_ops_ = 0;
   size_t queued_bytes_ = 0;
   Pause paused_ = Pause::kNone;
-  uint64_t turn_ = 0;          // the loop iteration turn_frames_ counts in
-  uint32_t turn_frames_ = 0;   // frames handled in that iteration
-  size_t accounted_ = 0;  // what this session last added to the server's budget
+  uint64_t turn_ = 0;         // the loop iteration turn_frames_ counts in
+  uint32_t turn_frames_ = 0;  // frames handled in that iteration
+  size_t accounted_ = 0;      // what this session last added to the server's budget
 
   // Push flow control: cursors of pushes sent and not yet acked (≤ window).
   bool synced_ = false;  // the client told us its cursor (Poll or Ack)
