@@ -72,7 +72,14 @@ std::vector<uint8_t> Encode(uint64_t rid, const auto& message) {
 }
 
 std::vector<uint8_t> HelloFrame(const postbox::MailboxKey& mkey, std::string_view secret) {
-  w::Hello hello{.mkey = {}, .secret = secret, .app_version = "1.0.0", .schema_version = 1};
+  // Declares every compression, so that the inputs' compressed frames reach
+  // the server's decompression and dispatch rather than the agreement check.
+  w::Hello hello{.mkey = {},
+                 .secret = secret,
+                 .app_version = "1.0.0",
+                 .schema_version = 1,
+                 .accept_zstd = true,
+                 .zstd_dictionaries = {w::kLatestDictionary}};
   std::copy(mkey.bytes.begin(), mkey.bytes.end(), hello.mkey.begin());
   return Encode(kHelloRequestId, hello);
 }
