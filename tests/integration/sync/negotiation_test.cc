@@ -143,33 +143,26 @@ TEST_F(NegotiationTest, DeclaredCompressionIsAcceptedFromTheClient) {
 
 TEST_F(NegotiationTest, AnUndeclaredCompressedFrameIsMalformed) {
   const auto a = NewMailbox();
-  {
-    // Declared nothing, sends flags 3.
-    RawConn c(server_->port());
-    SayHello(c, HelloFor(a));
-    c.set_send_compression(kBoth);
-    ASSERT_TRUE(c.Send(42, BigPut()));
-    ExpectMalformedAndClosed(c, 42);
-  }
-  {
-    // Declared plain zstd only, sends flags 3.
-    RawConn c(server_->port());
-    wire::Hello h = HelloFor(a);
-    h.accept_zstd = true;
-    SayHello(c, h);
-    c.set_send_compression(kBoth);
-    ASSERT_TRUE(c.Send(43, BigPut()));
-    ExpectMalformedAndClosed(c, 43);
-  }
-  {
-    // Declared the dictionary only, sends flags 1.
+  struct Case {
+    const char* what;
+    bool accept_zstd;
+    std::vector<uint32_t> dictionaries;
+    wire::CompressionAgreement send;
+  };
+  uint64_t rid = 42;
+  for (const Case& k :
+       {Case{"declared nothing, sends flags 3", false, {}, kBoth},
+        Case{"declared plain zstd only, sends flags 3", true, {}, kBoth},
+        Case{"declared the dictionary only, sends flags 1", false, {1}, kZstdOnly}}) {
+    SCOPED_TRACE(k.what);
     RawConn c(server_->port());
     wire::Hello h = HelloFor(a);
-    h.zstd_dictionaries = {1};
+    h.accept_zstd = k.accept_zstd;
+    h.zstd_dictionaries = k.dictionaries;
     SayHello(c, h);
-    c.set_send_compression(kZstdOnly);
-    ASSERT_TRUE(c.Send(44, BigPut()));
-    ExpectMalformedAndClosed(c, 44);
+    c.set_send_compression(k.send);
+    ASSERT_TRUE(c.Send(++rid, BigPut()));
+    ExpectMalformedAndClosed(c, rid);
   }
   {
     // A compressed Hello: nothing is agreed before Hello.
@@ -177,8 +170,8 @@ TEST_F(NegotiationTest, AnUndeclaredCompressedFrameIsMalformed) {
     wire::Hello h = HelloFor(a);
     h.accept_zstd = true;
     h.zstd_dictionaries = {1};
-    h.app_version = std::string(600, '1');  // big enough to compress
-    c.set_send_compression(kBoth);
+    const std::string app(600, '1');  // big enough to compress
+    h.app_version = app;
     std::vector<uint8_t> frame;
     wire::Encoder enc({.peer = kBoth});
     ASSERT_TRUE(enc.Encode(45, h, &frame, wire::Compression::kAlways).ok());
