@@ -201,6 +201,7 @@ void Read(const fb::Ok& t, Ok* m) {
   m->version = t.version();
   m->status = static_cast<MessageStatus>(t.status());
   m->connection = static_cast<ConnectionState>(t.connection());
+  m->applied = t.applied();
 }
 
 template <class M>

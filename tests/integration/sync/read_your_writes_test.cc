@@ -66,13 +66,8 @@ class ReadYourWritesTest : public SyncTest {
  protected:
   void SetUp() override {}  // each test starts the server with its own options
 
-  // A raw session of a new mailbox that has said Hello.
   std::unique_ptr<RawConn> Session(const MailboxCredentials& c) {
-    auto conn = std::make_unique<RawConn>(server_->port());
-    EXPECT_TRUE(conn->Send(1, HelloFor(c)));
-    auto reply = conn->Read();
-    EXPECT_TRUE(reply && std::holds_alternative<wire::HelloReply>(*reply));
-    return conn;
+    return SaidHello(server_->port(), c);
   }
 
   // `n` puts of 64 KiB values with request ids from `first_rid`: writes that

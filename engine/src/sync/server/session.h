@@ -179,6 +179,9 @@ class Session {
   bool synced_ = false;  // the client told us its cursor (Poll or Ack)
   uint64_t push_since_ = 0;
   std::deque<uint64_t> unacked_;
+  // The highest cursor acked or sent in a poll reply: an Ack is valid for one
+  // of the unacked_ pushes or a cursor at or below this (HandleAck).
+  uint64_t ack_floor_ = 0;
 
   uint64_t started_ms_ = 0;
   uint64_t last_rx_ms_ = 0;
