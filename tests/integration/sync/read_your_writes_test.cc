@@ -80,6 +80,16 @@ class ReadYourWritesTest : public SyncTest {
              wire::EntryPut{"load" + std::to_string(i), value, 0});
     }
   }
+
+  // Sends `load` puts (AppendLoad), then EntryPut{k, value} as request 2 and
+  // EntryGet{k} as request 3 in one write.
+  static void SendPutThenGet(RawConn& c, int load, std::string_view value) {
+    std::vector<uint8_t> bytes;
+    AppendLoad(&bytes, 100, load);
+    Append(&bytes, 2, wire::EntryPut{"k", value, 0});
+    Append(&bytes, 3, wire::EntryGet{"k"});
+    ASSERT_TRUE(c.SendBytes(bytes));
+  }
 };
 
 // The case: EntryPut then EntryGet of the same key, pipelined in one
@@ -88,11 +98,7 @@ TEST_F(ReadYourWritesTest, PipelinedPutThenGetSeesThePut) {
   StartServer(ServerOptions{});
   const auto a = NewMailbox();
   auto c = Session(a);
-  std::vector<uint8_t> bytes;
-  AppendLoad(&bytes, 100, 50);
-  Append(&bytes, 2, wire::EntryPut{"k", "the put's value", 0});
-  Append(&bytes, 3, wire::EntryGet{"k"});
-  ASSERT_TRUE(c->SendBytes(bytes));
+  SendPutThenGet(*c, 50, "the put's value");
   const Replies r = ReadN(*c, 52);
   const size_t put = IndexOf(r, 2), get = IndexOf(r, 3);
   ASSERT_LT(get, r.size());
@@ -217,11 +223,7 @@ TEST_F(ReadYourWritesTest, OffAnswersReadsAtOnce) {
   StartServer(so);
   const auto a = NewMailbox();
   auto c = Session(a);
-  std::vector<uint8_t> bytes;
-  AppendLoad(&bytes, 100, 200);
-  Append(&bytes, 2, wire::EntryPut{"k", "v", 0});
-  Append(&bytes, 3, wire::EntryGet{"k"});
-  ASSERT_TRUE(c->SendBytes(bytes));
+  SendPutThenGet(*c, 200, "v");
   const Replies r = ReadN(*c, 202);
   const size_t put = IndexOf(r, 2), get = IndexOf(r, 3);
   ASSERT_LT(get, r.size());
@@ -271,11 +273,7 @@ TEST_F(ReadYourWritesTest, HeldReadIsAnsweredAfterEof) {
   StartServer(ServerOptions{});
   const auto a = NewMailbox();
   auto c = Session(a);
-  std::vector<uint8_t> bytes;
-  AppendLoad(&bytes, 100, 20);
-  Append(&bytes, 2, wire::EntryPut{"k", "v", 0});
-  Append(&bytes, 3, wire::EntryGet{"k"});
-  ASSERT_TRUE(c->SendBytes(bytes));
+  SendPutThenGet(*c, 20, "v");
   shutdown(c->fd(), SHUT_WR);
   Replies r;
   uint64_t rid = 0;
