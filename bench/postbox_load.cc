@@ -58,6 +58,9 @@ int Report(const Config& cfg, const std::string& driver, Outcome& o, const Windo
       cfg.op_name.c_str(), driver.c_str(), cfg.connections, cfg.depth, secs, l.size(),
       static_cast<double>(l.size()) / secs, pct(0.5), pct(0.99), pct(0.999),
       static_cast<unsigned long>(o.errors));
+  if (cfg.op == Op::kPutGet) {
+    std::printf(" stale_reads=%lu", static_cast<unsigned long>(o.stale_reads));
+  }
   if (cfg.op == Op::kStatus) {
     std::printf(" not_rises=%lu supply_ran_out=%d", static_cast<unsigned long>(o.not_rises),
                 o.supply_ran_out ? 1 : 0);
@@ -96,8 +99,10 @@ int main(int argc, char** argv) {
   app.add_option("--op", cfg.op_name,
                  "put | poll | ping | echo | push (status update -> "
                  "sender's push latency) | status (durable status rises) | hostile (idle "
-                 "sessions, slow readers, floods and a probe)")
-      ->check(CLI::IsMember({"put", "poll", "ping", "echo", "push", "status", "hostile"}));
+                 "sessions, slow readers, floods and a probe) | putget (EntryPut then EntryGet "
+                 "of the same key, pipelined: one op ends at the get's reply)")
+      ->check(
+          CLI::IsMember({"put", "poll", "ping", "echo", "push", "status", "hostile", "putget"}));
   app.add_option("-c,--connections", cfg.connections, "connections")->check(CLI::PositiveNumber);
   app.add_option("--depth", cfg.depth, "requests in flight per connection (push: always 1)")
       ->check(CLI::PositiveNumber);
@@ -143,6 +148,7 @@ int main(int argc, char** argv) {
            : cfg.op_name == "push"    ? Op::kPush
            : cfg.op_name == "status"  ? Op::kStatus
            : cfg.op_name == "hostile" ? Op::kHostile
+           : cfg.op_name == "putget"  ? Op::kPutGet
                                       : Op::kEcho;
   if (cfg.op == Op::kPush) cfg.depth = 1;
   if (driver == "client" && cfg.op != Op::kPut && cfg.op != Op::kStatus) {

@@ -18,10 +18,14 @@
 #              IDLE_SESSIONS, on a fresh server each (postbox-load --op hostile).
 #   hostile    a fresh server flooded by idle sessions, slow readers and request
 #              floods (one run per flood op) while a well-behaved client polls.
+#   ryw        the cost of read-your-writes: poll, put and putget (an EntryPut then
+#              an EntryGet of the same key, pipelined) round trips at depth 1 and
+#              64, each on a fresh durable server with --read-your-writes false and
+#              true back to back (the order alternating from cell to cell).
 #
 #   bench/run_load.sh [BUILD_DIR] [DURATION_SECONDS] [CONNECTIONS]
 #
-# Environment: SECTIONS (default "roundtrip fourway push memory"; add hostile),
+# Environment: SECTIONS (default "roundtrip fourway push memory"; add hostile, ryw),
 # STATUS_EXPECT_RATE / STATUS_EXPECT_RATE_D1 (default 100000 / 20000 ops/s: size
 # the supply of durable status rises at depth 64 and 1, twice that for relaxed; a run
 # that uses its supply up ends early and says so), STATUS_SENDERS (default 1 sender per mailbox), RAW_SECONDS
@@ -324,6 +328,35 @@ if want hostile; then
       printf "hostile (%s floods)          probe %d/%d polls answered, p50 %.2f ms, p99 %.2f ms, max %.2f ms; server RSS peak %.0f MiB; slow readers cut %d times; %d flood replies; idle sessions lost %d", fop, done_, calls, p50, p99, max, peak / 1024, cut, fr, closed }')")
   done
 fi
+if want ryw; then
+  ryw_table="read-your-writes ($conns connections, durable)  off: ops/s p50 p99 (ms) | on: ops/s p50 p99 (ms) | on/off ops/s"
+  n=0
+  for op in poll put putget; do
+    for depth in 1 64; do
+      declare -A ryw_line=()
+      order="false true"
+      if ((n++ % 2)); then order="true false"; fi
+      for rw in $order; do
+        start_server "$work/ryw" 0 --read-your-writes "$rw"
+        echo "== ryw: $op, depth $depth, read-your-writes $rw" >&2
+        ryw_line[$rw]=$(load --port "$port" --data "$work/ryw" --op "$op" --depth "$depth" \
+          --server-pid "$server_pid")
+        stop_pid "$server_pid"
+        rm -rf "$work/ryw" "$work/ryw.out"
+      done
+      off=${ryw_line[false]} on=${ryw_line[true]}
+      ryw_table+=$'\n'"$(awk -v op="$op" -v d="$depth" \
+        -v a="$(field ops_per_sec <<< "$off")" -v a50="$(field p50_ms <<< "$off")" \
+        -v a99="$(field p99_ms <<< "$off")" -v as="$(field stale_reads <<< "$off")" \
+        -v b="$(field ops_per_sec <<< "$on")" -v b50="$(field p50_ms <<< "$on")" \
+        -v b99="$(field p99_ms <<< "$on")" -v bs="$(field stale_reads <<< "$on")" 'BEGIN {
+        stale = (op == "putget") ? sprintf("  (stale reads: off %d, on %d)", as, bs) : ""
+        printf "  %-6s depth %-2d  %8.0f %7.3f %7.3f | %8.0f %7.3f %7.3f | %.2fx%s", op, d, a, a50, a99, b, b50, b99, (a > 0 ? b / a : 0), stale }')"
+    done
+  done
+  summary+=("$ryw_table")
+fi
+
 echo "== $(date -Is) $(uptime)" >&2
 
 echo

@@ -125,7 +125,7 @@ class Writers::Writer {
   void PutFresh() {
     const std::string key = "a/" + std::to_string(i_) + "/" + std::to_string(fresh_++);
     auto v = Counted([&] { return client_->PutEntry(key, EntryValue(key, 0)); });
-    if (Settle(v.status(), "PutEntry")) pool_->ledger_->AckEntry(i_, key, false, *v);
+    if (Settle(v.status(), "PutEntry")) pool_->ledger_->AckEntry(i_, key, false, v->version);
   }
 
   // One of a few keys, each put with a version above every earlier one (also
@@ -136,7 +136,8 @@ class Writers::Writer {
     const uint64_t version = versions_[j];
     const std::string key = "x/" + std::to_string(i_) + "/" + std::to_string(j);
     auto v = Counted([&] { return client_->PutEntry(key, EntryValue(key, version), version); });
-    if (Settle(v.status(), "PutEntry(version)")) pool_->ledger_->AckEntry(i_, key, true, *v);
+    if (Settle(v.status(), "PutEntry(version)"))
+      pool_->ledger_->AckEntry(i_, key, true, v->version);
   }
 
   // The next status of a message this mailbox received; false if none.
@@ -148,8 +149,8 @@ class Writers::Writer {
     auto s = Counted([&] { return client_->UpdateStatus(id, want); });
     MessageStatus now = acked;
     if (Settle(s.status(), "UpdateStatus")) {
-      pool_->ledger_->AckStatus(id, *s);
-      now = *s;
+      pool_->ledger_->AckStatus(id, s->status);
+      now = s->status;
     }
     if (now < MessageStatus::kViewed) pool_->ledger_->ReturnRise(i_, id);
     return true;

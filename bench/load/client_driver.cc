@@ -57,7 +57,7 @@ void Issue(ClientConn* c, uint64_t k) {
     const int n = std::snprintf(key, sizeof(key), "k%u", static_cast<unsigned>(k % 1024));
     c->client->PutEntryAsync(
         std::string(key, static_cast<size_t>(n)), "value-0123456789", 0,
-        [c, sent_ns](Result<uint64_t> r) { Complete(c, sent_ns, r.ok(), true); });
+        [c, sent_ns](Result<EntryPutResult> r) { Complete(c, sent_ns, r.ok(), true); });
     return;
   }
   MessageId id;
@@ -68,8 +68,8 @@ void Issue(ClientConn* c, uint64_t k) {
     s->cv.notify_all();
     return;
   }
-  c->client->UpdateStatusAsync(id, asked, [c, sent_ns, asked](Result<MessageStatus> r) {
-    Complete(c, sent_ns, r.ok(), r.ok() && *r == asked);
+  c->client->UpdateStatusAsync(id, asked, [c, sent_ns, asked](Result<StatusUpdateResult> r) {
+    Complete(c, sent_ns, r.ok(), r.ok() && r->status == asked);
   });
 }
 

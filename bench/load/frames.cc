@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -25,6 +26,10 @@ struct Driver;
 struct InFlight {
   uint64_t sent_ns = 0;
   wire::MessageStatus asked = wire::MessageStatus::kUnset;  // --op status
+  // --op putget: the put's reply only counts errors; the get's is the op's end
+  // and must carry `value`.
+  bool put_of_pair = false;
+  uint64_t value = 0;
 };
 
 struct Conn {
@@ -93,6 +98,22 @@ void SendNext(Conn* c) {
       break;
     case Op::kHostile:  // hostile.cc drives it
       return;
+    case Op::kPutGet: {
+      // A key of this connection's own (sessions do not race on it), a value
+      // unique to the pair: the get must answer exactly this value.
+      char key[16];
+      const int n = std::snprintf(key, sizeof(key), "rw%u", static_cast<unsigned>(rid % 1024));
+      const std::string value = std::to_string(rid);
+      const std::string_view k(key, static_cast<size_t>(n));
+      (void)d->encoder.Encode(rid, wire::EntryPut{k, value, 0}, &c->out);
+      c->in_flight.emplace(rid, InFlight{.sent_ns = NowNs(), .put_of_pair = true});
+      const uint64_t get = ++c->seq;
+      (void)d->encoder.Encode(get, wire::EntryGet{k}, &c->out);
+      f.value = rid;
+      f.sent_ns = NowNs();
+      c->in_flight.emplace(get, f);
+      return;
+    }
     case Op::kStatus: {
       MessageId id;
       MessageStatus status;
@@ -182,7 +203,16 @@ void OnFrame(Conn* c, uint64_t rid, const AnyMessage& m) {
   }
   const InFlight f = it->second;
   c->in_flight.erase(it);
-  if (std::holds_alternative<wire::ErrorReply>(m)) {
+  if (f.put_of_pair) {
+    if (!std::holds_alternative<wire::Ok>(m)) ++d->outcome.errors;
+    return;  // the pair's get ends the op
+  }
+  if (d->cfg->op == Op::kPutGet) {
+    // Without read-your-writes the get may overtake its put: a 404 or an
+    // older value is a stale read, not an error.
+    const auto* v = std::get_if<wire::EntryValue>(&m);
+    if (v == nullptr || v->entry.value != std::to_string(f.value)) ++d->outcome.stale_reads;
+  } else if (std::holds_alternative<wire::ErrorReply>(m)) {
     ++d->outcome.errors;
   } else if (d->cfg->op == Op::kStatus) {
     const auto* ok = std::get_if<wire::Ok>(&m);

@@ -31,7 +31,9 @@ class Client;  // postbox/sync/client.h
 
 namespace postbox::load {
 
-enum class Op { kPut, kPoll, kPing, kEcho, kPush, kStatus, kHostile };
+// kPutGet: an EntryPut then an EntryGet of the same key, pipelined; one op
+// ends at the get's reply (read-your-writes makes the get wait for the put).
+enum class Op { kPut, kPoll, kPing, kEcho, kPush, kStatus, kHostile, kPutGet };
 
 // --op hostile (hostile.cc): what a flood session sends as fast as it can.
 enum class FloodOp { kPut, kPoll, kPing };
@@ -141,6 +143,8 @@ struct Outcome {
   uint64_t not_rises = 0;
   // --op status: a connection used up its messages, so the window ended early.
   bool supply_ran_out = false;
+  // --op putget: gets that did not answer the value of the put before them.
+  uint64_t stale_reads = 0;
 };
 
 // One libuv loop drives every connection with raw frames (like

@@ -168,6 +168,9 @@ void AddFlags(CLI::App* app, Flags* f) {
           "bytes held for all sessions together before the heavy ones stop being read");
   AddCount(app, "--max-downloads", &so.max_downloads, "download streams per session (429 past)", 1,
            1024);
+  app->add_option("--read-your-writes", so.read_your_writes,
+                  "a session's reads wait for its earlier writes (false: reads answer at once)")
+      ->capture_default_str();
   AddCount(app, "--default-poll-limit", &so.default_poll_limit,
            "items per info packet when a Poll asks for no limit", 1, 4096);
 

@@ -226,7 +226,7 @@ Offset<void> Build(BuildContext& ctx, const ErrorReply& m) {
 
 Offset<void> Build(BuildContext& ctx, const Ok& m) {
   return fb::CreateOk(ctx.fbb, m.version, ToFb(m.status),
-                      static_cast<fb::ConnectionState>(m.connection))
+                      static_cast<fb::ConnectionState>(m.connection), m.applied)
       .Union();
 }
 

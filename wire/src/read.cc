@@ -208,6 +208,7 @@ void Read(const fb::Ok& t, Ok* m) {
   m->version = t.version();
   m->status = static_cast<MessageStatus>(t.status());
   m->connection = static_cast<ConnectionState>(t.connection());
+  m->applied = t.applied();
 }
 
 template <class M>

@@ -159,6 +159,13 @@ struct EntryPutResult {
   bool operator==(const EntryPutResult&) const = default;
 };
 
+// The outcome of a status update (a max-register merge).
+struct StatusUpdateResult {
+  bool applied = false;    // false: the stored status was already at or above the one asked
+  MessageStatus status{};  // the status after the call (it may be higher than asked)
+  bool operator==(const StatusUpdateResult&) const = default;
+};
+
 struct StoreStats {
   uint64_t mailboxes = 0;
   uint64_t messages = 0;

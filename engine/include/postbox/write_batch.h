@@ -45,6 +45,7 @@ struct OpResult {
   Status status;
   EntryPutResult entry;                           // PutEntry, DeleteEntry
   MessageStatus message_status{};                 // AdvanceStatus: the status after the call
+  bool status_applied = false;                    // AdvanceStatus: the status rose
   std::optional<MessageInfo> message;             // PostMessage
   std::optional<MailboxCredentials> credentials;  // CreateMailbox
   UploadState upload;                             // BeginUpload, WriteChunk

@@ -88,7 +88,7 @@ void DB::Impl::ApplyOne(WriteCtx& w, const WriteBatch::Op& op, OpResult& r) cons
                [&](auto v) { r.message = std::move(v); });
       break;
     case Kind::kAdvanceStatus:
-      s = keep(store_.AdvanceStatus(w, op.a, op.id, op.status),
+      s = keep(store_.AdvanceStatus(w, op.a, op.id, op.status, &r.status_applied),
                [&](auto v) { r.message_status = v; });
       break;
     case Kind::kBeginUpload:

@@ -237,7 +237,9 @@ Result<Message> Store::RequireMessage(Txn& t, const MailboxKey& actor, const Mes
 }
 
 Result<MessageStatus> Store::AdvanceStatus(WriteCtx& w, const MailboxKey& actor,
-                                           const MessageId& id, MessageStatus status) const {
+                                           const MessageId& id, MessageStatus status,
+                                           bool* applied) const {
+  *applied = false;
   if (status < MessageStatus::kUploaded || status > MessageStatus::kViewed) {
     return Status::InvalidArgument("status must be uploaded(1), downloaded(2) or viewed(3), got " +
                                    std::to_string(static_cast<int>(status)));
@@ -246,6 +248,7 @@ Result<MessageStatus> Store::AdvanceStatus(WriteCtx& w, const MailboxKey& actor,
   MessageState& state = msg.state;
   MessageStatus merged = MergeStatus(state.status, status);
   if (merged == state.status) return merged;
+  *applied = true;
   state.status = merged;
   const std::string mkey = MessageKey(id);
   // Both parties see the rise: the sender's outgoing item and the recipient's

@@ -81,8 +81,9 @@ class Store {
                                   const MessageId& id, std::string_view topic,
                                   std::string_view meta, std::string_view bytes,
                                   const Digest128& digest) const;
+  // The status after the call; `*applied` says whether it rose.
   Result<MessageStatus> AdvanceStatus(WriteCtx& w, const MailboxKey& actor, const MessageId& id,
-                                      MessageStatus status) const;
+                                      MessageStatus status, bool* applied) const;
   // The live message `id` (both its record and its state), nullopt when the
   // id is not live; Internal when the record has no state row.
   Result<std::optional<Message>> FindMessage(Txn& t, const MessageId& id) const;

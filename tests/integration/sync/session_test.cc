@@ -25,7 +25,7 @@ TEST_F(SyncTest, SenderSeesStatusesByPushThenByPollAfterOffline) {
       [&](auto& p) { return LastOutgoingStatus(p, vid) == MessageStatus::kUploaded; }));
   auto s = bob->UpdateStatus(vid, MessageStatus::kDownloaded);
   ASSERT_TRUE(s.ok()) << s.status().ToString();
-  EXPECT_EQ(*s, MessageStatus::kDownloaded);
+  EXPECT_EQ(*s, (StatusUpdateResult{true, MessageStatus::kDownloaded}));
   ASSERT_TRUE(a_log.WaitFor(
       [&](auto& p) { return LastOutgoingStatus(p, vid) == MessageStatus::kDownloaded; }));
   ASSERT_TRUE(bob->UpdateStatus(vid, MessageStatus::kViewed).ok());

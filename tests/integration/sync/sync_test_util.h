@@ -263,6 +263,16 @@ inline wire::Hello HelloFor(const MailboxCredentials& c) {
   return h;
 }
 
+// A raw connection to `port` that has said Hello as `c` (fails the test
+// otherwise).
+inline std::unique_ptr<RawConn> SaidHello(uint16_t port, const MailboxCredentials& c) {
+  auto conn = std::make_unique<RawConn>(port);
+  EXPECT_TRUE(conn->Send(1, HelloFor(c)));
+  auto reply = conn->Read();
+  EXPECT_TRUE(reply && std::holds_alternative<wire::HelloReply>(*reply));
+  return conn;
+}
+
 }  // namespace postbox::sync::testing
 
 #endif  // POSTBOX_TESTS_INTEGRATION_SYNC_SYNC_TEST_UTIL_H_

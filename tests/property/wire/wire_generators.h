@@ -137,7 +137,7 @@ POSTBOX_GEN(Pong, set(&Pong::nonce))
 POSTBOX_GEN(ErrorReply, set(&ErrorReply::code), set(&ErrorReply::message, GenBytes()),
             set(&ErrorReply::min_version), set(&ErrorReply::max_version))
 POSTBOX_GEN(Ok, set(&Ok::version), set(&Ok::status, GenEnum<MessageStatus>()),
-            set(&Ok::connection, GenEnum<ConnectionState>()))
+            set(&Ok::connection, GenEnum<ConnectionState>()), set(&Ok::applied))
 #undef POSTBOX_GEN
 
 inline rc::Gen<Compression> GenCompression() {

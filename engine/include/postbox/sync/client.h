@@ -194,14 +194,20 @@ class Client {
   // ---- blocking facade (must not be called from the loop thread) ----
   Result<InfoPacket> Poll(uint64_t since, uint32_t limit = 0);
   // Acks every push up to `cursor`; returns once queued (Acks get no reply).
-  // Unavailable when no session is up.
+  // Unavailable when no session is up; InvalidArgument (nothing sent) for a
+  // cursor above every one the current session delivered (a push or a poll
+  // reply), which the server would refuse.
   Status Ack(uint64_t cursor);
-  // The status after the update (it may be higher than `status`). NotFound,
-  // Gone (superseded), PermissionDenied (not the recipient).
-  Result<MessageStatus> UpdateStatus(const MessageId& id, MessageStatus status);
-  // The stored version after the put / delete.
-  Result<uint64_t> PutEntry(std::string_view key, std::string_view value, uint64_t version = 0);
-  Result<uint64_t> DeleteEntry(std::string_view key, uint64_t version = 0);
+  // The status after the update (it may be higher than `status`) and whether
+  // this update raised it (`applied` false: it was already at or above).
+  // NotFound, Gone (superseded), PermissionDenied (not the recipient).
+  Result<StatusUpdateResult> UpdateStatus(const MessageId& id, MessageStatus status);
+  // The stored version after the put / delete, and whether it won the merge
+  // (`applied` false: the stored state won and is unchanged; `version` is then
+  // the stored one).
+  Result<EntryPutResult> PutEntry(std::string_view key, std::string_view value,
+                                  uint64_t version = 0);
+  Result<EntryPutResult> DeleteEntry(std::string_view key, uint64_t version = 0);
   Result<EntryInfo> GetEntry(std::string_view key);
   Result<EntryPage> ListEntries(std::string_view prefix, std::string_view start_after = {},
                                 uint32_t limit = 0);
@@ -224,9 +230,9 @@ class Client {
   // ---- asynchronous forms (completion on the loop thread) ----
   void PollAsync(uint64_t since, uint32_t limit, std::function<void(Result<InfoPacket>)> done);
   void UpdateStatusAsync(const MessageId& id, MessageStatus status,
-                         std::function<void(Result<MessageStatus>)> done);
+                         std::function<void(Result<StatusUpdateResult>)> done);
   void PutEntryAsync(std::string key, std::string value, uint64_t version,
-                     std::function<void(Result<uint64_t>)> done);
+                     std::function<void(Result<EntryPutResult>)> done);
 
   // ---- blob transfer (SPEC §4; docs/transfer.md) ----
   // Transfers share the session with everything else: an upload keeps at most

@@ -92,6 +92,12 @@ struct ServerOptions {
   size_t max_buffered_bytes = size_t{1} << 30;
   // Download streams one session may have going at once (429 past it).
   size_t max_downloads = 16;
+  // Read-your-writes (wire/PROTOCOL.md "Read-your-writes"): a request that
+  // reads the store (Poll, EntryGet, EntryList, ConnectionList,
+  // UploadQueryOffset, DownloadRequest) waits until every write its session
+  // sent before it is answered. Other sessions' reads never wait. false:
+  // reads are answered at once and may overtake the session's own writes.
+  bool read_your_writes = true;
   // The writer sweeps uploads older than the store's upload_ttl and purges
   // tombstones older than its tombstone_horizon this often, at most
   // sweep_batch uploads and purge_batch tombstones per transaction (it goes

@@ -26,6 +26,11 @@ Handler Expect(std::function<void(Result<T>)> done, F extract) {
   };
 }
 
+// The outcome of an EntryPut or EntryDelete: Ok.version and Ok.applied.
+Result<EntryPutResult> EntryOutcome(const wire::Ok& ok) {
+  return EntryPutResult{ok.applied, ok.version};
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Client>> Client::Create(const ClientOptions& options) {
@@ -110,8 +115,10 @@ uint64_t Client::sessions_established() const { return core_->sessions.load(); }
 void Client::PollAsync(uint64_t since, uint32_t limit,
                        std::function<void(Result<InfoPacket>)> done) {
   Core* c = core_.get();
-  auto h = Expect<wire::InfoPacket, InfoPacket>(
-      std::move(done), [](const wire::InfoPacket& p) { return FromWire(p); });
+  auto h = Expect<wire::InfoPacket, InfoPacket>(std::move(done), [c](const wire::InfoPacket& p) {
+    c->NoteReceived(p.cursor);  // the session may Ack it now
+    return FromWire(p);
+  });
   Encode e = [since, limit](uint64_t rid, wire::Encoder* enc, std::vector<uint8_t>* out) {
     return enc->Encode(rid, wire::Poll{since, limit}, out);
   };
@@ -119,10 +126,13 @@ void Client::PollAsync(uint64_t since, uint32_t limit,
 }
 
 void Client::UpdateStatusAsync(const MessageId& id, MessageStatus status,
-                               std::function<void(Result<MessageStatus>)> done) {
+                               std::function<void(Result<StatusUpdateResult>)> done) {
   Core* c = core_.get();
-  auto h = Expect<wire::Ok, MessageStatus>(std::move(done),
-                                           [](const wire::Ok& ok) { return FromWire(ok.status); });
+  auto h = Expect<wire::Ok, StatusUpdateResult>(
+      std::move(done), [](const wire::Ok& ok) -> Result<StatusUpdateResult> {
+        POSTBOX_ASSIGN_OR_RETURN(MessageStatus status, FromWire(ok.status));
+        return StatusUpdateResult{ok.applied, status};
+      });
   Encode e = [id, status](uint64_t rid, wire::Encoder* enc, std::vector<uint8_t>* out) {
     return enc->Encode(rid, wire::StatusUpdate{ToWire(id), ToWire(status)}, out);
   };
@@ -130,10 +140,9 @@ void Client::UpdateStatusAsync(const MessageId& id, MessageStatus status,
 }
 
 void Client::PutEntryAsync(std::string key, std::string value, uint64_t version,
-                           std::function<void(Result<uint64_t>)> done) {
+                           std::function<void(Result<EntryPutResult>)> done) {
   Core* c = core_.get();
-  auto h = Expect<wire::Ok, uint64_t>(
-      std::move(done), [](const wire::Ok& ok) { return Result<uint64_t>(ok.version); });
+  auto h = Expect<wire::Ok, EntryPutResult>(std::move(done), EntryOutcome);
   Encode e = [key = std::move(key), value = std::move(value), version](
                  uint64_t rid, wire::Encoder* enc, std::vector<uint8_t>* out) {
     return enc->Encode(rid, wire::EntryPut{key, value, version}, out);
@@ -167,6 +176,13 @@ Status Client::Ack(uint64_t cursor) {
   Core* c = core_.get();
   // Ack has no reply (wire/PROTOCOL.md): done once it is queued on the session.
   auto r = Block<bool>(c, [c, cursor](std::function<void(Result<bool>)> done) {
+    if (c->connected && cursor > c->received_cursor()) {
+      // The server answers such an Ack 400 (wire/PROTOCOL.md): the session
+      // never sent this cursor (it came from an earlier session, or nowhere).
+      return done(Status::InvalidArgument("cursor " + std::to_string(cursor) +
+                                          " was not received on this session (highest " +
+                                          std::to_string(c->received_cursor()) + "); poll first"));
+    }
     Status s = c->SendOneWay([cursor](uint64_t rid, wire::Encoder* enc, std::vector<uint8_t>* out) {
       return enc->Encode(rid, wire::Ack{cursor}, out);
     });
@@ -176,26 +192,27 @@ Status Client::Ack(uint64_t cursor) {
   return ToStatus(std::move(r));
 }
 
-Result<MessageStatus> Client::UpdateStatus(const MessageId& id, MessageStatus status) {
-  return Block<MessageStatus>(core_.get(), [this, id, status](auto done) {
+Result<StatusUpdateResult> Client::UpdateStatus(const MessageId& id, MessageStatus status) {
+  return Block<StatusUpdateResult>(core_.get(), [this, id, status](auto done) {
     UpdateStatusAsync(id, status, std::move(done));
   });
 }
 
-Result<uint64_t> Client::PutEntry(std::string_view key, std::string_view value, uint64_t version) {
-  return Block<uint64_t>(core_.get(),
-                         [this, k = std::string(key), v = std::string(value), version](auto done) {
-                           PutEntryAsync(k, v, version, std::move(done));
-                         });
+Result<EntryPutResult> Client::PutEntry(std::string_view key, std::string_view value,
+                                        uint64_t version) {
+  return Block<EntryPutResult>(
+      core_.get(), [this, k = std::string(key), v = std::string(value), version](auto done) {
+        PutEntryAsync(k, v, version, std::move(done));
+      });
 }
 
-Result<uint64_t> Client::DeleteEntry(std::string_view key, uint64_t version) {
-  return Call<wire::Ok, uint64_t>(
+Result<EntryPutResult> Client::DeleteEntry(std::string_view key, uint64_t version) {
+  return Call<wire::Ok, EntryPutResult>(
       core_.get(),
       [k = std::string(key), version](uint64_t rid, wire::Encoder* enc, std::vector<uint8_t>* out) {
         return enc->Encode(rid, wire::EntryDelete{k, version}, out);
       },
-      [](const wire::Ok& ok) { return Result<uint64_t>(ok.version); });
+      EntryOutcome);
 }
 
 Result<EntryInfo> Client::GetEntry(std::string_view key) {

@@ -282,6 +282,7 @@ void Client::Core::OnHelloReply(const Status& s, const wire::AnyMessage* reply) 
     return;
   }
   state_ = State::kReady;
+  received_cursor_ = 0;
   established_once_ = true;
   attempt_ = 0;
   connected = true;
@@ -315,6 +316,7 @@ void Client::Core::ResumePoll(uint64_t since) {
 }
 
 void Client::Core::DeliverPush(const InfoPacket& packet) {
+  NoteReceived(packet.cursor);
   if (options_.on_push) options_.on_push(packet);
   if (!options_.auto_ack || state_ != State::kReady) return;
   const uint64_t cursor = packet.cursor;

@@ -16,6 +16,7 @@
 
 #include <uv.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cassert>
 #include <deque>
@@ -89,6 +90,11 @@ class Client::Core {
   void CloseSession();
   void DropConnection();
   void NoteAck(uint64_t cursor);
+  // Loop-only: the highest cursor the current session sent this client (in a
+  // push or a poll reply). The server refuses an Ack above it (400), so Ack
+  // sends none.
+  void NoteReceived(uint64_t cursor) { received_cursor_ = std::max(received_cursor_, cursor); }
+  uint64_t received_cursor() const { return received_cursor_; }
 
   std::atomic<bool> connected{false};
   std::atomic<uint64_t> acked{0};
@@ -173,7 +179,8 @@ class Client::Core {
   std::deque<Waiting> bulk_;
   std::vector<Delayed*> delayed_;
   std::map<std::string, std::deque<std::function<void()>>> turns_;  // holders wait in line
-  uint64_t session_gen_ = 0;  // bumped by Lost(): a handler can tell the session went
+  uint64_t received_cursor_ = 0;  // see received_cursor(); 0 at each new session
+  uint64_t session_gen_ = 0;      // bumped by Lost(): a handler can tell the session went
   unsigned attempt_ = 0;
   std::mt19937_64 rng_{std::random_device{}()};
   std::unique_ptr<char[]> read_buf_{new char[64 * 1024]};

@@ -180,13 +180,28 @@ void Session::HandlePoll(uint64_t rid, const wire::Poll& m) {
   // Once a poll has reached the end, the client holds everything up to
   // `cursor` and pushes continue after it. While it is still paging (`more`),
   // pushing the next page too would hand it the same items twice.
+  // The client holds everything up to the cursor: it may Ack it.
+  ack_floor_ = std::max(ack_floor_, *cursor);
   if (more) return;
   synced_ = true;
   push_since_ = std::max(push_since_, *cursor);
   MaybePush();
 }
 
-void Session::HandleAck(uint64_t, const wire::Ack& m) {
+void Session::HandleAck(uint64_t rid, const wire::Ack& m) {
+  // Only a cursor this session sent may be acked: one of the pushes in the
+  // window, or one at or below the last cursor acked or answered to a Poll.
+  // Anything else (a cursor from the future, or one never pushed) would
+  // move the push window to data the client never saw.
+  if (m.cursor > ack_floor_ &&
+      std::find(unacked_.begin(), unacked_.end(), m.cursor) == unacked_.end()) {
+    return SendError(rid, 400,
+                     "Ack of cursor " + std::to_string(m.cursor) +
+                         ", which this session never sent (acks cover a pushed cursor, or one at "
+                         "or below " +
+                         std::to_string(ack_floor_) + ", the last acked or polled)");
+  }
+  ack_floor_ = std::max(ack_floor_, m.cursor);
   while (!unacked_.empty() && unacked_.front() <= m.cursor) unacked_.pop_front();
   synced_ = true;
   push_since_ = std::max(push_since_, m.cursor);
@@ -281,8 +296,17 @@ void Session::OnCompletion(const Completion& c) {
                                           r.upload.length});
   } else {
     wire::Ok ok;
-    if (c.kind == OpKind::kAdvanceStatus) ok.status = ToWire(r.message_status);
-    if (c.kind == OpKind::kPutEntry || c.kind == OpKind::kDeleteEntry) ok.version = r.entry.version;
+    // `applied` (wire/PROTOCOL.md §3): whether a merge changed the store; the
+    // other writes are idempotent and in effect once committed.
+    ok.applied = true;
+    if (c.kind == OpKind::kAdvanceStatus) {
+      ok.status = ToWire(r.message_status);
+      ok.applied = r.status_applied;
+    }
+    if (c.kind == OpKind::kPutEntry || c.kind == OpKind::kDeleteEntry) {
+      ok.version = r.entry.version;
+      ok.applied = r.entry.applied;
+    }
     if (c.kind == OpKind::kRequestConnection) ok.connection = ToWire(r.connection);
     Send(c.request_id, ok);
   }

@@ -76,6 +76,15 @@ void Session::ProcessFrames() {
       YieldTurn(loop_, id_);
       return;
     }
+    if (held_) {
+      // The writes it waited for are answered (PauseReason is kNone): the
+      // held read goes before anything read after it.
+      frame = *held_;
+      held_.reset();
+      ++turn_frames_;
+      HandleFrame(frame);
+      continue;
+    }
     const auto p = decoder_.Next(&frame);
     if (p == wire::FrameDecoder::Progress::kNeedMore) {
       // A frame begun and not complete starts (or keeps) its clock.
@@ -97,8 +106,31 @@ void Session::ProcessFrames() {
       return;
     }
     frame_started_ms_ = 0;
+    if (MustWaitForWrites(frame)) {
+      held_ = frame;  // PauseReason is now kWrites: the loop ends here
+      continue;
+    }
     ++turn_frames_;
     HandleFrame(frame);
+  }
+}
+
+bool Session::MustWaitForWrites(const wire::Frame& frame) const {
+  if (queued_ops_ == 0 || !core_->options().read_your_writes) return false;
+  // Every request that reads the store (wire/PROTOCOL.md "Read-your-writes").
+  // Ack, Ping and Pong read nothing; writes queue behind the earlier ones in
+  // the group commit anyway; Hello and the server's own messages are refused
+  // without reading.
+  switch (frame.type()) {
+    case wire::MessageType::kPoll:
+    case wire::MessageType::kEntryGet:
+    case wire::MessageType::kEntryList:
+    case wire::MessageType::kConnectionList:
+    case wire::MessageType::kUploadQueryOffset:
+    case wire::MessageType::kDownloadRequest:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -132,6 +164,7 @@ Session::Pause Session::PauseReason() const {
       (server ? !core_->BudgetRecovered() : core_->OverBudget())) {
     return Pause::kServer;
   }
+  if (held_ && queued_ops_ > 0) return Pause::kWrites;
   return Pause::kNone;
 }
 
@@ -146,7 +179,7 @@ void Session::UpdateReading() {
     return;
   }
   if (paused_ == Pause::kNone) return;
-  if (paused_ == Pause::kServer) {
+  if (paused_ == Pause::kServer || paused_ == Pause::kWrites) {
     // The client was not silent; the server was not listening.
     last_rx_ms_ = uv_now(&loop_->uv);
     if (frame_started_ms_ != 0) frame_started_ms_ = last_rx_ms_;
@@ -159,7 +192,11 @@ void Session::UpdateReading() {
   if (paused_ == Pause::kNone && uv_read_start(stream, OnAlloc, OnRead) != 0) Close();
 }
 
-size_t Session::Held() const { return queued_bytes_ + Unsent() + decoder_.buffered(); }
+size_t Session::Held() const {
+  // A held read's bytes are still in the decoder's buffer, though no longer
+  // counted by buffered().
+  return queued_bytes_ + Unsent() + decoder_.buffered() + (held_ ? held_->wire_size() : 0);
+}
 
 void Session::Account() {
   const size_t held = closed_ ? 0 : Held();
@@ -233,7 +270,16 @@ void Session::CloseAfterFlush() {
 }
 
 void Session::MaybeFinishClose() {
-  if (closing_ && !closed_ && !writing_ && out_.empty() && queued_ops_ == 0) Close();
+  if (!closing_ || closed_ || queued_ops_ != 0) return;
+  if (held_) {
+    // Every request read is answered: the read that waited for the writes
+    // just answered goes out before the close.
+    const wire::Frame frame = *held_;
+    held_.reset();
+    HandleFrame(frame);
+    if (closed_) return;
+  }
+  if (!writing_ && out_.empty()) Close();
 }
 
 void Session::CloseNow(uint16_t code, std::string_view message, uint64_t rid) {
@@ -292,9 +338,10 @@ void Session::Tick(uint64_t now) {
   if (after(started_ms_, o.max_session)) {
     SendError(0, 503, "session lifetime reached; reconnect");
     CloseAfterFlush();
-  } else if (paused_ == Pause::kServer) {
+  } else if (paused_ == Pause::kServer || paused_ == Pause::kWrites) {
     // No client deadline runs while the server is not listening; reading
-    // resumes here once the server's budget allows.
+    // resumes here once the server's budget allows (or, for a held read,
+    // when the session's writes are answered: OnCompletion).
     UpdateReading();
   } else if (frame_started_ms_ != 0 && after(frame_started_ms_, o.frame_timeout)) {
     core_->CountTimeout();

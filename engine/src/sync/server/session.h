@@ -65,8 +65,10 @@ class Session {
   // writes or the server's budget are full (not the client's fault: no
   // deadline runs meanwhile).
   // kTurn: the session handled kFramesPerTurn frames in this loop iteration
-  // and waits for the next (TakeTurn).
-  enum class Pause { kNone, kClient, kServer, kTurn };
+  // and waits for the next (TakeTurn). kWrites: a read is held until the
+  // session's earlier writes are answered (read-your-writes; not the
+  // client's fault either).
+  enum class Pause { kNone, kClient, kServer, kTurn, kWrites };
   // One download stream: the chunks of [next, end) still to send.
   struct Download {
     uint64_t rid = 0;
@@ -80,8 +82,12 @@ class Session {
   static void OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
   static void OnWritten(uv_write_t* req, int status);
   static void OnClosed(uv_handle_t* h);
-  // Handles the complete frames buffered, as long as reading is allowed.
+  // Handles the complete frames buffered (a held read first, once it may
+  // run), as long as reading is allowed.
   void ProcessFrames();
+  // Whether `frame` must wait for this session's queued writes: it reads the
+  // store, read_your_writes is on and writes are queued.
+  bool MustWaitForWrites(const wire::Frame& frame) const;
   // Why reading should pause now, if it should.
   Pause PauseReason() const;
   // Stops or resumes reading to match PauseReason (resuming handles the
@@ -164,6 +170,10 @@ class Session {
 
   // Writes handed to the writer and not yet answered.
   size_t queued_ops_ = 0;
+  // A read waiting for those writes (read-your-writes). Its payload stays
+  // valid in decoder_'s buffer because nothing calls decoder_.Next or Feed
+  // while it is held: reading is paused (Pause::kWrites) until it is handled.
+  std::optional<wire::Frame> held_;
   size_t queued_bytes_ = 0;
   Pause paused_ = Pause::kNone;
   uint64_t turn_ = 0;         // the loop iteration turn_frames_ counts in
@@ -174,6 +184,9 @@ class Session {
   bool synced_ = false;  // the client told us its cursor (Poll or Ack)
   uint64_t push_since_ = 0;
   std::deque<uint64_t> unacked_;
+  // The highest cursor acked or sent in a poll reply: an Ack is valid for one
+  // of the unacked_ pushes or a cursor at or below this (HandleAck).
+  uint64_t ack_floor_ = 0;
 
   uint64_t started_ms_ = 0;
   uint64_t last_rx_ms_ = 0;

@@ -358,6 +358,9 @@ struct Ok {
   uint64_t version = 0;
   MessageStatus status = MessageStatus::kUnset;
   ConnectionState connection = ConnectionState::kNone;
+  // Whether the request changed the store (wire/PROTOCOL.md §3 says what it
+  // means per request).
+  bool applied = false;
   bool operator==(const Ok&) const = default;
 };
 
