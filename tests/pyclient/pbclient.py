@@ -53,7 +53,9 @@ CONN_NONE, CONN_REQUESTED, CONN_CONNECTED = 0, 1, 2
 # [ubyte] vector, "uvec" a [uint] vector.
 REQUEST_FIELDS = {
     "Hello": [("protocol_version", "u"), ("mkey", "b16"), ("secret", "str"),
-              ("platform", "u"), ("app_version", "str"), ("schema_version", "u")],
+              ("platform", "u"), ("app_version", "str"), ("schema_version", "u"),
+              # Protocol 2: the compressions this client reads (issue 11).
+              ("accept_zstd", "u"), ("zstd_dictionaries", "uvec")],
     "Poll": [("since", "u"), ("limit", "u")],
     "Ack": [("cursor", "u")],
     "UploadBegin": [("id", "b16"), ("to", "b16"), ("topic", "bytes"), ("meta", "bytes"),
