@@ -538,7 +538,7 @@ void BM_RoundTrip_Compression(benchmark::State& state) {
   const double raw = NanosPerCall(
       [&] { round_trip(raw_encoder, Compression::kNever, &raw_out, raw_decoder, &back); }, 20000);
   const int mode = static_cast<int>(state.range(1));
-  Encoder encoder({.use_dictionary = mode == 2});
+  Encoder encoder({.peer = {.zstd = true, .dictionary = mode == 2 ? kLatestDictionary : 0}});
   const Compression c = mode == 0 ? Compression::kNever : Compression::kAlways;
   FrameDecoder decoder;
   std::vector<uint8_t> out;

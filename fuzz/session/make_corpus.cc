@@ -54,7 +54,8 @@ const std::string& Secret(Ref r) {
 template <class M>
 std::string Frame(uint64_t rid, const M& m, w::Compression c = w::Compression::kNever,
                   bool dictionary = true) {
-  w::Encoder encoder({.max_payload = fz::kMaxFramePayload, .use_dictionary = dictionary});
+  w::Encoder encoder({.max_payload = fz::kMaxFramePayload,
+                      .peer = {.zstd = true, .dictionary = dictionary ? w::kLatestDictionary : 0}});
   std::vector<uint8_t> out;
   if (w::Error e = encoder.Encode(rid, m, &out, c); !e.ok()) {
     std::fprintf(stderr, "encode: %s\n", e.ToString().c_str());
@@ -399,6 +400,31 @@ void Hellos(Corpus& c) {
             Frame(3, w::DownloadRequest{Id(Ref::kIn), 0, 0}) +
             Frame(4, w::StatusUpdate{Id(Ref::kIn), w::MessageStatus::kViewed}) +
             Frame(5, w::UploadChunk{Id(Ref::kUploadIn), fz::kUploadInCommitted, "peer bytes"}));
+  // Protocol version 2's compression negotiation (PROTOCOL.md §4): a
+  // version-3 Hello is 426; a Hello declaring compression, then compressed
+  // frames it declared (answered) and one it did not (400, close); the same
+  // frames after a Hello that declared nothing, and after a version-1 Hello
+  // that carries the fields anyway (ignored).
+  c.Add("hello_version_3", L, 0,
+        hello(HelloAs(Ref::kSelf, Ref::kSecretSelf, w::Platform::kNone, "1", 1, 3)) + poll);
+  const std::string put =
+      Frame(4, w::EntryPut{"z", std::string(2000, 'z'), 0}, w::Compression::kAlways);
+  const std::string plain_put =
+      Frame(5, w::EntryPut{"y", std::string(2000, 'y'), 0}, w::Compression::kAlways, false);
+  const auto declaring = [](uint32_t version, bool zstd, std::vector<uint32_t> dictionaries) {
+    w::Hello h = HelloAs(Ref::kSelf, Ref::kSecretSelf, w::Platform::kNone, "1.0.0", 1, version);
+    h.accept_zstd = zstd;
+    h.zstd_dictionaries = std::move(dictionaries);
+    return Frame(1, h);
+  };
+  c.Add("hello_negotiates_both", L, 0, declaring(2, true, {1}) + poll + put + plain_put);
+  c.Add("hello_negotiates_zstd_only", L, 0, declaring(2, true, {}) + poll + plain_put + put);
+  c.Add("hello_negotiates_dictionary_only", L, 0,
+        declaring(2, false, {1}) + poll + put + plain_put);
+  c.Add("hello_negotiates_unknown_dictionaries", L, 0,
+        declaring(2, true, {0, 9, 4294967295u}) + poll + put);
+  c.Add("hello_negotiates_nothing", L, 0, declaring(2, false, {}) + poll + put);
+  c.Add("hello_v1_fields_ignored", L, 0, declaring(1, true, {1}) + poll + put);
   c.Add("before_hello_ping_pong", L, 0,
         Frame(1, w::Ping{1}) + Frame(0, w::Pong{2}) +
             hello(HelloAs(Ref::kSelf, Ref::kSecretSelf), 3) + poll);

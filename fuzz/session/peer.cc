@@ -173,8 +173,10 @@ void Oracle::Check(const wire::Frame& frame) {
 
 Peer::Peer(uint16_t port)
     : deadline_(Clock::now() + kDeadline),
+      // Raw frames only until the HelloReply states the session's
+      // compression: a server sending anything else is a finding.
       decoder_(std::make_unique<wire::FrameDecoder>(
-          wire::DecoderOptions{.max_payload = kClientMaxPayload})) {
+          wire::DecoderOptions{.max_payload = kClientMaxPayload, .accept = wire::kNoCompression})) {
   fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) Finding(std::string("socket: ") + std::strerror(errno));
   int one = 1;
@@ -229,6 +231,7 @@ void Peer::ReadAvailable() {
         if (const auto* pong = std::get_if<wire::Pong>(&m)) r.number = pong->nonce;
         if (const auto* hello = std::get_if<wire::HelloReply>(&m)) {
           r.number = static_cast<uint64_t>(hello->verdict);
+          decoder_->set_accept({.zstd = hello->zstd, .dictionary = hello->zstd_dictionary});
         }
         if (const auto* err = std::get_if<wire::ErrorReply>(&m)) r.number = err->code;
         if (Tracing()) Trace(frame, m);

@@ -33,6 +33,13 @@ std::string CheckReplies(std::string_view sent, const std::vector<Received>& rec
     }
     if (!readable) break;
   }
+  if (decoder.failed()) {
+    // The frame the server could not read is answered with an Error that
+    // carries its request id (wire/PROTOCOL.md §1 "Receiving").
+    Balance& b = balance[decoder.error_request_id()];
+    b.types += std::string(b.types.empty() ? "" : ", ") + "a malformed frame";
+    ++b.owed;
+  }
   for (const Received& r : received) {
     if (!skip.contains(r.request_id)) --balance[r.request_id].owed;
   }
@@ -44,6 +51,19 @@ std::string CheckReplies(std::string_view sent, const std::vector<Received>& rec
                        : std::to_string(-b.owed) + " reply(ies) too many");
   }
   return "";
+}
+
+std::optional<uint64_t> UnreadableFrameId(std::string_view sent) {
+  wire::FrameDecoder decoder({.max_payload = kMaxFramePayload});
+  decoder.Feed({reinterpret_cast<const uint8_t*>(sent.data()), sent.size()});
+  wire::Frame frame;
+  wire::AnyMessage message;
+  for (;;) {
+    const auto p = decoder.Next(&frame);
+    if (p == wire::FrameDecoder::Progress::kFailed) return decoder.error_request_id();
+    if (p == wire::FrameDecoder::Progress::kNeedMore) return std::nullopt;
+    if (!wire::DecodeAny(frame, &message).ok()) return frame.request_id();
+  }
 }
 
 }  // namespace postbox::fuzz

@@ -4,6 +4,8 @@
 #ifndef POSTBOX_FUZZ_SESSION_REPLIES_H_
 #define POSTBOX_FUZZ_SESSION_REPLIES_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +25,11 @@ namespace postbox::fuzz {
 // server's own frames use. Returns "" if every other request id got as many
 // replies as it had requests, else a description of the first that did not.
 std::string CheckReplies(std::string_view sent, const std::vector<Received>& received);
+
+// The request id of the first frame in `sent` that the server cannot read (a
+// session past a Hello that declared every compression, as the harness's
+// does), whose Error carries that id; nothing if every frame is readable.
+std::optional<uint64_t> UnreadableFrameId(std::string_view sent);
 
 }  // namespace postbox::fuzz
 

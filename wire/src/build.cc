@@ -59,15 +59,19 @@ auto TableVector(BuildContext& ctx, const std::vector<T>& items)
 Offset<void> Build(BuildContext& ctx, const Hello& m) {
   auto secret = StringField(ctx.fbb, m.secret);
   auto app_version = StringField(ctx.fbb, m.app_version);
+  // An empty list is left out, as for table vectors.
+  auto dictionaries = m.zstd_dictionaries.empty() ? 0 : ctx.fbb.CreateVector(m.zstd_dictionaries);
   const fb::Bytes16 mkey = ToFb(m.mkey);
   return fb::CreateHello(ctx.fbb, m.protocol_version, &mkey, secret, ToFb(m.platform), app_version,
-                         m.schema_version)
+                         m.schema_version, m.accept_zstd, dictionaries)
       .Union();
 }
 
 Offset<void> Build(BuildContext& ctx, const HelloReply& m) {
   auto detail = StringField(ctx.fbb, m.detail);
-  return fb::CreateHelloReply(ctx.fbb, ToFb(m.verdict), m.protocol_version, detail).Union();
+  return fb::CreateHelloReply(ctx.fbb, ToFb(m.verdict), m.protocol_version, detail, m.zstd,
+                              m.zstd_dictionary)
+      .Union();
 }
 
 Offset<void> Build(BuildContext& ctx, const Poll& m) {

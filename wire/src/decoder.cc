@@ -84,6 +84,12 @@ FrameDecoder::Progress FrameDecoder::Fail(ErrorCode code, std::string message) {
   return Progress::kFailed;
 }
 
+std::optional<uint64_t> FrameDecoder::pending_request_id() const {
+  const size_t start = begin_ + consume_;
+  if (end_ - start < kFrameHeaderSize) return std::nullopt;
+  return ReadFrameHeader(buf_.get() + start).request_id;
+}
+
 FrameDecoder::Progress FrameDecoder::Next(Frame* frame) {
   if (failed()) return Progress::kFailed;
   begin_ += consume_;
@@ -93,6 +99,8 @@ FrameDecoder::Progress FrameDecoder::Next(Frame* frame) {
   // The header is judged before the payload arrives, so an oversized or
   // garbage frame is refused without buffering it.
   const FrameHeader h = ReadFrameHeader(buf_.get() + begin_);
+  // Every failure from here on concerns this frame: its Error echoes the id.
+  error_request_id_ = h.request_id;
   if (h.reserved != 0) {
     return Fail(ErrorCode::kBadHeader,
                 "reserved header byte is " + std::to_string(h.reserved) + ", expected 0");
@@ -110,6 +118,15 @@ FrameDecoder::Progress FrameDecoder::Next(Frame* frame) {
     return Fail(ErrorCode::kBadFlags, "flags " + std::to_string(h.flags) +
                                           ": only 0 (raw), 1 (zstd) and 3 (zstd with the"
                                           " dictionary) are defined");
+  }
+  // A peer sends only what the session agreed (PROTOCOL.md "Compression
+  // negotiation"); anything else is refused like an undefined flag.
+  if (h.flags == kFlagZstd && !options_.accept.zstd) {
+    return Fail(ErrorCode::kBadFlags, "flags 1 (zstd): plain zstd was not agreed for this session");
+  }
+  if (h.flags == (kFlagZstd | kFlagDictionary) && options_.accept.dictionary == 0) {
+    return Fail(ErrorCode::kBadFlags,
+                "flags 3 (zstd with a dictionary): no dictionary was agreed for this session");
   }
   if (end_ - begin_ < kFrameHeaderSize + h.length) return Progress::kNeedMore;
 
@@ -147,9 +164,16 @@ FrameDecoder::Progress FrameDecoder::Next(Frame* frame) {
       decompressor_ = std::make_unique<Decompressor>(options_.max_payload);
     }
     ZSTD_DCtx* dctx = decompressor_->get();
-    const ZSTD_DDict* ddict = (h.flags & kFlagDictionary) != 0 ? internal::SharedDDict() : nullptr;
-    if (dctx == nullptr || ((h.flags & kFlagDictionary) != 0 && ddict == nullptr)) {
+    const bool with_dictionary = (h.flags & kFlagDictionary) != 0;
+    const ZSTD_DDict* ddict =
+        with_dictionary ? internal::SharedDDict(options_.accept.dictionary) : nullptr;
+    if (dctx == nullptr) {
       return Fail(ErrorCode::kInternal, "could not create a zstd decompression context");
+    }
+    if (with_dictionary && ddict == nullptr) {
+      return Fail(ErrorCode::kInternal, "zstd dictionary " +
+                                            std::to_string(options_.accept.dictionary) +
+                                            " is not available in this build");
     }
     // At least 8 bytes so an empty payload still has a valid address.
     uint8_t* out = scratch(std::max<size_t>(content, 8));

@@ -56,19 +56,20 @@ Encoder::~Encoder() = default;
 
 template <class M>
 Error Encoder::Encode(uint64_t request_id, const M& message, std::vector<uint8_t>* out,
-                      Compression compression) {
+                      Compression compression, const CompressionAgreement& peer) {
   impl_->ctx.fbb.Clear();
   impl_->ctx.fbb.Finish(internal::Build(impl_->ctx, message));
-  return Finish(M::kType, request_id, compression, out);
+  return Finish(M::kType, request_id, compression, peer, out);
 }
 
-#define POSTBOX_WIRE_INSTANTIATE_ENCODE(M, T) \
-  template Error Encoder::Encode<M>(uint64_t, const M&, std::vector<uint8_t>*, Compression);
+#define POSTBOX_WIRE_INSTANTIATE_ENCODE(M, T)                                               \
+  template Error Encoder::Encode<M>(uint64_t, const M&, std::vector<uint8_t>*, Compression, \
+                                    const CompressionAgreement&);
 POSTBOX_WIRE_FOR_EACH_MESSAGE(POSTBOX_WIRE_INSTANTIATE_ENCODE)
 #undef POSTBOX_WIRE_INSTANTIATE_ENCODE
 
 Error Encoder::Finish(MessageType type, uint64_t request_id, Compression compression,
-                      std::vector<uint8_t>* out) {
+                      const CompressionAgreement& peer, std::vector<uint8_t>* out) {
   const uint8_t* payload = impl_->ctx.fbb.GetBufferPointer();
   size_t size = impl_->ctx.fbb.GetSize();
   uint8_t flags = 0;
@@ -82,17 +83,25 @@ Error Encoder::Finish(MessageType type, uint64_t request_id, Compression compres
                      std::to_string(options_.max_payload));
   }
 
+  // Only what the peer reads: its dictionary if it has one (the better
+  // choice on every size measured), else plain zstd, else nothing.
   const bool blob = type == MessageType::kUploadChunk || type == MessageType::kDownloadChunk;
-  const size_t min_size = options_.use_dictionary ? kAutoMinPayload : kAutoMinPayloadNoDictionary;
-  const bool try_zstd = compression == Compression::kAlways ||
-                        (compression == Compression::kAuto && !blob && size >= min_size);
+  const bool with_dictionary = peer.dictionary != 0;
+  const size_t min_size = with_dictionary ? kAutoMinPayload : kAutoMinPayloadNoDictionary;
+  const bool try_zstd = (with_dictionary || peer.zstd) &&
+                        (compression == Compression::kAlways ||
+                         (compression == Compression::kAuto && !blob && size >= min_size));
   if (try_zstd) {
     ZSTD_CCtx* cctx = impl_->Context(options_.zstd_level);
     if (cctx == nullptr) return Error(ErrorCode::kInternal, "ZSTD_createCCtx failed");
     const size_t bound = ZSTD_compressBound(size);
     if (impl_->compressed.size() < bound) impl_->compressed.resize(bound);
     const ZSTD_CDict* cdict =
-        options_.use_dictionary ? internal::SharedCDict(options_.zstd_level) : nullptr;
+        with_dictionary ? internal::SharedCDict(peer.dictionary, options_.zstd_level) : nullptr;
+    if (with_dictionary && cdict == nullptr) {
+      return Error(ErrorCode::kInternal, "zstd dictionary " + std::to_string(peer.dictionary) +
+                                             " is not available in this build");
+    }
     ZSTD_CCtx_refCDict(cctx, cdict);  // Null detaches a previous dictionary.
     const size_t n =
         ZSTD_compress2(cctx, impl_->compressed.data(), impl_->compressed.size(), payload, size);

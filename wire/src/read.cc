@@ -63,12 +63,19 @@ void Read(const fb::Hello& t, Hello* m) {
   m->platform = static_cast<Platform>(t.platform());
   m->app_version = View(t.app_version());
   m->schema_version = t.schema_version();
+  m->accept_zstd = t.accept_zstd();
+  m->zstd_dictionaries.clear();
+  if (const auto* ids = t.zstd_dictionaries()) {
+    m->zstd_dictionaries.assign(ids->begin(), ids->end());
+  }
 }
 
 void Read(const fb::HelloReply& t, HelloReply* m) {
   m->verdict = static_cast<Verdict>(t.verdict());
   m->protocol_version = t.protocol_version();
   m->detail = View(t.detail());
+  m->zstd = t.zstd();
+  m->zstd_dictionary = t.zstd_dictionary();
 }
 
 void Read(const fb::Poll& t, Poll* m) {

@@ -158,6 +158,24 @@ TEST_F(SyncTest, WrongSecretIsUnauthenticated) {
   EXPECT_EQ(r.status().code(), Code::kUnauthenticated) << r.status().ToString();
   EXPECT_FALSE((*c)->connected());
   EXPECT_FALSE((*c)->Ping().ok());
+
+  // An unknown mailbox gets the very same answer as a wrong secret, so a
+  // Hello cannot tell which mkeys exist.
+  auto refusal = [&](const MailboxCredentials& creds) {
+    RawConn raw(server_->port());
+    EXPECT_TRUE(raw.Send(5, HelloFor(creds)));
+    auto reply = raw.Read();
+    EXPECT_TRUE(reply && std::holds_alternative<wire::ErrorReply>(*reply));
+    EXPECT_TRUE(raw.WaitClosed());
+    if (!reply || !std::holds_alternative<wire::ErrorReply>(*reply)) return std::string();
+    const auto& e = std::get<wire::ErrorReply>(*reply);
+    return std::to_string(e.code) + " " + std::string(e.message);
+  };
+  MailboxCredentials wrong_secret{a.mkey, "not-the-secret"};
+  MailboxCredentials stranger{MailboxKey::Random(), a.secret};
+  const std::string e1 = refusal(wrong_secret), e2 = refusal(stranger);
+  EXPECT_EQ(e1.substr(0, 4), "401 ");
+  EXPECT_EQ(e1, e2);
 }
 
 TEST_F(SyncTest, OtherMailboxesDataIsForbidden) {
@@ -188,7 +206,7 @@ TEST_F(SyncTest, OldProtocolVersionGets426WithRange) {
   auto r = (*c)->Connect();
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kProtocolUnsupported);
-  EXPECT_NE(r.status().message().find("1..1"), std::string_view::npos) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("1..2"), std::string_view::npos) << r.status().ToString();
 
   // On the wire: Error 426 carries the range, then the server closes.
   RawConn raw(server_->port());

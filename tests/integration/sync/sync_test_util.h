@@ -210,6 +210,7 @@ class RawConn {
         wire::AnyMessage m;
         if (!wire::DecodeAny(f, &m).ok()) return std::nullopt;
         if (rid) *rid = f.request_id();
+        last_flags_ = f.flags();
         return m;
       }
       if (p == wire::FrameDecoder::Progress::kFailed) return std::nullopt;
@@ -221,6 +222,12 @@ class RawConn {
   }
   // True when the peer has closed (EOF or reset) within the receive timeout,
   // after discarding whatever it still sent.
+  // The header flags of the frame Read returned last (was it compressed?).
+  uint8_t last_flags() const { return last_flags_; }
+  // What Send may compress with; raw by default, as a client that declared
+  // nothing must send (the decoder reads anything: tests check flags).
+  void set_send_compression(const wire::CompressionAgreement& c) { enc_.set_peer(c); }
+
   bool WaitClosed() {
     uint8_t buf[65536];
     for (;;) {
@@ -233,8 +240,9 @@ class RawConn {
  private:
   int fd_ = -1;
   bool connected_ = false;
-  wire::Encoder enc_;
+  wire::Encoder enc_{wire::EncoderOptions{.peer = wire::kNoCompression}};
   wire::FrameDecoder dec_;
+  uint8_t last_flags_ = 0;
 };
 
 // `n` pseudo-random bytes (incompressible, like media) from `seed`.

@@ -86,9 +86,11 @@ rc::Gen<M> Gen();
 using rc::gen::set;
 POSTBOX_GEN(Hello, set(&Hello::protocol_version), set(&Hello::mkey, GenId()),
             set(&Hello::secret, GenBytes()), set(&Hello::platform, GenEnum<Platform>()),
-            set(&Hello::app_version, GenBytes()), set(&Hello::schema_version))
+            set(&Hello::app_version, GenBytes()), set(&Hello::schema_version),
+            set(&Hello::accept_zstd), set(&Hello::zstd_dictionaries))
 POSTBOX_GEN(HelloReply, set(&HelloReply::verdict, GenEnum<Verdict>()),
-            set(&HelloReply::protocol_version), set(&HelloReply::detail, GenBytes()))
+            set(&HelloReply::protocol_version), set(&HelloReply::detail, GenBytes()),
+            set(&HelloReply::zstd), set(&HelloReply::zstd_dictionary))
 POSTBOX_GEN(Poll, set(&Poll::since), set(&Poll::limit))
 POSTBOX_GEN(InfoPacket, set(&InfoPacket::cursor), set(&InfoPacket::reset), set(&InfoPacket::more),
             set(&InfoPacket::incoming, SmallVector(GenMessageInfo())),

@@ -76,7 +76,7 @@ TEST(EncoderTest, LargeInfoPacketsAreCompressedWithTheDictionary) {
 TEST(EncoderTest, WithoutTheDictionaryOnlyZstdFlagIsSet) {
   std::vector<std::string> keep;
   const InfoPacket packet = Packet(40, &keep);
-  Encoder encoder({.use_dictionary = false});
+  Encoder encoder({.peer = {.zstd = true}});
   std::vector<uint8_t> bytes;
   ASSERT_TRUE(encoder.Encode(1, packet, &bytes).ok());
   EXPECT_EQ(bytes[6], kFlagZstd);
@@ -219,9 +219,9 @@ TEST(DecodeTest, ChunkDigestIsXxh3Of64Bits) {
 }
 
 TEST(EvolutionTest, FrameWithFieldsFromANewerSchemaStillDecodes) {
-  // A newer peer's Hello: the six known fields plus two appended ones (a
-  // ulong in slot 6 and a string in slot 7), built without the generated
-  // code, as an older build would receive it.
+  // A newer peer's Hello: the first six fields plus two appended after the
+  // last one this build knows (a ulong in slot 8 and a string in slot 9),
+  // built without the generated code, as an older build would receive it.
   struct Raw16 {
     uint8_t v[16];
   };
@@ -233,8 +233,8 @@ TEST(EvolutionTest, FrameWithFieldsFromANewerSchemaStillDecodes) {
   for (int i = 0; i < 16; ++i) mkey.v[i] = static_cast<uint8_t>(i);
   const auto start = fbb.StartTable();
   auto slot = [](int i) { return static_cast<flatbuffers::voffset_t>(4 + 2 * i); };
-  fbb.AddElement<uint64_t>(slot(6), 0x1122334455667788ull, 0);
-  fbb.AddOffset(slot(7), future_text);
+  fbb.AddElement<uint64_t>(slot(8), 0x1122334455667788ull, 0);
+  fbb.AddOffset(slot(9), future_text);
   fbb.AddElement<uint32_t>(slot(0), 7, 0);
   fbb.AddStruct(slot(1), &mkey);
   fbb.AddOffset(slot(2), secret);

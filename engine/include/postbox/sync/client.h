@@ -39,8 +39,16 @@ struct ClientOptions {
   Platform platform = Platform::kNone;
   std::string app_version;
   uint32_t schema_version = 0;
-  // The version sent in Hello; only tests of a server's 426 change it.
-  uint32_t protocol_version = 1;
+  // The version sent in Hello; only tests of a server's 426 (or of a
+  // version-1 client, which declares no compression) change it.
+  uint32_t protocol_version = 2;
+  // What the client reads besides raw frames, declared in Hello (wire/
+  // PROTOCOL.md "Compression negotiation"): plain zstd, and the ids of the
+  // zstd dictionaries it has (this build has 1). The server answers with the
+  // agreement, which then holds both ways: the client's frames use only it
+  // too. Both empty: every frame of the session is raw.
+  bool accept_zstd = true;
+  std::vector<uint32_t> zstd_dictionaries = {1};
 
   // Every request (and Connect) fails with Unavailable after this.
   std::chrono::milliseconds request_timeout{5000};

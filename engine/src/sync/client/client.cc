@@ -38,6 +38,13 @@ Result<std::unique_ptr<Client>> Client::Create(const ClientOptions& options) {
   if (options.upload_window == 0) {
     return Status::InvalidArgument("upload_window must be at least 1");
   }
+  for (uint32_t id : options.zstd_dictionaries) {
+    // A dictionary the client declares is one it must decode with.
+    if (wire::DictionaryBytes(id).empty()) {
+      return Status::InvalidArgument("zstd dictionary " + std::to_string(id) +
+                                     " is not in this build");
+    }
+  }
   auto core = std::make_unique<Core>(options);
   POSTBOX_RETURN_IF_ERROR(core->Start());
   core->acked = options.start_cursor;

@@ -23,7 +23,9 @@ struct Client::Core::Conn {
   bool closed = false;
 
   explicit Conn(Core* c, uint32_t max_payload)
-      : core(c), decoder(wire::DecoderOptions{.max_payload = max_payload}) {
+      // Raw frames only until HelloReply says what the session agreed.
+      : core(c),
+        decoder(wire::DecoderOptions{.max_payload = max_payload, .accept = wire::kNoCompression}) {
     tcp.data = connect_req.data = write_req.data = this;
   }
   void Close() {
@@ -44,7 +46,9 @@ Status UvStatus(std::string_view what, int rc) {
 }  // namespace
 
 Client::Core::Core(const ClientOptions& options)
-    : options_(options), encoder_(wire::EncoderOptions{.max_payload = options.max_frame_payload}) {}
+    : options_(options),
+      encoder_(wire::EncoderOptions{.max_payload = options.max_frame_payload,
+                                    .peer = wire::kNoCompression}) {}
 
 Client::Core::~Core() { Shutdown(); }
 
@@ -221,12 +225,36 @@ void Client::Core::SendHello() {
   h.platform = ToWire(o.platform);
   h.app_version = o.app_version;
   h.schema_version = o.schema_version;
+  h.accept_zstd = o.accept_zstd;
+  h.zstd_dictionaries = o.zstd_dictionaries;
+  // Hello is always raw, and so is everything until the reply (a new
+  // connection may reach a different server).
+  encoder_.set_peer(wire::kNoCompression);
   if (wire::Error e = encoder_.Encode(hello_rid_, h, &conn_->out); !e.ok()) {
     final_ = true;
     Lost(FromWireCodecError(e));
     return;
   }
   Flush();
+}
+
+void Client::Core::ApplyCompression(const wire::HelloReply& hr) {
+  if (hr.protocol_version < 2) {
+    // A version-1 server knows no negotiation: it compresses its replies
+    // with dictionary 1 or plain zstd at will and reads all of those, but
+    // raw frames are always safe to send.
+    conn_->decoder.set_accept({.zstd = true, .dictionary = 1});
+    encoder_.set_peer(wire::kNoCompression);
+    return;
+  }
+  // Only what this client declared, even if the server said more.
+  const bool declared =
+      std::find(options_.zstd_dictionaries.begin(), options_.zstd_dictionaries.end(),
+                hr.zstd_dictionary) != options_.zstd_dictionaries.end();
+  const wire::CompressionAgreement agreed{.zstd = hr.zstd && options_.accept_zstd,
+                                          .dictionary = declared ? hr.zstd_dictionary : 0};
+  conn_->decoder.set_accept(agreed);
+  encoder_.set_peer(agreed);
 }
 
 void Client::Core::OnHelloReply(const Status& s, const wire::AnyMessage* reply) {
@@ -243,6 +271,7 @@ void Client::Core::OnHelloReply(const Status& s, const wire::AnyMessage* reply) 
     return;
   }
   HelloResult result{static_cast<Verdict>(hr->verdict), std::string(hr->detail)};
+  ApplyCompression(*hr);
   if (result.verdict == Verdict::kUpdateRequired ||
       result.verdict == Verdict::kUpdateSchemaRequired) {
     final_ = true;  // the server closes the session; reconnecting cannot help

@@ -121,6 +121,9 @@ class Client::Core {
   void StartConnect();
   void SendHello();
   void OnHelloReply(const Status& s, const wire::AnyMessage* reply);
+  // Sets the connection's decoder and the encoder to the compression the
+  // HelloReply agreed (wire/PROTOCOL.md "Compression negotiation").
+  void ApplyCompression(const wire::HelloReply& hr);
   void Enqueue(Encode encode, StreamHandler handler, bool stream);
   // Encodes and registers one request on the live connection without
   // flushing; false if encoding failed (then `handler` has had the error).

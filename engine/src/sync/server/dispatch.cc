@@ -112,11 +112,26 @@ void Session::HandleHello(uint64_t rid, const wire::Hello& m) {
     verdict = Evaluate(it->second, m.app_version, m.schema_version);
     if (verdict != Verdict::kCurrent) detail = it->second.detail;
   }
-  Send(rid, wire::HelloReply{static_cast<wire::Verdict>(verdict), wire::kProtocolVersion, detail});
+  // Compression is what the client declared and this build has (wire/
+  // PROTOCOL.md "Compression negotiation"); a version-1 Hello declares
+  // nothing. The reply itself still goes raw: the client learns the
+  // agreement from it.
+  wire::CompressionAgreement agreed;
+  if (m.protocol_version >= 2) {
+    agreed.zstd = m.accept_zstd;
+    agreed.dictionary = wire::ChooseDictionary(m.zstd_dictionaries);
+  }
+  wire::HelloReply reply{static_cast<wire::Verdict>(verdict), wire::kProtocolVersion, detail};
+  reply.zstd = agreed.zstd;
+  reply.zstd_dictionary = agreed.dictionary;
+  Send(rid, reply);
   if (verdict == Verdict::kUpdateRequired || verdict == Verdict::kUpdateSchemaRequired) {
     CloseAfterFlush();
     return;
   }
+  // From the next frame on, both directions follow the agreement.
+  compression_ = agreed;
+  decoder_.set_accept(agreed);
   state_ = State::kActive;
   mkey_ = mkey;
   loop_->by_mailbox[mkey_].push_back(this);
@@ -143,7 +158,7 @@ std::optional<uint64_t> Session::SendChanges(uint64_t rid, uint64_t since, uint3
       return std::nullopt;
     }
     const size_t before = out_.size();
-    wire::Error e = loop_->encoder.Encode(rid, w, &out_);
+    wire::Error e = loop_->encoder.Encode(rid, w, &out_, compression_);
     if (e.ok()) {
       if (out_.size() > before) Flush();
       *more = packet->more;
@@ -203,7 +218,7 @@ void Session::SendPage(uint64_t rid, const List& list, size_t limit, Items Reply
     (r.*items).clear();
     for (size_t i = 0; i < n; ++i) (r.*items).push_back(ToWire(list[i]));
     r.more = list.size() > n;
-    const wire::Error e = loop_->encoder.Encode(rid, r, &out_);
+    const wire::Error e = loop_->encoder.Encode(rid, r, &out_, compression_);
     if (e.ok()) return Flush();
     if (e.code() != wire::ErrorCode::kEncodeTooLarge || n <= 1) {
       // Server::Start refuses limits under which one item cannot fit a frame.

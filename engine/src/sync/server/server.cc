@@ -127,7 +127,10 @@ Status ServerCore::Start() {
         "pause whenever descriptors run out; raise it (ulimit -n)",
         nofile.rlim_cur, options_.max_connections);
   }
-  const wire::EncoderOptions eo{.max_payload = options_.max_frame_payload};
+  // Sessions pass their own compression agreement to every Encode; the
+  // default is none, so a reply that missed it would still go out raw.
+  const wire::EncoderOptions eo{.max_payload = options_.max_frame_payload,
+                                .peer = wire::kNoCompression};
   // Loop 0 binds first so that an ephemeral port is known to the others.
   for (unsigned i = 0; i < options_.threads; ++i) {
     auto loop = std::make_unique<Loop>(eo);

@@ -13,7 +13,9 @@ Session::Session(Loop* loop, uint64_t id)
     : loop_(loop),
       core_(loop->core),
       id_(id),
-      decoder_(wire::DecoderOptions{.max_payload = loop->core->options().max_frame_payload}) {
+      // Raw frames only until a Hello agrees on more (HandleHello).
+      decoder_(wire::DecoderOptions{.max_payload = loop->core->options().max_frame_payload,
+                                    .accept = wire::kNoCompression}) {
   tcp_.data = this;
   write_req_.data = this;
 }
@@ -89,7 +91,8 @@ void Session::ProcessFrames() {
       // answered (CloseAfterFlush waits for them), then the session ends.
       const auto& e = decoder_.error();
       spdlog::debug("session {}: malformed input: {}", id_, e.ToString());
-      SendError(0, wire::HttpCode(e.code()), e.ToString());
+      // The decoder read the failing frame's header, so the reply names it.
+      SendError(decoder_.error_request_id(), wire::HttpCode(e.code()), e.ToString());
       CloseAfterFlush();
       return;
     }
@@ -233,7 +236,7 @@ void Session::MaybeFinishClose() {
   if (closing_ && !closed_ && !writing_ && out_.empty() && queued_ops_ == 0) Close();
 }
 
-void Session::CloseNow(uint16_t code, std::string_view message) {
+void Session::CloseNow(uint16_t code, std::string_view message, uint64_t rid) {
   if (closed_) return;
   if (!writing_ && out_.empty()) {
     // A stalled client's socket buffer is empty: the reason goes out at once
@@ -242,7 +245,7 @@ void Session::CloseNow(uint16_t code, std::string_view message) {
     e.code = code;
     e.message = message;
     std::vector<uint8_t> frame;
-    if (loop_->encoder.Encode(0, e, &frame).ok()) {
+    if (loop_->encoder.Encode(rid, e, &frame, compression_).ok()) {
       uv_buf_t buf =
           uv_buf_init(reinterpret_cast<char*>(frame.data()), static_cast<unsigned>(frame.size()));
       (void)uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1);
@@ -295,8 +298,11 @@ void Session::Tick(uint64_t now) {
     UpdateReading();
   } else if (frame_started_ms_ != 0 && after(frame_started_ms_, o.frame_timeout)) {
     core_->CountTimeout();
-    CloseNow(400, "a frame took longer than frame_timeout (" +
-                      std::to_string(o.frame_timeout.count()) + " ms) to arrive");
+    // The late frame's request id if its header arrived, else 0.
+    CloseNow(400,
+             "a frame took longer than frame_timeout (" + std::to_string(o.frame_timeout.count()) +
+                 " ms) to arrive",
+             decoder_.pending_request_id().value_or(0));
     return;
   } else if (ping_outstanding_) {
     if (after(ping_sent_ms_, o.pong_timeout)) {

@@ -101,7 +101,7 @@ class Session {
   void CloseAfterFlush();
   // For deadlines: tells the client why if its socket takes it at once, and
   // closes now (a client that stalls must not hold its slot any longer).
-  void CloseNow(uint16_t code, std::string_view message);
+  void CloseNow(uint16_t code, std::string_view message, uint64_t rid = 0);
   void MaybeFinishClose();
   void Unregister();
 
@@ -150,6 +150,11 @@ class Session {
   bool counted_ = false;  // holds a slot of the connection cap
   State state_ = State::kAwaitHello;
   MailboxKey mkey_;
+  // The compression Hello agreed (wire/PROTOCOL.md "Compression
+  // negotiation"): what the replies may use, and what decoder_ accepts. None
+  // until a Hello declared some; the loop's encoder serves every session, so
+  // the agreement, not a compression context, is what a session keeps.
+  wire::CompressionAgreement compression_{};
 
   // Download streams in progress (wire/PROTOCOL.md "Blob transfer"), served
   // round robin from next_download_. A vector, not a deque: an idle session
@@ -183,7 +188,7 @@ template <class M>
 void Session::Send(uint64_t rid, const M& m) {
   POSTBOX_ASSERT_ON_LOOP(loop_);
   if (closed_) return;
-  if (wire::Error e = loop_->encoder.Encode(rid, m, &out_); !e.ok()) {
+  if (wire::Error e = loop_->encoder.Encode(rid, m, &out_, compression_); !e.ok()) {
     if constexpr (!std::is_same_v<M, wire::ErrorReply>) {
       SendError(rid, 500, "cannot encode the reply: " + e.ToString());
     }

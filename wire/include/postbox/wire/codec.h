@@ -44,8 +44,12 @@ inline constexpr size_t kAutoMinPayloadNoDictionary = 1024;
 struct EncoderOptions {
   uint32_t max_payload = kDefaultMaxPayload;  // Must match the peer's decoder.
   Compression compression = Compression::kAuto;
-  bool use_dictionary = true;  // The built-in trained dictionary (flag 0x02).
-  int zstd_level = 1;          // Level 3 compresses these payloads worse.
+  // What the peer reads (the session's agreement, PROTOCOL.md "Compression
+  // negotiation"): with a dictionary, zstd frames use it (flags 0x03);
+  // otherwise, with zstd, they are plain (flags 0x01); with neither, every
+  // frame is raw whatever `compression` says.
+  CompressionAgreement peer = kAnyCompression;
+  int zstd_level = 1;  // Level 3 compresses these payloads worse.
 };
 
 class Encoder {
@@ -61,18 +65,32 @@ class Encoder {
   // it was. M is any message type of messages.h.
   template <class M>
   Error Encode(uint64_t request_id, const M& message, std::vector<uint8_t>* out) {
-    return Encode(request_id, message, out, options_.compression);
+    return Encode(request_id, message, out, options_.compression, options_.peer);
   }
   template <class M>
   Error Encode(uint64_t request_id, const M& message, std::vector<uint8_t>* out,
-               Compression compression);
+               Compression compression) {
+    return Encode(request_id, message, out, compression, options_.peer);
+  }
+  // For a given peer: one encoder (per thread or loop) serves many sessions,
+  // each with its own agreement.
+  template <class M>
+  Error Encode(uint64_t request_id, const M& message, std::vector<uint8_t>* out,
+               const CompressionAgreement& peer) {
+    return Encode(request_id, message, out, options_.compression, peer);
+  }
+  template <class M>
+  Error Encode(uint64_t request_id, const M& message, std::vector<uint8_t>* out,
+               Compression compression, const CompressionAgreement& peer);
 
+  // Changes the default peer agreement (e.g. once HelloReply arrived).
+  void set_peer(const CompressionAgreement& peer) { options_.peer = peer; }
   const EncoderOptions& options() const { return options_; }
 
  private:
   class Impl;
   Error Finish(MessageType type, uint64_t request_id, Compression compression,
-               std::vector<uint8_t>* out);
+               const CompressionAgreement& peer, std::vector<uint8_t>* out);
 
   EncoderOptions options_;
   std::unique_ptr<Impl> impl_;
@@ -99,6 +117,13 @@ Error DecodeAny(const Frame& frame, AnyMessage* out);
 // checks: for tests, fuzz seeds and forwarding frames already encoded.
 void AppendRawFrame(MessageType type, uint64_t request_id, uint8_t flags,
                     std::span<const uint8_t> payload, std::vector<uint8_t>* out);
+
+// The bytes of the published zstd dictionary `id` as this build embeds them
+// (wire/dictionaries/<id>.zdict); empty for an id it does not have.
+std::span<const uint8_t> DictionaryBytes(uint32_t id);
+// The dictionary a server agrees to: the highest id among `offered` that this
+// build has; 0 if none.
+uint32_t ChooseDictionary(std::span<const uint32_t> offered);
 
 // XXH3-64 (seed 0) of a blob chunk, as carried in DownloadChunk::xxh3_64.
 uint64_t ChunkDigest(std::string_view data);

@@ -21,7 +21,7 @@ enum class ErrorCode : uint8_t {
   kBadHeader = 1,         // Reserved header bits set, or an impossible length.
   kOversize = 2,          // Declared payload length above the frame limit.
   kUnknownType = 3,       // Message type this build does not know.
-  kBadFlags = 4,          // Unknown flag bits, or dictionary without zstd.
+  kBadFlags = 4,          // Unknown flag bits, dictionary without zstd, or not agreed.
   kVerifyFailed = 5,      // The FlatBuffers Verifier rejected the payload.
   kDecompressFailed = 6,  // zstd said the payload is corrupt or truncated.
   kDecompressBomb = 7,    // Decompressed size unknown or above the frame limit.

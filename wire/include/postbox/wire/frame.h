@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <span>
 
 #include "postbox/wire/error.h"
@@ -32,9 +33,30 @@ inline constexpr uint32_t kDefaultMaxPayload = 1u << 20;
 inline constexpr uint32_t kMaxSupportedPayload = (1u << 31) - 1;
 
 // Header flag bits. Do not renumber: on the wire. Unknown bits are refused.
-inline constexpr uint8_t kFlagZstd = 0x01;        // Payload is one zstd frame.
-inline constexpr uint8_t kFlagDictionary = 0x02;  // ...made with dictionary 1.
+inline constexpr uint8_t kFlagZstd = 0x01;  // Payload is one zstd frame.
+// ...made with the dictionary the session agreed (HelloReply.zstd_dictionary).
+inline constexpr uint8_t kFlagDictionary = 0x02;
 inline constexpr uint8_t kKnownFlags = kFlagZstd | kFlagDictionary;
+
+// The highest zstd dictionary id this build has (wire/dictionaries/<id>.zdict;
+// PROTOCOL.md "Compression negotiation"). Ids start at 1; 0 means none.
+inline constexpr uint32_t kLatestDictionary = 1;
+
+// The compressed frames a session carries besides raw ones (flags 0), as Hello
+// and HelloReply agreed them (PROTOCOL.md "Compression negotiation"). The same
+// set holds in both directions: an Encoder sends only these, and a
+// FrameDecoder refuses any other flags as a malformed stream.
+struct CompressionAgreement {
+  bool zstd = false;        // Plain zstd frames (flags 0x01).
+  uint32_t dictionary = 0;  // The dictionary flags 0x03 use; 0: none (0x03 refused).
+  bool operator==(const CompressionAgreement&) const = default;
+};
+// Nothing but raw frames: a session before Hello, or whose client declared
+// nothing (every version-1 client).
+inline constexpr CompressionAgreement kNoCompression{};
+// Everything this build reads: for endpoints that do not negotiate (tools,
+// tests, a peer that knows its counterpart is this build).
+inline constexpr CompressionAgreement kAnyCompression{true, kLatestDictionary};
 
 struct FrameHeader {
   uint32_t length = 0;  // Payload bytes after the header, as sent (compressed).
@@ -93,6 +115,10 @@ struct DecoderOptions {
   // deepest message (InfoPacket > vector > MessageInfo) needs 3 levels.
   uint32_t max_depth = 8;
   uint32_t max_tables = 1u << 16;
+  // Which compressed frames are accepted; any other flags fail the stream
+  // with kBadFlags. A server starts a session at kNoCompression and widens it
+  // to the agreement once Hello succeeded (FrameDecoder::set_accept).
+  CompressionAgreement accept = kAnyCompression;
 };
 
 class FrameDecoder {
@@ -118,8 +144,21 @@ class FrameDecoder {
   // with Error HttpCode(error().code()) and close the connection.
   [[nodiscard]] Progress Next(Frame* frame);
 
+  // Changes which compressed frames the following Next() calls accept (e.g.
+  // after the Hello exchange); frames already returned are not affected. A
+  // dictionary id this build does not have makes its frames fail as kInternal.
+  void set_accept(const CompressionAgreement& accept) { options_.accept = accept; }
+  const CompressionAgreement& accept() const { return options_.accept; }
+
   const Error& error() const { return error_; }
   bool failed() const { return !error_.ok(); }
+  // The request id in the header of the frame that failed the stream. The
+  // decoder judges a frame only once its 16-byte header is buffered, so every
+  // failure has one: an Error reply to a malformed frame echoes it.
+  uint64_t error_request_id() const { return error_request_id_; }
+  // The request id of the incomplete frame at the front of the buffer, if its
+  // header has arrived (for the reply to a frame that missed its deadline).
+  std::optional<uint64_t> pending_request_id() const;
   // Bytes received and not yet returned as frames.
   size_t buffered() const { return end_ - begin_ - consume_; }
 
@@ -130,6 +169,7 @@ class FrameDecoder {
 
   DecoderOptions options_;
   Error error_;
+  uint64_t error_request_id_ = 0;
   std::unique_ptr<uint8_t[]> buf_;  // new[] storage: at least 16-byte aligned.
   size_t capacity_ = 0;
   size_t begin_ = 0;                    // First byte not yet returned as a frame.

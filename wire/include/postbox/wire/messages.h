@@ -19,7 +19,10 @@ namespace postbox::wire {
 
 // Version of the frame layout and message set. A peer whose Hello names a
 // version outside [kMinProtocolVersion, kProtocolVersion] gets Error 426.
-inline constexpr uint32_t kProtocolVersion = 1;
+// Version 2 added compression negotiation (Hello.accept_zstd and
+// zstd_dictionaries, HelloReply.zstd and zstd_dictionary); a version-1 Hello
+// declares no compression, so such a session is raw both ways.
+inline constexpr uint32_t kProtocolVersion = 2;
 inline constexpr uint32_t kMinProtocolVersion = 1;
 
 // The 16-bit message type in the frame header. Do not renumber: on the wire.
@@ -98,6 +101,11 @@ struct Hello {
   Platform platform = Platform::kNone;
   std::string_view app_version{};
   uint32_t schema_version = 0;
+  // Protocol version 2: what the client reads besides raw frames, and so also
+  // what it may send (PROTOCOL.md "Compression negotiation"). Ignored in a
+  // version-1 Hello.
+  bool accept_zstd = false;                   // plain zstd frames (flags 0x01)
+  std::vector<uint32_t> zstd_dictionaries{};  // dictionary ids it has (flags 0x03)
   bool operator==(const Hello&) const = default;
 };
 
@@ -106,6 +114,10 @@ struct HelloReply {
   Verdict verdict = Verdict::kCurrent;
   uint32_t protocol_version = kProtocolVersion;
   std::string_view detail{};  // Human text, e.g. where to get the update.
+  // The session's compression, both directions: plain zstd frames agreed, and
+  // the dictionary id flag 0x02 means (0: none, flags 0x03 refused).
+  bool zstd = false;
+  uint32_t zstd_dictionary = 0;
   bool operator==(const HelloReply&) const = default;
 };
 

@@ -1,0 +1,21 @@
+# Fails unless every published dictionary's SHA-256 is the one its row in
+# wire/PROTOCOL.md states (the XXH3-64 is checked by negotiation_test.cc).
+# Usage: cmake -DSOURCE_DIR=<repository> -P dictionary_sha256.cmake
+file(READ "${SOURCE_DIR}/wire/PROTOCOL.md" doc)
+file(GLOB dictionaries "${SOURCE_DIR}/wire/dictionaries/*.zdict")
+if(NOT dictionaries)
+  message(FATAL_ERROR "no dictionaries under wire/dictionaries")
+endif()
+foreach(path IN LISTS dictionaries)
+  get_filename_component(id "${path}" NAME_WE)
+  file(SHA256 "${path}" sha)
+  string(REGEX MATCH "\n\\| ${id} \\| `wire/dictionaries/${id}.zdict` \\|[^\n]*" row "${doc}")
+  if(NOT row)
+    message(FATAL_ERROR "PROTOCOL.md has no row for dictionary ${id}")
+  endif()
+  string(FIND "${row}" "`${sha}`" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "dictionary ${id}: SHA-256 ${sha} is not in PROTOCOL.md's row:${row}")
+  endif()
+  message(STATUS "dictionary ${id}: SHA-256 ${sha} as published")
+endforeach()
