@@ -41,7 +41,9 @@ FLAG_DICT1 = 0x02
 MAX_PAYLOAD = 1 << 20  # the default `max_payload` (1 MiB)
 MAX_CHUNK = 256 * 1024  # "streamed in pieces of at most 256 KiB"
 
-PROTOCOL_VERSION = 1
+# PROTOCOL.md §3: "send 2". Version 2 added compression negotiation; a
+# version-1 Hello declares no compression (PROTOCOL.md §4).
+PROTOCOL_VERSION = 2
 
 # Enumerations (PROTOCOL.md §3, "do not renumber").
 UNSET, UPLOADED, DOWNLOADED, VIEWED = 0, 1, 2, 3
@@ -232,10 +234,9 @@ def _list(obj, field, conv):
 def _decode_hello_reply(r):
     out = {"verdict": r.Verdict(), "protocol_version": r.ProtocolVersion(),
            "detail": _str(r.Detail())}
-    # Fields of protocol 2 (compression negotiation), absent from older schemas.
-    for field in ("Zstd", "ZstdDictionary"):
-        if hasattr(r, field):
-            out[field.lower() if field == "Zstd" else "zstd_dictionary"] = getattr(r, field)()
+    # Protocol 2: what the session agreed (absent from a version-1 reply).
+    out["zstd"] = r.Zstd()
+    out["zstd_dictionary"] = r.ZstdDictionary()
     return out
 
 
@@ -298,6 +299,10 @@ class Session:
         self.dictionaries = dict(dictionaries or {})
         self._ddicts = {}
         self.hello_reply = None
+        # What this session agreed (PROTOCOL.md §4 "Compression negotiation"):
+        # nothing until HelloReply says otherwise.
+        self.agreed_zstd = False
+        self.agreed_dictionary = 0
         self.closed = False
 
     def close(self):
@@ -324,13 +329,35 @@ class Session:
         return rid
 
     def send(self, name, fields=None, request_id=None, flags=0, payload=None):
-        """Sends one frame and returns its request id."""
+        """Sends one frame and returns its request id. `flags` 1 or 3
+        compresses the payload (plain zstd, or the session's dictionary) even
+        if the session did not agree on it, so tests can send what a server
+        must refuse."""
         if request_id is None:
             request_id = self.new_request_id()
         if payload is None:
             payload = encode(name, fields or {})
+        if flags & FLAG_ZSTD:
+            payload = self._compress(flags, payload)
         self.sock.sendall(frame_bytes(TYPES[name], payload, request_id, flags))
         return request_id
+
+    def _dictionary(self, dict_id):
+        if dict_id not in self.dictionaries:
+            raise ProtocolError("dictionary %d, which this client does not have" % dict_id)
+        d = self._ddicts.get(dict_id)
+        if d is None:
+            d = self._ddicts[dict_id] = zstandard.ZstdCompressionDict(self.dictionaries[dict_id])
+        return d
+
+    def _compress(self, flags, payload):
+        # One zstd frame that declares its content size, no checksum and no
+        # dictionary id field (both optional, PROTOCOL.md §1), level 1 (§4).
+        kwargs = {"level": 1, "write_checksum": False, "write_content_size": True,
+                  "write_dict_id": False}
+        if flags & FLAG_DICT1:
+            kwargs["dict_data"] = self._dictionary(self.agreed_dictionary or 1)
+        return zstandard.ZstdCompressor(**kwargs).compress(payload)
 
     def _fill(self, deadline):
         remaining = deadline - time.monotonic()
@@ -345,14 +372,15 @@ class Session:
         self.buf += data
 
     def _decompress(self, flags, payload):
+        # A peer sends only what the other declared it reads; anything else
+        # is a malformed stream (PROTOCOL.md §4 "Compression negotiation").
         if flags & FLAG_DICT1:
-            if 1 not in self.dictionaries:
-                raise ProtocolError("a frame compressed with dictionary 1, which this client does not have")
-            ddict = self._ddicts.get(1)
-            if ddict is None:
-                ddict = self._ddicts[1] = zstandard.ZstdCompressionDict(self.dictionaries[1])
-            dctx = zstandard.ZstdDecompressor(dict_data=ddict)
+            if not self.agreed_dictionary:
+                raise ProtocolError("a frame with flags 3 in a session that agreed no dictionary")
+            dctx = zstandard.ZstdDecompressor(dict_data=self._dictionary(self.agreed_dictionary))
         else:
+            if not self.agreed_zstd:
+                raise ProtocolError("a frame with flags 1 in a session that agreed no plain zstd")
             dctx = zstandard.ZstdDecompressor()
         size = zstandard.frame_content_size(payload)
         # §1 Receiving step 3: refuse a frame without a declared size or a bomb.
@@ -436,8 +464,17 @@ class Session:
                   "platform": platform, "app_version": app_version,
                   "schema_version": schema_version}
         fields.update(extra)
-        self.hello_reply = self.call("Hello", fields, expect="HelloReply")
-        return self.hello_reply
+        reply = self.call("Hello", fields, expect="HelloReply")
+        if reply["protocol_version"] >= 2:
+            self.agreed_zstd = bool(reply.get("zstd"))
+            self.agreed_dictionary = reply.get("zstd_dictionary") or 0
+        elif protocol_version >= 2:
+            # A version-1 server compresses as it likes: read flags 1 and 3
+            # (dictionary 1) from it, send raw (PROTOCOL.md §4).
+            self.agreed_zstd = True
+            self.agreed_dictionary = 1 if 1 in self.dictionaries else 0
+        self.hello_reply = reply
+        return reply
 
     def poll(self, since=0, limit=0):
         return self.call("Poll", {"since": since, "limit": limit}, expect="InfoPacket")
@@ -504,6 +541,12 @@ class Session:
 
     def status_update(self, msg_id, status):
         return self.call("StatusUpdate", {"id": msg_id, "status": status}, expect="Ok")["status"]
+
+
+def load_dictionary(wire_dir, dict_id):
+    """The published dictionary `dict_id` (wire/dictionaries/ID.zdict)."""
+    with open(os.path.join(wire_dir, "dictionaries", "%d.zdict" % dict_id), "rb") as f:
+        return f.read()
 
 
 def connect(port, mkey, secret, host="127.0.0.1", **hello_fields):

@@ -11,6 +11,11 @@ import sys
 import time
 import unittest
 
+import hashlib
+import re
+
+import xxhash
+
 import harness
 import pbclient as pb
 
@@ -71,12 +76,7 @@ def find(items, msg_id):
 class ReplacedVideoTest(ServerCase):
     """SPEC §1: a client that asks for a replaced video learns at once that it
     is gone (410), and never hangs on a download.
-
-    Bob's polls use limit 1 and his sessions that see a replacement never
-    have a push window open: until compression is negotiated (protocol 2),
-    a protocol-1 server sends any reply of 256 B or more compressed with a
-    dictionary this client cannot have (a push of a tombstone and a message
-    is one)."""
+"""
 
     def test_replaced_video_answers_410_at_once(self):
         a, b = self.connected_pair()
@@ -175,8 +175,7 @@ class StatusPushTest(ServerCase):
 
 class OfflinePollTest(ServerCase):
     """SPEC §3: a client that was offline polls from its cursor and gets
-    every change it missed, paged with `more` (limit 1: see ReplacedVideoTest
-    on reply sizes before protocol 2)."""
+    every change it missed, paged with `more`."""
 
     def test_poll_after_missed_pushes_returns_everything(self):
         a, b = self.connected_pair()
@@ -224,6 +223,103 @@ class OfflinePollTest(ServerCase):
         a.upload(late, self.bob, b"late", topic=b"t9")
         packet = self.push_until(b, lambda p: find(p["incoming"], late) is not None)
         self.assertGreater(packet["cursor"], cursors[-1])
+
+
+class CompressionTest(ServerCase):
+    """PROTOCOL.md §4 "Compression negotiation": compressed frames only as
+    the session agreed, decoded with the published dictionary."""
+
+    def setUp(self):
+        super().setUp()
+        self.wire_dir = os.environ["POSTBOX_WIRE_DIR"]
+        self.dictionary = pb.load_dictionary(self.wire_dir, 1)
+
+    def published_hashes(self, dict_id):
+        """(XXH3-64, SHA-256) from PROTOCOL.md's table of dictionaries."""
+        with open(os.path.join(self.wire_dir, "PROTOCOL.md"), encoding="utf-8") as f:
+            text = f.read()
+        row = re.search(r"^\| %d \| `wire/dictionaries/%d\.zdict` \|[^|]*\| `([0-9a-f]{16})` \| "
+                        r"`([0-9a-f]{64})` \|$" % (dict_id, dict_id), text, re.M)
+        self.assertIsNotNone(row, "PROTOCOL.md publishes no hashes for dictionary %d" % dict_id)
+        return row.group(1), row.group(2)
+
+    def fill_bobs_feed(self, alice, count=30):
+        """Messages from alice to bob with meta alike, as an app's would be:
+        bob's poll from 0 is then several KiB."""
+        ids = []
+        for i in range(count):
+            msg_id = pb.random_id()
+            meta = b'{"type":"video/mp4","duration_ms":%d,"width":720,"height":1280}' % (1000 + i)
+            alice.upload(msg_id, self.bob, b"clip %d" % i, topic=b"topic-%02d" % i, meta=meta)
+            ids.append(msg_id)
+        return ids
+
+    def incoming_ids(self, packets):
+        return {m["id"] for p in packets for m in p["incoming"]}
+
+    def test_published_dictionary_matches_its_hashes(self):
+        xxh, sha = self.published_hashes(1)
+        self.assertEqual(xxhash.xxh3_64_hexdigest(self.dictionary), xxh)
+        self.assertEqual(hashlib.sha256(self.dictionary).hexdigest(), sha)
+        self.assertEqual(self.dictionary[:4], bytes.fromhex("37a430ec"))  # magic 0xEC30A437
+
+    def test_compressed_frames_decode_after_negotiation(self):
+        a, _ = self.connected_pair()
+        ids = self.fill_bobs_feed(a)
+        z = self.session(self.bob, self.bob_secret, accept_zstd=True, zstd_dictionaries=[1],
+                         dictionaries={1: self.dictionary})
+        self.assertEqual(z.hello_reply["protocol_version"], 2)
+        self.assertTrue(z.hello_reply["zstd"])
+        self.assertEqual(z.hello_reply["zstd_dictionary"], 1)
+        packets = z.poll_all()
+        self.assertGreater(z.frames_by_flags.get(3, 0), 0, z.frames_by_flags)
+        self.assertEqual(self.incoming_ids(packets), set(ids))
+        for p in packets:
+            for m in p["incoming"]:
+                self.assertTrue(m["meta"].startswith(b'{"type":"video/mp4"'))
+
+        # A push of a large change arrives compressed too.
+        late = pb.random_id()
+        a.upload(late, self.bob, b"late", topic=b"late", meta=b"x" * 600)
+        before = z.frames_by_flags.get(3, 0)
+        self.push_until(z, lambda p: find(p["incoming"], late) is not None)
+        self.assertGreater(z.frames_by_flags.get(3, 0), before)
+
+        # The agreement holds both ways: the server reads this client's
+        # frames compressed with the dictionary and with plain zstd.
+        rid = z.send("Poll", {"since": 0, "limit": 0}, flags=3)
+        reply = z.next_for(rid)
+        self.assertEqual(reply.name, "InfoPacket")
+        self.assertEqual(self.incoming_ids([reply.msg]), set(ids) | {late})
+        rid = z.send("EntryPut", {"key": b"k", "value": b"v" * 2000, "version": 0}, flags=1)
+        reply = z.next_for(rid)
+        self.assertEqual(reply.name, "Ok", reply)
+
+    def test_plain_zstd_without_a_dictionary(self):
+        a, _ = self.connected_pair()
+        ids = self.fill_bobs_feed(a)
+        z = self.session(self.bob, self.bob_secret, accept_zstd=True)
+        self.assertTrue(z.hello_reply["zstd"])
+        self.assertEqual(z.hello_reply["zstd_dictionary"], 0)
+        self.assertEqual(self.incoming_ids(z.poll_all()), set(ids))
+        self.assertGreater(z.frames_by_flags.get(1, 0), 0, z.frames_by_flags)
+        self.assertEqual(z.frames_by_flags.get(3, 0), 0)
+
+    def test_a_session_that_declared_nothing_is_raw_both_ways(self):
+        a, _ = self.connected_pair()
+        ids = self.fill_bobs_feed(a)
+        for version in (1, 2):
+            s = self.session(self.bob, self.bob_secret, protocol_version=version)
+            self.assertEqual(self.incoming_ids(s.poll_all()), set(ids))
+            self.assertEqual(set(s.frames_by_flags), {0}, (version, s.frames_by_flags))
+        # A compressed frame it did not declare is malformed: Error 400 with
+        # that frame's request id, then close.
+        rid = s.send("Poll", {"since": 0}, flags=1)
+        frame = s.next_for(rid)
+        self.assertEqual(frame.name, "Error", frame)
+        self.assertEqual(frame.msg["code"], 400)
+        with self.assertRaises(pb.ProtocolError):
+            s.read_frame(timeout=5.0)
 
 
 class HelloTest(ServerCase):
