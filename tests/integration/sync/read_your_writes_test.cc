@@ -58,7 +58,8 @@ size_t IndexOf(const Replies& r, uint64_t rid) {
 // Appends the encoding of frame `m` with request id `rid` to `out`.
 template <class M>
 void Append(std::vector<uint8_t>* out, uint64_t rid, const M& m) {
-  wire::Encoder enc;
+  // Raw, as a session that declared no compression in its Hello must send.
+  wire::Encoder enc(wire::EncoderOptions{.peer = wire::kNoCompression});
   ASSERT_TRUE(enc.Encode(rid, m, out).ok());
 }
 
