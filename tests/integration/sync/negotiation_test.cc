@@ -66,7 +66,11 @@ class NegotiationTest : public SyncTest {
   }
 
   // An EntryPut large enough that every compression applies to it.
-  static wire::EntryPut BigPut() { return wire::EntryPut{"k", std::string(4000, 'v'), 0}; }
+  // Its value lives as long as the process (EntryPut holds string_views).
+  static wire::EntryPut BigPut() {
+    static const std::string value(4000, 'v');
+    return wire::EntryPut{"k", value, 0};
+  }
 };
 
 TEST_F(NegotiationTest, AClientThatDeclaredNothingGetsRawReplies) {
