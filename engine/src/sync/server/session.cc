@@ -136,15 +136,20 @@ bool Session::MustWaitForWrites(const wire::Frame& frame) const {
 
 void Session::TakeTurn() {
   if (closing_ || closed_ || paused_ != Pause::kTurn) return;
+  ResumeReading();
+  Account();
+}
+
+void Session::ResumeReading() {
+  // Frames that arrived before the pause go first; they may pause it again.
   paused_ = Pause::kNone;
   ProcessFrames();
-  if (closing_ || closed_ || paused_ == Pause::kTurn) return Account();
+  if (closing_ || closed_ || paused_ == Pause::kTurn) return;
   paused_ = PauseReason();
   if (paused_ == Pause::kNone &&
       uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), OnAlloc, OnRead) != 0) {
     Close();
   }
-  Account();
 }
 
 Session::Pause Session::PauseReason() const {
@@ -184,12 +189,7 @@ void Session::UpdateReading() {
     last_rx_ms_ = uv_now(&loop_->uv);
     if (frame_started_ms_ != 0) frame_started_ms_ = last_rx_ms_;
   }
-  // Frames that arrived before the pause go first; they may pause it again.
-  paused_ = Pause::kNone;
-  ProcessFrames();
-  if (closing_ || closed_ || paused_ == Pause::kTurn) return;
-  paused_ = PauseReason();
-  if (paused_ == Pause::kNone && uv_read_start(stream, OnAlloc, OnRead) != 0) Close();
+  ResumeReading();
 }
 
 size_t Session::Held() const {

@@ -93,6 +93,9 @@ class Session {
   // Stops or resumes reading to match PauseReason (resuming handles the
   // frames already buffered first).
   void UpdateReading();
+  // Handles the frames buffered while reading was stopped, then reads again
+  // unless a reason to pause (or the end of the turn) stops it once more.
+  void ResumeReading();
   // Brings the server's count of what this session holds up to date.
   void Account();
   size_t Held() const;
