@@ -243,7 +243,7 @@ def _decode_hello_reply(r):
 DECODERS = {
     "HelloReply": _decode_hello_reply,
     "InfoPacket": lambda p: {
-        "cursor": p.Cursor(), "reset": p.Reset(), "more": p.More(),
+        "cursor": p.Cursor(), "since": p.Since(), "reset": p.Reset(), "more": p.More(),
         "incoming": _list(p, "Incoming", _message_info),
         "outgoing": _list(p, "Outgoing", _message_info),
         "entries": _list(p, "Entries", _entry),

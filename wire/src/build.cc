@@ -84,7 +84,7 @@ Offset<void> Build(BuildContext& ctx, const InfoPacket& m) {
   auto entries = TableVector(ctx, m.entries);
   auto tombstones = TableVector(ctx, m.tombstones);
   return fb::CreateInfoPacket(ctx.fbb, m.cursor, m.reset, m.more, incoming, outgoing, entries,
-                              tombstones)
+                              tombstones, m.since)
       .Union();
 }
 

@@ -91,6 +91,7 @@ void Read(const fb::InfoPacket& t, InfoPacket* m) {
   ReadVector(t.outgoing(), &m->outgoing);
   ReadVector(t.entries(), &m->entries);
   ReadVector(t.tombstones(), &m->tombstones);
+  m->since = t.since();
 }
 
 void Read(const fb::Ack& t, Ack* m) { m->cursor = t.cursor(); }

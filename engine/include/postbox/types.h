@@ -141,6 +141,10 @@ inline constexpr uint64_t kSnapshotCursorBit = uint64_t{1} << 63;
 // `since`, each list in ascending seq. The same object is a poll reply and a push.
 struct InfoPacket {
   uint64_t cursor = 0;  // pass as `since` next time (opaque)
+  // The cursor this packet continues from: the `since` it answers (0 for the
+  // first page of a reset snapshot). A packet whose `since` is not the cursor
+  // a receiver last applied does not follow it (a lost or repeated push).
+  uint64_t since = 0;
   bool reset = false;   // a full snapshot: ids not in it are gone
   bool more = false;    // the limit cut it short; poll again from cursor
   std::vector<MessageInfo> incoming;

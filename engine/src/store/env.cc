@@ -298,6 +298,22 @@ Result<std::unique_ptr<Env>> Env::Open(const std::string& path, const Options& o
   return env;
 }
 
+Result<MDB_dbi> Env::OpenTable(const std::string& name) {
+  std::optional<SharedGate> gate;
+  MDB_txn* txn = nullptr;
+  POSTBOX_RETURN_IF_ERROR(BeginTxn(options_.read_only ? MDB_RDONLY : 0, &gate, &txn));
+  MDB_dbi dbi = 0;
+  int rc = mdb_dbi_open(txn, name.c_str(), options_.read_only ? 0 : MDB_CREATE, &dbi);
+  if (rc != 0) {
+    mdb_txn_abort(txn);
+    if (rc == MDB_NOTFOUND) return Status::NotFound("no table " + name + " in " + path_);
+    return LmdbError(rc, "mdb_dbi_open(" + name + ")");
+  }
+  rc = mdb_txn_commit(txn);
+  if (rc != 0) return LmdbError(rc, "mdb_txn_commit");
+  return dbi;
+}
+
 Env::~Env() {
   if (sync_thread_.joinable()) {
     {

@@ -213,6 +213,13 @@ class Env {
   // How many syncs (relaxed mode's periodic ones and Sync calls) have failed.
   uint64_t sync_failures() const { return sync_failures_.load(); }
 
+  // Opens (creating it unless the store is read-only) a named table besides
+  // the server's, for a store that keeps tables of its own in the same folder
+  // (the app-side replica, engine/src/sync/replica/). Call it before the
+  // handle is used by concurrent transactions; opening a name twice returns
+  // the same handle. At most 16 such tables.
+  Result<MDB_dbi> OpenTable(const std::string& name);
+
   // Clears the reader slots of dead processes (which pin freed pages); returns
   // how many it cleared.
   Result<int> ClearDeadReaders();

@@ -44,6 +44,7 @@ Result<InfoPacket> Store::Changes(Txn& t, const MailboxKey& m, uint64_t since, s
     packet.reset = since < mb.purged_seq || since > mb.seq;
     start = packet.reset ? 0 : since;
   }
+  packet.since = packet.reset ? 0 : since;
   size_t count = 0;
   uint64_t last = start;
   Status error;

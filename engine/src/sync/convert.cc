@@ -209,6 +209,7 @@ Status ToWire(const InfoPacket& p, wire::InfoPacket* out) {
   out->cursor = p.cursor;
   out->reset = p.reset;
   out->more = p.more;
+  out->since = p.since;
   out->incoming.clear();
   out->outgoing.clear();
   out->entries.clear();
@@ -228,6 +229,7 @@ Result<InfoPacket> FromWire(const wire::InfoPacket& w) {
   p.cursor = w.cursor;
   p.reset = w.reset;
   p.more = w.more;
+  p.since = w.since;
   p.incoming.reserve(w.incoming.size());
   for (const auto& m : w.incoming) {
     POSTBOX_ASSIGN_OR_RETURN(auto v, FromWire(m));

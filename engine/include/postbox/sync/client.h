@@ -233,6 +233,13 @@ class Client {
                          std::function<void(Result<StatusUpdateResult>)> done);
   void PutEntryAsync(std::string key, std::string value, uint64_t version,
                      std::function<void(Result<EntryPutResult>)> done);
+  void DeleteEntryAsync(std::string key, uint64_t version,
+                        std::function<void(Result<EntryPutResult>)> done);
+  void GetEntryAsync(std::string key, std::function<void(Result<EntryInfo>)> done);
+  void AddConnectionAsync(const MailboxKey& peer,
+                          std::function<void(Result<ConnectionState>)> done);
+  void RemoveConnectionAsync(const MailboxKey& peer, std::function<void(Status)> done);
+  void RegisterPushAsync(Platform platform, std::string token, std::function<void(Status)> done);
 
   // ---- blob transfer (SPEC §4; docs/transfer.md) ----
   // Transfers share the session with everything else: an upload keeps at most

@@ -150,6 +150,75 @@ void Client::PutEntryAsync(std::string key, std::string value, uint64_t version,
   if (!c->Post([c, e, h] { c->Request(e, h); })) h(Status::Unavailable("client closed"), nullptr);
 }
 
+namespace {
+
+// Posts request `e` to the loop with the typed completion `done`.
+template <class R, class T, class F>
+void Send(Client::Core* c, Encode e, std::function<void(Result<T>)> done, F extract) {
+  Handler h = Expect<R, T>(std::move(done), extract);
+  if (!c->Post([c, e, h] { c->Request(e, h); })) h(Status::Unavailable("client closed"), nullptr);
+}
+
+Result<bool> OkReply(const wire::Ok&) { return true; }
+
+// A completion taking a Status, as one taking Result<bool>.
+std::function<void(Result<bool>)> AsStatus(std::function<void(Status)> done) {
+  return [done = std::move(done)](Result<bool> r) { done(r ? Status::Ok() : r.error()); };
+}
+
+}  // namespace
+
+void Client::DeleteEntryAsync(std::string key, uint64_t version,
+                              std::function<void(Result<EntryPutResult>)> done) {
+  Send<wire::Ok, EntryPutResult>(
+      core_.get(),
+      [key = std::move(key), version](uint64_t rid, wire::Encoder* enc, std::vector<uint8_t>* out) {
+        return enc->Encode(rid, wire::EntryDelete{key, version}, out);
+      },
+      std::move(done), EntryOutcome);
+}
+
+void Client::GetEntryAsync(std::string key, std::function<void(Result<EntryInfo>)> done) {
+  Send<wire::EntryValue, EntryInfo>(
+      core_.get(),
+      [key = std::move(key)](uint64_t rid, wire::Encoder* enc, std::vector<uint8_t>* out) {
+        return enc->Encode(rid, wire::EntryGet{key}, out);
+      },
+      std::move(done),
+      [](const wire::EntryValue& v) { return Result<EntryInfo>(FromWire(v.entry)); });
+}
+
+void Client::AddConnectionAsync(const MailboxKey& peer,
+                                std::function<void(Result<ConnectionState>)> done) {
+  Send<wire::Ok, ConnectionState>(
+      core_.get(),
+      [peer](uint64_t rid, wire::Encoder* enc, std::vector<uint8_t>* out) {
+        return enc->Encode(rid, wire::ConnectionAdd{ToWire(peer)}, out);
+      },
+      std::move(done),
+      [](const wire::Ok& ok) { return Result<ConnectionState>(FromWire(ok.connection)); });
+}
+
+void Client::RemoveConnectionAsync(const MailboxKey& peer, std::function<void(Status)> done) {
+  Send<wire::Ok, bool>(
+      core_.get(),
+      [peer](uint64_t rid, wire::Encoder* enc, std::vector<uint8_t>* out) {
+        return enc->Encode(rid, wire::ConnectionRemove{ToWire(peer)}, out);
+      },
+      AsStatus(std::move(done)), OkReply);
+}
+
+void Client::RegisterPushAsync(Platform platform, std::string token,
+                               std::function<void(Status)> done) {
+  Send<wire::Ok, bool>(
+      core_.get(),
+      [platform, t = std::move(token)](uint64_t rid, wire::Encoder* enc,
+                                       std::vector<uint8_t>* out) {
+        return enc->Encode(rid, wire::PushRegister{ToWire(platform), t}, out);
+      },
+      AsStatus(std::move(done)), OkReply);
+}
+
 // ---- blocking facade ----
 
 namespace {
@@ -161,8 +230,6 @@ Result<T> Call(Client::Core* c, Encode e, F extract) {
     c->Request(e, Expect<R, T>(std::move(done), extract));
   });
 }
-
-Result<bool> OkReply(const wire::Ok&) { return true; }
 
 }  // namespace
 
@@ -207,21 +274,14 @@ Result<EntryPutResult> Client::PutEntry(std::string_view key, std::string_view v
 }
 
 Result<EntryPutResult> Client::DeleteEntry(std::string_view key, uint64_t version) {
-  return Call<wire::Ok, EntryPutResult>(
-      core_.get(),
-      [k = std::string(key), version](uint64_t rid, wire::Encoder* enc, std::vector<uint8_t>* out) {
-        return enc->Encode(rid, wire::EntryDelete{k, version}, out);
-      },
-      EntryOutcome);
+  return Block<EntryPutResult>(core_.get(), [this, k = std::string(key), version](auto done) {
+    DeleteEntryAsync(k, version, std::move(done));
+  });
 }
 
 Result<EntryInfo> Client::GetEntry(std::string_view key) {
-  return Call<wire::EntryValue, EntryInfo>(
-      core_.get(),
-      [k = std::string(key)](uint64_t rid, wire::Encoder* enc, std::vector<uint8_t>* out) {
-        return enc->Encode(rid, wire::EntryGet{k}, out);
-      },
-      [](const wire::EntryValue& v) { return Result<EntryInfo>(FromWire(v.entry)); });
+  return Block<EntryInfo>(
+      core_.get(), [this, k = std::string(key)](auto done) { GetEntryAsync(k, std::move(done)); });
 }
 
 Result<EntryPage> Client::ListEntries(std::string_view prefix, std::string_view start_after,
@@ -241,21 +301,14 @@ Result<EntryPage> Client::ListEntries(std::string_view prefix, std::string_view 
 }
 
 Result<ConnectionState> Client::AddConnection(const MailboxKey& peer) {
-  return Call<wire::Ok, ConnectionState>(
-      core_.get(),
-      [peer](uint64_t rid, wire::Encoder* enc, std::vector<uint8_t>* out) {
-        return enc->Encode(rid, wire::ConnectionAdd{ToWire(peer)}, out);
-      },
-      [](const wire::Ok& ok) { return Result<ConnectionState>(FromWire(ok.connection)); });
+  return Block<ConnectionState>(
+      core_.get(), [this, peer](auto done) { AddConnectionAsync(peer, std::move(done)); });
 }
 
 Status Client::RemoveConnection(const MailboxKey& peer) {
-  return ToStatus(Call<wire::Ok, bool>(
-      core_.get(),
-      [peer](uint64_t rid, wire::Encoder* enc, std::vector<uint8_t>* out) {
-        return enc->Encode(rid, wire::ConnectionRemove{ToWire(peer)}, out);
-      },
-      OkReply));
+  return ToStatus(Block<bool>(core_.get(), [this, peer](std::function<void(Result<bool>)> done) {
+    RemoveConnectionAsync(peer, [done](Status s) { done(s.ok() ? Result<bool>(true) : s); });
+  }));
 }
 
 Result<ConnectionPage> Client::ListConnections(std::optional<MailboxKey> start_after,
@@ -278,13 +331,10 @@ Result<ConnectionPage> Client::ListConnections(std::optional<MailboxKey> start_a
 }
 
 Status Client::RegisterPush(Platform platform, std::string_view token) {
-  return ToStatus(Call<wire::Ok, bool>(
-      core_.get(),
-      [platform, t = std::string(token)](uint64_t rid, wire::Encoder* enc,
-                                         std::vector<uint8_t>* out) {
-        return enc->Encode(rid, wire::PushRegister{ToWire(platform), t}, out);
-      },
-      OkReply));
+  return ToStatus(Block<bool>(core_.get(), [this, platform, t = std::string(token)](
+                                               std::function<void(Result<bool>)> done) {
+    RegisterPushAsync(platform, t, [done](Status s) { done(s.ok() ? Result<bool>(true) : s); });
+  }));
 }
 
 Status Client::Ping() {

@@ -170,6 +170,7 @@ struct InfoPacket {
   std::vector<MessageInfo> outgoing{};
   std::vector<Entry> entries{};
   std::vector<Tombstone> tombstones{};
+  uint64_t since = 0;
   bool operator==(const InfoPacket&) const = default;
 };
 
