@@ -1,0 +1,379 @@
+// The replica and its durable outbox against a real server on 127.0.0.1
+// (docs/replica.md): offline reads, writes that survive restarts, rollbacks,
+// lost merges, cancelling, blobs, and the executor callbacks run on.
+#include "postbox/sync/replica.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <deque>
+#include <fstream>
+#include <thread>
+
+#include "integration/sync/sync_test_util.h"
+
+namespace postbox::sync::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Records what the replica reports through its callbacks.
+class Reports {
+ public:
+  void Outcome(const OutboxOutcome& o) {
+    std::lock_guard lock(mu_);
+    outcomes_.push_back(o);
+    cv_.notify_all();
+  }
+  void Change(const ReplicaChange& c) {
+    std::lock_guard lock(mu_);
+    changes_.push_back(c);
+    cv_.notify_all();
+  }
+  bool WaitOutcomes(size_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, kWait, [&] { return outcomes_.size() >= n; });
+  }
+  std::vector<OutboxOutcome> outcomes() {
+    std::lock_guard lock(mu_);
+    return outcomes_;
+  }
+  std::vector<ReplicaChange> changes() {
+    std::lock_guard lock(mu_);
+    return changes_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<OutboxOutcome> outcomes_;
+  std::vector<ReplicaChange> changes_;
+};
+
+class ReplicaTest : public SyncTest {
+ protected:
+  ReplicaOptions OptionsFor(const MailboxCredentials& c, const std::string& name,
+                            Reports* reports = nullptr) {
+    ReplicaOptions o;
+    o.folder = (apps_.path() / name).string();
+    o.client = SyncTest::OptionsFor(c);
+    o.client.request_timeout = 2000ms;
+    o.durability = Durability::kRelaxed;
+    o.retry_initial = 10ms;
+    o.retry_max = 200ms;
+    o.poll_interval = 1000ms;
+    if (reports != nullptr) {
+      o.on_outbox = [reports](const OutboxOutcome& out) { reports->Outcome(out); };
+      o.on_change = [reports](const ReplicaChange& ch) { reports->Change(ch); };
+    }
+    return o;
+  }
+  std::unique_ptr<Replica> Open(ReplicaOptions o) {
+    auto r = Replica::Open(std::move(o));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? std::move(*r) : nullptr;
+  }
+  void ExpectSynced(Replica* r) {
+    Status s = r->Sync(kWait);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+
+  TempDir apps_;
+};
+
+TEST_F(ReplicaTest, TheInboxIsReadOfflineAfterARestart) {
+  auto a = NewMailbox(), b = NewMailbox();
+  const MessageId id = Post(a, b, "video");
+  auto rb = Open(OptionsFor(b, "b"));
+  ExpectSynced(rb.get());
+  auto inbox = rb->Inbox();
+  ASSERT_TRUE(inbox.ok());
+  ASSERT_EQ(inbox->size(), 1u);
+  EXPECT_EQ((*inbox)[0].info.id, id);
+  EXPECT_EQ((*inbox)[0].info.from, a.mkey);
+  const uint64_t cursor = rb->cursor();
+  EXPECT_GT(cursor, 0u);
+  rb.reset();
+
+  server_->Stop();  // the app restarts with no network
+  auto opts = OptionsFor(b, "b");
+  auto offline = Open(opts);
+  inbox = offline->Inbox();
+  ASSERT_TRUE(inbox.ok());
+  ASSERT_EQ(inbox->size(), 1u);
+  EXPECT_EQ((*inbox)[0].info.id, id);
+  EXPECT_EQ(offline->cursor(), cursor);
+  EXPECT_FALSE(offline->state().connected);
+}
+
+TEST_F(ReplicaTest, AnOfflineStatusRaiseSurvivesARestartAndReachesTheSender) {
+  auto a = NewMailbox(), b = NewMailbox();
+  const MessageId id = Post(a, b);
+  {
+    auto rb = Open(OptionsFor(b, "b"));
+    ExpectSynced(rb.get());
+  }
+  server_->Stop();
+  Reports reports;
+  {
+    auto rb = Open(OptionsFor(b, "b", &reports));
+    auto item = rb->UpdateStatus(id, MessageStatus::kViewed);
+    ASSERT_TRUE(item.ok()) << item.status().ToString();
+    auto m = rb->GetMessage(id);
+    ASSERT_TRUE(m.ok());
+    EXPECT_EQ(m->info.status, MessageStatus::kViewed) << "the raise shows at once";
+    EXPECT_TRUE(m->pending);
+    auto pending = rb->Pending();
+    ASSERT_EQ(pending->size(), 1u);
+    EXPECT_EQ((*pending)[0].kind, OutboxKind::kStatus);
+  }  // the app quits before it ever reached the server
+  StartServer(ServerOptions{});
+  auto rb = Open(OptionsFor(b, "b", &reports));
+  ExpectSynced(rb.get());
+  ASSERT_TRUE(reports.WaitOutcomes(1));
+  EXPECT_TRUE(reports.outcomes()[0].status.ok());
+  EXPECT_EQ(db_->GetMessage(a.mkey, id)->status, MessageStatus::kViewed);
+  EXPECT_FALSE(rb->GetMessage(id)->pending);
+  EXPECT_TRUE(rb->Pending()->empty());
+
+  // The sender's replica sees VIEWED through the feed.
+  auto ra = Open(OptionsFor(a, "a"));
+  ExpectSynced(ra.get());
+  auto sent = ra->Sent();
+  ASSERT_EQ(sent->size(), 1u);
+  EXPECT_EQ((*sent)[0].info.status, MessageStatus::kViewed);
+}
+
+TEST_F(ReplicaTest, APostToAMailboxNotConnectedFailsAndIsRolledBack) {
+  auto a = NewMailbox(), c = NewMailbox();
+  Reports reports;
+  auto ra = Open(OptionsFor(a, "a", &reports));
+  auto id = ra->Post(c.mkey, "bytes of a video", "video");
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_EQ(ra->Sent()->size(), 1u) << "optimistic until the server answers";
+  ASSERT_TRUE(reports.WaitOutcomes(1));
+  auto o = reports.outcomes()[0];
+  EXPECT_EQ(o.status.code(), Code::kPermissionDenied) << o.status.ToString();
+  EXPECT_EQ(o.item.kind, OutboxKind::kPost);
+  EXPECT_TRUE(ra->Sent()->empty());
+  EXPECT_TRUE(ra->Pending()->empty());
+  EXPECT_FALSE(std::filesystem::exists(o.item.path)) << "the replica's copy of the blob is gone";
+  EXPECT_EQ(db_->GetMessage(a.mkey, *id).status().code(), Code::kNotFound);
+}
+
+TEST_F(ReplicaTest, AConnectionMadeOfflineGoesFirstThenThePostThatNeedsIt) {
+  auto a = NewMailbox(), b = NewMailbox();
+  ASSERT_EQ(*db_->RequestConnection(b.mkey, a.mkey), ConnectionState::kRequested);
+  Reports reports;
+  auto opts = OptionsFor(a, "a", &reports);
+  opts.start = false;  // offline: both writes wait in the outbox
+  auto ra = Open(opts);
+  ASSERT_TRUE(ra->AddConnection(b.mkey).ok());
+  auto id = ra->Post(b.mkey, "hello", "video");
+  ASSERT_TRUE(id.ok());
+  auto conns = ra->Connections();
+  ASSERT_EQ(conns->size(), 1u);
+  EXPECT_EQ((*conns)[0].second, ConnectionState::kRequested);
+  ra->Start();
+  ExpectSynced(ra.get());
+  ASSERT_TRUE(reports.WaitOutcomes(2));
+  for (const auto& o : reports.outcomes()) EXPECT_TRUE(o.status.ok()) << o.status.ToString();
+  EXPECT_EQ(reports.outcomes()[0].item.kind, OutboxKind::kAddConnection);
+  EXPECT_EQ(db_->GetMessage(b.mkey, *id)->from, a.mkey);
+  conns = ra->Connections();
+  ASSERT_EQ(conns->size(), 1u);
+  EXPECT_EQ((*conns)[0].second, ConnectionState::kConnected);
+}
+
+TEST_F(ReplicaTest, AWriteThatLostItsMergeShowsTheWinner) {
+  auto b = NewMailbox();
+  Reports reports;
+  auto opts = OptionsFor(b, "b", &reports);
+  opts.start = false;
+  auto rb = Open(opts);
+  ASSERT_TRUE(rb->PutEntry("settings", "mine").ok());                 // resolved to version 1
+  ASSERT_TRUE(db_->PutEntry(b.mkey, "settings", "theirs", 10).ok());  // another device
+  EXPECT_EQ(rb->GetEntry("settings")->value, "mine");
+  rb->Start();
+  ExpectSynced(rb.get());
+  ASSERT_TRUE(reports.WaitOutcomes(1));
+  EXPECT_TRUE(reports.outcomes()[0].status.ok());
+  EXPECT_FALSE(reports.outcomes()[0].applied);
+  auto e = rb->GetEntry("settings");
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->value, "theirs");
+  EXPECT_EQ(e->version, 10u);
+}
+
+TEST_F(ReplicaTest, ResendsAfterLostSessionsApplyOnce) {
+  auto b = NewMailbox();
+  Reports reports;
+  auto rb = Open(OptionsFor(b, "b", &reports));
+  ExpectSynced(rb.get());
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(rb->PutEntry("k" + std::to_string(i % 5), "v" + std::to_string(i)).ok());
+    if (i % 10 == 0) rb->DropConnection();
+  }
+  ExpectSynced(rb.get());
+  ASSERT_TRUE(reports.WaitOutcomes(50));
+  for (int k = 0; k < 5; ++k) {
+    const std::string key = "k" + std::to_string(k);
+    auto server = db_->GetEntry(b.mkey, key);
+    ASSERT_TRUE(server.ok());
+    EXPECT_EQ(server->value, "v" + std::to_string(45 + k));
+    EXPECT_EQ(server->version, 10u) << "ten writes, each resolved once, none applied twice";
+    EXPECT_EQ(rb->GetEntry(key)->value, server->value);
+  }
+}
+
+TEST_F(ReplicaTest, PendingItemsCanBeListedAndCancelled) {
+  auto b = NewMailbox();
+  Reports reports;
+  auto opts = OptionsFor(b, "b", &reports);
+  opts.start = false;
+  auto rb = Open(opts);
+  auto keep = rb->PutEntry("keep", "1");
+  auto drop = rb->PutEntry("drop", "2");
+  ASSERT_TRUE(keep.ok() && drop.ok());
+  auto pending = rb->Pending();
+  ASSERT_EQ(pending->size(), 2u);
+  EXPECT_EQ((*pending)[1].key, "drop");
+  ASSERT_TRUE(rb->Cancel(*drop).ok());
+  EXPECT_EQ(rb->Cancel(*drop).code(), Code::kNotFound);
+  EXPECT_EQ(rb->GetEntry("drop").status().code(), Code::kNotFound);
+  ASSERT_TRUE(reports.WaitOutcomes(1));
+  EXPECT_TRUE(reports.outcomes()[0].cancelled);
+  rb->Start();
+  ExpectSynced(rb.get());
+  EXPECT_TRUE(db_->GetEntry(b.mkey, "keep").ok());
+  EXPECT_EQ(db_->GetEntry(b.mkey, "drop").status().code(), Code::kNotFound);
+}
+
+TEST_F(ReplicaTest, BlobsDownloadOnRequestAndByPolicy) {
+  auto a = NewMailbox(), b = NewMailbox();
+  const std::string bytes = RandomBytes(600 * 1024, 7);
+  const MessageId clip = Post(a, b, "clip", bytes);
+  const MessageId photo = Post(a, b, "photo", "small photo");
+  auto opts = OptionsFor(b, "b");
+  opts.download_policy.automatic = true;
+  opts.download_policy.topics = {"photo"};
+  auto rb = Open(opts);
+  ExpectSynced(rb.get());
+  auto wait_downloaded = [&](const MessageId& id) {
+    for (int i = 0; i < 500; ++i) {
+      auto blob = rb->Blob(id);
+      if (blob.ok() && blob->state == BlobState::kDownloaded) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  };
+  ASSERT_TRUE(wait_downloaded(photo));
+  EXPECT_EQ(*rb->ReadBlob(photo), "small photo");
+  EXPECT_EQ(rb->Blob(clip).status().code(), Code::kNotFound) << "not by policy: a clip";
+  ASSERT_TRUE(rb->RequestBlob(clip).ok());
+  ASSERT_TRUE(wait_downloaded(clip));
+  EXPECT_EQ(*rb->ReadBlob(clip), bytes);
+
+  const std::string app_file = (apps_.path() / "clip-copy").string();
+  ASSERT_TRUE(rb->RequestBlobTo(clip, app_file).ok());
+  ASSERT_TRUE(wait_downloaded(clip));
+  std::ifstream in(app_file, std::ios::binary);
+  std::string copy((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(copy, bytes);
+}
+
+TEST_F(ReplicaTest, AReplacedMessageIsGoneAtOnceWithItsPartialBlob) {
+  auto a = NewMailbox(), b = NewMailbox();
+  const MessageId old_id = Post(a, b, "video", RandomBytes(4 << 20, 3));
+  Reports reports;
+  auto rb = Open(OptionsFor(b, "b", &reports));
+  ExpectSynced(rb.get());
+  ASSERT_TRUE(rb->RequestBlob(old_id).ok());
+  const MessageId new_id = Post(a, b, "video", "the new one");  // supersedes old_id
+  for (int i = 0; i < 500 && rb->GetMessage(old_id).ok(); ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(rb->GetMessage(old_id).status().code(), Code::kNotFound);
+  EXPECT_TRUE(rb->GetMessage(new_id).ok());
+  EXPECT_EQ(rb->Blob(old_id).status().code(), Code::kNotFound);
+  ExpectSynced(rb.get());
+  std::this_thread::sleep_for(100ms);  // a download that was running has ended Gone
+  for (const auto& f : std::filesystem::directory_iterator(apps_.path() / "b" / "blobs")) {
+    EXPECT_EQ(f.path().filename().string().find(old_id.ToHex()), std::string::npos)
+        << f.path() << " is left of the replaced message";
+  }
+  bool told = false;
+  for (const auto& c : reports.changes()) {
+    for (const auto& id : c.messages_removed) told = told || id == old_id;
+  }
+  EXPECT_TRUE(told) << "the app was told the old message is gone";
+}
+
+TEST_F(ReplicaTest, CallbacksRunOnTheExecutorTheAppSupplies) {
+  auto a = NewMailbox(), b = NewMailbox();
+  std::mutex mu;
+  std::deque<std::function<void()>> queue;
+  std::atomic<int> posted{0};
+  auto opts = OptionsFor(b, "b");
+  opts.executor = [&](std::function<void()> fn) {
+    std::lock_guard lock(mu);
+    queue.push_back(std::move(fn));
+    ++posted;
+  };
+  std::vector<std::thread::id> ran_on;
+  std::vector<ReplicaChange> changes;
+  opts.on_change = [&](const ReplicaChange& c) {
+    ran_on.push_back(std::this_thread::get_id());
+    changes.push_back(c);
+  };
+  auto rb = Open(opts);
+  const MessageId id = Post(a, b);
+  ExpectSynced(rb.get());
+  ASSERT_GT(posted.load(), 0);
+  EXPECT_TRUE(changes.empty()) << "nothing runs until the app's executor does";
+  for (;;) {  // the app drains its queue on its own thread: this one
+    std::function<void()> fn;
+    {
+      std::lock_guard lock(mu);
+      if (queue.empty()) break;
+      fn = std::move(queue.front());
+      queue.pop_front();
+    }
+    fn();
+  }
+  ASSERT_FALSE(changes.empty());
+  for (auto t : ran_on) EXPECT_EQ(t, std::this_thread::get_id());
+  bool saw = false;
+  for (const auto& c : changes) {
+    for (const auto& m : c.messages) saw = saw || m == id;
+  }
+  EXPECT_TRUE(saw);
+  rb.reset();
+}
+
+TEST_F(ReplicaTest, ARestartInTheMiddleOfAnUploadResumesIt) {
+  auto a = NewMailbox(), b = NewMailbox();
+  ASSERT_TRUE(db_->Connect(a.mkey, b.mkey).ok());
+  const std::string bytes = RandomBytes(3 << 20, 11);
+  Reports reports;
+  MessageId id;
+  {
+    auto ra = Open(OptionsFor(a, "a", &reports));
+    auto posted = ra->Post(b.mkey, bytes, "video");
+    ASSERT_TRUE(posted.ok());
+    id = *posted;
+    // Quit as soon as some of it is on the server.
+    for (int i = 0; i < 500; ++i) {
+      auto up = db_->UploadOffset(a.mkey, id);
+      if (up.ok() && (up->offset > 0 || up->committed)) break;
+      std::this_thread::sleep_for(2ms);
+    }
+  }
+  auto ra = Open(OptionsFor(a, "a", &reports));
+  ExpectSynced(ra.get());
+  ASSERT_TRUE(reports.WaitOutcomes(1));
+  EXPECT_TRUE(reports.outcomes().back().status.ok()) << reports.outcomes().back().status.ToString();
+  EXPECT_EQ(*db_->ReadBlob(b.mkey, id), bytes);
+  EXPECT_FALSE(ra->GetMessage(id)->pending);
+}
+
+}  // namespace
+}  // namespace postbox::sync::testing
