@@ -349,6 +349,31 @@ TEST_F(ReplicaTest, CallbacksRunOnTheExecutorTheAppSupplies) {
   rb.reset();
 }
 
+TEST_F(ReplicaTest, AnOutcomeTheAppNeverSawIsReportedAfterARestart) {
+  auto b = NewMailbox();
+  auto opts = OptionsFor(b, "b");
+  std::atomic<int> queued{0};
+  opts.executor = [&](std::function<void()>) { ++queued; };  // the app dies before running them
+  opts.on_outbox = [](const OutboxOutcome&) { ADD_FAILURE() << "never runs"; };
+  auto rb = Open(opts);
+  auto id = rb->PutEntry("k", "v");
+  ASSERT_TRUE(id.ok());
+  for (int i = 0; i < 500 && !rb->Pending()->empty(); ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(rb->Pending()->empty());
+  rb.reset();
+
+  Reports reports;
+  rb = Open(OptionsFor(b, "b", &reports));
+  ASSERT_TRUE(reports.WaitOutcomes(1));
+  EXPECT_EQ(reports.outcomes()[0].item.id, *id);
+  EXPECT_TRUE(reports.outcomes()[0].status.ok());
+  rb.reset();
+  Reports none;
+  rb = Open(OptionsFor(b, "b", &none));
+  ExpectSynced(rb.get());
+  EXPECT_TRUE(none.outcomes().empty()) << "reported once it ran";
+}
+
 TEST_F(ReplicaTest, ARestartInTheMiddleOfAnUploadResumesIt) {
   auto a = NewMailbox(), b = NewMailbox();
   ASSERT_TRUE(db_->Connect(a.mkey, b.mkey).ok());

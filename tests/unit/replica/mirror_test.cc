@@ -306,6 +306,26 @@ TEST_F(MirrorTest, APendingPostIsSentUntilTheFeedBringsTheServersCopy) {
   EXPECT_EQ((*sent)[0].info.created_ms, server.created_ms);
 }
 
+TEST_F(MirrorTest, OutcomesAreKeptUntilReportedAcrossReopening) {
+  OutboxItem put;
+  put.kind = OutboxKind::kPutEntry;
+  put.key = "k";
+  put.value = "v";
+  OutboxItem stored = Enqueue(put);
+  Answer gone;
+  gone.status = Status::TooLarge("value over the server's limit");
+  ASSERT_TRUE(mirror_->End({{stored.id, gone}}, nullptr, nullptr).ok());
+  Reopen();
+  auto unreported = mirror_->Unreported();
+  ASSERT_TRUE(unreported.ok()) << unreported.status().ToString();
+  ASSERT_EQ(unreported->size(), 1u);
+  EXPECT_EQ((*unreported)[0].item, stored);
+  EXPECT_EQ((*unreported)[0].status.code(), Code::kTooLarge);
+  EXPECT_EQ((*unreported)[0].status.message(), "value over the server's limit");
+  ASSERT_TRUE(mirror_->Reported({stored.id}).ok());
+  EXPECT_TRUE(mirror_->Unreported()->empty());
+}
+
 TEST_F(MirrorTest, LocalChecksRefuseWhatTheServerWould) {
   OutboxItem raise;
   raise.kind = OutboxKind::kStatus;

@@ -156,6 +156,10 @@ struct ReplicaOptions {
   // (packets applied, writes made, items acknowledged or rolled back).
   std::function<void(const ReplicaChange&)> on_change;
   // Called when an outbox item ends (acknowledged or failed permanently).
+  // At least once: the outcome is stored with the item's end and forgotten
+  // once this returned, so one ended just before the app stopped (or whose
+  // callback had not run yet) is reported again by the next Open. Tell
+  // repeats apart by OutboxItem::id.
   std::function<void(const OutboxOutcome&)> on_outbox;
   // Called when the replica cannot sync for a reason a retry will not fix
   // (401 wrong credentials, 426 protocol, a failing local store); it keeps
@@ -208,8 +212,10 @@ class Replica {
   void Start();
   // Waits until the outbox is empty and the mirror has caught up with the
   // server (a poll answered with nothing after the cursor), or `timeout`
-  // passes (Unavailable). Not on the executor's thread if it is the
-  // replica's own.
+  // passes (Unavailable). With the replica's own executor, the callbacks of
+  // everything it waited for have run when it returns (an app's executor
+  // runs them when the app lets it). Not from a callback on the replica's
+  // own executor (InvalidArgument).
   Status Sync(std::chrono::milliseconds timeout);
   ReplicaState state() const;
   // Drops the connection as a network failure would (tests).

@@ -243,6 +243,36 @@ struct BlobRec {
   }
 };
 
+// An ended item's outcome: the answer, then the item's own record.
+std::string EncodeOutcome(const OutboxOutcome& o) {
+  std::string out;
+  RecordWriter(&out)
+      .U8(kRecordVersion)
+      .U32(static_cast<uint32_t>(o.status.code()))
+      .Bytes16(o.status.message().substr(0, 4096))
+      .U8(o.applied ? 1 : 0)
+      .U8(o.cancelled ? 1 : 0);
+  out += EncodeItem(o.item);
+  return out;
+}
+
+Result<OutboxOutcome> DecodeOutcome(uint64_t id, std::string_view v) {
+  RecordReader r(v);
+  if (r.U8() != kRecordVersion) return Corrupt("outcome");
+  const uint32_t code = r.U32();
+  std::string_view message = r.Bytes16();
+  const bool applied = r.U8() != 0;
+  const bool cancelled = r.U8() != 0;
+  if (!r.ok()) return Corrupt("outcome");
+  POSTBOX_ASSIGN_OR_RETURN(OutboxItem item, DecodeItem(id, r.Rest()));
+  OutboxOutcome o;
+  o.item = std::move(item);
+  o.status = code == 0 ? Status::Ok() : Status(static_cast<Code>(code), message);
+  o.applied = applied;
+  o.cancelled = cancelled;
+  return o;
+}
+
 std::string EncodePush(const PushRegistration& p) {
   std::string out;
   RecordWriter(&out).U8(static_cast<uint8_t>(p.platform)).Bytes16(p.token);
@@ -554,10 +584,11 @@ Result<std::unique_ptr<Mirror>> Mirror::Open(const std::string& folder, const Ma
   struct Named {
     const char* name;
     MDB_dbi* dbi;
-  } names[] = {
-      {"r_meta", &m->t_.meta},       {"r_msgs", &m->t_.msgs},   {"r_order", &m->t_.order},
-      {"r_entries", &m->t_.entries}, {"r_conns", &m->t_.conns}, {"r_outbox", &m->t_.outbox},
-      {"r_deps", &m->t_.deps},       {"r_stale", &m->t_.stale}, {"r_blobs", &m->t_.blobs}};
+  } names[] = {{"r_meta", &m->t_.meta},   {"r_msgs", &m->t_.msgs},
+               {"r_order", &m->t_.order}, {"r_entries", &m->t_.entries},
+               {"r_conns", &m->t_.conns}, {"r_outbox", &m->t_.outbox},
+               {"r_deps", &m->t_.deps},   {"r_stale", &m->t_.stale},
+               {"r_blobs", &m->t_.blobs}, {"r_ended", &m->t_.ended}};
   for (auto& n : names) {
     POSTBOX_ASSIGN_OR_RETURN(*n.dbi, m->env_->OpenTable(n.name));
   }
@@ -781,6 +812,7 @@ Status Mirror::End(const std::vector<std::pair<uint64_t, Answer>>& answers, Repl
       e.outcome.applied = a.applied;
       e.outcome.cancelled = a.cancelled;
       if (item.kind == OutboxKind::kPost && item.owned) e.owned_file = item.path;
+      POSTBOX_RETURN_IF_ERROR(t.Put(t_.ended, BE64(id), EncodeOutcome(e.outcome)));
       if (!a.status.ok()) {
         // Rolled back. A 410 also means the message is gone at the server:
         // its tombstone follows in the feed, but nothing should wait for it.
@@ -876,6 +908,32 @@ Result<std::vector<OutboxItem>> Mirror::Pending() const {
     return err;
   }));
   return items;
+}
+
+Result<std::vector<OutboxOutcome>> Mirror::Unreported() const {
+  std::vector<OutboxOutcome> out;
+  POSTBOX_RETURN_IF_ERROR(Read([&](Txn& t) -> Status {
+    Status err;
+    POSTBOX_RETURN_IF_ERROR(t.Scan(t_.ended, "", "", [&](std::string_view k, std::string_view v) {
+      auto o = DecodeOutcome(ReadBE64(k), v);
+      if (!o) {
+        err = o.error();
+        return false;
+      }
+      out.push_back(std::move(*o));
+      return true;
+    }));
+    return err;
+  }));
+  return out;
+}
+
+Status Mirror::Reported(const std::vector<uint64_t>& ids) {
+  if (ids.empty()) return Status::Ok();
+  return Write([&](Txn& t) -> Status {
+    for (uint64_t id : ids) POSTBOX_RETURN_IF_ERROR(t.Del(t_.ended, BE64(id)));
+    return Status::Ok();
+  });
 }
 
 Result<std::optional<OutboxItem>> Mirror::GetItem(uint64_t id) const {

@@ -39,6 +39,7 @@ struct MirrorTables {
   MDB_dbi deps = 0;     // dependency key, item id (BE8) -> ""
   MDB_dbi stale = 0;    // during a reset snapshot: synced items not (yet) in it
   MDB_dbi blobs = 0;    // id -> blob record
+  MDB_dbi ended = 0;    // item id (BE8) -> outcome not yet reported to the app
 };
 
 // What applying a packet did.
@@ -103,6 +104,10 @@ class Mirror {
   // Joins an entry fetched after a lost merge into its synced state.
   Status MergeFetchedEntry(const EntryInfo& entry, ReplicaChange* change);
   Result<std::vector<OutboxItem>> Pending() const;
+  // Outcomes End stored that the app has not been told of yet (on_outbox is
+  // at least once: a crash between the callback and Reported repeats it).
+  Result<std::vector<OutboxOutcome>> Unreported() const;
+  Status Reported(const std::vector<uint64_t>& ids);
   Result<std::optional<OutboxItem>> GetItem(uint64_t id) const;
   // Dependency keys of an item: items sharing one are sent in order.
   static std::vector<std::string> DepKeys(const OutboxItem& item);

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <mutex>
 #include <random>
@@ -157,6 +158,9 @@ class Replica::Impl {
     if (!opts_.executor) own_executor_ = std::make_unique<SerialExecutor>();
     POSTBOX_ASSIGN_OR_RETURN(auto pending, mirror_->Pending());
     for (auto& item : pending) AddSlot(std::move(item));
+    // Outcomes the app was not told of before it stopped: told now.
+    POSTBOX_ASSIGN_OR_RETURN(auto unreported, mirror_->Unreported());
+    for (auto& o : unreported) Report(std::move(o));
     ClientOptions co = opts_.client;
     co.on_push = [this](const InfoPacket& p) { OnPacket(p, 0); };
     co.auto_ack = true;
@@ -179,6 +183,7 @@ class Replica::Impl {
     if (pump_.joinable()) pump_.join();
     client_.reset();  // joins the loop thread: no callback runs after this
     own_executor_.reset();
+    if (mirror_) ForgetReported();
   }
 
   void Start() {
@@ -203,6 +208,42 @@ class Replica::Impl {
     if (change.empty() || !opts_.on_change) return;
     Post([cb = opts_.on_change, change] { cb(change); });
   }
+  // The outcomes the app's on_outbox has been given, to forget in the store.
+  struct Reported {
+    std::mutex mu;
+    std::vector<uint64_t> ids;
+  };
+
+  void Report(OutboxOutcome o) {
+    if (!opts_.on_outbox) {
+      std::lock_guard<std::mutex> lock(reported_->mu);
+      reported_->ids.push_back(o.item.id);
+      return;
+    }
+    // The closure holds only the callback and the log: it may outlive the
+    // Replica on an app's executor.
+    Post([cb = opts_.on_outbox, log = reported_, o = std::move(o)] {
+      cb(o);
+      std::lock_guard<std::mutex> lock(log->mu);
+      log->ids.push_back(o.item.id);
+    });
+  }
+
+  // Forgets the outcomes reported so far (pump thread, and at close).
+  void ForgetReported() {
+    std::vector<uint64_t> ids;
+    {
+      std::lock_guard<std::mutex> lock(reported_->mu);
+      ids.swap(reported_->ids);
+    }
+    if (ids.empty()) return;
+    Status s = mirror_->Reported(ids);
+    if (!s.ok()) {
+      std::lock_guard<std::mutex> lock(reported_->mu);
+      reported_->ids.insert(reported_->ids.end(), ids.begin(), ids.end());
+    }
+  }
+
   void Fail(const Status& s) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -365,18 +406,19 @@ class Replica::Impl {
       }
       return s;
     }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (const auto& [id, a] : answers) items_.erase(id);
-      ended_total_ += ended.size();
-    }
+    // The outcomes are posted before the items leave items_, so a Sync that
+    // sees the outbox empty finds their callbacks already queued.
     for (auto& e : ended) {
       if (!e.owned_file.empty()) {
         std::error_code ec;
         std::filesystem::remove(e.owned_file, ec);
       }
       if (e.fetch_entry) FetchEntry(e.outcome.item.key);
-      if (opts_.on_outbox) Post([cb = opts_.on_outbox, o = e.outcome] { cb(o); });
+      Report(std::move(e.outcome));
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [id, a] : answers) items_.erase(id);
     }
     idle_cv_.notify_all();
     return Status::Ok();
@@ -620,6 +662,9 @@ class Replica::Impl {
       work_ = false;
       uint64_t now = SteadyMs();
       wake = now + 1000;
+      lock.unlock();
+      ForgetReported();
+      lock.lock();
 
       if (!completions_.empty()) {
         auto done = std::move(completions_);
@@ -729,7 +774,19 @@ class Replica::Impl {
         })) {
       return Status::Unavailable("the replica did not catch up with the server in time");
     }
-    return stop_ ? Status::Unavailable("replica closed") : Status::Ok();
+    if (stop_) return Status::Unavailable("replica closed");
+    lock.unlock();
+    if (own_executor_) {
+      // The callbacks of what was waited for were posted before it ended:
+      // they have run once a marker posted now has.
+      auto ran = std::make_shared<std::promise<void>>();
+      auto done = ran->get_future();
+      own_executor_->Post([ran] { ran->set_value(); });
+      if (done.wait_until(deadline) != std::future_status::ready) {
+        return Status::Unavailable("the replica's callbacks did not run in time");
+      }
+    }
+    return Status::Ok();
   }
 
   ReplicaState State() const {
@@ -776,6 +833,7 @@ class Replica::Impl {
   std::unique_ptr<Client> client_;
   std::thread pump_;
   std::mutex commit_mu_;  // a mirror commit and the posting of its change, in order
+  std::shared_ptr<Reported> reported_ = std::make_shared<Reported>();
 
   mutable std::mutex mu_;
   std::condition_variable cv_;       // wakes the pump
@@ -786,7 +844,6 @@ class Replica::Impl {
   bool work_ = false;
   std::map<uint64_t, Slot> items_;
   std::vector<std::pair<uint64_t, Answer>> completions_;
-  uint64_t ended_total_ = 0;
   // Polls: rounds Sync asked for, issued, and answered with nothing more.
   bool need_poll_ = false;
   bool polling_ = false;
