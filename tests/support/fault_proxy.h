@@ -21,11 +21,13 @@
 // below is that decision function, usable on its own.
 //
 // All I/O runs on one libuv loop thread owned by the proxy; hundreds of
-// connections are fine. A direction whose destination does not keep up (or
-// whose stream is held by a delay) stops being read once 4 MiB wait in the
-// proxy, so memory stays bounded and backpressure reaches the sender as TCP
-// would carry it. End of stream is relayed as a half-close; a read error or a
-// reset on one side closes both.
+// connections are fine, each holding two file descriptors of this process
+// (a simulation of ~1000 clients needs RLIMIT_NOFILE well above 1024). A
+// direction whose destination does not keep up (or whose stream is held by a
+// delay) stops being read once 4 MiB wait in the proxy, so memory stays
+// bounded and backpressure reaches the sender as TCP would carry it. End of
+// stream is relayed as a half-close; a read error or a reset on one side
+// closes both.
 //
 // Thread-safety: FaultProxy is thread-safe: every method may be called from
 // any thread (not from inside the proxy's own loop, which never calls out).
