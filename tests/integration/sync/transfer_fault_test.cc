@@ -1,6 +1,6 @@
 // Issue 6, transfers under faults, against the real postbox-server binary
 // where a process must die or be measured (server_process.h) and through a
-// byte-flipping relay (fault_proxy.h):
+// byte-flipping relay (tests/support/fault_proxy.h):
 // - an upload interrupted by SIGKILLs of the server at random points resumes
 //   after each restart and commits the identical blob;
 // - a byte flipped in an upload in transit is caught by the commit's digest
@@ -12,9 +12,9 @@
 #include <random>
 #include <thread>
 
-#include "tests/integration/sync/fault_proxy.h"
 #include "tests/integration/sync/server_process.h"
 #include "tests/integration/sync/sync_test_util.h"
+#include "tests/support/fault_proxy.h"
 
 namespace postbox::sync::testing {
 namespace {
@@ -157,10 +157,11 @@ class TransferProxyTest : public SyncTest {};
 TEST_F(TransferProxyTest, AByteFlippedInAnUploadIsCaughtByTheDigest) {
   auto a = NewMailbox(), b = NewMailbox();
   ASSERT_TRUE(db_->Connect(a.mkey, b.mkey).ok());
-  FaultProxy proxy(server_->port(), wire::MessageType::kUploadChunk, 1);
-  ASSERT_NE(proxy.port(), 0);
+  auto proxy = postbox::testing::FaultProxy::Start(
+      server_->port(), postbox::testing::FaultPolicy::Flip(wire::MessageType::kUploadChunk, 1));
+  ASSERT_TRUE(proxy.ok()) << proxy.status().ToString();
   ClientOptions o = OptionsFor(a);
-  o.port = proxy.port();
+  o.port = (*proxy)->port();
   auto sender = Connected(o);
   ASSERT_TRUE(sender);
   const std::string blob = RandomBytes(kMiB, 2);
@@ -169,7 +170,7 @@ TEST_F(TransferProxyTest, AByteFlippedInAnUploadIsCaughtByTheDigest) {
   spec.to = b.mkey;
   spec.id = MessageId::Random();
   Status s = sender->Upload(source.get(), spec);
-  EXPECT_EQ(proxy.flipped(), 1);
+  EXPECT_EQ((*proxy)->flipped(), 1u);
   EXPECT_TRUE(s.Is(Code::kDigestMismatch)) << s.ToString();
   EXPECT_TRUE(db_->GetMessage(b.mkey, spec.id).status().Is(Code::kNotFound))
       << "a corrupted upload must not become a message";

@@ -9,8 +9,8 @@
 #include <future>
 #include <thread>
 
-#include "tests/integration/sync/fault_proxy.h"
 #include "tests/integration/sync/sync_test_util.h"
+#include "tests/support/fault_proxy.h"
 
 namespace postbox::sync::testing {
 namespace {
@@ -571,16 +571,18 @@ TEST_F(TransferTest, RefusalsKeepTheirCodes) {
 TEST_F(TransferTest, AByteFlippedInTransitIsCaughtAndRefetched) {
   const std::string bytes = RandomBytes(6 * kChunk + 3, 91);
   const MessageId id = UploadFromA(bytes);
-  FaultProxy proxy(server_->port(), wire::MessageType::kDownloadChunk, 2);
+  auto proxy = postbox::testing::FaultProxy::Start(
+      server_->port(), postbox::testing::FaultPolicy::Flip(wire::MessageType::kDownloadChunk, 2));
+  ASSERT_TRUE(proxy.ok()) << proxy.status().ToString();
   ClientOptions o = OptionsFor(b_);
-  o.port = proxy.port();
+  o.port = (*proxy)->port();
   auto via_proxy = Connected(o);
   ASSERT_TRUE(via_proxy);
   std::string got;
   auto sink = MemorySink(&got);
   auto r = via_proxy->Download(id, sink.get());
   ASSERT_TRUE(r.ok()) << r.error().ToString();
-  EXPECT_EQ(proxy.flipped(), 2);
+  EXPECT_EQ((*proxy)->flipped(), 2u);
   // A flipped frame of a stream already replaced is dropped unchecked, so
   // one or both flips cost a refetch.
   EXPECT_GE(r->chunks_retried, 1u);
@@ -591,9 +593,12 @@ TEST_F(TransferTest, AByteFlippedInTransitIsCaughtAndRefetched) {
 TEST_F(TransferTest, PersistentCorruptionGivesUp) {
   const std::string bytes = RandomBytes(2 * kChunk, 92);
   const MessageId id = UploadFromA(bytes);
-  FaultProxy proxy(server_->port(), wire::MessageType::kDownloadChunk, 1000);
+  auto proxy = postbox::testing::FaultProxy::Start(
+      server_->port(),
+      postbox::testing::FaultPolicy::Flip(wire::MessageType::kDownloadChunk, 1000));
+  ASSERT_TRUE(proxy.ok()) << proxy.status().ToString();
   ClientOptions o = OptionsFor(b_);
-  o.port = proxy.port();
+  o.port = (*proxy)->port();
   o.transfer_retries = 3;
   auto via_proxy = Connected(o);
   ASSERT_TRUE(via_proxy);
