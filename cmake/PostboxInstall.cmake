@@ -1,11 +1,12 @@
 # install(EXPORT) + postboxConfig.cmake + pkg-config files, so host servers can
-# find_package(postbox) and link postbox::engine, postbox::sync, postbox::client
-# (or use pkg-config postbox, postbox-sync, postbox-client).
+# find_package(postbox) and link postbox::engine, postbox::sync, postbox::client,
+# postbox::replica (or use pkg-config postbox, postbox-sync, postbox-client,
+# postbox-replica).
 include(CMakePackageConfigHelpers)
 
 set(POSTBOX_INSTALL_TARGETS postbox_engine postbox_wire)
 set(POSTBOX_HAS_SYNC OFF)
-foreach(t postbox_sync postbox_client)
+foreach(t postbox_sync postbox_client postbox_replica)
   if(TARGET ${t})
     list(APPEND POSTBOX_INSTALL_TARGETS ${t})
     set(POSTBOX_HAS_SYNC ON)
@@ -57,6 +58,9 @@ if(TARGET postbox_sync)
 endif()
 if(TARGET postbox_client)
   list(APPEND _pc_files postbox-client)
+endif()
+if(TARGET postbox_replica)
+  list(APPEND _pc_files postbox-replica)
 endif()
 foreach(_pc IN LISTS _pc_files)
   configure_file(engine/cmake/${_pc}.pc.in ${CMAKE_CURRENT_BINARY_DIR}/${_pc}.pc @ONLY)

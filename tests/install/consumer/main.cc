@@ -1,12 +1,16 @@
 // A host server's smallest use of an installed postbox: open a store, create a
 // mailbox, put an entry and read it back through the engine, then serve the
 // store with the library's sync server on 127.0.0.1 and read the entry back
-// through the client. Links every installed library (engine, wire, sync,
-// client), so a missing link dependency fails the build.
+// through the client, then through a replica in a folder next to the store.
+// Links every installed library (engine, wire, sync, client, replica), so a
+// missing link dependency fails the build.
+#include <chrono>
 #include <cstdio>
+#include <string>
 
 #include "postbox/db.h"
 #include "postbox/sync/client.h"
+#include "postbox/sync/replica.h"
 #include "postbox/sync/server.h"
 
 int main(int argc, char** argv) {
@@ -44,6 +48,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   client->reset();
+  postbox::sync::ReplicaOptions ro;
+  ro.folder = std::string(argv[1]) + "-replica";
+  ro.client = co;
+  auto replica = postbox::sync::Replica::Open(ro);
+  if (!replica || !(*replica)->Sync(std::chrono::seconds(10)).ok()) return 1;
+  auto mirrored = (*replica)->GetEntry("greeting");
+  if (!mirrored || mirrored->value != "hello") {
+    std::fprintf(stderr, "replica: the entry is not in the mirror\n");
+    return 1;
+  }
+  replica->reset();
   (*server)->Stop();
   std::printf("consumer ok: %s\n", creds->mkey.ToHex().c_str());
   return 0;
