@@ -281,23 +281,29 @@ class Sim {
 
   void FinalSync() {
     for (auto& p : proxies_) (void)p->SetPolicy(FaultPolicy::None());
-    // Every app syncs once, all at the same time, as after an outage.
-    std::vector<std::thread> threads;
-    const size_t workers = std::min<size_t>(16, apps_.size());
-    std::atomic<size_t> next{0};
-    for (size_t w = 0; w < workers; ++w) {
-      threads.emplace_back([&] {
-        for (size_t i = next++; i < apps_.size(); i = next++) {
-          App& a = *apps_[i];
-          Status s = a.replica->Sync(o_.sync_timeout);
-          if (!s.ok()) {
-            Violation("app " + std::to_string(a.index) + " did not sync: " + s.ToString() +
-                      " (pending " + std::to_string(a.replica->state().pending) + ")");
+    // Every app syncs, all at the same time, as after an outage: its outbox
+    // drains. What the last outboxes wrote (a status another app raised, say)
+    // reaches the others by push meanwhile; a second round, with nothing left
+    // to write anywhere, makes sure it has arrived before the comparison.
+    for (int round = 1; round <= 2; ++round) {
+      std::vector<std::thread> threads;
+      const size_t workers = std::min<size_t>(16, apps_.size());
+      std::atomic<size_t> next{0};
+      for (size_t w = 0; w < workers; ++w) {
+        threads.emplace_back([&] {
+          for (size_t i = next++; i < apps_.size(); i = next++) {
+            App& a = *apps_[i];
+            Status s = a.replica->Sync(o_.sync_timeout);
+            if (!s.ok()) {
+              Violation("app " + std::to_string(a.index) + " did not sync (round " +
+                        std::to_string(round) + "): " + s.ToString() + " (pending " +
+                        std::to_string(a.replica->state().pending) + ")");
+            }
           }
-        }
-      });
+        });
+      }
+      for (auto& t : threads) t.join();
     }
-    for (auto& t : threads) t.join();
     // Blobs download on their own after the sync: wait for the ones asked for.
     const auto deadline = Clock::now() + o_.sync_timeout;
     for (auto& a : apps_) {
@@ -345,9 +351,20 @@ class Sim {
         }
         report_.messages_checked += server.size();
         if (server != mirror) {
-          Violation(who + (incoming ? " inbox" : " sent") +
-                    " differs from the server: " + std::to_string(mirror.size()) + " vs " +
-                    std::to_string(server.size()) + " messages");
+          std::string diff;
+          for (const auto& [id, st] : server) {
+            auto it = mirror.find(id);
+            if (it == mirror.end()) {
+              diff += " missing " + id.ToHex();
+            } else if (it->second != st) {
+              diff += " " + id.ToHex() + " " + std::string(MessageStatusName(it->second)) +
+                      " (server " + std::string(MessageStatusName(st)) + ")";
+            }
+          }
+          for (const auto& [id, st] : mirror) {
+            if (!server.count(id)) diff += " extra " + id.ToHex();
+          }
+          Violation(who + (incoming ? " inbox" : " sent") + " differs from the server:" + diff);
         }
       }
       // Entries.
