@@ -237,9 +237,11 @@ class Env {
   // in this process, so it takes the gate exclusively.
   Status AdoptMapSize() const;
   // OK when ops that grow the store may run now; ResourceExhausted naming the
-  // limit otherwise (space.cc). Called by Write before its transaction begins.
+  // limit otherwise (space.cc). Called by Write before its transaction begins,
+  // with the gate held shared: it never takes the gate again.
   Status CheckSpace();
-  // Pages on LMDB's freelist (free for reuse, or soon), walking it.
+  // Pages on LMDB's freelist (free for reuse, or soon), walking it in a read
+  // transaction begun under the gate the caller (Write) holds.
   Result<uint64_t> FreePages() const;
   // The error a write meets while an earlier sync failed, if none succeeded since.
   Status SyncBarrier();

@@ -48,11 +48,25 @@ Status WriteFailure(int rc, std::string_view what, const std::string& folder, ui
 }
 
 Result<uint64_t> Env::FreePages() const {
-  POSTBOX_ASSIGN_OR_RETURN(auto read, BeginRead());
+  // The caller (Write) holds the gate shared already: taking it again here
+  // would block behind a thread waiting to take it exclusively (the gate
+  // prefers writers), which waits for this one — so the transaction begins
+  // under the caller's hold.
+  MDB_txn* raw = nullptr;
+  int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &raw);
+  // Another process's data reaches past this map: the write's own
+  // transaction meets the same, adopts the map with the gate released and
+  // checks the space again, so nothing is judged from this answer.
+  if (rc == MDB_MAP_RESIZED) return uint64_t{0};
+  if (rc != 0) return LmdbError(rc, "mdb_txn_begin(free pages)");
+  struct Abort {
+    MDB_txn* txn;
+    ~Abort() { mdb_txn_abort(txn); }
+  } abort{raw};
   MDB_cursor* cur = nullptr;
   // Table 0 is LMDB's freelist: txnid → the IDL of pages that transaction
   // freed, whose first word is the number of pages in it.
-  int rc = mdb_cursor_open(read->txn().raw(), 0, &cur);
+  rc = mdb_cursor_open(raw, 0, &cur);
   if (rc != 0) return LmdbError(rc, "mdb_cursor_open(freelist)");
   uint64_t pages = 0;
   MDB_val k, v;
@@ -79,11 +93,11 @@ Status Env::CheckSpace() {
   rc = mdb_env_info(env_, &info);
   if (rc != 0) return LmdbError(rc, "mdb_env_info");
   if ((info.me_last_pgno + 1) * psize > info.me_mapsize) {
-    // Another process wrote past this process's map: adopt its map (beginning
-    // a transaction does) before judging the room left in it.
-    POSTBOX_RETURN_IF_ERROR(BeginRead().status());
-    rc = mdb_env_info(env_, &info);
-    if (rc != 0) return LmdbError(rc, "mdb_env_info");
+    // Another process wrote past this process's map. Adopting it takes the
+    // gate exclusively, which the caller (Write) holds shared: nothing is
+    // judged now; the write's transaction meets MDB_MAP_RESIZED, adopts the
+    // map with the gate released, and checks again in the larger map.
+    return Status();
   }
   // The map in effect: max_map_size, or more if another process enlarged it.
   const uint64_t map = info.me_mapsize;

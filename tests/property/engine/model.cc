@@ -420,6 +420,7 @@ Result<InfoPacket> Model::Changes(const MailboxKey& mkey, uint64_t since, size_t
     p.reset = since < m->info.purged_seq || since > m->info.seq;
   }
   if (p.reset) from = 0;
+  p.since = p.reset ? 0 : since;  // where the packet continues from
   p.cursor = m->info.seq;
   for (auto it = m->by_seq.upper_bound(from); it != m->by_seq.end(); ++it) {
     if (limit != 0 && p.size() == limit) {

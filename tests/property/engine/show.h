@@ -82,7 +82,7 @@ std::string Show(const std::vector<T>& v) {
   return out + "]";
 }
 inline std::string Show(const InfoPacket& p) {
-  return "{cursor=" + Show(p.cursor) + " reset=" + Show(p.reset) + " more=" + Show(p.more) +
+  return "{cursor=" + Show(p.cursor) + " since=" + Show(p.since) + " reset=" + Show(p.reset) + " more=" + Show(p.more) +
          "\n   incoming=" + Show(p.incoming) + "\n   outgoing=" + Show(p.outgoing) +
          "\n   entries=" + Show(p.entries) + "\n   tombstones=" + Show(p.tombstones) + "}";
 }
