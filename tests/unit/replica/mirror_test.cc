@@ -221,7 +221,7 @@ TEST_F(MirrorTest, PendingWritesShowAtOnceAndRollBackOnFailure) {
   Answer denied;
   denied.status = Status::PermissionDenied("not the recipient");
   std::vector<Ended> ended;
-  ASSERT_TRUE(mirror_->End({{stored.id, denied}}, &change, &ended).ok());
+  ASSERT_TRUE(mirror_->End({{stored.id, denied}}, {}, &change, &ended).ok());
   ASSERT_EQ(ended.size(), 1u);
   EXPECT_EQ(ended[0].outcome.status.code(), Code::kPermissionDenied);
   EXPECT_EQ((*mirror_->Message(m.id))->info.status, MessageStatus::kUploaded);
@@ -237,7 +237,7 @@ TEST_F(MirrorTest, PendingWritesShowAtOnceAndRollBackOnFailure) {
   Answer cancelled;
   cancelled.status = Status::InvalidArgument("cancelled");
   cancelled.cancelled = true;
-  ASSERT_TRUE(mirror_->End({{p2.id, cancelled}}, &change, &ended).ok());
+  ASSERT_TRUE(mirror_->End({{p2.id, cancelled}}, {}, &change, &ended).ok());
   EXPECT_FALSE(mirror_->Entry("k")->has_value());
   EXPECT_EQ(change.entries_removed, std::vector<std::string>{"k"});
 }
@@ -251,7 +251,7 @@ TEST_F(MirrorTest, AcknowledgedWritesBecomeTheSyncedStateAndLostMergesAskForTheW
   Answer won;
   won.version = stored.version;
   std::vector<Ended> ended;
-  ASSERT_TRUE(mirror_->End({{stored.id, won}}, nullptr, &ended).ok());
+  ASSERT_TRUE(mirror_->End({{stored.id, won}}, {}, nullptr, &ended).ok());
   EXPECT_FALSE(ended[0].fetch_entry);
   auto e = *mirror_->Entry("k");
   ASSERT_TRUE(e.has_value());
@@ -262,7 +262,7 @@ TEST_F(MirrorTest, AcknowledgedWritesBecomeTheSyncedStateAndLostMergesAskForTheW
   Answer lost;
   lost.applied = false;
   lost.version = 7;  // the server holds version 7, which this mirror never saw
-  ASSERT_TRUE(mirror_->End({{again.id, lost}}, nullptr, &ended).ok());
+  ASSERT_TRUE(mirror_->End({{again.id, lost}}, {}, nullptr, &ended).ok());
   EXPECT_TRUE(ended[0].fetch_entry);
   EXPECT_FALSE(ended[0].outcome.applied);
   ASSERT_TRUE(mirror_->MergeFetchedEntry(EntryInfo{"k", "theirs", 7, 12}, nullptr).ok());
@@ -289,7 +289,7 @@ TEST_F(MirrorTest, APendingPostIsSentUntilTheFeedBringsTheServersCopy) {
   ASSERT_FALSE(dup.ok());
   EXPECT_EQ(dup.status().code(), Code::kConflict);
 
-  ASSERT_TRUE(mirror_->End({{stored.id, Answer{}}}, nullptr, nullptr).ok());
+  ASSERT_TRUE(mirror_->End({{stored.id, Answer{}}}, {}, nullptr, nullptr).ok());
   sent = mirror_->Messages(false, std::nullopt, 0);
   ASSERT_EQ(sent->size(), 1u);
   EXPECT_FALSE((*sent)[0].pending);
@@ -314,7 +314,7 @@ TEST_F(MirrorTest, OutcomesAreKeptUntilReportedAcrossReopening) {
   OutboxItem stored = Enqueue(put);
   Answer gone;
   gone.status = Status::TooLarge("value over the server's limit");
-  ASSERT_TRUE(mirror_->End({{stored.id, gone}}, nullptr, nullptr).ok());
+  ASSERT_TRUE(mirror_->End({{stored.id, gone}}, {}, nullptr, nullptr).ok());
   Reopen();
   auto unreported = mirror_->Unreported();
   ASSERT_TRUE(unreported.ok()) << unreported.status().ToString();
@@ -324,6 +324,16 @@ TEST_F(MirrorTest, OutcomesAreKeptUntilReportedAcrossReopening) {
   EXPECT_EQ((*unreported)[0].status.message(), "value over the server's limit");
   ASSERT_TRUE(mirror_->Reported({stored.id}).ok());
   EXPECT_TRUE(mirror_->Unreported()->empty());
+
+  // Forgetting can also ride along with the next End.
+  OutboxItem next = Enqueue(put);
+  ASSERT_TRUE(mirror_->End({{next.id, Answer{}}}, {}, nullptr, nullptr).ok());
+  ASSERT_EQ(mirror_->Unreported()->size(), 1u);
+  OutboxItem third = Enqueue(put);
+  ASSERT_TRUE(mirror_->End({{third.id, Answer{}}}, {next.id}, nullptr, nullptr).ok());
+  auto left = mirror_->Unreported();
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ((*left)[0].item.id, third.id);
 }
 
 TEST_F(MirrorTest, LocalChecksRefuseWhatTheServerWould) {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <unordered_set>
 
 #include "store/codec.h"
 
@@ -296,11 +297,6 @@ Result<PushRegistration> DecodePush(std::string_view v) {
   return p;
 }
 
-template <class T>
-void AddOnce(std::vector<T>* v, const T& x) {
-  if (std::find(v->begin(), v->end(), x) == v->end()) v->push_back(x);
-}
-
 // The transaction-scoped operations on the tables.
 class Ops {
  public:
@@ -361,13 +357,13 @@ class Ops {
     }
     if (!after) {
       POSTBOX_RETURN_IF_ERROR(t_.Del(tb_.msgs, id.AsBytes()));
-      if (before) AddOnce(&change_->messages_removed, id);
+      if (before) Note(&change_->messages_removed, 'r', id.AsBytes(), id);
       return Status::Ok();
     }
     POSTBOX_RETURN_IF_ERROR(t_.Put(tb_.msgs, id.AsBytes(), after->Encode()));
     POSTBOX_RETURN_IF_ERROR(
         t_.Put(tb_.order, OrderKey(after->incoming, after->info.created_ms, id), ""));
-    if (!before || before->View() != after->View()) AddOnce(&change_->messages, id);
+    if (!before || before->View() != after->View()) Note(&change_->messages, 'm', id.AsBytes(), id);
     return Status::Ok();
   }
 
@@ -443,10 +439,10 @@ class Ops {
     } else {
       POSTBOX_RETURN_IF_ERROR(t_.Put(tb_.entries, key, after.Encode()));
     }
-    if (was_live && !is_live) AddOnce(&change_->entries_removed, std::string(key));
+    if (was_live && !is_live) Note(&change_->entries_removed, 'x', key, std::string(key));
     if (is_live && (!was_live || before->visible->value != after.visible->value ||
                     before->visible->version != after.visible->version)) {
-      AddOnce(&change_->entries, std::string(key));
+      Note(&change_->entries, 'e', key, std::string(key));
     }
     return Status::Ok();
   }
@@ -492,7 +488,7 @@ class Ops {
       const char v[2] = {static_cast<char>(base), static_cast<char>(visible)};
       POSTBOX_RETURN_IF_ERROR(t_.Put(tb_.conns, peer.AsBytes(), std::string_view(v, 2)));
     }
-    if (visible != cur.second) AddOnce(&change_->connections, peer);
+    if (visible != cur.second) Note(&change_->connections, 'c', peer.AsBytes(), peer);
     return Status::Ok();
   }
 
@@ -548,10 +544,20 @@ class Ops {
   }
 
  private:
+  // Adds `x` to a list of `change_` once per transaction (`list` and `key`
+  // name it): packets of hundreds of items stay linear.
+  template <class T>
+  void Note(std::vector<T>* v, char list, std::string_view key, const T& x) {
+    std::string k(1, list);
+    k.append(key);
+    if (noted_.insert(std::move(k)).second) v->push_back(x);
+  }
+
   Txn& t_;
   const MirrorTables& tb_;
   MailboxKey self_;
   ReplicaChange* change_;
+  std::unordered_set<std::string> noted_;
 };
 
 bool PolicyWants(const DownloadPolicy& p, const MessageInfo& m) {
@@ -801,7 +807,8 @@ Result<OutboxItem> Mirror::Enqueue(OutboxItem item, ReplicaChange* change) {
   return item;
 }
 
-Status Mirror::End(const std::vector<std::pair<uint64_t, Answer>>& answers, ReplicaChange* change,
+Status Mirror::End(const std::vector<std::pair<uint64_t, Answer>>& answers,
+                   const std::vector<uint64_t>& forget, ReplicaChange* change,
                    std::vector<Ended>* ended) {
   ReplicaChange c;
   std::vector<Ended> out;
@@ -809,6 +816,7 @@ Status Mirror::End(const std::vector<std::pair<uint64_t, Answer>>& answers, Repl
     c = ReplicaChange{};
     out.clear();
     Ops ops(t, t_, mkey_, &c);
+    for (uint64_t id : forget) POSTBOX_RETURN_IF_ERROR(t.Del(t_.ended, BE64(id)));
     for (const auto& [id, a] : answers) {
       POSTBOX_ASSIGN_OR_RETURN(auto v, t.Get(t_.outbox, BE64(id)));
       if (!v) continue;  // cancelled meanwhile

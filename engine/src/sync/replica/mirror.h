@@ -98,9 +98,10 @@ class Mirror {
   // stored (versions resolved).
   Result<OutboxItem> Enqueue(OutboxItem item, ReplicaChange* change);
   // Ends items with their answers in one transaction; unknown ids (cancelled
-  // meanwhile) are skipped.
-  Status End(const std::vector<std::pair<uint64_t, Answer>>& answers, ReplicaChange* change,
-             std::vector<Ended>* ended);
+  // meanwhile) are skipped. Outcomes in `forget` (reported to the app) are
+  // forgotten in the same transaction.
+  Status End(const std::vector<std::pair<uint64_t, Answer>>& answers,
+             const std::vector<uint64_t>& forget, ReplicaChange* change, std::vector<Ended>* ended);
   // Joins an entry fetched after a lost merge into its synced state.
   Status MergeFetchedEntry(const EntryInfo& entry, ReplicaChange* change);
   Result<std::vector<OutboxItem>> Pending() const;

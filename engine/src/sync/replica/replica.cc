@@ -229,19 +229,24 @@ class Replica::Impl {
     });
   }
 
-  // Forgets the outcomes reported so far (pump thread, and at close).
-  void ForgetReported() {
+  // The outcomes reported since the last call, to forget in the store.
+  std::vector<uint64_t> TakeReported() {
     std::vector<uint64_t> ids;
-    {
-      std::lock_guard<std::mutex> lock(reported_->mu);
-      ids.swap(reported_->ids);
-    }
+    std::lock_guard<std::mutex> lock(reported_->mu);
+    ids.swap(reported_->ids);
+    return ids;
+  }
+  // Puts ids back after the transaction forgetting them failed.
+  void KeepReported(const std::vector<uint64_t>& ids) {
+    std::lock_guard<std::mutex> lock(reported_->mu);
+    reported_->ids.insert(reported_->ids.end(), ids.begin(), ids.end());
+  }
+  // Forgets the outcomes reported so far in a transaction of their own (an
+  // idle pump, and at close; otherwise they ride along with EndItems').
+  void ForgetReported() {
+    std::vector<uint64_t> ids = TakeReported();
     if (ids.empty()) return;
-    Status s = mirror_->Reported(ids);
-    if (!s.ok()) {
-      std::lock_guard<std::mutex> lock(reported_->mu);
-      reported_->ids.insert(reported_->ids.end(), ids.begin(), ids.end());
-    }
+    if (!mirror_->Reported(ids).ok()) KeepReported(ids);
   }
 
   void Fail(const Status& s) {
@@ -314,6 +319,10 @@ class Replica::Impl {
     OutboxItem item;
     std::vector<std::string> deps;
     bool in_flight = false;
+    // The server answered for good; the item ends in the next local commit
+    // (until then it is neither sent again nor counted in the window, and
+    // still holds its dependency keys).
+    bool answered = false;
     uint64_t next_attempt = 0;  // steady ms
     uint32_t attempts = 0;
   };
@@ -363,46 +372,49 @@ class Replica::Impl {
     return static_cast<uint64_t>(static_cast<double>(step) * jitter(rng_));
   }
 
-  // Ends the items whose answers are final in one local transaction; puts
-  // the others back for a retry. Pump thread, mu_ not held.
-  void ProcessCompletions(std::vector<std::pair<uint64_t, Answer>> done) {
+  // Sorts the server's answers (mu_ held): transient ones put their item
+  // back for a retry after a backoff; final ones mark it answered and are
+  // returned, to end in one local transaction.
+  std::vector<std::pair<uint64_t, Answer>> Classify(std::vector<std::pair<uint64_t, Answer>> done) {
     std::vector<std::pair<uint64_t, Answer>> final_answers;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      const uint64_t now = SteadyMs();
-      for (auto& [id, a] : done) {
-        auto it = items_.find(id);
-        if (it == items_.end()) continue;
-        it->second.in_flight = false;
-        if (!a.status.ok() && Transient(a.status)) {
-          ++it->second.attempts;
-          it->second.item.attempts = it->second.attempts;
-          it->second.next_attempt = now + Backoff(it->second.attempts);
-          continue;
-        }
-        final_answers.emplace_back(id, std::move(a));
+    const uint64_t now = SteadyMs();
+    for (auto& [id, a] : done) {
+      auto it = items_.find(id);
+      if (it == items_.end()) continue;
+      it->second.in_flight = false;
+      if (!a.status.ok() && Transient(a.status)) {
+        ++it->second.attempts;
+        it->second.item.attempts = it->second.attempts;
+        it->second.next_attempt = now + Backoff(it->second.attempts);
+        continue;
       }
+      it->second.answered = true;
+      final_answers.emplace_back(id, std::move(a));
     }
-    if (final_answers.empty()) return;
-    (void)EndItems(final_answers);  // a store failure is reported and retried there
+    return final_answers;
   }
 
   Status EndItems(const std::vector<std::pair<uint64_t, Answer>>& answers) {
     std::vector<Ended> ended;
+    const std::vector<uint64_t> forget = TakeReported();
     Status s;
     {
       std::lock_guard<std::mutex> commit(commit_mu_);
       ReplicaChange change;
-      s = mirror_->End(answers, &change, &ended);
+      s = mirror_->End(answers, forget, &change, &ended);
       if (s.ok()) Notify(change);
     }
     if (!s.ok()) {
-      // The local store failed: the items stay and are answered again.
+      // The local store failed: the items stay and are sent (and answered)
+      // again after a backoff.
+      KeepReported(forget);
       Fail(s);
       std::lock_guard<std::mutex> lock(mu_);
       for (const auto& [id, a] : answers) {
         auto it = items_.find(id);
-        if (it != items_.end()) it->second.next_attempt = SteadyMs() + Backoff(1);
+        if (it == items_.end()) continue;
+        it->second.answered = false;
+        it->second.next_attempt = SteadyMs() + Backoff(1);
       }
       return s;
     }
@@ -537,7 +549,7 @@ class Replica::Impl {
       bool free = true;
       for (const auto& d : s.deps) free = free && !blocked.count(d);
       for (const auto& d : s.deps) blocked.insert(d);
-      if (!free || s.in_flight) continue;
+      if (!free || s.in_flight || s.answered) continue;
       if (s.next_attempt > now) {
         *wake = std::min(*wake, s.next_attempt);
         continue;
@@ -662,17 +674,25 @@ class Replica::Impl {
       work_ = false;
       uint64_t now = SteadyMs();
       wake = now + 1000;
-      lock.unlock();
-      ForgetReported();
-      lock.lock();
-
       if (!completions_.empty()) {
+        // Answers free window slots: the next sends go out before the local
+        // commit that ends the answered items, so the network and the disk
+        // overlap.
         auto done = std::move(completions_);
         completions_.clear();
+        auto final_answers = Classify(std::move(done));
+        std::vector<OutboxItem> sends;
+        if (started_ && client_->connected()) sends = PickSends(now, &wake);
         lock.unlock();
-        ProcessCompletions(std::move(done));
+        for (const auto& item : sends) Send(item);
+        // A store failure is reported there; the items are sent again.
+        if (!final_answers.empty()) (void)EndItems(final_answers);
         lock.lock();
         now = SteadyMs();
+      } else {
+        lock.unlock();
+        ForgetReported();
+        lock.lock();
       }
       if (!started_) continue;
 
@@ -809,7 +829,7 @@ class Replica::Impl {
       auto it = items_.find(id);
       if (it == items_.end())
         return Status::NotFound("no pending outbox item " + std::to_string(id));
-      if (it->second.in_flight) {
+      if (it->second.in_flight || it->second.answered) {
         return Status::Conflict("outbox item " + std::to_string(id) +
                                 " is being sent; its outcome will follow");
       }
