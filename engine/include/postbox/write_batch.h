@@ -92,6 +92,17 @@ class WriteBatch {
   size_t CommitUpload(const MailboxKey& actor, const MessageId& id);
   size_t AbortUpload(const MailboxKey& actor, const MessageId& id);
 
+  // ---- For relays (docs/relay.md) ----
+  // Makes sure mailbox `mkey` exists: creates it if missing, with `secret` (a
+  // random one if empty); if it exists, sets its secret to `secret` unless
+  // that is empty. The op's `credentials` hold the mkey (and the secret when
+  // one was given). InvalidArgument for a secret that is not 1..256 bytes.
+  size_t EnsureMailbox(const MailboxKey& mkey, std::string secret);
+  // The sender takes back a live message: it is removed as a supersession
+  // removes it (tombstones in both feeds, 410 afterwards). PermissionDenied
+  // for anyone but the sender; NotFound, Gone as usual.
+  size_t RetractMessage(const MailboxKey& sender, const MessageId& id);
+
   // ---- Maintenance, bounded so that a host can run it inside its group commits ----
   // Deletes up to `max_uploads` (≥ 1) uploads begun more than upload_ttl
   // before the batch's clock (Options::clock), oldest first; the result says

@@ -26,6 +26,8 @@ struct WriteBatch::Op {
     kAbortUpload,
     kSweep,
     kPurgeTombstones,
+    kEnsureMailbox,   // a: the mkey; key: the secret (empty: random, kept if it exists)
+    kRetractMessage,  // a: the sender; id
   };
   Kind kind = Kind::kCreateMailbox;
   MailboxKey a{};       // the mailbox, the actor, or the first of a pair

@@ -113,6 +113,13 @@ void DB::Impl::ApplyOne(WriteCtx& w, const WriteBatch::Op& op, OpResult& r) cons
     case Kind::kPurgeTombstones:
       s = Maintain(w, op, r);
       break;
+    case Kind::kEnsureMailbox:
+      s = keep(store_.EnsureMailbox(w, op.a, op.key),
+               [&](auto v) { r.credentials = std::move(v); });
+      break;
+    case Kind::kRetractMessage:
+      s = store_.RetractMessage(w, op.a, op.id);
+      break;
   }
   r.status = s;
 }

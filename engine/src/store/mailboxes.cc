@@ -77,6 +77,35 @@ Result<MailboxCredentials> Store::CreateMailbox(WriteCtx& w) const {
   return creds;
 }
 
+Result<MailboxCredentials> Store::EnsureMailbox(WriteCtx& w, const MailboxKey& m,
+                                                std::string_view secret) const {
+  if (secret.size() > 256) return Status::InvalidArgument("a secret is at most 256 bytes");
+  MailboxCredentials creds;
+  creds.mkey = m;
+  creds.secret = std::string(secret);
+  POSTBOX_ASSIGN_OR_RETURN(auto existing, w.txn.Get(w.txn.t().mailboxes, MailboxKeyBytes(m)));
+  MailboxRecord rec;
+  if (existing) {
+    if (secret.empty()) return creds;  // kept as it is
+    POSTBOX_ASSIGN_OR_RETURN(rec, MailboxRecord::Decode(*existing));
+  } else {
+    rec.created_ms = w.now_ms;
+    if (creds.secret.empty()) {
+      std::array<uint8_t, 32> random{};
+      if (RAND_bytes(random.data(), 32) != 1) {
+        return Status::Internal("RAND_bytes failed: no secure randomness");
+      }
+      creds.secret = Base64Url(random.data(), random.size());
+    }
+  }
+  if (RAND_bytes(rec.salt.data(), 16) != 1) {
+    return Status::Internal("RAND_bytes failed: no secure randomness");
+  }
+  rec.hash = HashSecret(rec.salt, creds.secret);
+  POSTBOX_RETURN_IF_ERROR(w.txn.Put(w.txn.t().mailboxes, MailboxKeyBytes(m), rec.Encode()));
+  return creds;
+}
+
 Result<MailboxRecord> Store::RequireMailbox(Txn& t, const MailboxKey& m) const {
   POSTBOX_ASSIGN_OR_RETURN(auto raw, t.Get(t.t().mailboxes, MailboxKeyBytes(m)));
   if (!raw) return Status::NotFound("no mailbox " + m.ToHex());

@@ -236,6 +236,14 @@ Result<Message> Store::RequireMessage(Txn& t, const MailboxKey& actor, const Mes
   return Status::NotFound("no message " + id.ToHex());
 }
 
+Status Store::RetractMessage(WriteCtx& w, const MailboxKey& sender, const MessageId& id) const {
+  POSTBOX_ASSIGN_OR_RETURN(Message msg, RequireMessage(w.txn, sender, id, false));
+  if (msg.rec.from != sender) {
+    return Status::PermissionDenied("only the sender may retract message " + id.ToHex());
+  }
+  return RemoveMessage(w, id, msg, std::nullopt);
+}
+
 Result<MessageStatus> Store::AdvanceStatus(WriteCtx& w, const MailboxKey& actor,
                                            const MessageId& id, MessageStatus status,
                                            bool* applied) const {

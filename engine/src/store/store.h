@@ -40,6 +40,10 @@ class Store {
 
   // ---- mailboxes.cc ----
   Result<MailboxCredentials> CreateMailbox(WriteCtx& w) const;
+  // WriteBatch::EnsureMailbox: creates `m` if missing (with `secret`, or a
+  // random one), or sets its secret if `secret` is not empty.
+  Result<MailboxCredentials> EnsureMailbox(WriteCtx& w, const MailboxKey& m,
+                                           std::string_view secret) const;
   Status Authenticate(Txn& t, const MailboxKey& m, std::string_view secret) const;
   Status DeleteMailbox(WriteCtx& w, const MailboxKey& m) const;
   Result<MailboxRecord> RequireMailbox(Txn& t, const MailboxKey& m) const;
@@ -82,6 +86,8 @@ class Store {
                                   std::string_view meta, std::string_view bytes,
                                   const Digest128& digest) const;
   // The status after the call; `*applied` says whether it rose.
+  // WriteBatch::RetractMessage: the sender removes its live message.
+  Status RetractMessage(WriteCtx& w, const MailboxKey& sender, const MessageId& id) const;
   Result<MessageStatus> AdvanceStatus(WriteCtx& w, const MailboxKey& actor, const MessageId& id,
                                       MessageStatus status, bool* applied) const;
   // The live message `id` (both its record and its state), nullopt when the

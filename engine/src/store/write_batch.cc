@@ -24,6 +24,14 @@ size_t WriteBatch::Add(Op op) {
 
 size_t WriteBatch::CreateMailbox() { return Add(Op{.kind = Op::Kind::kCreateMailbox}); }
 
+size_t WriteBatch::EnsureMailbox(const MailboxKey& mkey, std::string secret) {
+  return Add(Op{.kind = Op::Kind::kEnsureMailbox, .a = mkey, .key = std::move(secret)});
+}
+
+size_t WriteBatch::RetractMessage(const MailboxKey& sender, const MessageId& id) {
+  return Add(Op{.kind = Op::Kind::kRetractMessage, .a = sender, .id = id});
+}
+
 size_t WriteBatch::DeleteMailbox(const MailboxKey& mkey) {
   return Add(Op{.kind = Op::Kind::kDeleteMailbox, .a = mkey});
 }
@@ -108,6 +116,7 @@ bool GrowsStore(const WriteBatch::Op& op) {
     case Kind::kPostMessage:
     case Kind::kBeginUpload:
     case Kind::kWriteChunk:
+    case Kind::kEnsureMailbox:
       return true;
     case Kind::kRegisterPush:
       return op.platform != Platform::kNone;
@@ -121,6 +130,7 @@ bool GrowsStore(const WriteBatch::Op& op) {
     case Kind::kAbortUpload:
     case Kind::kSweep:
     case Kind::kPurgeTombstones:
+    case Kind::kRetractMessage:
       return false;
   }
   return true;

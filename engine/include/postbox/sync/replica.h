@@ -37,6 +37,7 @@
 #include <string_view>
 #include <vector>
 
+#include "postbox/merge.h"
 #include "postbox/options.h"
 #include "postbox/result.h"
 #include "postbox/status.h"
@@ -232,6 +233,10 @@ class Replica {
   Result<ReplicaMessage> GetMessage(const MessageId& id) const;
   // NotFound if absent or deleted.
   Result<EntryInfo> GetEntry(std::string_view key) const;
+  // The state of `key` as the app sees it, a tombstone (with its version)
+  // included; NotFound if the replica never saw the key. (A relay compares
+  // it with its own store's.)
+  Result<EntryState> GetEntryState(std::string_view key) const;
   Result<std::vector<EntryInfo>> ListEntries(std::string_view prefix,
                                              std::string_view start_after = {},
                                              size_t limit = 0) const;

@@ -734,6 +734,15 @@ class Replica::Impl {
         polling_ = false;
         refresh_connections_ = true;
       }
+      // The connections first: a Sync round's poll is then issued after the
+      // session's connections are known.
+      if (refresh_connections_) {
+        refresh_connections_ = false;
+        lock.unlock();
+        Status s = RefreshConnections();
+        lock.lock();
+        if (!s.ok()) refresh_connections_ = Transient(s);  // retried on the next wake
+      }
       if (!polling_ && (need_poll_ || round_requested_ > round_issued_ || now >= next_poll_)) {
         polling_ = true;
         need_poll_ = false;
@@ -752,13 +761,6 @@ class Replica::Impl {
         lock.lock();
       }
       wake = std::min(wake, next_poll_);
-      if (refresh_connections_) {
-        refresh_connections_ = false;
-        lock.unlock();
-        Status s = RefreshConnections();
-        lock.lock();
-        if (!s.ok()) refresh_connections_ = !Transient(s) ? false : true;
-      }
       auto sends = PickSends(now, &wake);
       if (!sends.empty() || downloads_dirty_) {
         const bool downloads = downloads_dirty_;
@@ -933,6 +935,12 @@ Result<EntryInfo> Replica::GetEntry(std::string_view key) const {
   if (!e) return Status::NotFound("no entry '" + std::string(key) + "' in the replica");
   return *e;
 }
+Result<EntryState> Replica::GetEntryState(std::string_view key) const {
+  POSTBOX_ASSIGN_OR_RETURN(auto e, impl_->mirror_->VisibleEntry(key));
+  if (!e) return Status::NotFound("the replica never saw entry '" + std::string(key) + "'");
+  return *e;
+}
+
 Result<std::vector<EntryInfo>> Replica::ListEntries(std::string_view prefix,
                                                     std::string_view start_after,
                                                     size_t limit) const {
