@@ -1,12 +1,12 @@
 # install(EXPORT) + postboxConfig.cmake + pkg-config files, so host servers can
 # find_package(postbox) and link postbox::engine, postbox::sync, postbox::client,
-# postbox::replica (or use pkg-config postbox, postbox-sync, postbox-client,
-# postbox-replica).
+# postbox::replica, postbox::relay (or use pkg-config postbox, postbox-sync,
+# postbox-client, postbox-replica, postbox-relay).
 include(CMakePackageConfigHelpers)
 
 set(POSTBOX_INSTALL_TARGETS postbox_engine postbox_wire)
 set(POSTBOX_HAS_SYNC OFF)
-foreach(t postbox_sync postbox_client postbox_replica)
+foreach(t postbox_sync postbox_client postbox_replica postbox_relay)
   if(TARGET ${t})
     list(APPEND POSTBOX_INSTALL_TARGETS ${t})
     set(POSTBOX_HAS_SYNC ON)
@@ -61,6 +61,9 @@ if(TARGET postbox_client)
 endif()
 if(TARGET postbox_replica)
   list(APPEND _pc_files postbox-replica)
+endif()
+if(TARGET postbox_relay)
+  list(APPEND _pc_files postbox-relay)
 endif()
 foreach(_pc IN LISTS _pc_files)
   configure_file(engine/cmake/${_pc}.pc.in ${CMAKE_CURRENT_BINARY_DIR}/${_pc}.pc @ONLY)

@@ -113,6 +113,50 @@ bool ParseCompat(const std::string& spec, sync::ServerOptions* o, std::string* e
   return true;
 }
 
+// "HOST:PORT" (the host may be a bracketed IPv6 address: [::1]:7420).
+bool ParseHostPort(const std::string& flag, const std::string& text, std::string* host,
+                   uint16_t* port, std::string* err) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos) {
+    *err = flag + " '" + text + "': expected HOST:PORT";
+    return false;
+  }
+  *host = text.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  const std::string digits = text.substr(colon + 1);
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (host->empty() || ec != std::errc() || end != digits.data() + digits.size() || value > 65535) {
+    *err = flag + " '" + text + "': expected HOST:PORT with a port 0..65535";
+    return false;
+  }
+  *port = static_cast<uint16_t>(value);
+  return true;
+}
+
+// "MKEY:SECRET" (32 hex digits, the secret as postbox-admin printed it) → the
+// credentials of a relayed mailbox.
+bool ParseRelay(const std::string& spec, sync::RelayOptions* o, std::string* err) {
+  const size_t colon = spec.find(':');
+  auto mkey = MailboxKey::FromHex(spec.substr(0, colon));
+  if (colon == std::string::npos || !mkey.ok() || colon + 1 == spec.size()) {
+    // The secret is never echoed: flags end up in logs.
+    *err = "--relay '" + spec.substr(0, std::min(colon, size_t{32})) +
+           ":…': expected MKEY:SECRET (the mailbox key in 32 hex digits, then its secret)";
+    return false;
+  }
+  for (const auto& c : o->mailboxes) {
+    if (c.mkey == *mkey) {
+      *err = "--relay: mailbox " + mkey->ToHex() + " is named twice";
+      return false;
+    }
+  }
+  o->mailboxes.push_back({*mkey, spec.substr(colon + 1)});
+  return true;
+}
+
 }  // namespace
 
 void AddFlags(CLI::App* app, Flags* f) {
@@ -212,32 +256,53 @@ void AddFlags(CLI::App* app, Flags* f) {
               "tombstones (and 410 answers) older than this are purged");
   app->add_flag("--open-policy", f->open_policy,
                 "anyone who knows a mailbox key may post to it (default: connected only)");
+
+  // Relaying (docs/relay.md).
+  sync::RelayOptions& r = f->relay;
+  app->add_option("--upstream", f->upstream,
+                  "HOST:PORT of the server this one relays the --relay mailboxes for");
+  app->add_option("--relay", f->relay_specs,
+                  "MKEY:SECRET of a mailbox to relay, repeatable (a TOML array in --config "
+                  "keeps the secrets out of the process list)");
+  app->add_option("--relay-folder", f->relay_folder,
+                  "where the relayed mailboxes' upstream replicas live (default: <data>/relay)");
+  AddDuration(app, "--upstream-timeout", &r.request_timeout,
+              "upstream requests fail (and are retried) after this");
+  AddDuration(app, "--upstream-retry-max", &r.retry_max,
+              "retries of upstream writes back off up to this");
+  AddDuration(app, "--relay-scan-interval", &r.scan_interval,
+              "how often the relay looks for changes in its own store");
 }
 
 bool FinishFlags(Flags* f, std::string* err) {
   sync::ServerOptions& so = f->server;
-  const size_t colon = f->listen.rfind(':');
-  if (colon == std::string::npos) {
-    *err = "--listen '" + f->listen + "': expected HOST:PORT";
-    return false;
-  }
-  so.host = f->listen.substr(0, colon);
-  if (so.host.size() > 2 && so.host.front() == '[' && so.host.back() == ']') {
-    so.host = so.host.substr(1, so.host.size() - 2);  // [::1]:7420
-  }
-  const std::string port = f->listen.substr(colon + 1);
-  unsigned value = 0;
-  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (ec != std::errc() || end != port.data() + port.size() || value > 65535) {
-    *err = "--listen '" + f->listen + "': the port must be 0..65535";
-    return false;
-  }
-  so.port = static_cast<uint16_t>(value);
+  if (!ParseHostPort("--listen", f->listen, &so.host, &so.port, err)) return false;
   for (const auto& c : f->compat) {
     if (!ParseCompat(c, &so, err)) return false;
   }
   f->store.durability = f->durability == "durable" ? Durability::kDurable : Durability::kRelaxed;
   f->store.posting_policy = f->open_policy ? PostingPolicy::kOpen : PostingPolicy::kConnected;
+
+  sync::RelayOptions& r = f->relay;
+  for (const auto& spec : f->relay_specs) {
+    if (!ParseRelay(spec, &r, err)) return false;
+  }
+  if (f->upstream.empty() != r.mailboxes.empty()) {
+    *err = f->upstream.empty() ? "--relay needs --upstream HOST:PORT"
+                               : "--upstream needs at least one --relay MKEY:SECRET";
+    return false;
+  }
+  if (!f->upstream.empty()) {
+    if (!ParseHostPort("--upstream", f->upstream, &r.upstream_host, &r.upstream_port, err)) {
+      return false;
+    }
+    if (r.upstream_port == 0) {
+      *err = "--upstream '" + f->upstream + "': port 0 names no server";
+      return false;
+    }
+    r.folder = f->relay_folder.empty() ? f->data + "/relay" : f->relay_folder;
+    r.durability = f->store.durability;
+  }
   return true;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "postbox/options.h"
+#include "postbox/sync/relay.h"
 #include "postbox/sync/server.h"
 
 namespace postbox::server {
@@ -23,14 +24,20 @@ struct Flags {
   bool open_policy = false;
   Options store;
   sync::ServerOptions server;
+  // Relaying (docs/relay.md): --upstream HOST:PORT and one --relay
+  // MKEY:SECRET per relayed mailbox; relay.mailboxes empty: no relay.
+  std::string upstream;
+  std::vector<std::string> relay_specs;
+  std::string relay_folder;  // empty: <data>/relay
+  sync::RelayOptions relay;
 };
 
 // Declares every flag on `app`, bound to `flags` (defaults shown in --help).
 void AddFlags(CLI::App* app, Flags* flags);
 
-// Completes `flags` after parsing: --listen into host and port, --durability,
-// --open-policy and --compat into the options. false with *err set on a bad
-// value (the caller prints it and exits 2).
+// Completes `flags` after parsing: --listen and --upstream into hosts and
+// ports, --durability, --open-policy, --compat and --relay into the options. false with *err set on
+// a bad value (the caller prints it and exits 2).
 bool FinishFlags(Flags* flags, std::string* err);
 
 }  // namespace postbox::server

@@ -1,7 +1,8 @@
 // postbox-server: flags and config (flags.h), opens the store, runs the
-// library's sync server (postbox::sync::Server) and stops it gracefully on
-// SIGTERM / SIGINT. Everything a session does lives in the library; this file
-// only wraps it.
+// library's sync server (postbox::sync::Server) — with --upstream, also the
+// library's relay (postbox::sync::Relay, docs/relay.md) — and stops them
+// gracefully on SIGTERM / SIGINT. Everything a session does lives in the
+// library; this file only wraps it.
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -12,6 +13,7 @@
 #include <string>
 
 #include "postbox/db.h"
+#include "postbox/sync/relay.h"
 #include "postbox/sync/server.h"
 #include "server/flags.h"
 
@@ -67,12 +69,30 @@ int main(int argc, char** argv) {
     spdlog::error("cannot start the server: {}", server.error().ToString());
     return 1;
   }
+  std::unique_ptr<postbox::sync::Relay> relay;
+  if (!flags.relay.mailboxes.empty()) {
+    flags.relay.on_error = [](const postbox::Status& s) {
+      spdlog::error("relay: {}", s.ToString());
+    };
+    auto started = postbox::sync::Relay::Start(db->get(), server->get(), flags.relay);
+    if (!started) {
+      spdlog::error("cannot start the relay: {}", started.error().ToString());
+      (*server)->Stop();
+      return 1;
+    }
+    relay = std::move(*started);
+    spdlog::info("relaying {} mailbox(es) for {}:{} (replicas in {})", flags.relay.mailboxes.size(),
+                 flags.relay.upstream_host, flags.relay.upstream_port, flags.relay.folder);
+  }
   std::printf("postbox-server listening on %s:%u\n", flags.server.host.c_str(), (*server)->port());
   std::fflush(stdout);
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("{} received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  // The relay writes through the server: it stops first. What it has not
+  // forwarded yet stays in its replicas' durable outboxes for the next start.
+  relay.reset();
   (*server)->Stop();
   server->reset();
   // Relaxed mode's last writes are synced here; a failure must be seen.

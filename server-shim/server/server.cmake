@@ -1,11 +1,11 @@
 # postbox-server: flags, config and signals around postbox::sync::Server.
 # Included from server-shim/CMakeLists.txt; paths are relative to server-shim/.
-if(TARGET postbox_sync)
+if(TARGET postbox_sync AND TARGET postbox_relay)
   find_package(spdlog CONFIG REQUIRED)
   add_executable(postbox-server server/main.cc server/flags.cc)
   target_include_directories(postbox-server PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   target_link_libraries(postbox-server
-    PRIVATE postbox::sync postbox::engine CLI11::CLI11 spdlog::spdlog Threads::Threads)
+    PRIVATE postbox::relay postbox::sync postbox::engine CLI11::CLI11 spdlog::spdlog Threads::Threads)
   install(TARGETS postbox-server RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
 
@@ -19,4 +19,36 @@ if(TARGET postbox-server AND POSTBOX_BUILD_TESTS)
     set_tests_properties(server_cli_rejects${id} PROPERTIES
       LABELS integration TIMEOUT 10 PASS_REGULAR_EXPRESSION "not in range|greater than|positive|Run with --help")
   endforeach()
+endif()
+
+# Relay flags that cannot work are usage errors, and a bad --relay never echoes
+# the secret it was given.
+if(TARGET postbox-server AND POSTBOX_BUILD_TESTS)
+  set(_never ${CMAKE_CURRENT_BINARY_DIR}/never-opened)
+  add_test(NAME server_cli_relay_needs_upstream
+           COMMAND postbox-server --relay 000102030405060708090a0b0c0d0e0f:s3cr3t --data ${_never})
+  add_test(NAME server_cli_upstream_needs_relay
+           COMMAND postbox-server --upstream 127.0.0.1:7420 --data ${_never})
+  add_test(NAME server_cli_relay_rejects_a_bad_key
+           COMMAND postbox-server --upstream 127.0.0.1:7420 --relay nothex:TOPSECRETVALUE
+                   --data ${_never})
+  add_test(NAME server_cli_relay_rejects_a_missing_secret
+           COMMAND postbox-server --upstream 127.0.0.1:7420
+                   --relay 000102030405060708090a0b0c0d0e0f --data ${_never})
+  add_test(NAME server_cli_upstream_rejects_port_zero
+           COMMAND postbox-server --upstream 127.0.0.1:0
+                   --relay 000102030405060708090a0b0c0d0e0f:s3cr3t --data ${_never})
+  set_tests_properties(server_cli_relay_needs_upstream PROPERTIES
+    PASS_REGULAR_EXPRESSION "--relay needs --upstream")
+  set_tests_properties(server_cli_upstream_needs_relay PROPERTIES
+    PASS_REGULAR_EXPRESSION "--upstream needs at least one --relay")
+  set_tests_properties(server_cli_relay_rejects_a_bad_key PROPERTIES
+    PASS_REGULAR_EXPRESSION "expected MKEY:SECRET" FAIL_REGULAR_EXPRESSION "TOPSECRETVALUE")
+  set_tests_properties(server_cli_relay_rejects_a_missing_secret PROPERTIES
+    PASS_REGULAR_EXPRESSION "expected MKEY:SECRET")
+  set_tests_properties(server_cli_upstream_rejects_port_zero PROPERTIES
+    PASS_REGULAR_EXPRESSION "port 0 names no server")
+  set_tests_properties(server_cli_relay_needs_upstream server_cli_upstream_needs_relay
+    server_cli_relay_rejects_a_bad_key server_cli_relay_rejects_a_missing_secret
+    server_cli_upstream_rejects_port_zero PROPERTIES LABELS integration TIMEOUT 10)
 endif()

@@ -2,7 +2,7 @@
 # to WORK_DIR/prefix (so nothing may depend on the path it was installed to), and
 # builds and runs the consumer twice against it: once through find_package(postbox),
 # once with the compiler alone and the flags of
-# `pkg-config --static --cflags --libs postbox-sync postbox-replica` (the libraries
+# `pkg-config --static --cflags --libs postbox-relay postbox-sync postbox-replica` (the libraries
 # are static archives unless BUILD_SHARED_LIBS is on, hence --static). Any failing
 # step fails the test. CXX, CXX_FLAGS and LINKER_FLAGS are the build's own, so a
 # sanitizer build links its consumer with the same runtime.
@@ -29,19 +29,19 @@ run(${WORK_DIR}/build/consumer ${WORK_DIR}/store-cmake)
 file(GLOB pc_dirs ${prefix}/lib*/pkgconfig ${prefix}/lib*/*/pkgconfig)
 list(JOIN pc_dirs ":" pc_path)
 set(ENV{PKG_CONFIG_PATH} "${pc_path}")
-foreach(pc postbox postbox-sync postbox-client postbox-replica)
+foreach(pc postbox postbox-sync postbox-client postbox-replica postbox-relay)
   execute_process(COMMAND pkg-config --variable=includedir ${pc}
                   OUTPUT_VARIABLE includedir OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0 OR NOT EXISTS "${includedir}/postbox/db.h")
     message(FATAL_ERROR "${pc}.pc: includedir '${includedir}' does not hold postbox/db.h")
   endif()
 endforeach()
-execute_process(COMMAND pkg-config --static --cflags --libs postbox-sync postbox-replica
+execute_process(COMMAND pkg-config --static --cflags --libs postbox-relay postbox-sync postbox-replica
                 OUTPUT_VARIABLE flags OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "pkg-config --static --cflags --libs postbox-sync postbox-replica failed")
+  message(FATAL_ERROR "pkg-config --static --cflags --libs postbox-relay postbox-sync postbox-replica failed")
 endif()
-message(STATUS "pkg-config --static --cflags --libs postbox-sync postbox-replica: ${flags}")
+message(STATUS "pkg-config --static --cflags --libs postbox-relay postbox-sync postbox-replica: ${flags}")
 separate_arguments(flags UNIX_COMMAND "${flags}")
 separate_arguments(cxx_flags UNIX_COMMAND "${CXX_FLAGS} ${LINKER_FLAGS}")
 run(${CXX} -std=c++20 ${cxx_flags} ${CONSUMER_DIR}/main.cc -o ${WORK_DIR}/consumer-pc ${flags})

@@ -76,7 +76,8 @@ class RelayTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? std::move(*r) : nullptr;
   }
-  std::unique_ptr<Client> ClientAt(uint16_t port, const MailboxCredentials& c, PushLog* log = nullptr) {
+  std::unique_ptr<Client> ClientAt(uint16_t port, const MailboxCredentials& c,
+                                   PushLog* log = nullptr) {
     ClientOptions o;
     o.port = port;
     o.mkey = c.mkey;
