@@ -270,6 +270,8 @@ void AddFlags(CLI::App* app, Flags* f) {
               "upstream requests fail (and are retried) after this");
   AddDuration(app, "--upstream-retry-max", &r.retry_max,
               "retries of upstream writes back off up to this");
+  AddDuration(app, "--upstream-poll-interval", &r.poll_interval,
+              "while connected, poll upstream at least this often (a safety net for lost pushes)");
   AddDuration(app, "--relay-scan-interval", &r.scan_interval,
               "how often the relay looks for changes in its own store");
 }

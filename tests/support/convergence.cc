@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -35,6 +36,7 @@ struct App {
   std::vector<int> peers;
   std::string folder;
   int proxy = 0;
+  int relay = -1;  // the relay it talks to (-1: the server, through proxy)
   std::unique_ptr<Replica> replica;
   std::map<MessageId, MessageStatus> seen;  // the highest status observed
   std::set<MessageId> requested;            // blobs asked for
@@ -42,6 +44,37 @@ struct App {
   std::vector<OutboxOutcome> acked;
   std::map<std::string, uint64_t> outcomes;
 };
+
+// A relay: postbox-server --upstream on a store of its own, reaching the
+// server through one of the server's fault proxies; its apps reach it through
+// a fault proxy of its own.
+struct RelayNode {
+  int index = 0;
+  std::string data;
+  std::string config;  // TOML: the upstream and the relayed mailboxes
+  std::unique_ptr<ServerProcess> process;
+  uint16_t port = 0;
+  std::unique_ptr<FaultProxy> proxy;
+  std::unique_ptr<DB> db;  // the relay's store, read by the checks
+  std::vector<int> apps;
+};
+
+// What a store holds for a mailbox: live messages with their statuses, live
+// entries.
+struct MailboxState {
+  std::map<MessageId, MessageStatus> incoming, outgoing;
+  std::map<std::string, std::pair<std::string, uint64_t>> entries;
+  bool operator==(const MailboxState&) const = default;
+};
+
+Result<MailboxState> StateOf(DB* db, const MailboxKey& mkey) {
+  POSTBOX_ASSIGN_OR_RETURN(auto snap, db->Changes(mkey, 0, 0));
+  MailboxState st;
+  for (const auto& m : snap.incoming) st.incoming[m.id] = m.status;
+  for (const auto& m : snap.outgoing) st.outgoing[m.id] = m.status;
+  for (const auto& e : snap.entries) st.entries[e.key] = {e.value, e.version};
+  return st;
+}
 
 class Sim {
  public:
@@ -93,6 +126,10 @@ class Sim {
       POSTBOX_ASSIGN_OR_RETURN(a->creds, db_->CreateMailbox());
       a->folder = o_.folder + "/apps/" + std::to_string(i);
       a->proxy = i % o_.proxies;
+      if (o_.relays > 0 && i % 4 == 3) {
+        a->relay = (i / 4) % o_.relays;
+        ++report_.relayed_apps;
+      }
     }
     // Each app is connected with the next two (a ring), so posts have peers.
     for (int i = 0; i < o_.apps; ++i) {
@@ -110,30 +147,95 @@ class Sim {
       POSTBOX_ASSIGN_OR_RETURN(auto proxy, FaultProxy::Start(port_));
       proxies_.push_back(std::move(proxy));
     }
+    for (int r = 0; r < o_.relays; ++r) POSTBOX_RETURN_IF_ERROR(SetupRelay(r));
     for (auto& a : apps_) POSTBOX_RETURN_IF_ERROR(OpenApp(*a));
     Log("set up " + std::to_string(o_.apps) + " apps over " + std::to_string(o_.proxies) +
-        " proxies; server on port " + std::to_string(port_));
+        " proxies and " + std::to_string(o_.relays) + " relays; server on port " +
+        std::to_string(port_));
     return Status::Ok();
   }
 
-  Status StartServer(uint16_t port) {
+  // Starts postbox-server on `data` at `port` (0: ephemeral) with `extra` flags.
+  Result<std::unique_ptr<ServerProcess>> StartProcess(const std::string& data, uint16_t port,
+                                                      std::vector<std::string> extra = {}) {
     for (int attempt = 0; attempt < 50; ++attempt) {
-      server_ = std::make_unique<ServerProcess>(o_.server_binary, data_, port);
-      if (server_->port() != 0) {
-        port_ = server_->port();
-        return Status::Ok();
-      }
-      server_.reset();
+      auto p = std::make_unique<ServerProcess>(o_.server_binary, data, port, extra);
+      if (p->port() != 0) return p;
+      p.reset();
       std::this_thread::sleep_for(100ms);  // the port may still be held for a moment
     }
     return Status::Unavailable("postbox-server did not start (" + o_.server_binary + ")");
+  }
+
+  Status StartServer(uint16_t port) {
+    POSTBOX_ASSIGN_OR_RETURN(server_, StartProcess(data_, port));
+    port_ = server_->port();
+    return Status::Ok();
+  }
+
+  Status StartRelay(RelayNode& n) {
+    POSTBOX_ASSIGN_OR_RETURN(n.process, StartProcess(n.data, n.port, {"--config", n.config}));
+    n.port = n.process->port();
+    return Status::Ok();
+  }
+
+  // Writes relay r's configuration, starts it, and waits until it learned the
+  // connections of its mailboxes (before that it refuses their posts, as any
+  // server refuses posts between mailboxes it does not know connected).
+  Status SetupRelay(int r) {
+    auto node = std::make_unique<RelayNode>();
+    RelayNode& n = *node;
+    n.index = r;
+    n.data = o_.folder + "/relays/" + std::to_string(r);
+    n.config = o_.folder + "/relays/" + std::to_string(r) + ".toml";
+    std::filesystem::create_directories(n.data);
+    std::ofstream config(n.config);
+    config << "upstream = \"127.0.0.1:"
+           << proxies_[static_cast<size_t>(r) % proxies_.size()]->port()
+           << "\"\ndurability = \"relaxed\"\nupstream-timeout = \"1500ms\"\n"
+           << "upstream-retry-max = \"500ms\"\nupstream-poll-interval = \"1s\"\n"
+           << "relay-scan-interval = \"20ms\"\nrelay = [";
+    // The array opens on the key's line and has no trailing comma (what
+    // CLI11's TOML reader takes; docs/relay.md).
+    for (const auto& a : apps_) {
+      if (a->relay != r) continue;
+      config << (n.apps.empty() ? "" : ",\n  ") << "\"" << a->creds.mkey.ToHex() << ":"
+             << a->creds.secret << "\"";
+      n.apps.push_back(a->index);
+    }
+    config << "]\n";
+    config.close();
+    if (n.apps.empty())
+      return Status::InvalidArgument("relay " + std::to_string(r) + " has no apps");
+    POSTBOX_RETURN_IF_ERROR(StartRelay(n));
+    POSTBOX_ASSIGN_OR_RETURN(n.proxy, FaultProxy::Start(n.port));
+    POSTBOX_ASSIGN_OR_RETURN(n.db, DB::Open(n.data, Options{}));
+    const auto deadline = Clock::now() + o_.sync_timeout;
+    for (int i : n.apps) {
+      const App& a = *apps_[static_cast<size_t>(i)];
+      for (int peer : a.peers) {
+        for (;;) {
+          auto c = n.db->IsConnected(a.creds.mkey, apps_[static_cast<size_t>(peer)]->creds.mkey);
+          if (c.ok() && *c) break;
+          if (Clock::now() > deadline) {
+            return Status::Unavailable("relay " + std::to_string(r) +
+                                       " did not learn the connections of app " +
+                                       std::to_string(i));
+          }
+          std::this_thread::sleep_for(20ms);
+        }
+      }
+    }
+    relays_.push_back(std::move(node));
+    return Status::Ok();
   }
 
   Status OpenApp(App& a) {
     ReplicaOptions r;
     r.folder = a.folder;
     r.client.host = "127.0.0.1";
-    r.client.port = proxies_[static_cast<size_t>(a.proxy)]->port();
+    r.client.port = a.relay >= 0 ? relays_[static_cast<size_t>(a.relay)]->proxy->port()
+                                 : proxies_[static_cast<size_t>(a.proxy)]->port();
     r.client.mkey = a.creds.mkey;
     r.client.secret = a.creds.secret;
     r.client.request_timeout = 1500ms;
@@ -239,6 +341,9 @@ class Sim {
     auto next_phase = start + 2s;
     auto next_kill = o_.kill_every.count() > 0 ? start + o_.kill_every : Clock::time_point::max();
     auto next_cut = start + 3s;
+    auto next_relay_kill = o_.relays > 0 && o_.relay_kill_every.count() > 0
+                               ? start + o_.relay_kill_every
+                               : Clock::time_point::max();
     uint64_t phase = 0;
     while (Clock::now() < end) {
       const auto now = Clock::now();
@@ -246,6 +351,8 @@ class Sim {
         ++phase;
         for (auto& p : proxies_)
           (void)p->SetPolicy(phase % 2 ? Faulty(phase) : FaultPolicy::None());
+        for (auto& n : relays_)
+          (void)n->proxy->SetPolicy(phase % 2 ? Faulty(phase + 7919) : FaultPolicy::None());
         next_phase = now + 2s;
       }
       if (now >= next_cut) {
@@ -263,6 +370,18 @@ class Sim {
         Log("server killed and restarted (" + std::to_string(report_.server_kills) + ")");
         next_kill = Clock::now() + o_.kill_every;
       }
+      if (now >= next_relay_kill) {
+        RelayNode& n = *relays_[rng_() % relays_.size()];
+        n.process->Kill(SIGKILL);
+        ++report_.relay_kills;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng_() % 300));
+        if (Status s = StartRelay(n); !s.ok()) {
+          Violation("relay " + std::to_string(n.index) + " did not restart: " + s.ToString());
+          return;
+        }
+        Log("relay " + std::to_string(n.index) + " killed and restarted");
+        next_relay_kill = Clock::now() + o_.relay_kill_every;
+      }
       App& a = *apps_[std::uniform_int_distribution<size_t>(0, apps_.size() - 1)(rng_)];
       if (Chance(o_.restart_probability)) {
         a.replica.reset();  // the app is killed; its writes are in its outbox
@@ -279,13 +398,43 @@ class Sim {
     }
   }
 
+  // Waits until every relay's store agrees with the server for every mailbox
+  // it relays (its outboxes drained, upstream's changes imported).
+  void SettleRelays() {
+    const auto deadline = Clock::now() + o_.sync_timeout;
+    for (auto& n : relays_) {
+      for (int i : n->apps) {
+        const MailboxKey& m = apps_[static_cast<size_t>(i)]->creds.mkey;
+        for (;;) {
+          auto here = StateOf(n->db.get(), m);
+          auto there = StateOf(db_.get(), m);
+          if (here.ok() && there.ok() && *here == *there) break;
+          if (Clock::now() > deadline) {
+            Violation("relay " + std::to_string(n->index) + " and the server disagree on app " +
+                      std::to_string(i) + "'s mailbox after the faults stopped");
+            break;
+          }
+          std::this_thread::sleep_for(20ms);
+        }
+      }
+    }
+  }
+
   void FinalSync() {
     for (auto& p : proxies_) (void)p->SetPolicy(FaultPolicy::None());
+    for (auto& n : relays_) (void)n->proxy->SetPolicy(FaultPolicy::None());
     // Every app syncs, all at the same time, as after an outage: its outbox
-    // drains. What the last outboxes wrote (a status another app raised, say)
+    // drains (into the server, or into its relay, which then agrees with the
+    // server). What the last outboxes wrote (a status another app raised, say)
     // reaches the others by push meanwhile; a second round, with nothing left
     // to write anywhere, makes sure it has arrived before the comparison.
+    const auto begin = Clock::now();
+    auto since = [&] { return std::to_string(Seconds(Clock::now() - begin)) + " s"; };
     for (int round = 1; round <= 2; ++round) {
+      if (round == 2 && !relays_.empty()) {
+        SettleRelays();
+        Log("relays settled at " + since());
+      }
       std::vector<std::thread> threads;
       const size_t workers = std::min<size_t>(16, apps_.size());
       std::atomic<size_t> next{0};
@@ -303,7 +452,9 @@ class Sim {
         });
       }
       for (auto& t : threads) t.join();
+      Log("sync round " + std::to_string(round) + " done at " + since());
     }
+    SettleRelays();  // nothing moved meanwhile: a check
     // Blobs download on their own after the sync: wait for the ones asked for.
     const auto deadline = Clock::now() + o_.sync_timeout;
     for (auto& a : apps_) {
@@ -319,7 +470,10 @@ class Sim {
   }
 
   void Verify() {
-    for (auto& p : proxies_) {
+    std::vector<FaultProxy*> all(proxies_.size());
+    std::transform(proxies_.begin(), proxies_.end(), all.begin(), [](auto& p) { return p.get(); });
+    for (auto& n : relays_) all.push_back(n->proxy.get());
+    for (FaultProxy* p : all) {
       const auto st = p->stats();
       report_.frames_dropped += st.to_server.dropped + st.to_client.dropped;
       report_.frames_duplicated += st.to_server.duplicated + st.to_client.duplicated;
@@ -402,7 +556,7 @@ class Sim {
                 Violation(who + ": acknowledged raise of " + item.message.ToHex() + " to " +
                           std::string(MessageStatusName(item.status)) + " is lost");
               }
-            } else if (!m.status().Is(Code::kGone)) {
+            } else if (!m.status().Is(Code::kGone) && !SupersededAtRelay(a, item.message)) {
               Violation(who + ": acknowledged " + std::string(sync::OutboxKindName(item.kind)) +
                         " of " + item.message.ToHex() + " is lost: " + m.status().ToString());
             }
@@ -441,8 +595,23 @@ class Sim {
     }
   }
 
+  // A relayed app's post replaced at its relay by the app's next one in the
+  // slot before the relay forwarded it: upstream never sees it (the relay
+  // forwards what is live; docs/relay.md), which is not a loss.
+  bool SupersededAtRelay(const App& a, const MessageId& id) {
+    if (a.relay < 0) return false;
+    auto m = relays_[static_cast<size_t>(a.relay)]->db->GetMessage(a.creds.mkey, id);
+    return !m.ok() && m.status().Is(Code::kGone);
+  }
+
   void Teardown() {
     for (auto& a : apps_) a->replica.reset();
+    for (auto& n : relays_) {
+      n->proxy.reset();
+      if (n->process) n->process->Kill(SIGTERM);
+      n->db.reset();
+    }
+    relays_.clear();
     proxies_.clear();
     if (server_) server_->Kill(SIGTERM);
     server_.reset();
@@ -456,6 +625,7 @@ class Sim {
   std::unique_ptr<ServerProcess> server_;
   uint16_t port_ = 0;
   std::vector<std::unique_ptr<FaultProxy>> proxies_;
+  std::vector<std::unique_ptr<RelayNode>> relays_;
   std::vector<std::unique_ptr<App>> apps_;
   std::mutex violations_mu_;
   ConvergenceReport report_;
@@ -469,6 +639,7 @@ std::string ConvergenceReport::Summary() const {
   for (const auto& [k, n] : writes) s << " " << k << "=" << n;
   s << "\noutcomes:";
   for (const auto& [k, n] : outcomes) s << " " << k << "=" << n;
+  s << "\nrelays: relayed_apps=" << relayed_apps << " relay_kills=" << relay_kills;
   s << "\nfaults: server_kills=" << server_kills << " app_restarts=" << app_restarts
     << " frames_dropped=" << frames_dropped << " frames_duplicated=" << frames_duplicated
     << " frames_delayed=" << frames_delayed << " connections_cut=" << connections_cut
@@ -485,6 +656,9 @@ Result<ConvergenceReport> RunConvergence(const ConvergenceOptions& options) {
   if (options.apps < 3 || options.proxies < 1 || options.server_binary.empty() ||
       options.folder.empty()) {
     return Status::InvalidArgument("need at least 3 apps, 1 proxy, a server binary and a folder");
+  }
+  if (options.relays < 0 || options.relays * 4 > options.apps) {
+    return Status::InvalidArgument("every relay needs an app: at most apps / 4 relays");
   }
   Sim sim(options);
   return sim.Run();

@@ -2,12 +2,16 @@
 // under faults"): many apps, each a Replica in a folder of its own, talk to a
 // real postbox-server child process through fault-injecting proxies
 // (fault_proxy.h) while they post small blobs, raise statuses, put and delete
-// entries and fetch blobs. Meanwhile the proxies drop, repeat, delay and cut
-// frames and whole connections, the server is SIGKILLed and restarted, and
+// entries and fetch blobs. A share of the apps talk to relays instead
+// (postbox-server --upstream child processes, docs/relay.md), each behind a
+// fault proxy of its own and reaching the server through one of the server's
+// proxies. Meanwhile the proxies drop, repeat, delay and cut frames and whole
+// connections, the server and the relays are SIGKILLed and restarted, and
 // apps are restarted (their replica reopened from disk). Then the faults stop
-// and every app syncs once, and the run checks:
+// and every app syncs (and the relays settle: each relay's store agrees with
+// the server for the mailboxes it relays), and the run checks:
 //   - every replica equals the server's state for its mailbox (messages with
-//     their statuses, entries);
+//     their statuses, entries), relayed apps included;
 //   - no app ever saw a status go backwards (checked at every change callback,
 //     across restarts);
 //   - no app waits on a replaced id: nothing it holds or downloads names a
@@ -39,6 +43,10 @@ struct ConvergenceOptions {
   uint64_t seed = 1;
   int apps = 50;
   int proxies = 4;  // apps are spread over them
+  // Relays (0: none). Every fourth app talks to one of them rather than to the
+  // server; a relay is SIGKILLed and restarted about every relay_kill_every.
+  int relays = 0;
+  std::chrono::milliseconds relay_kill_every{5000};
   // How long apps write while faults happen.
   std::chrono::milliseconds duration{20000};
   // Writes per second over all apps.
@@ -65,6 +73,8 @@ struct ConvergenceReport {
   std::map<std::string, uint64_t> writes;    // made, by kind
   std::map<std::string, uint64_t> outcomes;  // ended, by code name
   uint64_t server_kills = 0;
+  uint64_t relay_kills = 0;
+  uint64_t relayed_apps = 0;
   uint64_t app_restarts = 0;
   uint64_t frames_dropped = 0;
   uint64_t frames_duplicated = 0;

@@ -226,5 +226,33 @@ TEST_F(RelayTest, ARelayOfARelayCarriesPostsAndStatusesBothWays) {
   EXPECT_EQ(relay2_node_->db->GetMessage(a_.mkey, id)->status, MessageStatus::kViewed);
 }
 
+TEST_F(RelayTest, ARefusalAtTheTopOfAChainReachesTheClientOfTheLastRelay) {
+  relay2_node_ = std::make_unique<Node>(dir_.path() / "relay2");
+  relay2_ = StartRelay(relay2_node_.get(), relay_node_->port, "relay2-state");
+  auto c = *up_->db->CreateMailbox();  // not connected with a upstream
+  Synced(relay_.get());
+  Synced(relay2_.get());
+  for (Node* n : {relay_node_.get(), relay2_node_.get()}) {  // both operators connected them
+    WriteBatch ensure;
+    ensure.EnsureMailbox(c.mkey, "");
+    ASSERT_TRUE(n->db->Write(&ensure).ok());
+    ASSERT_TRUE(n->db->Connect(a_.mkey, c.mkey).ok());
+  }
+  auto a = ClientAt(relay2_node_->port, a_);
+  const MessageId id = Upload(a.get(), c.mkey, "not welcome at the top", "video");
+  for (int i = 0; i < 3; ++i) {
+    Synced(relay2_.get());
+    Synced(relay_.get());
+  }
+  EXPECT_EQ(relay_node_->db->GetMessage(a_.mkey, id).status().code(), Code::kGone);
+  EXPECT_EQ(relay2_node_->db->GetMessage(a_.mkey, id).status().code(), Code::kGone)
+      << "the last relay removed the post the top refused";
+  auto why = a->GetEntry("postbox/relay/refused/" + id.ToHex());
+  ASSERT_TRUE(why.ok()) << why.status().ToString();
+  EXPECT_EQ(why->value.substr(0, 4), "403 ");
+  EXPECT_EQ(relay_->stats().refused, 1u);
+  EXPECT_GE(relay2_->stats().retracted, 1u);
+}
+
 }  // namespace
 }  // namespace postbox::sync::testing

@@ -1,6 +1,7 @@
 // The convergence simulation (tests/support/convergence.h) at CI size: about
 // 50 apps through fault-injecting proxies to a postbox-server that is SIGKILLed
-// and restarted, with app restarts, for about half a minute; then one sync
+// and restarted, a quarter of them through two relays that are SIGKILLed and
+// restarted too, with app restarts, for about half a minute; then one sync
 // round, and every check must hold. bench/convergence runs the 1,000-app one.
 #include "tests/support/convergence.h"
 
@@ -14,7 +15,7 @@
 namespace postbox::testing {
 namespace {
 
-TEST(ConvergenceTest, FiftyAppsConvergeThroughDroppedFramesKilledServersAndRestarts) {
+TEST(ConvergenceTest, FiftyAppsConvergeThroughDroppedFramesKilledServersAndRelaysAndRestarts) {
   sync::testing::TempDir dir;
   ConvergenceOptions o;
   o.seed = std::getenv("POSTBOX_CONVERGENCE_SEED") != nullptr
@@ -25,6 +26,8 @@ TEST(ConvergenceTest, FiftyAppsConvergeThroughDroppedFramesKilledServersAndResta
   o.duration = std::chrono::seconds(25);
   o.ops_per_second = 150;
   o.kill_every = std::chrono::seconds(7);
+  o.relays = 2;
+  o.relay_kill_every = std::chrono::seconds(5);
   o.server_binary = sync::testing::ServerBinary();
   o.folder = (dir.path() / "sim").string();
   o.verbose = true;
@@ -35,6 +38,8 @@ TEST(ConvergenceTest, FiftyAppsConvergeThroughDroppedFramesKilledServersAndResta
   EXPECT_TRUE(report->violations.empty()) << report->Summary();
   // The faults really happened, and the checks had something to check.
   EXPECT_GE(report->server_kills, 2u);
+  EXPECT_GE(report->relay_kills, 2u);
+  EXPECT_GT(report->relayed_apps, 0u);
   EXPECT_GT(report->app_restarts, 0u);
   EXPECT_GT(report->frames_dropped, 0u);
   EXPECT_GT(report->frames_duplicated, 0u);

@@ -18,7 +18,9 @@
 // A post the relay accepted and upstream refused for good (403, 404, 410, 413,
 // 422) is retracted at the relay (its tombstone reaches the client, 410
 // afterwards) and the refusal is written to the mailbox's entry
-// "postbox/relay/refused/<id hex>" = "<code> <message>".
+// "postbox/relay/refused/<id hex>" = "<code> <message>". A message upstream
+// removes without a successor the relay imports (an operator's delete, a post
+// refused further up a chain of relays) is removed at the relay too.
 //
 // Relays chain: the upstream may itself be a relay.
 //
@@ -56,6 +58,9 @@ struct RelayOptions {
   std::chrono::milliseconds request_timeout{5000};
   // Retries of upstream writes back off up to this.
   std::chrono::milliseconds retry_max{5000};
+  // While connected, each replica polls upstream at least this often (a safety
+  // net: pushes carry everything, and a new session catches up at once).
+  std::chrono::milliseconds poll_interval{30000};
   // How often the relay looks for changes in its own store (upstream changes
   // wake it at once).
   std::chrono::milliseconds scan_interval{50};
@@ -64,14 +69,15 @@ struct RelayOptions {
 };
 
 struct RelayStats {
-  uint64_t posted_upstream = 0;     // posts forwarded upstream
-  uint64_t imported = 0;            // messages imported from upstream
-  uint64_t statuses_up = 0;         // status raises sent upstream
-  uint64_t statuses_down = 0;       // status raises applied at the relay
-  uint64_t entries_up = 0;          // entry writes sent upstream
-  uint64_t entries_down = 0;        // entry writes applied at the relay
-  uint64_t refused = 0;             // posts upstream refused, retracted at the relay
-  uint64_t pending_upstream = 0;    // outbox items not yet acknowledged upstream
+  uint64_t posted_upstream = 0;   // posts forwarded upstream
+  uint64_t imported = 0;          // messages imported from upstream
+  uint64_t statuses_up = 0;       // status raises sent upstream
+  uint64_t statuses_down = 0;     // status raises applied at the relay
+  uint64_t entries_up = 0;        // entry writes sent upstream
+  uint64_t entries_down = 0;      // entry writes applied at the relay
+  uint64_t refused = 0;           // posts upstream refused, retracted at the relay
+  uint64_t retracted = 0;         // messages upstream removed otherwise, removed here too
+  uint64_t pending_upstream = 0;  // outbox items not yet acknowledged upstream
 };
 
 class Relay {

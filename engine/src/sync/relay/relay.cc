@@ -59,11 +59,13 @@ class Relay::Impl {
       r.client.request_timeout = o_.request_timeout;
       r.durability = o_.durability;
       r.retry_max = std::max(o_.retry_max, r.retry_initial);
+      r.poll_interval = o_.poll_interval;
       r.on_change = [this, b](const ReplicaChange& c) {
         {
           std::lock_guard<std::mutex> lock(mu_);
           b->dirty_msgs.insert(c.messages.begin(), c.messages.end());
           b->dirty_msgs.insert(c.messages_removed.begin(), c.messages_removed.end());
+          b->removed_up.insert(c.messages_removed.begin(), c.messages_removed.end());
           b->dirty_keys.insert(c.entries.begin(), c.entries.end());
           b->dirty_keys.insert(c.entries_removed.begin(), c.entries_removed.end());
           if (!c.connections.empty()) b->conns_dirty = true;
@@ -94,8 +96,8 @@ class Relay::Impl {
     const auto deadline = Clock::now() + timeout;
     for (;;) {
       for (auto& b : boxes_) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - Clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
         if (left.count() <= 0) break;
         POSTBOX_RETURN_IF_ERROR(b->up->Sync(left));
       }
@@ -113,8 +115,8 @@ class Relay::Impl {
         if (last_pass_actions_ == 0) {
           bool pending = false;
           for (auto& b : boxes_) {
-            pending = pending || !b->dirty_msgs.empty() || !b->dirty_keys.empty() ||
-                      !b->refused.empty();
+            pending =
+                pending || !b->dirty_msgs.empty() || !b->dirty_keys.empty() || !b->refused.empty();
           }
           if (!pending) {
             lock.unlock();
@@ -147,6 +149,7 @@ class Relay::Impl {
     // Guarded by mu_ (the replica's callbacks add, the relay thread takes).
     std::set<MessageId> dirty_msgs;
     std::set<std::string> dirty_keys;
+    std::set<MessageId> removed_up;  // upstream removed them (superseded, retracted)
     bool conns_dirty = true;
     bool full = true;  // look at everything upstream holds
     std::vector<OutboxOutcome> refused;
@@ -155,6 +158,7 @@ class Relay::Impl {
     std::map<std::string, EntryState> local_entries;  // the relay store's, from its feed
     std::set<MessageId> forwarded;                    // posted upstream by this relay
     std::set<MessageId> awaiting;                     // blobs being fetched from upstream
+    std::set<MessageId> gone_up;                      // removed upstream, to remove here
   };
 
   void Fail(const Status& s) {
@@ -215,6 +219,8 @@ class Relay::Impl {
     {
       std::lock_guard<std::mutex> lock(mu_);
       msgs.swap(b.dirty_msgs);
+      b.gone_up.insert(b.removed_up.begin(), b.removed_up.end());
+      b.removed_up.clear();
       keys.swap(b.dirty_keys);
       refused.swap(b.refused);
       conns = b.conns_dirty || b.full;
@@ -303,6 +309,18 @@ class Relay::Impl {
       }
       return 0;
     }
+    if (local.ok() && b.gone_up.count(id)) {
+      // Upstream removed it (a post refused further up a chain of relays, an
+      // operator's delete): so does the relay, in its sender's name.
+      b.gone_up.erase(id);
+      WriteBatch batch;
+      batch.RetractMessage(local->from, id);
+      if (!WriteLocal(&batch)) return 0;
+      std::lock_guard<std::mutex> lock(mu_);
+      ++stats_.retracted;
+      return 1;
+    }
+    b.gone_up.erase(id);
     if (local.ok()) {
       // A post made at the relay that upstream does not know yet.
       if (local->from != m || b.forwarded.count(id)) return 0;
@@ -394,10 +412,9 @@ class Relay::Impl {
     const MailboxKey& m = b.creds.mkey;
     WriteBatch batch;
     batch.RetractMessage(m, o.item.message);
-    batch.PutEntry(m, std::string(kRefusedPrefix) + o.item.message.ToHex(),
-                   std::to_string(HttpCode(o.status.code())) + " " +
-                       std::string(o.status.message()),
-                   0);
+    batch.PutEntry(
+        m, std::string(kRefusedPrefix) + o.item.message.ToHex(),
+        std::to_string(HttpCode(o.status.code())) + " " + std::string(o.status.message()), 0);
     if (!WriteLocal(&batch)) return 0;
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.refused;
@@ -423,11 +440,14 @@ class Relay::Impl {
 };
 
 Result<std::unique_ptr<Relay>> Relay::Start(DB* db, Server* server, RelayOptions options) {
-  if (db == nullptr || server == nullptr) return Status::InvalidArgument("a relay needs a store and a server");
+  if (db == nullptr || server == nullptr)
+    return Status::InvalidArgument("a relay needs a store and a server");
   if (options.mailboxes.empty()) return Status::InvalidArgument("a relay needs mailboxes to relay");
   if (options.folder.empty()) return Status::InvalidArgument("RelayOptions.folder is empty");
-  if (options.scan_interval.count() <= 0 || options.request_timeout.count() <= 0) {
-    return Status::InvalidArgument("scan_interval and request_timeout must be positive");
+  if (options.scan_interval.count() <= 0 || options.request_timeout.count() <= 0 ||
+      options.poll_interval.count() <= 0) {
+    return Status::InvalidArgument(
+        "scan_interval, request_timeout and poll_interval must be positive");
   }
   for (const auto& c : options.mailboxes) {
     if (c.secret.empty()) {
