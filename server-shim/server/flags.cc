@@ -303,7 +303,6 @@ bool FinishFlags(Flags* f, std::string* err) {
       return false;
     }
     r.folder = f->relay_folder.empty() ? f->data + "/relay" : f->relay_folder;
-    r.durability = f->store.durability;
   }
   return true;
 }

@@ -17,8 +17,8 @@ using namespace std::chrono_literals;
 
 // A store served on 127.0.0.1 (a port of its own, kept across restarts).
 struct Node {
-  explicit Node(const std::filesystem::path& dir) {
-    auto d = DB::Open(dir.string(), Options{});
+  explicit Node(const std::filesystem::path& dir, Options options = {}) {
+    auto d = DB::Open(dir.string(), options);
     EXPECT_TRUE(d.ok()) << d.status().ToString();
     db = std::move(*d);
     Start(0);
@@ -68,10 +68,13 @@ class RelayTest : public ::testing::Test {
     o.upstream_port = upstream;
     o.mailboxes = {a_};
     o.folder = (dir_.path() / folder).string();
-    o.durability = Durability::kRelaxed;
     o.request_timeout = 2000ms;
     o.retry_max = 200ms;
     o.scan_interval = 20ms;
+    o.on_error = [this](const Status& s) {
+      std::lock_guard<std::mutex> lock(errors_mu_);
+      errors_.push_back(s);
+    };
     auto r = Relay::Start(node->db.get(), node->server.get(), o);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? std::move(*r) : nullptr;
@@ -105,7 +108,14 @@ class RelayTest : public ::testing::Test {
     return spec.id;
   }
 
+  std::vector<Status> Errors() {
+    std::lock_guard<std::mutex> lock(errors_mu_);
+    return errors_;
+  }
+
   TempDir dir_;
+  std::mutex errors_mu_;
+  std::vector<Status> errors_;
   std::unique_ptr<Node> up_, relay_node_, relay2_node_;
   std::unique_ptr<Relay> relay_, relay2_;
   MailboxCredentials a_, b_;
@@ -252,6 +262,34 @@ TEST_F(RelayTest, ARefusalAtTheTopOfAChainReachesTheClientOfTheLastRelay) {
   EXPECT_EQ(why->value.substr(0, 4), "403 ");
   EXPECT_EQ(relay_->stats().refused, 1u);
   EXPECT_GE(relay2_->stats().retracted, 1u);
+}
+
+TEST_F(RelayTest, AnEntryWriteUpstreamRefusesIsReportedOnceAndNotSentAgain) {
+  // Upstream takes smaller entry values than the relay does.
+  relay_.reset();
+  relay_node_.reset();
+  up_.reset();
+  Options small;
+  small.max_value_size = 1024;
+  up_ = std::make_unique<Node>(dir_.path() / "upstream-small", small);
+  a_ = *up_->db->CreateMailbox();
+  relay_node_ = std::make_unique<Node>(dir_.path() / "relay-big");
+  relay_ = StartRelay(relay_node_.get(), up_->port, "relay-big-state");
+  auto a = ClientAt(relay_node_->port, a_);
+  ASSERT_TRUE(a->PutEntry("big", std::string(2048, 'x')).ok()) << "the relay takes it";
+  ASSERT_TRUE(a->PutEntry("small", "fits").ok());
+  Synced(relay_.get());
+  Synced(relay_.get());  // a second round sends nothing again
+  EXPECT_EQ(relay_->stats().entries_up, 2u) << "the refused write is not sent again";
+  EXPECT_EQ(relay_->stats().pending_upstream, 0u);
+  EXPECT_EQ(up_->db->GetEntry(a_.mkey, "small")->value, "fits");
+  EXPECT_EQ(up_->db->GetEntry(a_.mkey, "big").status().code(), Code::kNotFound);
+  EXPECT_EQ(relay_node_->db->GetEntry(a_.mkey, "big")->value.size(), 2048u)
+      << "the relay's store keeps what its client wrote";
+  const auto errors = Errors();
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].code(), Code::kTooLarge) << errors[0].ToString();
+  EXPECT_NE(errors[0].ToString().find("entry 'big'"), std::string::npos) << errors[0].ToString();
 }
 
 }  // namespace

@@ -108,6 +108,45 @@ TEST_F(ReplicaTest, TheInboxIsReadOfflineAfterARestart) {
   EXPECT_FALSE(offline->state().connected);
 }
 
+TEST_F(ReplicaTest, ABatchOfWritesIsOneTransactionAndEachWriteGetsItsOwnResult) {
+  auto a = NewMailbox(), b = NewMailbox();
+  const MessageId id = Post(a, b, "video");
+  Reports reports;
+  auto rb = Open(OptionsFor(b, "b", &reports));
+  ExpectSynced(rb.get());
+  ReplicaBatch batch;
+  batch.UpdateStatus(id, MessageStatus::kViewed);
+  batch.UpdateStatus(MessageId::Random(), MessageStatus::kViewed);  // not in the replica
+  batch.PutEntry("k", "one");
+  batch.PutEntry("k", "two");  // resolved above the first, in the same transaction
+  batch.PutEntry("", "no key");
+  batch.UpdateStatus(id, static_cast<MessageStatus>(9));
+  batch.DeleteEntry("gone");
+  auto r = rb->Write(batch);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 7u);
+  EXPECT_TRUE((*r)[0].ok());
+  EXPECT_EQ((*r)[1].status().code(), Code::kNotFound);
+  EXPECT_TRUE((*r)[2].ok());
+  EXPECT_TRUE((*r)[3].ok());
+  EXPECT_EQ((*r)[4].status().code(), Code::kInvalidArgument);
+  EXPECT_EQ((*r)[5].status().code(), Code::kInvalidArgument);
+  EXPECT_TRUE((*r)[6].ok());
+  EXPECT_LT(*(*r)[0], *(*r)[2]) << "item ids follow the batch's order";
+  EXPECT_LT(*(*r)[2], *(*r)[3]);
+  auto pending = rb->Pending();
+  ASSERT_TRUE(pending.ok());
+  EXPECT_EQ(pending->size(), 4u) << "only the valid writes are in the outbox";
+  EXPECT_EQ(rb->GetEntry("k")->value, "two");
+  EXPECT_EQ(rb->GetEntry("k")->version, 2u);
+  EXPECT_EQ(rb->GetMessage(id)->info.status, MessageStatus::kViewed);
+  ExpectSynced(rb.get());
+  ASSERT_TRUE(reports.WaitOutcomes(4));
+  for (const auto& o : reports.outcomes()) EXPECT_TRUE(o.status.ok()) << o.status.ToString();
+  EXPECT_EQ(db_->GetEntry(b.mkey, "k")->value, "two");
+  EXPECT_EQ(db_->GetMessage(a.mkey, id)->status, MessageStatus::kViewed);
+}
+
 TEST_F(ReplicaTest, AnOfflineStatusRaiseSurvivesARestartAndReachesTheSender) {
   auto a = NewMailbox(), b = NewMailbox();
   const MessageId id = Post(a, b);

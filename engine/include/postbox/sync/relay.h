@@ -53,7 +53,13 @@ struct RelayOptions {
   std::vector<MailboxCredentials> mailboxes;
   // Where the upstream replicas live (one folder per mailbox).
   std::string folder;
-  Durability durability = Durability::kDurable;
+  // The replicas' local stores. Relaxed by default, and safely so: what a
+  // client wrote is durable in the relay's own store (the record) before the
+  // client hears OK, and at start the relay compares that store with each
+  // replica again, so a replica's last transaction undone by a system crash
+  // (an outbox item, an answer) is made or sent again, and resends merge as
+  // one write.
+  Durability replica_durability = Durability::kRelaxed;
   // Upstream requests fail (and are retried) after this.
   std::chrono::milliseconds request_timeout{5000};
   // Retries of upstream writes back off up to this.

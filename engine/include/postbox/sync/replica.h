@@ -117,6 +117,22 @@ struct OutboxItem {
   bool operator==(const OutboxItem&) const = default;
 };
 
+// Several writes made at once (Replica::Write): one local transaction, so one
+// sync, for all of them instead of one each.
+class ReplicaBatch {
+ public:
+  void UpdateStatus(const MessageId& id, MessageStatus status);
+  void PutEntry(std::string_view key, std::string_view value, uint64_t version = 0);
+  void DeleteEntry(std::string_view key, uint64_t version = 0);
+  size_t size() const { return items_.size(); }
+  bool empty() const { return items_.empty(); }
+  void Clear() { items_.clear(); }
+  const std::vector<OutboxItem>& items() const { return items_; }
+
+ private:
+  std::vector<OutboxItem> items_;
+};
+
 // How an outbox item ended.
 struct OutboxOutcome {
   OutboxItem item;
@@ -258,6 +274,10 @@ class Replica {
   // to a newer one it did not see, reported with applied = false).
   Result<uint64_t> PutEntry(std::string_view key, std::string_view value, uint64_t version = 0);
   Result<uint64_t> DeleteEntry(std::string_view key, uint64_t version = 0);
+  // The writes of `batch`, in order, in one local transaction: each gets the
+  // result its own call would have (the outbox item's id, or its check's
+  // error). An error of the whole is the store's: then nothing was written.
+  Result<std::vector<Result<uint64_t>>> Write(const ReplicaBatch& batch);
   // Posts `bytes` as message `id` to `to` (copied into the replica's folder
   // until the upload is acknowledged). A new random id if `id` is empty.
   Result<MessageId> Post(const MailboxKey& to, std::string bytes, std::string_view topic,

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -168,6 +169,15 @@ class Server {
   // Tells the server these mailboxes changed outside it (a host's own
   // DB::Write): their connected sessions get a push.
   void NotifyChanged(std::span<const MailboxKey> mailboxes);
+
+  // Calls `listener` after each commit of the server's writer (the sessions'
+  // group commits and Write) with the mailboxes it changed, on the writer
+  // thread, before the commit is answered or pushed: it must be quick and
+  // must not call Write. A relay is woken so.
+  // Returns an id for RemoveCommitListener, which returns once no call of the
+  // listener is in progress; remove it before what it refers to goes.
+  uint64_t AddCommitListener(std::function<void(std::span<const MailboxKey>)> listener);
+  void RemoveCommitListener(uint64_t id);
 
   ServerStats stats() const;
 

@@ -6,6 +6,7 @@
 #include "postbox/sync/relay.h"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -28,6 +29,7 @@ class Relay::Impl {
   Impl(DB* db, Server* server, RelayOptions o) : db_(db), server_(server), o_(std::move(o)) {}
 
   ~Impl() {
+    if (listener_ != 0) server_->RemoveCommitListener(listener_);
     {
       std::lock_guard<std::mutex> lock(mu_);
       stop_ = true;
@@ -46,8 +48,10 @@ class Relay::Impl {
       auto box = std::make_unique<Box>();
       box->creds = c;
       known_.insert(c.mkey);
+
       boxes_.push_back(std::move(box));
     }
+    for (auto& box : boxes_) relayed_.emplace(box->creds.mkey, box.get());
     for (auto& box : boxes_) {
       Box* b = box.get();
       ReplicaOptions r;
@@ -57,7 +61,7 @@ class Relay::Impl {
       r.client.mkey = b->creds.mkey;
       r.client.secret = b->creds.secret;
       r.client.request_timeout = o_.request_timeout;
-      r.durability = o_.durability;
+      r.durability = o_.replica_durability;
       r.retry_max = std::max(o_.retry_max, r.retry_initial);
       r.poll_interval = o_.poll_interval;
       r.on_change = [this, b](const ReplicaChange& c) {
@@ -69,16 +73,31 @@ class Relay::Impl {
           b->dirty_keys.insert(c.entries.begin(), c.entries.end());
           b->dirty_keys.insert(c.entries_removed.begin(), c.entries_removed.end());
           if (!c.connections.empty()) b->conns_dirty = true;
+          b->woken = true;
           if (c.reset) b->full = true;
           work_ = true;
         }
         cv_.notify_all();
       };
       r.on_outbox = [this, b](const OutboxOutcome& out) {
-        if (out.status.ok() || out.cancelled || out.item.kind != OutboxKind::kPost) return;
+        if (out.status.ok() || out.cancelled) return;
+        const OutboxItem& item = out.item;
+        if (item.kind != OutboxKind::kPost) {
+          // Not sent again (Box::sent_*); the relay's store keeps its state
+          // until a newer write wins on either side.
+          const std::string what =
+              item.kind == OutboxKind::kStatus
+                  ? "the status raise of " + item.message.ToHex()
+                  : "the write of entry '" + item.key + "' version " + std::to_string(item.version);
+          Fail(Status(out.status.code(), "upstream refused " + what + " for mailbox " +
+                                             b->creds.mkey.ToHex() + ": " +
+                                             std::string(out.status.message())));
+          return;
+        }
         {
           std::lock_guard<std::mutex> lock(mu_);
           b->refused.push_back(out);
+          b->woken = true;
           work_ = true;
         }
         cv_.notify_all();
@@ -88,6 +107,22 @@ class Relay::Impl {
       };
       POSTBOX_ASSIGN_OR_RETURN(b->up, Replica::Open(std::move(r)));
     }
+    // The relay's own server wakes it when a relayed mailbox changes there (a
+    // client's write); the scan interval is the safety net.
+    listener_ = server_->AddCommitListener([this](std::span<const MailboxKey> changed) {
+      bool ours = false;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (const auto& m : changed) {
+          if (auto it = relayed_.find(m); it != relayed_.end()) {
+            it->second->woken = true;
+            ours = true;
+          }
+        }
+        work_ = work_ || ours;
+      }
+      if (ours) cv_.notify_all();
+    });
     thread_ = std::thread([this] { Loop(); });
     return Status::Ok();
   }
@@ -151,9 +186,15 @@ class Relay::Impl {
     std::set<std::string> dirty_keys;
     std::set<MessageId> removed_up;  // upstream removed them (superseded, retracted)
     bool conns_dirty = true;
-    bool full = true;  // look at everything upstream holds
+    bool woken = true;  // look at it in the next round
+    bool full = true;   // look at everything upstream holds
     std::vector<OutboxOutcome> refused;
     // The relay thread's own.
+    // What this relay sent upstream and upstream does not show yet: a write
+    // sent once is not sent again, so one upstream refused for good (which
+    // upstream then does not show) is not repeated forever.
+    std::map<MessageId, MessageStatus> sent_statuses;
+    std::map<std::string, uint64_t> sent_entries;
     uint64_t local_cursor = 0;
     std::map<std::string, EntryState> local_entries;  // the relay store's, from its feed
     std::set<MessageId> forwarded;                    // posted upstream by this relay
@@ -161,26 +202,68 @@ class Relay::Impl {
     std::set<MessageId> gone_up;                      // removed upstream, to remove here
   };
 
+  // The status and entry writes of one pass, made together at its end: one
+  // local transaction in the replica (one sync), and one batch at the relay
+  // for all the mailboxes of a round.
+  struct DownOp {
+    MailboxKey actor;
+    MessageId id;  // a status raise
+    MessageStatus status = MessageStatus::kUploaded;
+    std::optional<std::pair<std::string, EntryState>> entry;  // else an entry write
+  };
+  struct Writes {
+    ReplicaBatch up;
+    std::vector<DownOp> down;
+  };
+
   void Fail(const Status& s) {
     if (o_.on_error) o_.on_error(s);
   }
 
+  // Each round passes over the mailboxes that were woken (by their replica or
+  // by the relay's server), those waiting for a blob, and every mailbox once
+  // per scan interval or when Sync asks. The passes run in parallel (each
+  // replica syncs its own store), and their writes to the relay's store go
+  // in one batch.
   void Loop() {
     std::unique_lock<std::mutex> lock(mu_);
+    auto last_full = Clock::now();
     for (;;) {
       cv_.wait_for(lock, o_.scan_interval, [this] { return stop_ || work_; });
       if (stop_) return;
       work_ = false;
       const uint64_t requested = pass_requested_;
+      const bool all = requested != pass_done_ || Clock::now() - last_full >= o_.scan_interval;
+      if (all) last_full = Clock::now();
+      std::vector<Box*> todo;
+      for (auto& b : boxes_) {
+        if (all || b->woken || !b->awaiting.empty()) todo.push_back(b.get());
+        b->woken = false;
+      }
       lock.unlock();
-      uint64_t actions = 0;
-      for (auto& b : boxes_) actions += Pass(*b);
+      std::vector<Writes> outs(todo.size());
+      std::vector<uint64_t> acts(todo.size(), 0);
+      InParallel(todo.size(), [&](size_t i) { acts[i] = Pass(*todo[i], &outs[i]); });
+      uint64_t actions = WriteDown(todo, &outs);
+      for (uint64_t a : acts) actions += a;
       lock.lock();
       last_pass_actions_ = actions;
       pass_done_ = requested;
       pass_cv_.notify_all();
-      // Blobs being fetched are looked at again on the next scan.
     }
+  }
+
+  // Runs fn(0 .. n-1) on up to kWorkers threads (this one included).
+  static void InParallel(size_t n, const std::function<void(size_t)>& fn) {
+    constexpr size_t kWorkers = 8;
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t i = next++; i < n; i = next++) fn(i);
+    };
+    std::vector<std::thread> helpers;
+    for (size_t t = 1; t < std::min(n, kWorkers); ++t) helpers.emplace_back(work);
+    work();
+    for (auto& t : helpers) t.join();
   }
 
   // Writes `batch` through the server (its sessions get pushes); the ops'
@@ -194,12 +277,18 @@ class Relay::Impl {
   // Makes `peer` a mailbox of the relay's store (without a usable secret) and
   // connects it with `mkey`, as upstream has them connected.
   void EnsureConnected(const MailboxKey& mkey, const MailboxKey& peer) {
-    if (!known_.count(peer)) {
+    bool known = false;
+    {
+      std::lock_guard<std::mutex> lock(known_mu_);
+      known = known_.count(peer) > 0;
+    }
+    if (!known) {
       WriteBatch batch;
       batch.EnsureMailbox(peer, "");
       if (Status s = db_->Write(&batch); !s.ok() || !batch.results()[0].status.ok()) {
         return Fail(s.ok() ? batch.results()[0].status : s);
       }
+      std::lock_guard<std::mutex> lock(known_mu_);
       known_.insert(peer);
     }
     auto connected = db_->IsConnected(mkey, peer);
@@ -210,7 +299,7 @@ class Relay::Impl {
 
   // One pass over a mailbox; returns how many things it did or still waits
   // for (0: the two sides agree, as far as this pass saw).
-  uint64_t Pass(Box& b) {
+  uint64_t Pass(Box& b, Writes* out) {
     const MailboxKey& m = b.creds.mkey;
     std::set<MessageId> msgs;
     std::set<std::string> keys;
@@ -274,40 +363,96 @@ class Relay::Impl {
     msgs.insert(b.awaiting.begin(), b.awaiting.end());
     // Oldest first, so that imports into one slot supersede in upstream's order.
     std::vector<std::pair<uint64_t, MessageId>> order;
+    std::map<MessageId, Result<ReplicaMessage>> upstream;
     for (const auto& id : msgs) {
-      uint64_t at = 0;
-      if (auto u = b.up->GetMessage(id); u.ok()) at = u->info.created_ms;
-      order.emplace_back(at, id);
+      auto u = b.up->GetMessage(id);
+      order.emplace_back(u.ok() ? u->info.created_ms : 0, id);
+      upstream.emplace(id, std::move(u));
     }
     std::sort(order.begin(), order.end());
-    for (const auto& [at, id] : order) actions += Message(b, id);
-    for (const auto& key : keys) actions += Entry(b, key);
+    for (const auto& [at, id] : order) actions += Message(b, id, upstream.at(id), out);
+    for (const auto& key : keys) Entry(b, key, out);
+    actions += WriteUp(b, out);
     for (const auto& o : refused) actions += Refused(b, o);
     // Blobs still being fetched: the mailboxes do not agree yet.
     return actions + b.awaiting.size();
   }
 
-  uint64_t Message(Box& b, const MessageId& id) {
-    const MailboxKey& m = b.creds.mkey;
-    auto local = db_->GetMessage(m, id);
-    auto up = b.up->GetMessage(id);
-    if (local.ok() && up.ok()) {
-      if (up->info.status > local->status) {
-        WriteBatch batch;
-        batch.AdvanceStatus(up->incoming ? m : up->info.to, id, up->info.status);
-        if (WriteLocal(&batch) && batch.results()[0].status.ok()) {
-          std::lock_guard<std::mutex> lock(mu_);
-          ++stats_.statuses_down;
-          return 1;
-        }
-      } else if (local->status > up->info.status && up->incoming) {
-        if (b.up->UpdateStatus(id, local->status).ok()) {
-          std::lock_guard<std::mutex> lock(mu_);
-          ++stats_.statuses_up;
-          return 1;
+  uint64_t WriteUp(Box& b, Writes* out) {
+    if (out->up.empty()) return 0;
+    auto r = b.up->Write(out->up);
+    if (!r.ok()) {
+      Fail(r.status());
+      return 0;
+    }
+    uint64_t statuses = 0, entries = 0;
+    for (size_t i = 0; i < r->size(); ++i) {
+      if (!(*r)[i].ok()) continue;
+      const OutboxItem& item = out->up.items()[i];
+      if (item.kind == OutboxKind::kStatus) {
+        b.sent_statuses[item.message] = item.status;
+        ++statuses;
+      } else {
+        b.sent_entries[item.key] = item.version;
+        ++entries;
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.statuses_up += statuses;
+    stats_.entries_up += entries;
+    return statuses + entries;
+  }
+
+  uint64_t WriteDown(const std::vector<Box*>& boxes, std::vector<Writes>* outs) {
+    WriteBatch batch;
+    for (const auto& out : *outs) {
+      for (const auto& op : out.down) {
+        if (!op.entry) {
+          batch.AdvanceStatus(op.actor, op.id, op.status);
+        } else if (op.entry->second.deleted) {
+          batch.DeleteEntry(op.actor, op.entry->first, op.entry->second.version);
+        } else {
+          batch.PutEntry(op.actor, op.entry->first, op.entry->second.value,
+                         op.entry->second.version);
         }
       }
-      return 0;
+    }
+    if (batch.size() == 0 || !WriteLocal(&batch)) return 0;
+    uint64_t statuses = 0, entries = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < boxes.size(); ++i) {
+      for (auto& op : (*outs)[i].down) {
+        if (!batch.results()[k++].status.ok()) continue;
+        if (op.entry) {
+          // Known now, before the feed says it: the next pass must not send it back.
+          boxes[i]->local_entries[op.entry->first] = std::move(op.entry->second);
+          ++entries;
+        } else {
+          ++statuses;
+        }
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.statuses_down += statuses;
+    stats_.entries_down += entries;
+    return statuses + entries;
+  }
+
+  uint64_t Message(Box& b, const MessageId& id, const Result<ReplicaMessage>& up, Writes* out) {
+    const MailboxKey& m = b.creds.mkey;
+    auto local = db_->GetMessage(m, id);
+    if (local.ok() && up.ok()) {
+      if (up->info.status > local->status) {
+        out->down.push_back(DownOp{up->incoming ? m : up->info.to, id, up->info.status, {}});
+      } else if (local->status > up->info.status && up->incoming) {
+        auto sent = b.sent_statuses.find(id);
+        if (sent == b.sent_statuses.end() || sent->second < local->status) {
+          out->up.UpdateStatus(id, local->status);
+        }
+      } else if (!up->pending) {
+        b.sent_statuses.erase(id);  // upstream confirmed it (or more)
+      }
+      return 0;  // counted when written
     }
     if (local.ok() && b.gone_up.count(id)) {
       // Upstream removed it (a post refused further up a chain of relays, an
@@ -377,34 +522,24 @@ class Relay::Impl {
     return 1;
   }
 
-  uint64_t Entry(Box& b, const std::string& key) {
+  void Entry(Box& b, const std::string& key, Writes* out) {
     const MailboxKey& m = b.creds.mkey;
     std::optional<EntryState> local, up;
     if (auto it = b.local_entries.find(key); it != b.local_entries.end()) local = it->second;
     if (auto u = b.up->GetEntryState(key); u.ok()) up = *u;
     if (local && (!up || EntryRanksAbove(*local, *up))) {
-      auto r = local->deleted ? b.up->DeleteEntry(key, local->version)
-                              : b.up->PutEntry(key, local->value, local->version);
-      if (!r.ok()) return 0;
-      std::lock_guard<std::mutex> lock(mu_);
-      ++stats_.entries_up;
-      return 1;
-    }
-    if (up && (!local || EntryRanksAbove(*up, *local))) {
-      WriteBatch batch;
-      if (up->deleted) {
-        batch.DeleteEntry(m, key, up->version);
+      auto sent = b.sent_entries.find(key);
+      if (sent != b.sent_entries.end() && sent->second >= local->version) return;
+      if (local->deleted) {
+        out->up.DeleteEntry(key, local->version);
       } else {
-        batch.PutEntry(m, key, up->value, up->version);
+        out->up.PutEntry(key, local->value, local->version);
       }
-      if (!WriteLocal(&batch) || !batch.results()[0].status.ok()) return 0;
-      // Known now, before the feed says it: the next pass must not send it back.
-      b.local_entries[key] = *up;
-      std::lock_guard<std::mutex> lock(mu_);
-      ++stats_.entries_down;
-      return 1;
+    } else if (up && (!local || EntryRanksAbove(*up, *local))) {
+      // Upstream has a newer write: what was sent is overtaken.
+      b.sent_entries.erase(key);
+      out->down.push_back(DownOp{m, {}, MessageStatus::kUploaded, std::make_pair(key, *up)});
     }
-    return 0;
   }
 
   // Upstream refused a post the relay had accepted: take it back here and say why.
@@ -425,7 +560,11 @@ class Relay::Impl {
   Server* server_;
   RelayOptions o_;
   std::vector<std::unique_ptr<Box>> boxes_;
-  std::set<MailboxKey> known_;  // mailboxes the relay's store has (relay thread)
+  std::mutex known_mu_;
+  std::set<MailboxKey> known_;  // mailboxes the relay's store has
+  // Set before the listener is added, then only read.
+  std::map<MailboxKey, Box*> relayed_;
+  uint64_t listener_ = 0;
   std::thread thread_;
 
   mutable std::mutex mu_;

@@ -747,7 +747,10 @@ Result<ApplyResult> Mirror::Apply(const InfoPacket& p, const DownloadPolicy& pol
   return result;
 }
 
-Result<OutboxItem> Mirror::Enqueue(OutboxItem item, ReplicaChange* change) {
+namespace {
+
+// The checks of an outbox write that need no transaction.
+Status CheckItem(const OutboxItem& item, const MailboxKey& self) {
   switch (item.kind) {
     case OutboxKind::kPutEntry:
     case OutboxKind::kDeleteEntry:
@@ -756,13 +759,13 @@ Result<OutboxItem> Mirror::Enqueue(OutboxItem item, ReplicaChange* change) {
       if (item.value.size() > kMaxValue) return Status::TooLarge("entry value over 64 KiB");
       break;
     case OutboxKind::kPost:
-      if (item.peer == mkey_) return Status::InvalidArgument("a mailbox cannot post to itself");
+      if (item.peer == self) return Status::InvalidArgument("a mailbox cannot post to itself");
       if (item.key.size() > kMaxTopic) return Status::TooLarge("topic over 64 bytes");
       if (item.value.size() > kMaxMeta) return Status::TooLarge("meta over 1024 bytes");
       break;
     case OutboxKind::kAddConnection:
     case OutboxKind::kRemoveConnection:
-      if (item.peer == mkey_) return Status::InvalidArgument("a mailbox cannot connect to itself");
+      if (item.peer == self) return Status::InvalidArgument("a mailbox cannot connect to itself");
       break;
     case OutboxKind::kRegisterPush:
       if (item.value.size() > kMaxToken) return Status::TooLarge("push token over 4096 bytes");
@@ -770,41 +773,68 @@ Result<OutboxItem> Mirror::Enqueue(OutboxItem item, ReplicaChange* change) {
     case OutboxKind::kStatus:
       break;
   }
-  item.created_ms = NowMs();
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<OutboxItem> Mirror::Enqueue(OutboxItem item, ReplicaChange* change) {
+  std::vector<OutboxItem> one;
+  one.push_back(std::move(item));
+  POSTBOX_ASSIGN_OR_RETURN(auto stored, EnqueueAll(std::move(one), change));
+  return std::move(stored[0]);
+}
+
+Result<std::vector<Result<OutboxItem>>> Mirror::EnqueueAll(std::vector<OutboxItem> items,
+                                                           ReplicaChange* change) {
+  const uint64_t now = NowMs();
+  for (auto& item : items) item.created_ms = now;
   ReplicaChange c;
+  std::vector<Result<OutboxItem>> out;
   Status s = Write([&](Txn& t) -> Status {
     c = ReplicaChange{};
+    out.clear();
     Ops ops(t, t_, mkey_, &c);
-    if (item.kind == OutboxKind::kStatus) {
-      POSTBOX_ASSIGN_OR_RETURN(auto rec, ops.LoadMsg(item.message));
-      if (!rec) return Status::NotFound("no message " + item.message.ToHex() + " in the replica");
-      if (!rec->incoming) {
-        return Status::PermissionDenied("only the recipient raises a status; " +
-                                        item.message.ToHex() + " was sent by this mailbox");
-      }
-    }
-    if (item.kind == OutboxKind::kPost) {
-      POSTBOX_ASSIGN_OR_RETURN(auto rec, ops.LoadMsg(item.message));
-      if (rec) return Status::Conflict("message id " + item.message.ToHex() + " is in use");
-    }
-    if ((item.kind == OutboxKind::kPutEntry || item.kind == OutboxKind::kDeleteEntry) &&
-        item.version == 0) {
-      // Resolved now and sent explicitly: a resend then merges as the same write.
-      POSTBOX_ASSIGN_OR_RETURN(auto rec, ops.LoadEntry(item.key));
-      item.version = (rec && rec->visible ? rec->visible->version : 0) + 1;
-    }
     POSTBOX_ASSIGN_OR_RETURN(uint64_t next, ops.MetaU64("next"));
-    item.id = next + 1;
-    POSTBOX_RETURN_IF_ERROR(ops.SetMetaU64("next", item.id));
-    POSTBOX_RETURN_IF_ERROR(t.Put(t_.outbox, BE64(item.id), EncodeItem(item)));
-    for (const auto& dep : DepKeys(item))
-      POSTBOX_RETURN_IF_ERROR(t.Put(t_.deps, dep + BE64(item.id), ""));
-    return ops.RecomputeFor(item);
+    for (OutboxItem item : items) {
+      // What the app got wrong fails that write alone; a store error fails all.
+      Status check = CheckItem(item, mkey_);
+      if (check.ok() && item.kind == OutboxKind::kStatus) {
+        POSTBOX_ASSIGN_OR_RETURN(auto rec, ops.LoadMsg(item.message));
+        if (!rec) {
+          check = Status::NotFound("no message " + item.message.ToHex() + " in the replica");
+        } else if (!rec->incoming) {
+          check = Status::PermissionDenied("only the recipient raises a status; " +
+                                           item.message.ToHex() + " was sent by this mailbox");
+        }
+      }
+      if (check.ok() && item.kind == OutboxKind::kPost) {
+        POSTBOX_ASSIGN_OR_RETURN(auto rec, ops.LoadMsg(item.message));
+        if (rec) check = Status::Conflict("message id " + item.message.ToHex() + " is in use");
+      }
+      if (!check.ok()) {
+        out.emplace_back(std::move(check));
+        continue;
+      }
+      if ((item.kind == OutboxKind::kPutEntry || item.kind == OutboxKind::kDeleteEntry) &&
+          item.version == 0) {
+        // Resolved now and sent explicitly: a resend then merges as the same write.
+        POSTBOX_ASSIGN_OR_RETURN(auto rec, ops.LoadEntry(item.key));
+        item.version = (rec && rec->visible ? rec->visible->version : 0) + 1;
+      }
+      item.id = ++next;
+      POSTBOX_RETURN_IF_ERROR(t.Put(t_.outbox, BE64(item.id), EncodeItem(item)));
+      for (const auto& dep : DepKeys(item))
+        POSTBOX_RETURN_IF_ERROR(t.Put(t_.deps, dep + BE64(item.id), ""));
+      POSTBOX_RETURN_IF_ERROR(ops.RecomputeFor(item));
+      out.emplace_back(std::move(item));
+    }
+    return ops.SetMetaU64("next", next);
   });
   POSTBOX_RETURN_IF_ERROR(s);
   POSTBOX_ASSIGN_OR_RETURN(c.cursor, Cursor());
   if (change != nullptr) *change = std::move(c);
-  return item;
+  return out;
 }
 
 Status Mirror::End(const std::vector<std::pair<uint64_t, Answer>>& answers,

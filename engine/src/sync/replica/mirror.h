@@ -97,6 +97,11 @@ class Mirror {
   // Stores `item` (its id assigned here) with its effect; returns the item as
   // stored (versions resolved).
   Result<OutboxItem> Enqueue(OutboxItem item, ReplicaChange* change);
+  // Stores `items` in one transaction, in order; each gets its own result
+  // (its check failed, or the item as stored). An error is the store's: then
+  // nothing was stored.
+  Result<std::vector<Result<OutboxItem>>> EnqueueAll(std::vector<OutboxItem> items,
+                                                     ReplicaChange* change);
   // Ends items with their answers in one transaction; unknown ids (cancelled
   // meanwhile) are skipped. Outcomes in `forget` (reported to the app) are
   // forgotten in the same transaction.

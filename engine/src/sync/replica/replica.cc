@@ -336,22 +336,37 @@ class Replica::Impl {
   }
 
   Result<uint64_t> Enqueue(OutboxItem item) {
-    Result<OutboxItem> stored = Status::Internal("not stored");
+    std::vector<OutboxItem> one;
+    one.push_back(std::move(item));
+    POSTBOX_ASSIGN_OR_RETURN(auto ids, EnqueueAll(std::move(one)));
+    return std::move(ids[0]);
+  }
+
+  Result<std::vector<Result<uint64_t>>> EnqueueAll(std::vector<OutboxItem> items) {
+    Result<std::vector<Result<OutboxItem>>> stored = Status::Internal("not stored");
     {
       std::lock_guard<std::mutex> commit(commit_mu_);
       ReplicaChange change;
-      stored = mirror_->Enqueue(std::move(item), &change);
+      stored = mirror_->EnqueueAll(std::move(items), &change);
       if (stored) Notify(change);
     }
     if (!stored) return stored.error();
-    const uint64_t id = stored->id;
+    std::vector<Result<uint64_t>> ids;
+    ids.reserve(stored->size());
     {
       std::lock_guard<std::mutex> lock(mu_);
-      AddSlot(std::move(*stored));
+      for (auto& item : *stored) {
+        if (!item) {
+          ids.emplace_back(item.error());
+          continue;
+        }
+        ids.emplace_back(item->id);
+        AddSlot(std::move(*item));
+      }
       work_ = true;
     }
     cv_.notify_all();
-    return id;
+    return ids;
   }
 
   // An answer from the loop thread for item `id`.
@@ -951,32 +966,72 @@ Result<std::vector<std::pair<MailboxKey, ConnectionState>>> Replica::Connections
 }
 Result<PushRegistration> Replica::Push() const { return impl_->mirror_->Push(); }
 
-Result<uint64_t> Replica::UpdateStatus(const MessageId& id, MessageStatus status) {
-  if (status < MessageStatus::kUploaded || status > MessageStatus::kViewed) {
-    return Status::InvalidArgument("status must be uploaded, downloaded or viewed");
-  }
+void ReplicaBatch::UpdateStatus(const MessageId& id, MessageStatus status) {
   OutboxItem item;
   item.kind = OutboxKind::kStatus;
   item.message = id;
   item.status = status;
-  return impl_->Enqueue(std::move(item));
+  items_.push_back(std::move(item));
 }
 
-Result<uint64_t> Replica::PutEntry(std::string_view key, std::string_view value, uint64_t version) {
+void ReplicaBatch::PutEntry(std::string_view key, std::string_view value, uint64_t version) {
   OutboxItem item;
   item.kind = OutboxKind::kPutEntry;
   item.key = std::string(key);
   item.value = std::string(value);
   item.version = version;
-  return impl_->Enqueue(std::move(item));
+  items_.push_back(std::move(item));
 }
 
-Result<uint64_t> Replica::DeleteEntry(std::string_view key, uint64_t version) {
+void ReplicaBatch::DeleteEntry(std::string_view key, uint64_t version) {
   OutboxItem item;
   item.kind = OutboxKind::kDeleteEntry;
   item.key = std::string(key);
   item.version = version;
-  return impl_->Enqueue(std::move(item));
+  items_.push_back(std::move(item));
+}
+
+Result<std::vector<Result<uint64_t>>> Replica::Write(const ReplicaBatch& batch) {
+  // A status out of range fails its write alone, as UpdateStatus would.
+  std::vector<OutboxItem> valid;
+  std::vector<size_t> where;  // index in the batch of each valid item
+  std::vector<Result<uint64_t>> out;
+  for (size_t i = 0; i < batch.items().size(); ++i) {
+    const OutboxItem& item = batch.items()[i];
+    if (item.kind == OutboxKind::kStatus &&
+        (item.status < MessageStatus::kUploaded || item.status > MessageStatus::kViewed)) {
+      out.emplace_back(Status::InvalidArgument("status must be uploaded, downloaded or viewed"));
+      continue;
+    }
+    out.emplace_back(Status::Internal("not stored"));
+    valid.push_back(item);
+    where.push_back(i);
+  }
+  if (valid.empty()) return out;
+  POSTBOX_ASSIGN_OR_RETURN(auto ids, impl_->EnqueueAll(std::move(valid)));
+  for (size_t k = 0; k < ids.size(); ++k) out[where[k]] = std::move(ids[k]);
+  return out;
+}
+
+Result<uint64_t> Replica::UpdateStatus(const MessageId& id, MessageStatus status) {
+  ReplicaBatch one;
+  one.UpdateStatus(id, status);
+  POSTBOX_ASSIGN_OR_RETURN(auto ids, Write(one));
+  return std::move(ids[0]);
+}
+
+Result<uint64_t> Replica::PutEntry(std::string_view key, std::string_view value, uint64_t version) {
+  ReplicaBatch one;
+  one.PutEntry(key, value, version);
+  POSTBOX_ASSIGN_OR_RETURN(auto ids, Write(one));
+  return std::move(ids[0]);
+}
+
+Result<uint64_t> Replica::DeleteEntry(std::string_view key, uint64_t version) {
+  ReplicaBatch one;
+  one.DeleteEntry(key, version);
+  POSTBOX_ASSIGN_OR_RETURN(auto ids, Write(one));
+  return std::move(ids[0]);
 }
 
 Result<MessageId> Replica::Post(const MailboxKey& to, std::string bytes, std::string_view topic,

@@ -229,6 +229,23 @@ void ServerCore::NotifyChanged(std::span<const MailboxKey> mailboxes) {
   Deliver(&none, std::vector<MailboxKey>(mailboxes.begin(), mailboxes.end()));
 }
 
+uint64_t ServerCore::AddCommitListener(std::function<void(std::span<const MailboxKey>)> listener) {
+  std::lock_guard lock(listeners_mu_);
+  listeners_.emplace(++next_listener_, std::move(listener));
+  return next_listener_;
+}
+
+void ServerCore::RemoveCommitListener(uint64_t id) {
+  std::lock_guard lock(listeners_mu_);  // waits for a call in progress
+  listeners_.erase(id);
+}
+
+void ServerCore::TellListeners(const std::vector<MailboxKey>& changed) {
+  if (changed.empty()) return;
+  std::lock_guard lock(listeners_mu_);
+  for (const auto& [id, listener] : listeners_) listener(changed);
+}
+
 void ServerCore::Deliver(std::vector<std::vector<Completion>>* per_loop,
                          const std::vector<MailboxKey>& changed, bool check_deleted) {
   for (size_t i = 0; i < loops_.size(); ++i) {
@@ -284,6 +301,7 @@ void ServerCore::WriterMain() {
       commits_.fetch_add(1, std::memory_order_relaxed);
       committed_ops_.fetch_add(h->batch->size(), std::memory_order_relaxed);
       const auto changed = h->batch->changed_mailboxes();
+      TellListeners(changed);  // before anyone hears of the commit
       h->done.set_value(std::move(s));
       Deliver(&per_loop, changed, /*check_deleted=*/true);
     }
@@ -343,7 +361,9 @@ void ServerCore::CommitGroup(std::vector<QueuedOp>& ops, size_t begin, size_t en
     maintenance_pending_ = (sw.status.ok() && sw.sweep.more) || (pu.status.ok() && pu.purge.more);
     next_maintenance_ = std::chrono::steady_clock::now() + options_.maintenance_interval;
   }
-  Deliver(per_loop, batch->changed_mailboxes());
+  const auto changed = batch->changed_mailboxes();
+  TellListeners(changed);  // before anyone hears of the commit
+  Deliver(per_loop, changed);
 }
 
 ServerStats ServerCore::stats() const {
@@ -385,6 +405,10 @@ Status Server::Write(WriteBatch* batch) { return impl_->core.HostWrite(batch); }
 void Server::NotifyChanged(std::span<const MailboxKey> mailboxes) {
   impl_->core.NotifyChanged(mailboxes);
 }
+uint64_t Server::AddCommitListener(std::function<void(std::span<const MailboxKey>)> listener) {
+  return impl_->core.AddCommitListener(std::move(listener));
+}
+void Server::RemoveCommitListener(uint64_t id) { impl_->core.RemoveCommitListener(id); }
 ServerStats Server::stats() const { return impl_->core.stats(); }
 
 }  // namespace postbox::sync

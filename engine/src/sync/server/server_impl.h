@@ -11,7 +11,9 @@
 #include <cassert>
 #include <condition_variable>
 #include <cstring>
+#include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -134,6 +136,8 @@ class ServerCore {
   uint16_t port() const { return port_; }
   Status HostWrite(WriteBatch* batch);
   void NotifyChanged(std::span<const MailboxKey> mailboxes);
+  uint64_t AddCommitListener(std::function<void(std::span<const MailboxKey>)> listener);
+  void RemoveCommitListener(uint64_t id);
   ServerStats stats() const;
 
   DB* db() const { return db_; }
@@ -189,6 +193,11 @@ class ServerCore {
   std::vector<std::unique_ptr<Loop>> loops_;
   bool stopped_ = false;
   std::mutex stop_mu_;
+  // Called on the writer thread after each commit (Server::AddCommitListener).
+  void TellListeners(const std::vector<MailboxKey>& changed);
+  std::mutex listeners_mu_;
+  std::map<uint64_t, std::function<void(std::span<const MailboxKey>)>> listeners_;
+  uint64_t next_listener_ = 0;
 
   std::mutex wmu_;
   std::condition_variable wcv_;
