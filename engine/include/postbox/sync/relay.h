@@ -5,7 +5,7 @@
 // DB, which the host runs and hands in): clients of a relayed mailbox
 // connect, authenticate with the mailbox's credentials and work against the
 // relay's store, also while upstream is unreachable. Upstream, each relayed
-// mailbox is a Replica (replica.h) with its durable outbox. The relay
+// mailbox is a Replica (replica.h) with its outbox. The relay
 // reconciles the two, item by item, with the merge rules both sides use:
 //   - a message only one side has is copied to the other: a post made at the
 //     relay is posted upstream (its blob from the relay's store); a message
@@ -16,16 +16,20 @@
 //     become mailboxes of the relay's store, without usable secrets), so posts
 //     between connected mailboxes are accepted at the relay as upstream would.
 // A post the relay accepted and upstream refused for good (403, 404, 410, 413,
-// 422) is retracted at the relay (its tombstone reaches the client, 410
-// afterwards) and the refusal is written to the mailbox's entry
-// "postbox/relay/refused/<id hex>" = "<code> <message>". A message upstream
-// removes without a successor the relay imports (an operator's delete, a post
-// refused further up a chain of relays) is removed at the relay too.
+// 422, any permanent answer) is retracted at the relay (its tombstone reaches
+// the client, 410 afterwards) and the refusal is written to the mailbox's
+// entry "postbox/relay/refused/<id hex>" = "<code> <message>". A status or
+// entry write upstream refuses for good is reported through on_error and not
+// sent again (the relay's store keeps it until a newer write wins). A message
+// upstream removes (superseded, deleted, refused further up a chain of relays)
+// is removed at the relay too, at once; its successor, if any, appears once
+// its blob is downloaded.
 //
 // Relays chain: the upstream may itself be a relay.
 //
 // Thread-safety: Start, Sync, stats and the destructor may be called from any
-// thread; the relay works on a thread of its own and its replicas' threads.
+// thread; the relay works on a thread of its own (with up to 7 helpers while
+// several mailboxes changed at once) and its replicas' threads.
 #ifndef POSTBOX_SYNC_RELAY_H_
 #define POSTBOX_SYNC_RELAY_H_
 
@@ -67,22 +71,25 @@ struct RelayOptions {
   // While connected, each replica polls upstream at least this often (a safety
   // net: pushes carry everything, and a new session catches up at once).
   std::chrono::milliseconds poll_interval{30000};
-  // How often the relay looks for changes in its own store (upstream changes
-  // wake it at once).
+  // How often the relay looks at every mailbox even if nothing woke it (its
+  // server's commits and upstream changes wake it at once; a blob being
+  // downloaded is looked at again on the next wake).
   std::chrono::milliseconds scan_interval{50};
-  // Errors no retry will fix (a refused credential, a failing store).
+  // Errors no retry will fix (a refused credential, a failing store, a status
+  // or entry write upstream refused); called from the relay's threads.
   std::function<void(const Status&)> on_error;
 };
 
 struct RelayStats {
-  uint64_t posted_upstream = 0;   // posts forwarded upstream
-  uint64_t imported = 0;          // messages imported from upstream
-  uint64_t statuses_up = 0;       // status raises sent upstream
-  uint64_t statuses_down = 0;     // status raises applied at the relay
-  uint64_t entries_up = 0;        // entry writes sent upstream
-  uint64_t entries_down = 0;      // entry writes applied at the relay
-  uint64_t refused = 0;           // posts upstream refused, retracted at the relay
-  uint64_t retracted = 0;         // messages upstream removed otherwise, removed here too
+  uint64_t posted_upstream = 0;  // posts forwarded upstream
+  uint64_t imported = 0;         // messages imported from upstream
+  uint64_t statuses_up = 0;      // status raises sent upstream
+  uint64_t statuses_down = 0;    // status raises applied at the relay
+  uint64_t entries_up = 0;       // entry writes sent upstream
+  uint64_t entries_down = 0;     // entry writes applied at the relay
+  uint64_t refused = 0;          // posts upstream refused, retracted at the relay
+  // Messages removed here because upstream removed them (refused posts too).
+  uint64_t retracted = 0;
   uint64_t pending_upstream = 0;  // outbox items not yet acknowledged upstream
 };
 
