@@ -704,7 +704,9 @@ class Replica::Impl {
         if (!final_answers.empty()) (void)EndItems(final_answers);
         lock.lock();
         now = SteadyMs();
-      } else {
+      } else if (items_.empty()) {
+        // Reported outcomes are forgotten in the next End's transaction while
+        // items are in flight; a transaction of their own only when idle.
         lock.unlock();
         ForgetReported();
         lock.lock();
