@@ -30,6 +30,7 @@
 // BenchRoot: $POSTBOX_BENCH_DIR, /var/tmp, "."), removed at exit.
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -450,8 +451,18 @@ bool UpstreamHolds(postbox::DB* up, const std::vector<std::vector<Update>>& work
   return true;
 }
 
+// CPU time of the whole process (every thread: servers, relay, replicas,
+// clients) so far.
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return sec(u.ru_utime) + sec(u.ru_stime);
+}
+
 struct SideResult {
   double seconds = 0;  // the side's time (relay: until upstream holds every raise)
+  double cpu = 0;      // the process's CPU seconds meanwhile
   double ack_seconds = 0;
   uint64_t commits = 0, ops = 0;              // upstream's group commits during the side
   uint64_t local_commits = 0, local_ops = 0;  // the relay node's
@@ -461,7 +472,9 @@ SideResult DirectSide(Fixture& f, size_t per_conn, uint32_t depth, std::string* 
   auto work = TakeWork(f.direct, per_conn);
   const auto s0 = f.up.server->stats();
   SideResult r;
+  const double c0 = ProcessCpuSeconds();
   r.seconds = r.ack_seconds = RunUpdates(f.direct_clients, work, depth, error);
+  r.cpu = ProcessCpuSeconds() - c0;
   const auto s1 = f.up.server->stats();
   r.commits = s1.commits - s0.commits;
   r.ops = s1.committed_ops - s0.committed_ops;
@@ -478,6 +491,7 @@ SideResult RelaySide(Fixture& f, size_t per_conn, uint32_t depth, std::string* e
   const auto l0 = f.relay_node.server->stats();
   const uint64_t up0 = f.relay->stats().statuses_up;
   SideResult r;
+  const double c0 = ProcessCpuSeconds();
   const auto t0 = Clock::now();
   r.ack_seconds = RunUpdates(f.relayed_clients, work, depth, error);
   if (!error->empty()) return r;
@@ -507,6 +521,7 @@ SideResult RelaySide(Fixture& f, size_t per_conn, uint32_t depth, std::string* e
     }
     r.seconds = SecondsSince(t0);
   }
+  r.cpu = ProcessCpuSeconds() - c0;
   const auto s1 = f.up.server->stats();
   const auto l1 = f.relay_node.server->stats();
   r.commits = s1.commits - s0.commits;
@@ -539,6 +554,7 @@ void BM_StatusUpdates_Relay(benchmark::State& state) {
     if (!error.empty()) return state.SkipWithError(error.c_str());
     for (auto [sum, one] : {std::pair{&relay_sum, &rel}, std::pair{&direct_sum, &dir}}) {
       sum->seconds += one->seconds;
+      sum->cpu += one->cpu;
       sum->ack_seconds += one->ack_seconds;
       sum->commits += one->commits;
       sum->ops += one->ops;
@@ -559,6 +575,9 @@ void BM_StatusUpdates_Relay(benchmark::State& state) {
   state.counters["relay_per_s"] = updates / relay_sum.seconds;
   state.counters["direct_per_s"] = updates / direct_sum.seconds;
   state.counters["ack_per_s"] = updates / relay_sum.ack_seconds;
+  // CPU per raise, all threads: the relayed path's work against the direct one's.
+  state.counters["relay_cpu_us"] = relay_sum.cpu * 1e6 / updates;
+  state.counters["direct_cpu_us"] = direct_sum.cpu * 1e6 / updates;
   state.counters["ratio"] = direct_sum.seconds / relay_sum.seconds;
   state.counters["ratio_median"] =
       postbox::bench::Median(direct_units) / postbox::bench::Median(relay_units);
@@ -723,7 +742,10 @@ class SummaryReporter : public benchmark::BenchmarkReporter {
                                                                 : "MISSED";
         std::fprintf(out, "%-30s %18s %18s %7.2f %7.2f %7s  %s\n", name.c_str(), relay, direct,
                      ratio, counter("ratio_median"), target, verdict);
-        std::fprintf(out, "  (acknowledged at the relay: %.0f /s)\n", counter("ack_per_s"));
+        std::fprintf(out,
+                     "  (acknowledged at the relay: %.0f /s; CPU per raise, all threads: %.0f us "
+                     "relayed, %.0f us direct)\n",
+                     counter("ack_per_s"), counter("relay_cpu_us"), counter("direct_cpu_us"));
       } else {
         std::fprintf(out,
                      "%-30s push latency, ms (%0.f samples each; relay scan interval %.0f ms)\n",
