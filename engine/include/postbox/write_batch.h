@@ -94,9 +94,11 @@ class WriteBatch {
 
   // ---- For relays (docs/relay.md) ----
   // Makes sure mailbox `mkey` exists: creates it if missing, with `secret` (a
-  // random one if empty); if it exists, sets its secret to `secret` unless
-  // that is empty. The op's `credentials` hold the mkey (and the secret when
-  // one was given). InvalidArgument for a secret that is not 1..256 bytes.
+  // random one if empty, returned in the op's `credentials`: a relay that
+  // discards it makes a peer nobody can log in as); if it exists, sets its
+  // secret to `secret` unless that is empty (then `credentials` hold the mkey
+  // and an empty secret). A created mailbox lists the connection requests
+  // others made to its key. InvalidArgument for a secret over 256 bytes.
   size_t EnsureMailbox(const MailboxKey& mkey, std::string secret);
   // The sender takes back a live message: it is removed as a supersession
   // removes it (tombstones in both feeds, 410 afterwards). PermissionDenied

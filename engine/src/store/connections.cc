@@ -82,13 +82,12 @@ Result<ConnectionState> Store::RequestConnection(WriteCtx& w, const MailboxKey& 
                       " connection requests waiting for consent (max_pending_connections); "
                       "remove some with ConnectionRemove");
   }
+  // The mirror row is written for an unknown peer too: a mailbox created
+  // with that key later (WriteBatch::EnsureMailbox) lists the request.
   const std::string created = CreatedRecord(w.now_ms);
   POSTBOX_RETURN_IF_ERROR(t.Put(t.t().conn_requests, out, created));
-  POSTBOX_ASSIGN_OR_RETURN(auto peer_rec, t.Get(t.t().mailboxes, MailboxKeyBytes(peer)));
-  if (peer_rec) {
-    POSTBOX_RETURN_IF_ERROR(
-        t.Put(t.t().conn_requests, ConnRequestKey(peer, kRequestIn, actor), created));
-  }
+  POSTBOX_RETURN_IF_ERROR(
+      t.Put(t.t().conn_requests, ConnRequestKey(peer, kRequestIn, actor), created));
   return ConnectionState::kRequested;
 }
 
@@ -148,22 +147,21 @@ Status Store::DeleteConnectionsOf(WriteCtx& w, const MailboxKey& m) const {
     POSTBOX_RETURN_IF_ERROR(t.Del(t.t().conns, ConnKey(p, m)));
   }
   // The mailbox's own requests and their mirrors go. Requests others sent it
-  // stay in their lists, as requests to an unknown mailbox do (their senders
-  // learn nothing from the deletion); their mirrors here go.
+  // stay, mirrors included, as requests to an unknown mailbox do (their
+  // senders learn nothing from the deletion, and a mailbox created with this
+  // key again, WriteBatch::EnsureMailbox, lists them).
   std::string out_prefix(m.AsBytes());
   out_prefix.push_back(static_cast<char>(kRequestOut));
   std::vector<std::string> rows;
-  POSTBOX_RETURN_IF_ERROR(t.Scan(t.t().conn_requests, m.AsBytes(), m.AsBytes(),
+  POSTBOX_RETURN_IF_ERROR(t.Scan(t.t().conn_requests, out_prefix, out_prefix,
                                  [&](std::string_view k, std::string_view) {
                                    rows.emplace_back(k);
                                    return true;
                                  }));
   for (const auto& k : rows) {
-    if (k.compare(0, out_prefix.size(), out_prefix) == 0) {
-      POSTBOX_RETURN_IF_ERROR(
-          t.Del(t.t().conn_requests,
-                ConnRequestKey(KeyFrom(std::string_view(k).substr(17)), kRequestIn, m)));
-    }
+    POSTBOX_RETURN_IF_ERROR(
+        t.Del(t.t().conn_requests,
+              ConnRequestKey(KeyFrom(std::string_view(k).substr(17)), kRequestIn, m)));
     POSTBOX_RETURN_IF_ERROR(t.Del(t.t().conn_requests, k));
   }
   return Status();

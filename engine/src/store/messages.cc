@@ -213,34 +213,42 @@ Result<std::optional<Message>> Store::FindMessage(Txn& t, const MessageId& id) c
 }
 
 Result<Message> Store::RequireMessage(Txn& t, const MailboxKey& actor, const MessageId& id,
-                                      bool recipient_only) const {
+                                      Party party) const {
   // An unknown (or deleted) actor is an unknown mailbox before it is a non-party.
   POSTBOX_RETURN_IF_ERROR(RequireMailbox(t, actor).status());
+  const auto may = [&](const MailboxKey& from, const MailboxKey& to) {
+    return (party != Party::kSender && actor == to) || (party != Party::kRecipient && actor == from);
+  };
+  const auto refused = [&] {
+    switch (party) {
+      case Party::kRecipient:
+        return Status::PermissionDenied("only the recipient may change a message's status");
+      case Party::kSender:
+        return Status::PermissionDenied("only the sender may retract message " + id.ToHex());
+      case Party::kEither:
+        break;
+    }
+    return Status::PermissionDenied("not a party to message " + id.ToHex());
+  };
   const std::string mkey = MessageKey(id);
   POSTBOX_ASSIGN_OR_RETURN(auto live, FindMessage(t, id));
   if (live) {
-    const MessageRecord& rec = live->rec;
-    if (actor == rec.to || (!recipient_only && actor == rec.from)) return std::move(*live);
-    return Status::PermissionDenied(recipient_only
-                                        ? "only the recipient may change a message's status"
-                                        : "not a party to message " + id.ToHex());
+    if (may(live->rec.from, live->rec.to)) return std::move(*live);
+    return refused();
   }
   POSTBOX_ASSIGN_OR_RETURN(auto gone_raw, t.Get(t.t().gone, mkey));
   if (gone_raw) {
     POSTBOX_ASSIGN_OR_RETURN(GoneRecord gone, GoneRecord::Decode(*gone_raw));
-    if (actor == gone.to || (!recipient_only && actor == gone.from)) {
+    if (may(gone.from, gone.to)) {
       return Status::Gone("message " + id.ToHex() + " was superseded or deleted");
     }
-    return Status::PermissionDenied("not a party to message " + id.ToHex());
+    return refused();
   }
   return Status::NotFound("no message " + id.ToHex());
 }
 
 Status Store::RetractMessage(WriteCtx& w, const MailboxKey& sender, const MessageId& id) const {
-  POSTBOX_ASSIGN_OR_RETURN(Message msg, RequireMessage(w.txn, sender, id, false));
-  if (msg.rec.from != sender) {
-    return Status::PermissionDenied("only the sender may retract message " + id.ToHex());
-  }
+  POSTBOX_ASSIGN_OR_RETURN(Message msg, RequireMessage(w.txn, sender, id, Party::kSender));
   return RemoveMessage(w, id, msg, std::nullopt);
 }
 
@@ -252,7 +260,7 @@ Result<MessageStatus> Store::AdvanceStatus(WriteCtx& w, const MailboxKey& actor,
     return Status::InvalidArgument("status must be uploaded(1), downloaded(2) or viewed(3), got " +
                                    std::to_string(static_cast<int>(status)));
   }
-  POSTBOX_ASSIGN_OR_RETURN(Message msg, RequireMessage(w.txn, actor, id, true));
+  POSTBOX_ASSIGN_OR_RETURN(Message msg, RequireMessage(w.txn, actor, id, Party::kRecipient));
   MessageState& state = msg.state;
   MessageStatus merged = MergeStatus(state.status, status);
   if (merged == state.status) return merged;
@@ -273,7 +281,7 @@ Result<MessageStatus> Store::AdvanceStatus(WriteCtx& w, const MailboxKey& actor,
 
 Result<std::string> Store::ReadBlob(Txn& t, const MailboxKey& actor, const MessageId& id,
                                     uint64_t offset, uint64_t length) const {
-  POSTBOX_ASSIGN_OR_RETURN(Message msg, RequireMessage(t, actor, id, false));
+  POSTBOX_ASSIGN_OR_RETURN(Message msg, RequireMessage(t, actor, id, Party::kEither));
   POSTBOX_ASSIGN_OR_RETURN(auto chunks, PieceViews(t, id, msg.rec.length, offset, length, false));
   std::string out;
   for (const auto& c : chunks) out.append(c.bytes);

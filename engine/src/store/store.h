@@ -93,10 +93,14 @@ class Store {
   // The live message `id` (both its record and its state), nullopt when the
   // id is not live; Internal when the record has no state row.
   Result<std::optional<Message>> FindMessage(Txn& t, const MessageId& id) const;
-  // The live message if `actor` may see it; errors per docs/engine.md.
-  // `recipient_only` narrows the parties to the recipient (AdvanceStatus).
+  // Who may act on a message: either party, or only one of them (the
+  // recipient raises a status, the sender retracts).
+  enum class Party { kEither, kRecipient, kSender };
+  // The live message if `actor` may act on it as `party`; errors per
+  // docs/engine.md: PermissionDenied for anyone else, for a live and a removed
+  // id alike; Gone for the party of a removed id.
   Result<Message> RequireMessage(Txn& t, const MailboxKey& actor, const MessageId& id,
-                                 bool recipient_only) const;
+                                 Party party) const;
   Result<std::string> ReadBlob(Txn& t, const MailboxKey& actor, const MessageId& id,
                                uint64_t offset, uint64_t length) const;
   // The checks every new message passes (sizes, parties, posting policy) and

@@ -161,7 +161,7 @@ Result<UploadState> Store::UploadOffset(Txn& t, const MailboxKey& actor,
   if (!raw) {
     Status why = NoUpload(t, actor, id);
     if (!why.Is(Code::kConflict)) return why;
-    POSTBOX_ASSIGN_OR_RETURN(Message msg, RequireMessage(t, actor, id, false));
+    POSTBOX_ASSIGN_OR_RETURN(Message msg, RequireMessage(t, actor, id, Party::kEither));
     return UploadState{id, msg.rec.length, msg.rec.length, true};
   }
   POSTBOX_ASSIGN_OR_RETURN(UploadRecord u, UploadRecord::Decode(*raw));
@@ -177,7 +177,7 @@ Result<MessageInfo> Store::CommitUpload(WriteCtx& w, const MailboxKey& actor,
     // A retry whose acknowledgement was lost finds the message committed.
     Status why = NoUpload(t, actor, id);
     if (!why.Is(Code::kConflict)) return why;
-    POSTBOX_ASSIGN_OR_RETURN(Message msg, RequireMessage(t, actor, id, false));
+    POSTBOX_ASSIGN_OR_RETURN(Message msg, RequireMessage(t, actor, id, Party::kEither));
     return msg.ToInfo(id, 0);
   }
   POSTBOX_ASSIGN_OR_RETURN(UploadRecord u, UploadRecord::Decode(*raw));
