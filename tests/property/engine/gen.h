@@ -33,6 +33,29 @@ inline int GenActorRef() {
                                        {3, rc::gen::exec(GenMailboxRef)}});
 }
 
+// RetractMessage's actor: mostly the sender, sometimes the recipient, another
+// mailbox or the never-issued key.
+inline int GenRetractorRef() {
+  return *rc::gen::weightedOneOf<int>({{6, rc::gen::just(kSenderRef)},
+                                       {2, rc::gen::just(kRecipientRef)},
+                                       {2, rc::gen::exec(GenMailboxRef)}});
+}
+
+// EnsureMailbox's mailbox: one made before (live or deleted) or a fresh key
+// (harness.h Op::a), with no secret, a short one, or the longest allowed;
+// now and then one over the limit.
+inline int GenEnsureRef() {
+  return *rc::gen::weightedOneOf<int>(
+      {{3, rc::gen::inRange(0, 5)}, {2, rc::gen::inRange(-kFreshKeys, 0)}});
+}
+inline int GenSecretRef() {
+  return *rc::gen::weightedOneOf<int>({{4, rc::gen::just(0)},
+                                       {3, rc::gen::just(1)},
+                                       {2, rc::gen::just(2)},
+                                       {1, rc::gen::just(3)},
+                                       {1, rc::gen::just(4)}});
+}
+
 inline uint64_t GenVersion() {
   return *rc::gen::weightedOneOf<uint64_t>({{3, rc::gen::just<uint64_t>(0)},
                                             {6, rc::gen::inRange<uint64_t>(1, 5)},
@@ -52,13 +75,32 @@ inline Op GenOp(bool allow_create) {
       {3, rc::gen::just(Op::kDeleteEntry)},
       {6, rc::gen::just(Op::kPostMessage)},
       {5, rc::gen::just(Op::kAdvanceStatus)},
+      {2, rc::gen::just(Op::kEnsureMailbox)},
+      {3, rc::gen::just(Op::kRetractMessage)},
   });
-  op.a = op.kind == Op::kAdvanceStatus ? GenActorRef() : GenMailboxRef();
+  switch (op.kind) {
+    case Op::kAdvanceStatus:
+      op.a = GenActorRef();
+      break;
+    case Op::kRetractMessage:
+      op.a = GenRetractorRef();
+      break;
+    case Op::kEnsureMailbox:
+      op.a = GenEnsureRef();
+      break;
+    default:
+      op.a = GenMailboxRef();
+      break;
+  }
   op.b = GenOtherRef(op.a);
-  op.key = *rc::gen::inRange(0, 8);
+  op.key = op.kind == Op::kEnsureMailbox ? GenSecretRef() : *rc::gen::inRange(0, 8);
   op.value = *rc::gen::inRange(0, 7);
   op.blob = *rc::gen::inRange(0, 7);
   op.id = *rc::gen::inRange(0, kIdPool);
+  // Retractions mostly name a live message; otherwise the id pool gives
+  // unknown and removed ids (and live ones by chance).
+  op.live_id = op.kind == Op::kRetractMessage &&
+               *rc::gen::weightedOneOf<bool>({{3, rc::gen::just(true)}, {2, rc::gen::just(false)}});
   op.version = GenVersion();
   op.status =
       *rc::gen::weightedOneOf<int>({{1, rc::gen::element(0, 4)}, {10, rc::gen::inRange(1, 4)}});

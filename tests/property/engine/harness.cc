@@ -3,6 +3,7 @@
 // depend on gtest or rapidcheck.
 #include "tests/property/engine/harness.h"
 
+#include <algorithm>
 #include <random>
 #include <set>
 
@@ -67,10 +68,28 @@ const std::vector<std::string>& BlobPool() {
   return kPool;
 }
 
+const std::vector<std::string>& SecretPool() {
+  static const std::vector<std::string> kPool = {"", "s1", "s2", std::string(256, 'k'),
+                                                 std::string(257, 'k')};
+  return kPool;
+}
+
 std::string ShowOp(const Op& op) {
-  static const char* const kNames[] = {
-      "CreateMailbox", "DeleteMailbox", "Connect",     "Disconnect",    "RegisterPush",
-      "PutEntry",      "DeleteEntry",   "PostMessage", "AdvanceStatus", "RequestConnection"};
+  static const char* const kNames[] = {"CreateMailbox",     "DeleteMailbox", "Connect",
+                                       "Disconnect",        "RegisterPush",  "PutEntry",
+                                       "DeleteEntry",       "PostMessage",   "AdvanceStatus",
+                                       "RequestConnection", "EnsureMailbox", "RetractMessage"};
+  const std::string id = "id=" + std::to_string(op.id) + (op.live_id ? " (live pick)" : "");
+  switch (op.kind) {
+    case Op::kEnsureMailbox:
+      return std::string(kNames[op.kind]) + "(a=" + std::to_string(op.a) +
+             (op.a < 0 ? " (fresh " + std::to_string((-op.a - 1) % kFreshKeys) + ")" : "") +
+             " secret=" + ShowSecret(Pick(SecretPool(), op.key)) + ")";
+    case Op::kRetractMessage:
+      return std::string(kNames[op.kind]) + "(a=" + std::to_string(op.a) + " " + id + ")";
+    default:
+      break;
+  }
   return std::string(kNames[op.kind]) + "(a=" + std::to_string(op.a) +
          " b=" + std::to_string(op.b) + " key=" + std::to_string(op.key) +
          " value=" + std::to_string(op.value) + " blob=" + std::to_string(op.blob) +
@@ -120,11 +139,35 @@ MailboxKey Harness::Mailbox(int ref) const {
   return created_[static_cast<size_t>(ref) % created_.size()].mkey;
 }
 
-MailboxKey Harness::Actor(int ref, int id) const {
+MailboxKey Harness::Actor(int ref, int id) const { return ActorOf(ref, Id(id)); }
+
+MailboxKey Harness::ActorOf(int ref, const MessageId& id) const {
   if (ref != kRecipientRef && ref != kSenderRef) return Mailbox(ref);
-  auto parties = model_.PartiesOf(Id(id));
+  auto parties = model_.PartiesOf(id);
   if (!parties) return Mailbox(-1);
   return ref == kRecipientRef ? parties->second : parties->first;
+}
+
+MailboxKey Harness::Target(const Op& op, const MessageId& id) const {
+  if (op.kind != Op::kEnsureMailbox) return ActorOf(op.a, id);
+  // Never the stranger's key: it must stay one no store has issued.
+  if (op.a >= 0 && !created_.empty()) return Mailbox(op.a);
+  return FreshKey((op.a < 0 ? -(op.a + 1) : op.a) % kFreshKeys);
+}
+
+MailboxKey Harness::FreshKey(int k) {
+  MailboxKey key;
+  key.bytes.fill(0xc0);
+  key.bytes[15] = static_cast<uint8_t>(k);
+  return key;
+}
+
+MessageId Harness::IdOf(const Op& op) const {
+  if (op.live_id) {
+    const std::vector<MessageId> live = model_.LiveMessageIds();
+    if (!live.empty()) return live[static_cast<size_t>(op.id) % live.size()];
+  }
+  return Id(op.id);
 }
 
 MessageId Harness::Id(int ref) {
@@ -151,9 +194,13 @@ PostRequest MakePost(const Harness& h, const Op& op) {
 
 std::string Harness::Apply(const Op& op) {
   if (!db_) return open_error_;
+  // The DB has no call of its own for the relays' ops: a single write of one
+  // is a batch of one.
+  if (op.kind == Op::kEnsureMailbox || op.kind == Op::kRetractMessage) return ApplyBatch({op});
   const uint64_t now = *clock_;
   const std::string what = ShowOp(op);
-  const MailboxKey a = Actor(op.a, op.id);
+  const MessageId id = IdOf(op);
+  const MailboxKey a = Target(op, id);
   const MailboxKey b = Mailbox(op.b);
   const std::string& key = Pick(EntryKeyPool(), op.key);
   switch (op.kind) {
@@ -163,6 +210,7 @@ std::string Harness::Apply(const Op& op) {
       if (got->secret.empty()) return what + ": empty secret";
       model_.CreateMailbox(*got, now);
       created_.push_back(*got);
+      secrets_[got->mkey] = got->secret;
       return "";
     }
     case Op::kDeleteMailbox:
@@ -191,11 +239,13 @@ std::string Harness::Apply(const Op& op) {
     }
     case Op::kAdvanceStatus: {
       const auto status = static_cast<MessageStatus>(op.status);
-      return Diff(what, db_->AdvanceStatus(a, Id(op.id), status),
-                  model_.AdvanceStatus(a, Id(op.id), status));
+      return Diff(what, db_->AdvanceStatus(a, id, status), model_.AdvanceStatus(a, id, status));
     }
     case Op::kRequestConnection:
       return Diff(what, db_->RequestConnection(a, b), model_.RequestConnection(a, b));
+    case Op::kEnsureMailbox:
+    case Op::kRetractMessage:
+      break;  // above
   }
   return what + ": unknown op";
 }
@@ -206,14 +256,17 @@ std::string Harness::ApplyBatch(const std::vector<Op>& ops) {
   WriteBatch batch;
   // Refs are resolved once, against the state before the batch, as the
   // engine's ops must be built before any of them runs.
+  std::vector<MessageId> ids;
   std::vector<std::pair<MailboxKey, MailboxKey>> resolved;
   std::vector<PostRequest> posts;
   for (const Op& op : ops) {
-    resolved.emplace_back(Actor(op.a, op.id), Mailbox(op.b));
+    ids.push_back(IdOf(op));
+    resolved.emplace_back(Target(op, ids.back()), Mailbox(op.b));
     posts.push_back(MakePost(*this, op));
   }
   for (size_t i = 0; i < ops.size(); ++i) {
     const Op& op = ops[i];
+    const MessageId& id = ids[i];
     const auto& [a, b] = resolved[i];
     const std::string& key = Pick(EntryKeyPool(), op.key);
     switch (op.kind) {
@@ -242,10 +295,16 @@ std::string Harness::ApplyBatch(const std::vector<Op>& ops) {
         (void)batch.PostMessage(posts[i]);
         break;
       case Op::kAdvanceStatus:
-        (void)batch.AdvanceStatus(a, Id(op.id), static_cast<MessageStatus>(op.status));
+        (void)batch.AdvanceStatus(a, id, static_cast<MessageStatus>(op.status));
         break;
       case Op::kRequestConnection:
         (void)batch.RequestConnection(a, b);
+        break;
+      case Op::kEnsureMailbox:
+        (void)batch.EnsureMailbox(a, Pick(SecretPool(), op.key));
+        break;
+      case Op::kRetractMessage:
+        (void)batch.RetractMessage(a, id);
         break;
     }
   }
@@ -260,6 +319,7 @@ std::string Harness::ApplyBatch(const std::vector<Op>& ops) {
     const Op& op = ops[i];
     const OpResult& r = batch.results()[i];
     const std::string what = "batch op " + std::to_string(i) + " " + ShowOp(op);
+    const MessageId& id = ids[i];
     const auto& [a, b] = resolved[i];
     const std::string& key = Pick(EntryKeyPool(), op.key);
     switch (op.kind) {
@@ -267,6 +327,7 @@ std::string Harness::ApplyBatch(const std::vector<Op>& ops) {
         if (!r.status.ok() || !r.credentials) return what + ": " + Show(r.status);
         model_.CreateMailbox(*r.credentials, now);
         created_now.push_back(*r.credentials);
+        secrets_[r.credentials->mkey] = r.credentials->secret;
         break;
       case Op::kDeleteMailbox:
         out = Diff(what, r.status, model_.DeleteMailbox(a, now));
@@ -297,10 +358,16 @@ std::string Harness::ApplyBatch(const std::vector<Op>& ops) {
       }
       case Op::kAdvanceStatus:
         out = Diff(what, FromOp(r, r.message_status),
-                   model_.AdvanceStatus(a, Id(op.id), static_cast<MessageStatus>(op.status)));
+                   model_.AdvanceStatus(a, id, static_cast<MessageStatus>(op.status)));
         break;
       case Op::kRequestConnection:
         out = Diff(what, FromOp(r, r.connection), model_.RequestConnection(a, b));
+        break;
+      case Op::kEnsureMailbox:
+        out = EnsureResult(what, a, Pick(SecretPool(), op.key), r, now, &created_now);
+        break;
+      case Op::kRetractMessage:
+        out = Diff(what, r.status, model_.RetractMessage(a, id, now));
         break;
     }
   }
@@ -311,6 +378,33 @@ std::string Harness::ApplyBatch(const std::vector<Op>& ops) {
     return "changed_mailboxes:\n  engine: " + Show(batch.changed_mailboxes()) +
            "\n  model:  " + Show(want);
   }
+  return "";
+}
+
+std::string Harness::EnsureResult(const std::string& what, const MailboxKey& mkey,
+                                  const std::string& secret, const OpResult& r, uint64_t now,
+                                  std::vector<MailboxCredentials>* added) {
+  const bool existed = model_.GetMailbox(mkey).ok();
+  const Result<MailboxCredentials> model = model_.EnsureMailbox(mkey, secret, now);
+  std::string d = Diff(what, r.status, model.status());
+  if (!d.empty() || !model.ok()) return d;
+  // The credentials name the mailbox and echo a given secret; a new mailbox
+  // made without one may come back with a random secret (not checked).
+  if (!r.credentials || r.credentials->mkey != mkey ||
+      (!secret.empty() && r.credentials->secret != secret)) {
+    return what + ": credentials:\n  engine: " +
+           (r.credentials ? Show(*r.credentials) : std::string("none")) +
+           "\n  model:  " + Show(*model);
+  }
+  if (!secret.empty()) {
+    secrets_[mkey] = secret;
+  } else if (!existed) {
+    secrets_[mkey] = "";  // none anyone can use
+  }
+  auto known = [&](const std::vector<MailboxCredentials>& v) {
+    return std::any_of(v.begin(), v.end(), [&](const auto& c) { return c.mkey == mkey; });
+  };
+  if (!known(created_) && !known(*added)) added->push_back(MailboxCredentials{mkey, secret});
   return "";
 }
 
@@ -358,10 +452,24 @@ std::string Harness::Authenticate(int mbox, bool right_secret) const {
   const MailboxKey m = Mailbox(mbox);
   std::string secret = "not-the-secret";
   if (right_secret && mbox >= 0 && !created_.empty()) {
-    secret = created_[static_cast<size_t>(mbox) % created_.size()].secret;
+    auto it = secrets_.find(m);
+    secret = it == secrets_.end() ? std::string() : it->second;
   }
-  return Diff("Authenticate(" + Show(m) + ")", db_->Authenticate(m, secret),
-              model_.Authenticate(m, secret));
+  return Diff("Authenticate(" + Show(m) + ", " + ShowSecret(secret) + ")",
+              db_->Authenticate(m, secret), model_.Authenticate(m, secret));
+}
+
+std::string Harness::AuthenticateWith(int mbox, int secret) const {
+  if (!db_) return open_error_;
+  const MailboxKey m = Mailbox(mbox);
+  std::string s = "not-the-secret";
+  if (secret >= 0) {
+    s = Pick(SecretPool(), secret);
+  } else if (mbox >= 0 && !created_.empty()) {
+    s = created_[static_cast<size_t>(mbox) % created_.size()].secret;
+  }
+  return Diff("Authenticate(" + Show(m) + ", " + ShowSecret(s) + ")", db_->Authenticate(m, s),
+              model_.Authenticate(m, s));
 }
 
 std::string Harness::GetMessage(int actor, int id) const {
@@ -453,6 +561,12 @@ std::string Harness::CheckFeeds() const {
     }
     if (!d.empty()) return d;
   }
+  // A fresh key is compared before it is made too (it must be 404 until then).
+  for (int k = 0; k < kFreshKeys; ++k) {
+    const MailboxKey m = FreshKey(k);
+    std::string d = Diff("GetMailbox(" + Show(m) + ")", db_->GetMailbox(m), model_.GetMailbox(m));
+    if (!d.empty()) return d;
+  }
   return "";
 }
 
@@ -468,6 +582,9 @@ std::string Harness::CheckAll() const {
     const MailboxKey m = Mailbox(i);
     d = Diff("GetPush(" + Show(m) + ")", db_->GetPush(m), model_.GetPush(m));
     if (d.empty()) d = Authenticate(i, true);
+    for (int s = -1; s < static_cast<int>(SecretPool().size()) && d.empty(); ++s) {
+      d = AuthenticateWith(i, s);
+    }
     if (d.empty()) d = Connections(i, -1, 1000);
     if (d.empty()) d = ListEntries(i, 0, -1, 1000);
     for (int k = 0; k < static_cast<int>(EntryKeyPool().size()) && d.empty(); ++k) {

@@ -8,7 +8,8 @@
 // them: mailbox ref r is the (r mod n)-th mailbox ever created (deleted ones
 // included, to reach the 404 paths); -1, or any ref before the first mailbox
 // exists, is a key no store has ever issued; -2 and -3 name the recipient and
-// the sender of the op's message id.
+// the sender of the op's message id. EnsureMailbox, which makes a mailbox with
+// a key the caller chooses, reads its ref differently (see Op::a).
 // Not thread-safe.
 #ifndef POSTBOX_TESTS_PROPERTY_ENGINE_HARNESS_H_
 #define POSTBOX_TESTS_PROPERTY_ENGINE_HARNESS_H_
@@ -16,6 +17,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,7 +54,13 @@ const std::vector<std::string>& TopicPool();
 const std::vector<std::string>& MetaPool();
 const std::vector<std::string>& TokenPool();
 const std::vector<std::string>& BlobPool();
+// EnsureMailbox's secrets: "" (keep it, or a mailbox nobody can log in as),
+// two short ones, and the longest allowed (256 bytes) and one byte over.
+const std::vector<std::string>& SecretPool();
 inline constexpr int kIdPool = 6;
+// Keys EnsureMailbox may create that no mailbox has before it does; once
+// made, such a mailbox joins the refs like one from CreateMailbox.
+inline constexpr int kFreshKeys = 3;
 // Mailbox refs with a meaning of their own (see Harness::Actor).
 inline constexpr int kRecipientRef = -2;
 inline constexpr int kSenderRef = -3;
@@ -71,14 +79,22 @@ struct Op {
     kPostMessage,
     kAdvanceStatus,
     kRequestConnection,
+    kEnsureMailbox,   // through a WriteBatch, also as a single op
+    kRetractMessage,  // through a WriteBatch, also as a single op
   };
   Kind kind = kCreateMailbox;
-  int a = 0;      // the mailbox acted on, the sender, or the actor
+  // The mailbox acted on, the sender, or the actor. For kEnsureMailbox a ref
+  // r >= 0 names a mailbox ever created (a deleted one is made again) and
+  // r < 0 the fresh key (-r - 1) mod kFreshKeys, never the stranger's key.
+  int a = 0;
   int b = 0;      // the other mailbox (connections, recipient)
-  int key = 0;    // entry key / topic / push token ref
+  int key = 0;    // entry key / topic / push token / secret ref
   int value = 0;  // value / meta ref
   int blob = 0;   // blob ref
   int id = 0;     // message id ref
+  // The id ref names the (id mod n)-th of the n live messages (in id order)
+  // when there are any, so ops on messages reach live ids often.
+  bool live_id = false;
   uint64_t version = 0;
   int status = 1;  // raw status (0 and 4 are invalid on purpose)
   int platform = 0;
@@ -108,7 +124,12 @@ class Harness {
   std::string Reopen();
 
   // ---- Reads ----
+  // With the mailbox's current secret as the harness last set it (a mailbox
+  // made without one has none: "" is tried), or with a wrong one.
   std::string Authenticate(int mbox, bool right_secret) const;
+  // With SecretPool()[secret] (mod its size), or with the secret CreateMailbox
+  // gave the mailbox when `secret` < 0 (rotated away by EnsureMailbox, maybe).
+  std::string AuthenticateWith(int mbox, int secret) const;
   std::string GetMessage(int actor, int id) const;
   std::string ReadBlob(int actor, int id, uint64_t offset, uint64_t length) const;
   std::string GetEntry(int mbox, int key) const;
@@ -118,7 +139,7 @@ class Harness {
   std::string Changes(int mbox, uint64_t since_hint, size_t limit) const;
   std::string ListMailboxes(int start_after, size_t limit) const;
   std::string Connections(int mbox, int start_after, size_t limit) const;
-  // Every observable of every mailbox, id and pool key, and the stats.
+  // Every observable of every mailbox, id, pool key and secret, and the stats.
   std::string CheckAll() const;
   // Changes(0, 0) and GetMailbox of every mailbox: the cheap per-step check.
   std::string CheckFeeds() const;
@@ -132,8 +153,22 @@ class Harness {
   // past the 403/404 checks often.
   MailboxKey Actor(int ref, int id) const;
   static MessageId Id(int ref);
+  // The key of fresh ref k (see kFreshKeys).
+  static MailboxKey FreshKey(int k);
 
  private:
+  // The message id an op names (Op::live_id), against the model's state now.
+  MessageId IdOf(const Op& op) const;
+  // Actor(ref, ...) for an id already resolved.
+  MailboxKey ActorOf(int ref, const MessageId& id) const;
+  // The mailbox an op acts on: Op::a resolved as its kind reads it.
+  MailboxKey Target(const Op& op, const MessageId& id) const;
+  // Checks an EnsureMailbox result against the model's; on success records
+  // the mailbox (a new one joins `added`) and its secret.
+  std::string EnsureResult(const std::string& what, const MailboxKey& mkey,
+                           const std::string& secret, const OpResult& r, uint64_t now,
+                           std::vector<MailboxCredentials>* added);
+
   Options options_;
   std::shared_ptr<std::atomic<uint64_t>> clock_;
   std::filesystem::path dir_;
@@ -141,6 +176,9 @@ class Harness {
   std::string open_error_;
   Model model_;
   std::vector<MailboxCredentials> created_;  // every mailbox ever created, in order
+  // The secret each mailbox was last given (by CreateMailbox or EnsureMailbox),
+  // "" for one made without a usable secret.
+  std::map<MailboxKey, std::string> secrets_;
 };
 
 }  // namespace postbox::model

@@ -43,9 +43,29 @@ void Model::CreateMailbox(const MailboxCredentials& credentials, uint64_t now_ms
   m.secret = credentials.secret;
 }
 
+Result<MailboxCredentials> Model::EnsureMailbox(const MailboxKey& mkey, std::string_view secret,
+                                                uint64_t now_ms) {
+  // Form first (docs/engine.md "Errors and their order"); "" is no secret,
+  // not a short one.
+  if (secret.size() > 256) return Status::InvalidArgument("secret over 256 bytes");
+  Mailbox* m = Find(mkey);
+  if (m == nullptr) {
+    // A new mailbox, or a deleted one made again: it has declined nothing,
+    // and the requests others sent its key meanwhile stand (docs/engine.md
+    // "Connections: consent"), so they are incoming (asking back connects).
+    m = &mailboxes_[mkey];
+    m->info.mkey = mkey;
+    m->info.created_ms = now_ms;
+  }
+  if (!secret.empty()) m->secret = std::string(secret);
+  return MailboxCredentials{mkey, std::string(secret)};
+}
+
 Status Model::Authenticate(const MailboxKey& mkey, std::string_view secret) const {
   const Mailbox* m = Find(mkey);
-  if (m == nullptr || m->secret != secret) return Status::Unauthenticated("no");
+  if (m == nullptr || !m->secret || *m->secret != secret) {
+    return Status::Unauthenticated("no");
+  }
   return Status();
 }
 
@@ -329,33 +349,36 @@ Result<MessageInfo> Model::PostMessage(const PostRequest& r, uint64_t now_ms) {
 }
 
 Result<const Model::Message*> Model::RequireMessage(const MailboxKey& actor, const MessageId& id,
-                                                    bool recipient_only) const {
+                                                    Party party) const {
   if (Find(actor) == nullptr) return Status::NotFound("no mailbox");
+  // "Party" narrows to one side for AdvanceStatus (the recipient) and
+  // RetractMessage (the sender), for a live and a superseded id alike: the
+  // other side never had the right to the op.
+  auto may = [&](const MailboxKey& from, const MailboxKey& to) {
+    return (party != Party::kSender && actor == to) ||
+           (party != Party::kRecipient && actor == from);
+  };
   if (auto it = messages_.find(id); it != messages_.end()) {
     const MessageInfo& m = it->second.info;
-    if (actor == m.to || (!recipient_only && actor == m.from)) return &it->second;
+    if (may(m.from, m.to)) return &it->second;
     return Status::PermissionDenied("not a party");
   }
   if (auto it = gone_.find(id); it != gone_.end()) {
-    // "Party" narrows to the recipient for AdvanceStatus here too, as for a
-    // live id: the sender never had the right to advance it.
-    if (actor == it->second.to || (!recipient_only && actor == it->second.from)) {
-      return Status::Gone("superseded");
-    }
+    if (may(it->second.from, it->second.to)) return Status::Gone("superseded");
     return Status::PermissionDenied("not a party");
   }
   return Status::NotFound("no message");
 }
 
 Result<MessageInfo> Model::GetMessage(const MailboxKey& actor, const MessageId& id) const {
-  auto m = RequireMessage(actor, id, false);
+  auto m = RequireMessage(actor, id, Party::kEither);
   if (!m.ok()) return m.error();
   return (*m)->info;
 }
 
 Result<std::string> Model::ReadBlob(const MailboxKey& actor, const MessageId& id, uint64_t offset,
                                     uint64_t length) const {
-  auto m = RequireMessage(actor, id, false);
+  auto m = RequireMessage(actor, id, Party::kEither);
   if (!m.ok()) return m.error();
   const std::string& bytes = (*m)->bytes;
   if (offset > bytes.size()) return Status::InvalidArgument("offset past the end");
@@ -365,7 +388,7 @@ Result<std::string> Model::ReadBlob(const MailboxKey& actor, const MessageId& id
 Result<MessageStatus> Model::AdvanceStatus(const MailboxKey& actor, const MessageId& id,
                                            MessageStatus status) {
   if (!ValidStatus(status)) return Status::InvalidArgument("bad status");
-  auto found = RequireMessage(actor, id, true);
+  auto found = RequireMessage(actor, id, Party::kRecipient);
   if (!found.ok()) return found.error();
   Message& m = messages_.at(id);
   const MessageStatus merged = MergeStatus(m.info.status, status);
@@ -377,6 +400,13 @@ Result<MessageStatus> Model::AdvanceStatus(const MailboxKey& actor, const Messag
   return merged;
 }
 
+Status Model::RetractMessage(const MailboxKey& sender, const MessageId& id, uint64_t now_ms) {
+  auto found = RequireMessage(sender, id, Party::kSender);
+  if (!found.ok()) return found.error();
+  RemoveMessage(id, now_ms, nullptr);
+  return Status();
+}
+
 void Model::RemoveMessage(const MessageId& id, uint64_t now_ms, const MailboxKey* skip) {
   const MessageInfo info = messages_.at(id).info;
   messages_.erase(id);
@@ -386,6 +416,12 @@ void Model::RemoveMessage(const MessageId& id, uint64_t now_ms, const MailboxKey
   const ItemKey item{false, std::string(id.AsBytes())};
   if (skip == nullptr || *skip != info.to) Bump(*Find(info.to), item, true, now_ms);
   if (skip == nullptr || *skip != info.from) Bump(*Find(info.from), item, true, now_ms);
+}
+
+std::vector<MessageId> Model::LiveMessageIds() const {
+  std::vector<MessageId> out;
+  for (const auto& [id, m] : messages_) out.push_back(id);
+  return out;
 }
 
 std::optional<std::pair<MailboxKey, MailboxKey>> Model::PartiesOf(const MessageId& id) const {

@@ -39,6 +39,14 @@ class Model {
   // ---- Mailboxes ----
   // Records a mailbox the engine created at `now_ms` with these credentials.
   void CreateMailbox(const MailboxCredentials& credentials, uint64_t now_ms);
+  // WriteBatch::EnsureMailbox (for relays): 400 for a secret over 256 bytes;
+  // else makes `mkey` exist, created at `now_ms` if it did not, with `secret`
+  // as its secret, or with none anyone can use if `secret` is empty; an
+  // existing mailbox keeps all it has and takes `secret` unless it is empty.
+  // The credentials hold `mkey` and `secret` (the engine may add a random
+  // secret for a new mailbox made without one; the model knows none).
+  Result<MailboxCredentials> EnsureMailbox(const MailboxKey& mkey, std::string_view secret,
+                                           uint64_t now_ms);
   Status Authenticate(const MailboxKey& mkey, std::string_view secret) const;
   Status DeleteMailbox(const MailboxKey& mkey, uint64_t now_ms);
   Result<MailboxInfo> GetMailbox(const MailboxKey& mkey) const;
@@ -75,6 +83,12 @@ class Model {
                                uint64_t length) const;
   Result<MessageStatus> AdvanceStatus(const MailboxKey& actor, const MessageId& id,
                                       MessageStatus status);
+  // WriteBatch::RetractMessage (for relays): the sender removes a live message
+  // as a supersession does. The errors of AdvanceStatus with "party" meaning
+  // the sender only: 404 for an unknown actor, 403 for anyone else (for a
+  // live and a removed id alike), 410 for the sender of a removed id, 404 for
+  // an unknown id.
+  Status RetractMessage(const MailboxKey& sender, const MessageId& id, uint64_t now_ms);
 
   // ---- Feed ----
   Result<InfoPacket> Changes(const MailboxKey& mkey, uint64_t since, size_t limit) const;
@@ -89,6 +103,8 @@ class Model {
   void ClearChanged() { changed_.clear(); }
   // Live messages, live or tombstoned entries, and feed records, as in StoreStats.
   uint64_t LiveMessageCount() const { return messages_.size(); }
+  // The live messages' ids, in id order.
+  std::vector<MessageId> LiveMessageIds() const;
   uint64_t EntryCount() const;
   uint64_t FeedRecordCount() const;
   // Every id the model has ever seen (live, gone or purged), for full checks.
@@ -116,8 +132,8 @@ class Model {
     uint64_t deleted_ms = 0;  // when the tombstone was written
   };
   struct Mailbox {
-    MailboxInfo info;  // seq and purged_seq live here
-    std::string secret;
+    MailboxInfo info;                   // seq and purged_seq live here
+    std::optional<std::string> secret;  // none: nobody can log in as this mailbox
     std::set<MailboxKey> connections;
     std::set<MailboxKey> requested;  // asked to connect, not (yet) connected; may not exist
     std::set<MailboxKey> declined;   // whose request this mailbox declined (hidden from it)
@@ -141,9 +157,11 @@ class Model {
   Result<EntryPutResult> MergeInto(const MailboxKey& mkey, std::string_view key,
                                    std::string_view value, uint64_t version, bool deleted,
                                    uint64_t now_ms);
+  // Who may act on a message: either party, its recipient, or its sender.
+  enum class Party { kEither, kRecipient, kSender };
   // The live message `actor` may touch, or the error docs/engine.md gives.
   Result<const Message*> RequireMessage(const MailboxKey& actor, const MessageId& id,
-                                        bool recipient_only) const;
+                                        Party party) const;
   // Moves `item` of `mailbox`'s feed to the next seq.
   void Bump(Mailbox& mailbox, const ItemKey& item, bool tombstone, uint64_t now_ms);
   // Deletes a live message like a supersession: gone record, slot, tombstones

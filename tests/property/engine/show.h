@@ -30,6 +30,13 @@ inline std::string Quote(std::string_view s) {
   return out + "\"";
 }
 
+// A secret as it is up to 16 bytes, longer ones by their length and first bytes
+// (EnsureMailbox's pool straddles the 256-byte limit).
+inline std::string ShowSecret(std::string_view s) {
+  if (s.size() <= 16) return Quote(s);
+  return Quote(s.substr(0, 4)) + "..(" + std::to_string(s.size()) + " bytes)";
+}
+
 // Keys and ids are random; their first 8 hex digits are enough to tell them apart.
 template <typename Tag>
 std::string Show(const Id16<Tag>& id) {
@@ -49,6 +56,9 @@ inline std::string Show(const MailboxInfo& m) {
          " purged=" + Show(m.purged_seq) +
          " platform=" + std::to_string(static_cast<int>(m.platform)) +
          " token=" + Quote(m.push_token) + "}";
+}
+inline std::string Show(const MailboxCredentials& c) {
+  return "{mkey=" + Show(c.mkey) + " secret=" + ShowSecret(c.secret) + "}";
 }
 inline std::string Show(const PushRegistration& p) {
   return "{platform=" + std::to_string(static_cast<int>(p.platform)) + " token=" + Quote(p.token) +
@@ -82,9 +92,10 @@ std::string Show(const std::vector<T>& v) {
   return out + "]";
 }
 inline std::string Show(const InfoPacket& p) {
-  return "{cursor=" + Show(p.cursor) + " since=" + Show(p.since) + " reset=" + Show(p.reset) + " more=" + Show(p.more) +
-         "\n   incoming=" + Show(p.incoming) + "\n   outgoing=" + Show(p.outgoing) +
-         "\n   entries=" + Show(p.entries) + "\n   tombstones=" + Show(p.tombstones) + "}";
+  return "{cursor=" + Show(p.cursor) + " since=" + Show(p.since) + " reset=" + Show(p.reset) +
+         " more=" + Show(p.more) + "\n   incoming=" + Show(p.incoming) +
+         "\n   outgoing=" + Show(p.outgoing) + "\n   entries=" + Show(p.entries) +
+         "\n   tombstones=" + Show(p.tombstones) + "}";
 }
 
 template <typename T>
