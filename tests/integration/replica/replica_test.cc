@@ -185,6 +185,25 @@ TEST_F(ReplicaTest, AnOfflineStatusRaiseSurvivesARestartAndReachesTheSender) {
   EXPECT_EQ((*sent)[0].info.status, MessageStatus::kViewed);
 }
 
+TEST_F(ReplicaTest, APostWritesOverTheBlobFileACrashLeftWithoutItsItem) {
+  auto a = NewMailbox(), b = NewMailbox();
+  ASSERT_TRUE(db_->Connect(a.mkey, b.mkey).ok());
+  auto ra = Open(OptionsFor(a, "a"));
+  ExpectSynced(ra.get());
+  // A crash between writing the outbox copy and storing its item leaves the
+  // file alone; the same id posted again (a relay forwarding after a restart)
+  // must not be refused as in use.
+  const MessageId id = MessageId::Random();
+  std::filesystem::create_directories(apps_.path() / "a" / "outbox");
+  std::ofstream(apps_.path() / "a" / "outbox" / (id.ToHex() + ".blob")) << "half a blob";
+  auto posted = ra->Post(b.mkey, "the whole blob", "video", "", id);
+  ASSERT_TRUE(posted.ok()) << posted.status().ToString();
+  ExpectSynced(ra.get());
+  EXPECT_EQ(*db_->ReadBlob(b.mkey, id), "the whole blob");
+  EXPECT_EQ(ra->Post(b.mkey, "again", "video", "", id).status().code(), Code::kConflict)
+      << "an id the replica holds is in use";
+}
+
 TEST_F(ReplicaTest, APostToAMailboxNotConnectedFailsAndIsRolledBack) {
   auto a = NewMailbox(), c = NewMailbox();
   Reports reports;

@@ -84,7 +84,10 @@ class Relay::Impl {
         const OutboxItem& item = out.item;
         if (item.kind != OutboxKind::kPost) {
           // Not sent again (Box::sent_*); the relay's store keeps its state
-          // until a newer write wins on either side.
+          // until a newer write wins on either side. A raise of a message
+          // upstream replaced meanwhile (410) is no one's error: the removal
+          // comes down as any other.
+          if (item.kind == OutboxKind::kStatus && out.status.Is(Code::kGone)) return;
           const std::string what =
               item.kind == OutboxKind::kStatus
                   ? "the status raise of " + item.message.ToHex()
@@ -198,8 +201,10 @@ class Relay::Impl {
     uint64_t local_cursor = 0;
     std::map<std::string, EntryState> local_entries;  // the relay store's, from its feed
     std::set<MessageId> forwarded;                    // posted upstream by this relay
-    std::set<MessageId> awaiting;                     // blobs being fetched from upstream
-    std::set<MessageId> gone_up;                      // removed upstream, to remove here
+    // Looked at again every round: blobs being fetched from upstream, posts
+    // that could not be forwarded yet.
+    std::set<MessageId> awaiting;
+    std::set<MessageId> gone_up;  // removed upstream, to remove here
   };
 
   // The status and entry writes of one pass, made together at its end: one
@@ -469,14 +474,23 @@ class Relay::Impl {
     if (local.ok()) {
       // A post made at the relay that upstream does not know yet.
       if (local->from != m || b.forwarded.count(id)) return 0;
-      b.forwarded.insert(id);
+      // Not forwarded yet (a store error here or in the replica): looked at
+      // again in the next round, and the mailboxes do not agree meanwhile.
       auto bytes = db_->ReadBlob(m, id);
       if (!bytes.ok()) {
         Fail(bytes.status());
-        return 0;
+        b.awaiting.insert(id);
+        return 1;
       }
       auto posted = b.up->Post(local->to, std::move(*bytes), local->topic, local->meta, id);
-      if (!posted.ok()) return 0;  // Conflict: upstream has it already
+      if (!posted.ok() && !posted.status().Is(Code::kConflict)) {
+        Fail(posted.status());
+        b.awaiting.insert(id);
+        return 1;
+      }
+      b.awaiting.erase(id);
+      b.forwarded.insert(id);  // in the replica's outbox (Conflict: it was already)
+      if (!posted.ok()) return 0;
       std::lock_guard<std::mutex> lock(mu_);
       ++stats_.posted_upstream;
       return 1;

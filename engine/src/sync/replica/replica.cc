@@ -1048,9 +1048,10 @@ Result<MessageId> Replica::Post(const MailboxKey& to, std::string bytes, std::st
   item.digest = ComputeDigest128(bytes);
   item.owned = true;
   item.path = impl_->mirror_->folder() + "/outbox/" + item.message.ToHex() + ".blob";
-  if (std::filesystem::exists(item.path)) {
-    return Status::Conflict("message id " + item.message.ToHex() + " is in use");
-  }
+  // An id the mirror holds is in use; a file without its item is what a crash
+  // between writing it and storing the item left, and is written over.
+  POSTBOX_ASSIGN_OR_RETURN(auto held, impl_->mirror_->Message(item.message));
+  if (held) return Status::Conflict("message id " + item.message.ToHex() + " is in use");
   POSTBOX_RETURN_IF_ERROR(WriteDurably(item.path, bytes));
   const MessageId mid = item.message;
   const std::string path = item.path;
