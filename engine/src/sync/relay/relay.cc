@@ -36,7 +36,10 @@ class Relay::Impl {
     }
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
-    boxes_.clear();  // each replica stops before the relay's state goes
+    // Each replica stops (and runs its last callbacks, which write to its
+    // box) while every box is whole; only then do the boxes go.
+    for (auto& b : boxes_) b->up.reset();
+    boxes_.clear();
   }
 
   Status Init() {
@@ -248,7 +251,10 @@ class Relay::Impl {
       lock.unlock();
       std::vector<Writes> outs(todo.size());
       std::vector<uint64_t> acts(todo.size(), 0);
-      InParallel(todo.size(), [&](size_t i) { acts[i] = Pass(*todo[i], &outs[i]); });
+      // A round Sync asked for also compares every connection (a replica's
+      // news of them may still be on its way to the callback).
+      const bool thorough = requested != pass_done_;
+      InParallel(todo.size(), [&](size_t i) { acts[i] = Pass(*todo[i], thorough, &outs[i]); });
       uint64_t actions = WriteDown(todo, &outs);
       for (uint64_t a : acts) actions += a;
       lock.lock();
@@ -281,7 +287,8 @@ class Relay::Impl {
 
   // Makes `peer` a mailbox of the relay's store (without a usable secret) and
   // connects it with `mkey`, as upstream has them connected.
-  void EnsureConnected(const MailboxKey& mkey, const MailboxKey& peer) {
+  // 1 if it had to connect them (or failed to).
+  uint64_t EnsureConnected(const MailboxKey& mkey, const MailboxKey& peer) {
     bool known = false;
     {
       std::lock_guard<std::mutex> lock(known_mu_);
@@ -291,20 +298,21 @@ class Relay::Impl {
       WriteBatch batch;
       batch.EnsureMailbox(peer, "");
       if (Status s = db_->Write(&batch); !s.ok() || !batch.results()[0].status.ok()) {
-        return Fail(s.ok() ? batch.results()[0].status : s);
+        Fail(s.ok() ? batch.results()[0].status : s);
+        return 1;
       }
       std::lock_guard<std::mutex> lock(known_mu_);
       known_.insert(peer);
     }
     auto connected = db_->IsConnected(mkey, peer);
-    if (connected.ok() && !*connected) {
-      if (Status s = db_->Connect(mkey, peer); !s.ok()) Fail(s);
-    }
+    if (connected.ok() && *connected) return 0;
+    if (Status s = db_->Connect(mkey, peer); !s.ok()) Fail(s);
+    return 1;
   }
 
   // One pass over a mailbox; returns how many things it did or still waits
   // for (0: the two sides agree, as far as this pass saw).
-  uint64_t Pass(Box& b, Writes* out) {
+  uint64_t Pass(Box& b, bool thorough, Writes* out) {
     const MailboxKey& m = b.creds.mkey;
     std::set<MessageId> msgs;
     std::set<std::string> keys;
@@ -317,7 +325,7 @@ class Relay::Impl {
       b.removed_up.clear();
       keys.swap(b.dirty_keys);
       refused.swap(b.refused);
-      conns = b.conns_dirty || b.full;
+      conns = b.conns_dirty || b.full || thorough;
       full = b.full;
       b.conns_dirty = b.full = false;
     }
@@ -326,7 +334,7 @@ class Relay::Impl {
       auto list = b.up->Connections();
       if (list.ok()) {
         for (const auto& [peer, state] : *list) {
-          if (state == ConnectionState::kConnected) EnsureConnected(m, peer);
+          if (state == ConnectionState::kConnected) actions += EnsureConnected(m, peer);
         }
       }
     }
@@ -503,7 +511,7 @@ class Relay::Impl {
     }
     // Upstream has it and the relay does not: import it once its blob is here.
     const MailboxKey other = up->incoming ? up->info.from : up->info.to;
-    EnsureConnected(m, other);
+    (void)EnsureConnected(m, other);
     auto blob = b.up->Blob(id);
     if (!blob.ok() || blob->state != BlobState::kDownloaded) {
       if (!blob.ok()) (void)b.up->RequestBlob(id);

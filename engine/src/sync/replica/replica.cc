@@ -751,6 +751,12 @@ class Replica::Impl {
         polling_ = false;
         refresh_connections_ = true;
       }
+      // The protocol pushes no connection changes (a peer's consent, an
+      // operator's connect): they are listed again before each Sync round's
+      // poll and each periodic one.
+      if (!polling_ && (round_requested_ > round_issued_ || now >= next_poll_)) {
+        refresh_connections_ = true;
+      }
       // The connections first: a Sync round's poll is then issued after the
       // session's connections are known.
       if (refresh_connections_) {
