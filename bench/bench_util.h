@@ -4,6 +4,7 @@
 #ifndef POSTBOX_BENCH_BENCH_UTIL_H_
 #define POSTBOX_BENCH_BENCH_UTIL_H_
 
+#include <errno.h>
 #include <linux/magic.h>
 #include <lmdb.h>
 #include <stdlib.h>
@@ -20,6 +21,9 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "postbox/result.h"
+#include "postbox/status.h"
 
 namespace postbox::bench {
 
@@ -52,22 +56,51 @@ inline const std::string& BenchRoot() {
   return root;
 }
 
+// The Folders alive now, which Fail() removes too.
+inline std::vector<std::string>& LiveFolders() {
+  static std::vector<std::string> folders;
+  return folders;
+}
+
+// A set-up failure ends the run (numbers from a half-built fixture would
+// mislead): prints `what` after the program's name, removes the live Folders
+// and exits 1 without running destructors (they would close stores whose
+// folders are gone).
+[[noreturn]] inline void Fail(const std::string& what) {
+  std::fprintf(stderr, "%s: %s\n", program_invocation_short_name, what.c_str());
+  for (const std::string& dir : LiveFolders()) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  std::_Exit(1);
+}
+
+inline void Check(const Status& s, const char* what) {
+  if (!s.ok()) Fail(std::string(what) + ": " + s.ToString());
+}
+
+template <typename T>
+T Unwrap(Result<T> r, const char* what) {
+  if (!r.ok()) Fail(std::string(what) + ": " + r.error().ToString());
+  return std::move(r).value();
+}
+
 // A fresh folder under `root` (BenchRoot() by default), removed with its
-// contents when the object goes.
+// contents when the object goes (or by Fail()).
 class Folder {
  public:
   explicit Folder(std::string_view tag = "bench", const std::string& root = BenchRoot()) {
     std::string tmpl = root + "/postbox-" + std::string(tag) + "-XXXXXX";
     if (mkdtemp(tmpl.data()) == nullptr) {
-      std::fprintf(stderr, "cannot create a folder in %s: %s\n", root.c_str(),
-                   std::strerror(errno));
-      std::abort();
+      Fail("cannot create a folder in " + root + ": " + std::strerror(errno));
     }
     path_ = tmpl;
+    LiveFolders().push_back(path_);
   }
   ~Folder() {
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
+    std::erase(LiveFolders(), path_);
   }
   Folder(const Folder&) = delete;
   Folder& operator=(const Folder&) = delete;

@@ -87,52 +87,11 @@ const postbox::sync::RelayOptions kRelayDefaults{};
 
 // ---- Failures and folders ----
 
-std::vector<std::string>& LiveDirs() {
-  static std::vector<std::string> dirs;
-  return dirs;
-}
-
-// Setup failures end the run: numbers from a half-built fixture would mislead.
-[[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "relay_bench: %s\n", what.c_str());
-  for (const std::string& dir : LiveDirs()) {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-  std::_Exit(1);  // Not exit(): destructors would close stores whose folders are gone.
-}
-
-void Check(const postbox::Status& s, const char* what) {
-  if (!s.ok()) Fail(std::string(what) + ": " + s.ToString());
-}
-
-template <typename T>
-T Unwrap(postbox::Result<T> r, const char* what) {
-  if (!r.ok()) Fail(std::string(what) + ": " + r.error().ToString());
-  return std::move(r).value();
-}
-
+using postbox::bench::Check;
+using postbox::bench::Fail;
+using postbox::bench::Unwrap;
 // A fresh folder under BenchRoot() (never tmpfs), removed with its contents.
-class TempDir {
- public:
-  explicit TempDir(const std::string& tag) {
-    std::string tmpl = postbox::bench::BenchRoot() + "/postbox-bench-" + tag + "-XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) Fail("mkdtemp " + tmpl + ": " + std::strerror(errno));
-    path_ = tmpl;
-    LiveDirs().push_back(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-    std::erase(LiveDirs(), path_);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using TempDir = postbox::bench::Folder;
 
 double SecondsSince(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();

@@ -83,52 +83,14 @@ constexpr uint32_t kDepth = 64;
 
 // ---- Failures and folders ----
 
-std::vector<std::string>& LiveDirs() {
-  static std::vector<std::string> dirs;
-  return dirs;
-}
-
-// Setup failures end the run: numbers from a half-built fixture would mislead.
-[[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "replica_bench: %s\n", what.c_str());
-  for (const std::string& dir : LiveDirs()) {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-  std::_Exit(1);  // Not exit(): destructors would close stores whose folders are gone.
-}
+using postbox::bench::Fail;
+using postbox::bench::Unwrap;
+// A fresh folder under BenchRoot() (never tmpfs), removed with its contents.
+using TempDir = postbox::bench::Folder;
 
 void CheckMdb(int rc, const char* what) {
   if (rc != MDB_SUCCESS) Fail(std::string(what) + ": " + mdb_strerror(rc));
 }
-
-template <typename T>
-T Unwrap(postbox::Result<T> r, const char* what) {
-  if (!r.ok()) Fail(std::string(what) + ": " + r.error().ToString());
-  return std::move(r).value();
-}
-
-// A fresh folder under BenchRoot() (never tmpfs), removed with its contents.
-class TempDir {
- public:
-  explicit TempDir(const std::string& tag) {
-    std::string tmpl = postbox::bench::BenchRoot() + "/postbox-bench-" + tag + "-XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) Fail("mkdtemp " + tmpl + ": " + std::strerror(errno));
-    path_ = tmpl;
-    LiveDirs().push_back(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-    std::erase(LiveDirs(), path_);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // ---- Helpers ----
 

@@ -367,7 +367,8 @@ Result<MessageInfo> DB::PostMessage(const PostRequest& request) {
 
 Result<MessageInfo> DB::GetMessage(const MailboxKey& actor, const MessageId& id) const {
   return impl_->Read<MessageInfo>([&](Txn& t) -> Result<MessageInfo> {
-    POSTBOX_ASSIGN_OR_RETURN(auto msg, impl_->store().RequireMessage(t, actor, id, store::Store::Party::kEither));
+    POSTBOX_ASSIGN_OR_RETURN(
+        auto msg, impl_->store().RequireMessage(t, actor, id, store::Store::Party::kEither));
     return msg.ToInfo(id, 0);
   });
 }
@@ -439,7 +440,8 @@ Result<std::unique_ptr<BlobView>> DB::ViewBlob(const MailboxKey& actor, const Me
                                                uint64_t offset, uint64_t length) const {
   POSTBOX_ASSIGN_OR_RETURN(auto read, impl_->env().BeginRead());
   const store::Store& s = impl_->store();
-  POSTBOX_ASSIGN_OR_RETURN(auto msg, s.RequireMessage(read->txn(), actor, id, store::Store::Party::kEither));
+  POSTBOX_ASSIGN_OR_RETURN(auto msg,
+                           s.RequireMessage(read->txn(), actor, id, store::Store::Party::kEither));
   POSTBOX_ASSIGN_OR_RETURN(auto chunks,
                            s.PieceViews(read->txn(), id, msg.rec.length, offset, length, true));
   return std::unique_ptr<BlobView>(

@@ -217,7 +217,8 @@ Result<Message> Store::RequireMessage(Txn& t, const MailboxKey& actor, const Mes
   // An unknown (or deleted) actor is an unknown mailbox before it is a non-party.
   POSTBOX_RETURN_IF_ERROR(RequireMailbox(t, actor).status());
   const auto may = [&](const MailboxKey& from, const MailboxKey& to) {
-    return (party != Party::kSender && actor == to) || (party != Party::kRecipient && actor == from);
+    return (party != Party::kSender && actor == to) ||
+           (party != Party::kRecipient && actor == from);
   };
   const auto refused = [&] {
     switch (party) {
