@@ -53,6 +53,7 @@
 #include <vector>
 
 #include "bench/bench_util.h"
+#include "bench/summary_reporter.h"
 #include "postbox/db.h"
 #include "postbox/options.h"
 #include "postbox/sync/client.h"
@@ -658,20 +659,10 @@ BENCHMARK(BM_PushLatency_Relay)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 // ---- Summary ----
 
-// Forwards to the usual reporter and keeps each run, for the table main()
-// prints at the end.
-class SummaryReporter : public benchmark::BenchmarkReporter {
+// The usual reporter, and the table main() prints at the end.
+class SummaryReporter : public postbox::bench::SummaryReporterBase {
  public:
-  explicit SummaryReporter(std::unique_ptr<benchmark::BenchmarkReporter> inner)
-      : inner_(std::move(inner)) {}
-  bool ReportContext(const Context& context) override { return inner_->ReportContext(context); }
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& run : runs) {
-      if (run.run_type == Run::RT_Iteration) rows_.push_back(run);
-    }
-    inner_->ReportRuns(runs);
-  }
-  void Finalize() override { inner_->Finalize(); }
+  using SummaryReporterBase::SummaryReporterBase;
 
   void PrintSummary(std::FILE* out) const {
     std::fprintf(out,
@@ -679,7 +670,7 @@ class SummaryReporter : public benchmark::BenchmarkReporter {
                  "relay throughput / direct; median = from median iteration times)\n"
                  "%-30s %18s %18s %7s %7s %7s  %s\n",
                  "benchmark", "relay", "direct", "ratio", "median", "target", "verdict");
-    for (const Run& run : rows_) {
+    for (const Run& run : rows()) {
       std::string name = run.run_name.function_name;
       if (!run.run_name.args.empty()) name += "/" + run.run_name.args;
       if (run.error_occurred) {
@@ -721,10 +712,6 @@ class SummaryReporter : public benchmark::BenchmarkReporter {
       }
     }
   }
-
- private:
-  std::unique_ptr<benchmark::BenchmarkReporter> inner_;
-  std::vector<Run> rows_;
 };
 
 }  // namespace
