@@ -243,19 +243,19 @@ class Relay::Impl {
       const uint64_t requested = pass_requested_;
       const bool all = requested != pass_done_ || Clock::now() - last_full >= o_.scan_interval;
       if (all) last_full = Clock::now();
-      std::vector<Box*> todo;
+      std::vector<Box*> due;
       for (auto& b : boxes_) {
-        if (all || b->woken || !b->awaiting.empty()) todo.push_back(b.get());
+        if (all || b->woken || !b->awaiting.empty()) due.push_back(b.get());
         b->woken = false;
       }
       lock.unlock();
-      std::vector<Writes> outs(todo.size());
-      std::vector<uint64_t> acts(todo.size(), 0);
+      std::vector<Writes> outs(due.size());
+      std::vector<uint64_t> acts(due.size(), 0);
       // A round Sync asked for also compares every connection (a replica's
       // news of them may still be on its way to the callback).
       const bool thorough = requested != pass_done_;
-      InParallel(todo.size(), [&](size_t i) { acts[i] = Pass(*todo[i], thorough, &outs[i]); });
-      uint64_t actions = WriteDown(todo, &outs);
+      InParallel(due.size(), [&](size_t i) { acts[i] = Pass(*due[i], thorough, &outs[i]); });
+      uint64_t actions = WriteDown(due, &outs);
       for (uint64_t a : acts) actions += a;
       lock.lock();
       last_pass_actions_ = actions;
