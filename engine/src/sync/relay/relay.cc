@@ -135,6 +135,11 @@ class Relay::Impl {
 
   Status Sync(std::chrono::milliseconds timeout) {
     const auto deadline = Clock::now() + timeout;
+    // Agreement must be seen twice running: an outbox item can end between a
+    // replica's Sync and the count of pending items, with its outcome's
+    // callback (a refusal, say) not run yet; the next round's replica Sync
+    // runs it.
+    bool agreed = false;
     for (;;) {
       for (auto& b : boxes_) {
         const auto left =
@@ -153,6 +158,7 @@ class Relay::Impl {
         if (!pass_cv_.wait_until(lock, deadline, [&] { return stop_ || pass_done_ >= target; })) {
           break;
         }
+        bool agree = false;
         if (last_pass_actions_ == 0) {
           bool pending = false;
           for (auto& b : boxes_) {
@@ -163,10 +169,13 @@ class Relay::Impl {
             lock.unlock();
             size_t upstream = 0;
             for (auto& b : boxes_) upstream += b->up->state().pending;
-            if (upstream == 0) return Status::Ok();
+            agree = upstream == 0;
           }
         }
+        if (agree && agreed) return Status::Ok();
+        agreed = agree;
       }
+      if (agreed) continue;  // at once: the check, not a wait
       if (Clock::now() >= deadline) break;
       std::this_thread::sleep_for(o_.scan_interval);  // a blob download, say, takes a while
     }
