@@ -12,6 +12,7 @@ foreach(t postbox_sync postbox_client postbox_replica postbox_relay)
     set(POSTBOX_HAS_SYNC ON)
   endif()
 endforeach()
+list(APPEND POSTBOX_INSTALL_TARGETS ${POSTBOX_C_TARGETS})
 install(TARGETS ${POSTBOX_INSTALL_TARGETS}
         EXPORT postboxTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -1,0 +1,526 @@
+/*
+ * postbox.h — the C API of postbox, an embeddable storage-and-sync engine.
+ * This header is the manual: every function says what it does, what it
+ * returns on each notable error, and who owns what comes back.
+ *
+ * The C API wraps the C++ library (postbox/db.h, postbox/sync/{server,client,
+ * replica}.h). It is C99, and every symbol starts with pbx_ / PBX_.
+ *
+ * CONVENTIONS
+ *
+ * Return codes. Every call that can fail returns an int: PBX_OK (0), or one of
+ * the negative pbx_code values below, whose magnitude is the protocol's
+ * HTTP-like code (wire/PROTOCOL.md): -404 is "not found". Close functions
+ * and pbx_free never fail.
+ *
+ * Errors. Every call that can fail takes a last argument `pbx_error* err`,
+ * which may be NULL. On failure it is filled with the code, a message naming
+ * what was wrong, and `retryable`; on success it is left untouched. Nothing
+ * in it needs freeing.
+ *
+ * Handles. pbx_db, pbx_server, pbx_client and pbx_replica are opaque; each is
+ * made by one function and released by one (pbx_db_open / pbx_db_close, ...).
+ * A NULL handle or a NULL required argument gets PBX_E_INVALID_ARGUMENT and
+ * changes nothing. Using a handle after its close function is undefined
+ * behaviour (a handle of the wrong type is caught, best effort).
+ *
+ * Memory. What the library returns is owned by the caller and released with
+ * the free function named at the call: pbx_entry_free, pbx_entry_list_free,
+ * pbx_message_free, pbx_message_list_free, or pbx_free for byte buffers. Out
+ * parameters are written only on success (on failure, pointers are set to
+ * NULL). Inputs are copied or used only during the call unless stated.
+ * pbx_live_handles() counts every handle and every returned object not yet
+ * released, so tests can check that nothing leaks.
+ *
+ * Strings. Paths, hosts, secrets, entry keys, prefixes and topics are
+ * NUL-terminated UTF-8 (an entry key cannot contain NUL). Values, metadata and
+ * blobs are byte buffers with a length; a NULL buffer is allowed with length 0.
+ *
+ * Threads. Every function may be called from any thread, on distinct or the
+ * same handles, except that a handle must not be closed while another thread
+ * uses it, and the rules for callbacks (pbx_replica_options) hold. No C++
+ * exception ever leaves a pbx_ function: one caught is PBX_E_INTERNAL with
+ * its message.
+ */
+#ifndef POSTBOX_C_POSTBOX_H_
+#define POSTBOX_C_POSTBOX_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Marks the API's symbols: the only ones the shared library exports. */
+#if defined(__GNUC__)
+#define PBX_EXPORT __attribute__((visibility("default")))
+#else
+#define PBX_EXPORT
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Version ---------------------------------------------------------- */
+
+#define PBX_VERSION_MAJOR 0
+#define PBX_VERSION_MINOR 1
+#define PBX_VERSION_PATCH 0
+/* MAJOR * 10000 + MINOR * 100 + PATCH, as the header was compiled. */
+#define PBX_VERSION_NUMBER (PBX_VERSION_MAJOR * 10000 + PBX_VERSION_MINOR * 100 + PBX_VERSION_PATCH)
+#define PBX_VERSION_STRING "0.1.0"
+
+/* The library's version as linked: "0.1.0". Static storage. */
+PBX_EXPORT const char* pbx_version(void);
+/* The runtime twin of PBX_VERSION_NUMBER. */
+PBX_EXPORT int pbx_version_number(void);
+
+/* ---- Errors ----------------------------------------------------------- */
+
+/* Error codes: the protocol's codes, negated. They reach applications and
+ * other languages' bindings: do not renumber. */
+typedef enum pbx_code {
+  PBX_OK = 0,
+  PBX_E_INVALID_ARGUMENT = -400,    /* malformed input, NULL argument, bad handle */
+  PBX_E_UNAUTHENTICATED = -401,     /* unknown mailbox or wrong secret */
+  PBX_E_PERMISSION_DENIED = -403,   /* not connected, not the recipient, not a party */
+  PBX_E_NOT_FOUND = -404,           /* unknown id, key or mailbox */
+  PBX_E_CONFLICT = -409,            /* id reused with other content; a handle still in use */
+  PBX_E_GONE = -410,                /* a superseded or deleted message */
+  PBX_E_TOO_LARGE = -413,           /* a key, value, topic, meta or blob over its limit */
+  PBX_E_DIGEST_MISMATCH = -422,     /* blob bytes do not match the digest */
+  PBX_E_PROTOCOL_UNSUPPORTED = -426,/* the server speaks no protocol version we do */
+  PBX_E_BACK_OFF = -429,            /* too many requests: retry later */
+  PBX_E_INTERNAL = -500,            /* a bug, a corrupted store, a C++ exception */
+  PBX_E_UNAVAILABLE = -503,         /* network down, timeout, shutting down, I/O error */
+  PBX_E_RESOURCE_EXHAUSTED = -507   /* storage full: free space first */
+} pbx_code;
+
+/* The longest message pbx_error holds, its NUL included; longer ones are cut. */
+#define PBX_ERROR_MESSAGE_MAX 256
+
+typedef struct pbx_error {
+  int code; /* a pbx_code */
+  /* 1 if the same call may succeed when simply tried again later (transient:
+   * PBX_E_UNAVAILABLE, PBX_E_BACK_OFF — the failures the replica's outbox
+   * itself retries); 0 if it needs a different request or state (permanent). */
+  int retryable;
+  char message[PBX_ERROR_MESSAGE_MAX]; /* "NotFound: no entry \"a\"", NUL-terminated */
+} pbx_error;
+
+/* A short name for `code` ("NotFound"; "Unknown" for a value not in the
+ * list). Static storage. */
+PBX_EXPORT const char* pbx_strerror(int code);
+/* 1 if `code` is transient (see pbx_error.retryable), else 0. */
+PBX_EXPORT int pbx_code_retryable(int code);
+
+/* ---- Memory and leak checking ----------------------------------------- */
+
+/* Releases a byte buffer the library returned. NULL is ignored. */
+PBX_EXPORT void pbx_free(void* p);
+/* Handles and returned objects (buffers included) not yet released, over the
+ * whole process. 0 once an application released everything. */
+PBX_EXPORT uint64_t pbx_live_handles(void);
+
+/* ---- Identifiers ------------------------------------------------------ */
+
+/* A 16-byte identifier: a mailbox key (mkey) or a message id. */
+typedef struct pbx_id {
+  uint8_t bytes[16];
+} pbx_id;
+
+/* Writes the 32 lowercase hex characters of `id` and a NUL into `out`. */
+PBX_EXPORT int pbx_id_to_hex(const pbx_id* id, char out[33], pbx_error* err);
+/* Parses exactly 32 hex characters (either case). PBX_E_INVALID_ARGUMENT otherwise. */
+PBX_EXPORT int pbx_id_from_hex(const char* hex, pbx_id* out, pbx_error* err);
+/* 16 bytes from a cryptographically secure generator (a new message id). */
+PBX_EXPORT int pbx_id_random(pbx_id* out, pbx_error* err);
+
+/* ---- Data model ------------------------------------------------------- */
+
+/* Message status, a max-register: it only rises. Same numbers as the wire. */
+typedef enum pbx_status {
+  PBX_STATUS_UPLOADED = 1,
+  PBX_STATUS_DOWNLOADED = 2,
+  PBX_STATUS_VIEWED = 3
+} pbx_status;
+
+/* What pbx_db_create_mailbox returns. The secret is shown only once. */
+#define PBX_SECRET_MAX 64
+typedef struct pbx_credentials {
+  pbx_id mkey;
+  char secret[PBX_SECRET_MAX]; /* base64url, NUL-terminated (43 characters) */
+} pbx_credentials;
+
+/* A live entry of a mailbox's key-value store. Owned by the caller; release
+ * with pbx_entry_free (or, inside a list, pbx_entry_list_free). */
+typedef struct pbx_entry {
+  char* key;        /* NUL-terminated */
+  uint8_t* value;   /* value_len bytes, followed by a NUL for convenience */
+  size_t value_len;
+  uint64_t version;
+  uint64_t seq;     /* position in the feed (0 outside a feed) */
+} pbx_entry;
+PBX_EXPORT void pbx_entry_free(pbx_entry* entry);
+
+typedef struct pbx_entry_list {
+  pbx_entry* items; /* count entries, in key order */
+  size_t count;
+  int more;         /* 1: the limit cut the list short */
+} pbx_entry_list;
+PBX_EXPORT void pbx_entry_list_free(pbx_entry_list* list);
+
+/* The outcome of an entry put or delete (a version max-merge). */
+typedef struct pbx_put_result {
+  int applied;      /* 0: the stored state won the merge and is unchanged */
+  uint64_t version; /* the stored version after the call */
+} pbx_put_result;
+
+/* A message as one of its parties sees it. Owned by the caller; release with
+ * pbx_message_free (or, inside a list, pbx_message_list_free). */
+typedef struct pbx_message {
+  pbx_id id;
+  pbx_id from;
+  pbx_id to;
+  char* topic;      /* NUL-terminated */
+  uint8_t* meta;    /* meta_len bytes, followed by a NUL */
+  size_t meta_len;
+  uint64_t length;  /* the blob's length */
+  uint8_t digest[16]; /* the blob's XXH3-128, big-endian */
+  int status;       /* a pbx_status */
+  uint64_t created_ms;
+  uint64_t seq;
+  /* Set only by the replica's reads (0 from the store and the client): */
+  int incoming;      /* 1: this mailbox is the recipient */
+  int synced_status; /* the status the server last confirmed; 0: post not yet acknowledged */
+  int pending;       /* 1: a post or a status raise still in the outbox */
+} pbx_message;
+PBX_EXPORT void pbx_message_free(pbx_message* message);
+
+typedef struct pbx_message_list {
+  pbx_message* items;
+  size_t count;
+} pbx_message_list;
+PBX_EXPORT void pbx_message_list_free(pbx_message_list* list);
+
+/* ---- The store (postbox/db.h) ------------------------------------------ */
+
+typedef struct pbx_db pbx_db;
+
+typedef enum pbx_durability {
+  PBX_DURABLE = 0, /* every write synced before it returns */
+  PBX_RELAXED = 1  /* a system crash may undo the last write; a process crash loses nothing */
+} pbx_durability;
+
+typedef enum pbx_posting_policy {
+  PBX_POST_CONNECTED = 0, /* posting needs a connection (PBX_E_PERMISSION_DENIED otherwise) */
+  PBX_POST_OPEN = 1       /* anyone who knows an mkey may post to it */
+} pbx_posting_policy;
+
+typedef struct pbx_db_options {
+  int durability;          /* a pbx_durability; default PBX_DURABLE */
+  int posting_policy;      /* a pbx_posting_policy; default PBX_POST_CONNECTED */
+  uint64_t max_map_size;   /* the most the store may hold; default 64 GiB, at least 1 MiB */
+  uint32_t slot_depth;     /* live messages per (from, to, topic); default 1 */
+  int read_only;           /* default 0 */
+} pbx_db_options;
+
+/* Fills `options` with the defaults. */
+PBX_EXPORT void pbx_db_options_init(pbx_db_options* options);
+
+/* Opens (creating if needed, unless read_only) the store in folder `path`;
+ * `options` may be NULL for the defaults. On success *out is a handle to
+ * release with pbx_db_close. PBX_E_INVALID_ARGUMENT for bad options,
+ * PBX_E_UNAVAILABLE if the folder cannot be opened, PBX_E_INTERNAL for a
+ * store of an unknown format. Thread-safe handle. */
+PBX_EXPORT int pbx_db_open(const char* path, const pbx_db_options* options, pbx_db** out,
+                           pbx_error* err);
+/* Closes the store. PBX_E_CONFLICT, and nothing is closed, while a server
+ * started on it (pbx_server_start) is still running. NULL is PBX_OK. */
+PBX_EXPORT int pbx_db_close(pbx_db* db, pbx_error* err);
+
+/* Creates a mailbox with a random mkey and secret, written to *out. */
+PBX_EXPORT int pbx_db_create_mailbox(pbx_db* db, pbx_credentials* out, pbx_error* err);
+/* PBX_OK if `secret` is the mailbox's; PBX_E_UNAUTHENTICATED otherwise. */
+PBX_EXPORT int pbx_db_authenticate(pbx_db* db, const pbx_id* mkey, const char* secret,
+                                   pbx_error* err);
+/* The operator's override: connects a and b at once (idempotent).
+ * PBX_E_NOT_FOUND if either is unknown; PBX_E_INVALID_ARGUMENT if a == b. */
+PBX_EXPORT int pbx_db_connect(pbx_db* db, const pbx_id* a, const pbx_id* b, pbx_error* err);
+
+/* Puts value[0, value_len) at `key` in mailbox `mkey` if (version, value)
+ * wins the merge; version 0 means the stored version + 1. `out` may be NULL.
+ * PBX_E_TOO_LARGE for a key or value over its limit. */
+PBX_EXPORT int pbx_db_put_entry(pbx_db* db, const pbx_id* mkey, const char* key,
+                                const void* value, size_t value_len, uint64_t version,
+                                pbx_put_result* out, pbx_error* err);
+/* A versioned tombstone, merged like a put. `out` may be NULL. */
+PBX_EXPORT int pbx_db_delete_entry(pbx_db* db, const pbx_id* mkey, const char* key,
+                                   uint64_t version, pbx_put_result* out, pbx_error* err);
+/* *out: the entry (release with pbx_entry_free). PBX_E_NOT_FOUND if absent or deleted. */
+PBX_EXPORT int pbx_db_get_entry(pbx_db* db, const pbx_id* mkey, const char* key, pbx_entry** out,
+                                pbx_error* err);
+/* Live entries whose key starts with `prefix` (NULL: all), in key order after
+ * `start_after` (NULL: from the first), at most `limit`. *out: release with
+ * pbx_entry_list_free. `more` is 1 when exactly `limit` were returned and more
+ * may follow. */
+PBX_EXPORT int pbx_db_list_entries(pbx_db* db, const pbx_id* mkey, const char* prefix,
+                                   const char* start_after, size_t limit, pbx_entry_list** out,
+                                   pbx_error* err);
+
+/* Commits a message from `from` to `to` with its whole blob bytes[0, len).
+ * `id` NULL: a random id. *out (may be NULL): the message (release with
+ * pbx_message_free). PBX_E_PERMISSION_DENIED if not connected (policy
+ * PBX_POST_CONNECTED), PBX_E_CONFLICT for an id reused with other content,
+ * PBX_E_GONE for a superseded id, PBX_E_TOO_LARGE. */
+PBX_EXPORT int pbx_db_post_message(pbx_db* db, const pbx_id* from, const pbx_id* to,
+                                   const pbx_id* id, const char* topic, const void* meta,
+                                   size_t meta_len, const void* bytes, size_t len,
+                                   pbx_message** out, pbx_error* err);
+/* The message as `actor` (a party) sees it (release with pbx_message_free).
+ * PBX_E_PERMISSION_DENIED for anyone else, PBX_E_NOT_FOUND, PBX_E_GONE. */
+PBX_EXPORT int pbx_db_get_message(pbx_db* db, const pbx_id* actor, const pbx_id* id,
+                                  pbx_message** out, pbx_error* err);
+/* Max-merges `status` (a pbx_status) into the message; *status_out (may be
+ * NULL) gets the status after the call. Only the recipient may
+ * (PBX_E_PERMISSION_DENIED); PBX_E_NOT_FOUND, PBX_E_GONE. */
+PBX_EXPORT int pbx_db_advance_status(pbx_db* db, const pbx_id* actor, const pbx_id* id,
+                                     int status, int* status_out, pbx_error* err);
+/* Copies bytes [offset, offset + length) of the blob, clipped to its end
+ * (length UINT64_MAX: to the end), into *out (release with pbx_free; never
+ * NULL on success, also for 0 bytes), *out_len bytes. Errors as
+ * pbx_db_get_message; PBX_E_INVALID_ARGUMENT for an offset past the end. */
+PBX_EXPORT int pbx_db_read_blob(pbx_db* db, const pbx_id* actor, const pbx_id* id,
+                                uint64_t offset, uint64_t length, uint8_t** out, size_t* out_len,
+                                pbx_error* err);
+
+/* ---- The embedded sync server (postbox/sync/server.h) ------------------ */
+
+typedef struct pbx_server pbx_server;
+
+typedef struct pbx_server_options {
+  const char* host; /* an IPv4 or IPv6 literal; default "127.0.0.1" */
+  uint16_t port;    /* 0: an ephemeral port (pbx_server_port); default 7420 */
+  unsigned threads; /* loop threads; 0: one per core; default 1 */
+} pbx_server_options;
+PBX_EXPORT void pbx_server_options_init(pbx_server_options* options);
+
+/* Starts a sync server over `db` (which stays open until the server is
+ * stopped: pbx_db_close refuses before). `options` may be NULL for the
+ * defaults. PBX_E_INVALID_ARGUMENT for bad options or host; PBX_E_UNAVAILABLE
+ * when the address cannot be bound. Thread-safe handle. */
+PBX_EXPORT int pbx_server_start(pbx_db* db, const pbx_server_options* options, pbx_server** out,
+                                pbx_error* err);
+/* The port listened on (the ephemeral one when options.port was 0). */
+PBX_EXPORT int pbx_server_port(pbx_server* server, uint16_t* out, pbx_error* err);
+/* Stops gracefully (queued writes are committed and answered; sessions get
+ * 503) and releases the handle. Returns within about 2 s. NULL is ignored. */
+PBX_EXPORT void pbx_server_stop(pbx_server* server);
+
+/* ---- The client (postbox/sync/client.h) -------------------------------- */
+
+typedef struct pbx_client pbx_client;
+
+typedef struct pbx_client_options {
+  const char* host;            /* default "127.0.0.1" */
+  uint16_t port;               /* default 7420 */
+  pbx_id mkey;                 /* the mailbox (required) */
+  const char* secret;          /* its secret (required) */
+  const char* app_version;     /* sent in Hello; NULL: "" */
+  uint32_t request_timeout_ms; /* every request fails PBX_E_UNAVAILABLE after it; default 5000 */
+  int reconnect;               /* reconnect after a lost session; default 1 */
+} pbx_client_options;
+PBX_EXPORT void pbx_client_options_init(pbx_client_options* options);
+
+/* Verdicts of a Hello about the app's version. Same numbers as the wire. */
+typedef enum pbx_verdict {
+  PBX_VERDICT_CURRENT = 0,
+  PBX_VERDICT_UPDATE_OPTIONAL = 1,
+  PBX_VERDICT_UPDATE_REQUIRED = 2,       /* the server ended the session */
+  PBX_VERDICT_UPDATE_SCHEMA_REQUIRED = 3 /* likewise */
+} pbx_verdict;
+
+/* Creates a client (its own thread; does not connect). PBX_E_INVALID_ARGUMENT
+ * for bad options. Every call blocks at most about request_timeout_ms (a
+ * transfer: since its last progress). Thread-safe handle. */
+PBX_EXPORT int pbx_client_create(const pbx_client_options* options, pbx_client** out,
+                                 pbx_error* err);
+/* Connects and says Hello; *verdict (may be NULL) gets a pbx_verdict.
+ * PBX_E_UNAUTHENTICATED, PBX_E_PROTOCOL_UNSUPPORTED (final) or
+ * PBX_E_UNAVAILABLE (cannot connect, timeout). */
+PBX_EXPORT int pbx_client_connect(pbx_client* client, int* verdict, pbx_error* err);
+/* Ends the session, joins the client's thread and releases the handle;
+ * calls in progress on other threads fail PBX_E_UNAVAILABLE first (they must
+ * have returned before this does its release, so close only when none is in
+ * progress). NULL is ignored. */
+PBX_EXPORT void pbx_client_close(pbx_client* client);
+
+/* As pbx_db_put_entry, on the client's mailbox through the server. */
+PBX_EXPORT int pbx_client_put_entry(pbx_client* client, const char* key, const void* value,
+                                    size_t value_len, uint64_t version, pbx_put_result* out,
+                                    pbx_error* err);
+/* As pbx_db_get_entry; PBX_E_NOT_FOUND if absent. */
+PBX_EXPORT int pbx_client_get_entry(pbx_client* client, const char* key, pbx_entry** out,
+                                    pbx_error* err);
+/* Raises message `id`'s status; *status_out and *applied (may be NULL) get
+ * the status after the update and whether this call raised it.
+ * PBX_E_NOT_FOUND, PBX_E_GONE, PBX_E_PERMISSION_DENIED (not the recipient). */
+PBX_EXPORT int pbx_client_update_status(pbx_client* client, const pbx_id* id, int status,
+                                        int* status_out, int* applied, pbx_error* err);
+/* Uploads bytes[0, len) (copied) as message `id` to `to`, resumably; returns
+ * once the message is committed. Resending an identical committed upload is
+ * PBX_OK. PBX_E_PERMISSION_DENIED (not connected to `to`), PBX_E_CONFLICT,
+ * PBX_E_GONE, PBX_E_TOO_LARGE, PBX_E_UNAVAILABLE (not connected, or retries
+ * without progress ran out). */
+PBX_EXPORT int pbx_client_upload(pbx_client* client, const pbx_id* to, const pbx_id* id,
+                                 const char* topic, const void* meta, size_t meta_len,
+                                 const void* bytes, size_t len, pbx_error* err);
+/* Downloads message `id`'s whole blob, verified, into *out (release with
+ * pbx_free; never NULL on success), *out_len bytes. PBX_E_GONE,
+ * PBX_E_NOT_FOUND, PBX_E_PERMISSION_DENIED (not a party),
+ * PBX_E_DIGEST_MISMATCH, PBX_E_UNAVAILABLE. */
+PBX_EXPORT int pbx_client_download(pbx_client* client, const pbx_id* id, uint8_t** out,
+                                   size_t* out_len, pbx_error* err);
+
+/* ---- The replica: an app's mailbox, offline-first (postbox/sync/replica.h) */
+
+typedef struct pbx_replica pbx_replica;
+
+/* What one local transaction changed in what the app sees. Borrowed: valid
+ * only during the callback that receives it. */
+typedef struct pbx_change {
+  const pbx_id* messages; /* added or changed */
+  size_t messages_count;
+  const pbx_id* messages_removed; /* superseded, deleted, rolled back */
+  size_t messages_removed_count;
+  const char* const* entries; /* keys put */
+  size_t entries_count;
+  const char* const* entries_removed;
+  size_t entries_removed_count;
+  int reset; /* a full snapshot rebuilt the mirror */
+  uint64_t cursor;
+} pbx_change;
+
+/* Kinds of outbox items. Same numbers as the replica's: do not renumber. */
+typedef enum pbx_outbox_kind {
+  PBX_OUTBOX_STATUS = 1,
+  PBX_OUTBOX_PUT_ENTRY = 2,
+  PBX_OUTBOX_DELETE_ENTRY = 3,
+  PBX_OUTBOX_POST = 4,
+  PBX_OUTBOX_ADD_CONNECTION = 5,
+  PBX_OUTBOX_REMOVE_CONNECTION = 6,
+  PBX_OUTBOX_REGISTER_PUSH = 7
+} pbx_outbox_kind;
+
+/* How an outbox item ended. Borrowed: valid only during the callback. */
+typedef struct pbx_outbox_outcome {
+  uint64_t item;       /* the id the write returned */
+  int kind;            /* a pbx_outbox_kind */
+  pbx_id message;      /* PBX_OUTBOX_STATUS, PBX_OUTBOX_POST */
+  const char* key;     /* PBX_OUTBOX_PUT_ENTRY, _DELETE_ENTRY; PBX_OUTBOX_POST: the topic */
+  int code;            /* PBX_OK: acknowledged; else the permanent error, effect rolled back */
+  const char* message_text; /* the error's message ("" for PBX_OK) */
+  int cancelled;       /* ended by a cancel */
+  int applied;         /* 0: acknowledged but the server's state already won the merge */
+} pbx_outbox_outcome;
+
+/* A task the replica hands to the host's executor (pbx_replica_options). */
+typedef struct pbx_task pbx_task;
+/* Runs `task` (a callback of the replica) and releases it. The host must call
+ * it exactly once per task, on the thread of its choice, one task at a time,
+ * in the order the tasks were handed over. */
+PBX_EXPORT void pbx_task_run(pbx_task* task);
+
+typedef void (*pbx_change_fn)(void* context, const pbx_change* change);
+typedef void (*pbx_outbox_fn)(void* context, const pbx_outbox_outcome* outcome);
+typedef void (*pbx_error_fn)(void* context, const pbx_error* error);
+/* Called on a thread of the replica; must hand `task` over (to a queue, a UI
+ * thread) and return quickly, without running it or calling the replica. */
+typedef void (*pbx_executor_fn)(void* context, pbx_task* task);
+
+typedef struct pbx_replica_options {
+  const char* folder;        /* the replica's folder (created if missing); required */
+  pbx_client_options client; /* the server, the mailbox and its secret */
+  int durability;            /* the local store's; a pbx_durability; default PBX_DURABLE */
+  uint32_t poll_interval_ms; /* safety-net poll while connected; default 30000 */
+  uint32_t retry_initial_ms; /* transient-failure backoff; default 100 */
+  uint32_t retry_max_ms;     /* default 30000 */
+  int start;                 /* start syncing at once; default 1 (else no network at all) */
+  /* Callbacks, each optional (NULL). They get `callback_context`. They run one
+   * at a time and in order: on a thread of the replica's own if `executor` is
+   * NULL, else wherever the executor runs the tasks. They may call any
+   * pbx_replica_ function except pbx_replica_close (and pbx_replica_sync when
+   * on the replica's own thread). */
+  pbx_change_fn on_change;   /* after a local transaction changed what the app sees */
+  pbx_outbox_fn on_outbox;   /* an outbox item ended (at least once: tell repeats by item) */
+  pbx_error_fn on_error;     /* syncing hit an error a retry will not fix (401, 426, store) */
+  void* callback_context;
+  pbx_executor_fn executor;  /* NULL: the replica's own thread runs callbacks */
+  void* executor_context;
+} pbx_replica_options;
+PBX_EXPORT void pbx_replica_options_init(pbx_replica_options* options);
+
+/* Opens (creating) the replica in options->folder and, with options->start,
+ * syncs in the background; never blocks on the network. PBX_E_INVALID_ARGUMENT
+ * for bad options; PBX_E_CONFLICT if the folder holds another mailbox's
+ * replica; the local store's errors. Thread-safe handle. */
+PBX_EXPORT int pbx_replica_open(const pbx_replica_options* options, pbx_replica** out,
+                                pbx_error* err);
+/* Stops syncing and releases the handle; writes already returned stay in the
+ * outbox for the next open. Tasks given to a host executor and not yet run
+ * must still be run (pbx_task_run releases them); they still call the
+ * callbacks, which must then not use the closed replica. NULL is ignored. */
+PBX_EXPORT void pbx_replica_close(pbx_replica* replica);
+
+/* Waits until the outbox is empty and the mirror has caught up with the
+ * server, or timeout_ms passes (PBX_E_UNAVAILABLE). With the replica's own
+ * executor, the callbacks of what it waited for have run when it returns.
+ * PBX_E_INVALID_ARGUMENT from a callback on the replica's own thread. */
+PBX_EXPORT int pbx_replica_sync(pbx_replica* replica, uint32_t timeout_ms, pbx_error* err);
+/* Outbox items not yet ended. */
+PBX_EXPORT int pbx_replica_pending_count(pbx_replica* replica, uint64_t* out, pbx_error* err);
+
+/* Messages received / sent, oldest first, after `start_after` (NULL: from the
+ * first), at most `limit` (0: all). From the mirror: work offline. *out:
+ * release with pbx_message_list_free. */
+PBX_EXPORT int pbx_replica_inbox(pbx_replica* replica, const pbx_id* start_after, size_t limit,
+                                 pbx_message_list** out, pbx_error* err);
+PBX_EXPORT int pbx_replica_sent(pbx_replica* replica, const pbx_id* start_after, size_t limit,
+                                pbx_message_list** out, pbx_error* err);
+/* One message of the mirror (release with pbx_message_free); PBX_E_NOT_FOUND. */
+PBX_EXPORT int pbx_replica_get_message(pbx_replica* replica, const pbx_id* id, pbx_message** out,
+                                       pbx_error* err);
+/* One entry as the app sees it (release with pbx_entry_free); PBX_E_NOT_FOUND. */
+PBX_EXPORT int pbx_replica_get_entry(pbx_replica* replica, const char* key, pbx_entry** out,
+                                     pbx_error* err);
+
+/* Writes: each is durable in the outbox when it returns, and *item (may be
+ * NULL) gets the outbox item's id; the server's verdict comes later through
+ * on_outbox. Checks that need no server are made now. */
+/* PBX_E_NOT_FOUND for a message the mirror lacks, PBX_E_PERMISSION_DENIED for
+ * one this mailbox did not receive, PBX_E_INVALID_ARGUMENT for a bad status. */
+PBX_EXPORT int pbx_replica_update_status(pbx_replica* replica, const pbx_id* id, int status,
+                                         uint64_t* item, pbx_error* err);
+/* version 0: one above what the mirror shows. PBX_E_TOO_LARGE. */
+PBX_EXPORT int pbx_replica_put_entry(pbx_replica* replica, const char* key, const void* value,
+                                     size_t value_len, uint64_t version, uint64_t* item,
+                                     pbx_error* err);
+/* Posts bytes[0, len) (copied into the replica's folder until acknowledged)
+ * as message `id` (NULL: a random one) to `to`; *id_out (may be NULL) gets
+ * the id. PBX_E_INVALID_ARGUMENT (posting to itself), PBX_E_TOO_LARGE. */
+PBX_EXPORT int pbx_replica_post(pbx_replica* replica, const pbx_id* to, const void* bytes,
+                                size_t len, const char* topic, const void* meta,
+                                size_t meta_len, const pbx_id* id, pbx_id* id_out,
+                                pbx_error* err);
+/* Asks for message `id`'s blob to be downloaded into the replica's folder
+ * (resumably, when connected). PBX_E_NOT_FOUND, PBX_E_GONE. */
+PBX_EXPORT int pbx_replica_request_blob(pbx_replica* replica, const pbx_id* id, pbx_error* err);
+/* The whole blob once downloaded, into *out (release with pbx_free), *out_len
+ * bytes. PBX_E_UNAVAILABLE before it is complete; PBX_E_NOT_FOUND if never
+ * requested. */
+PBX_EXPORT int pbx_replica_read_blob(pbx_replica* replica, const pbx_id* id, uint8_t** out,
+                                     size_t* out_len, pbx_error* err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* POSTBOX_C_POSTBOX_H_ */

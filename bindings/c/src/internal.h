@@ -1,0 +1,115 @@
+// Shared pieces of the C API's implementation: the handle structs, the
+// live-object counter, error filling and the exception barrier every entry
+// point goes through. Not API.
+#ifndef POSTBOX_BINDINGS_C_INTERNAL_H_
+#define POSTBOX_BINDINGS_C_INTERNAL_H_
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <new>
+#include <string>
+#include <string_view>
+
+#include "postbox.h"
+#include "postbox/db.h"
+#include "postbox/status.h"
+#include "postbox/sync/client.h"
+#include "postbox/sync/replica.h"
+#include "postbox/sync/server.h"
+#include "postbox/types.h"
+
+namespace pbx_internal {
+
+// Tags that tell handles apart, so a handle passed as another type (a C cast
+// gone wrong) is refused instead of misused.
+inline constexpr uint32_t kDbMagic = 0x70626462;       // "pbdb"
+inline constexpr uint32_t kServerMagic = 0x70627376;   // "pbsv"
+inline constexpr uint32_t kClientMagic = 0x7062636c;   // "pbcl"
+inline constexpr uint32_t kReplicaMagic = 0x70627270;  // "pbrp"
+
+// Every handle and every object the library returned and the caller has not
+// released: pbx_live_handles().
+extern std::atomic<uint64_t> g_live;
+inline void Track() { g_live.fetch_add(1, std::memory_order_relaxed); }
+inline void Untrack() { g_live.fetch_sub(1, std::memory_order_relaxed); }
+
+// Writes `s` into `err` (if any) and returns its pbx code; OK leaves `err` alone.
+int Fill(pbx_error* err, const postbox::Status& s);
+
+inline postbox::Status Bad(std::string_view what) { return postbox::Status::InvalidArgument(what); }
+
+// Runs `f` (returning a Status) so that no exception escapes: one caught
+// becomes PBX_E_INTERNAL with its what().
+template <typename F>
+int Guard(pbx_error* err, F&& f) noexcept {
+  try {
+    return Fill(err, f());
+  } catch (const std::exception& e) {
+    return Fill(err, postbox::Status::Internal(std::string("C++ exception: ") + e.what()));
+  } catch (...) {
+    return Fill(err, postbox::Status::Internal("unknown C++ exception"));
+  }
+}
+
+postbox::MailboxKey ToKey(const pbx_id* id);
+postbox::MessageId ToMsgId(const pbx_id* id);
+template <typename T>
+pbx_id ToC(const T& id) {
+  pbx_id out;
+  static_assert(sizeof(out.bytes) == sizeof(id.bytes));
+  for (size_t i = 0; i < sizeof(out.bytes); ++i) out.bytes[i] = id.bytes[i];
+  return out;
+}
+
+// NULL with length 0 is an empty view; NULL with a length is refused by callers.
+inline std::string_view Bytes(const void* p, size_t len) {
+  return p ? std::string_view(static_cast<const char*>(p), len) : std::string_view();
+}
+inline bool BytesOk(const void* p, size_t len) { return p != nullptr || len == 0; }
+
+// Status values in range 1..3.
+bool ValidStatus(int status);
+
+// Library-owned copies handed to C (malloc'd; released by the pbx_*_free
+// functions). Throw std::bad_alloc on allocation failure.
+uint8_t* CopyBytes(std::string_view bytes);  // NUL-terminated, never NULL
+void FillEntry(pbx_entry* out, const postbox::EntryInfo& e);
+void ClearEntry(pbx_entry* e);
+void FillMessage(pbx_message* out, const postbox::MessageInfo& m);
+void ClearMessage(pbx_message* m);
+// New tracked objects.
+pbx_entry* NewEntry(const postbox::EntryInfo& e);
+pbx_message* NewMessage(const postbox::MessageInfo& m);
+// A tracked buffer for pbx_free.
+uint8_t* NewBuffer(std::string_view bytes);
+
+postbox::sync::ClientOptions ToClientOptions(const pbx_client_options& o);
+postbox::Status CheckClientOptions(const pbx_client_options& o);
+
+}  // namespace pbx_internal
+
+struct pbx_db {
+  uint32_t magic = pbx_internal::kDbMagic;
+  std::unique_ptr<postbox::DB> db;
+  std::atomic<int> servers{0};  // running servers over it: close waits for none
+};
+
+struct pbx_server {
+  uint32_t magic = pbx_internal::kServerMagic;
+  std::unique_ptr<postbox::sync::Server> server;
+  pbx_db* db = nullptr;
+};
+
+struct pbx_client {
+  uint32_t magic = pbx_internal::kClientMagic;
+  std::unique_ptr<postbox::sync::Client> client;
+};
+
+struct pbx_replica {
+  uint32_t magic = pbx_internal::kReplicaMagic;
+  std::unique_ptr<postbox::sync::Replica> replica;
+};
+
+#endif  // POSTBOX_BINDINGS_C_INTERNAL_H_
