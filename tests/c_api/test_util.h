@@ -3,7 +3,9 @@
 #ifndef POSTBOX_TESTS_C_API_TEST_UTIL_H_
 #define POSTBOX_TESTS_C_API_TEST_UTIL_H_
 
-#define _POSIX_C_SOURCE 200809L
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
+#endif
 
 #include <stdio.h>
 #include <stdlib.h>

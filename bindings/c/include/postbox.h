@@ -79,19 +79,19 @@ PBX_EXPORT int pbx_version_number(void);
  * other languages' bindings: do not renumber. */
 typedef enum pbx_code {
   PBX_OK = 0,
-  PBX_E_INVALID_ARGUMENT = -400,    /* malformed input, NULL argument, bad handle */
-  PBX_E_UNAUTHENTICATED = -401,     /* unknown mailbox or wrong secret */
-  PBX_E_PERMISSION_DENIED = -403,   /* not connected, not the recipient, not a party */
-  PBX_E_NOT_FOUND = -404,           /* unknown id, key or mailbox */
-  PBX_E_CONFLICT = -409,            /* id reused with other content; a handle still in use */
-  PBX_E_GONE = -410,                /* a superseded or deleted message */
-  PBX_E_TOO_LARGE = -413,           /* a key, value, topic, meta or blob over its limit */
-  PBX_E_DIGEST_MISMATCH = -422,     /* blob bytes do not match the digest */
-  PBX_E_PROTOCOL_UNSUPPORTED = -426,/* the server speaks no protocol version we do */
-  PBX_E_BACK_OFF = -429,            /* too many requests: retry later */
-  PBX_E_INTERNAL = -500,            /* a bug, a corrupted store, a C++ exception */
-  PBX_E_UNAVAILABLE = -503,         /* network down, timeout, shutting down, I/O error */
-  PBX_E_RESOURCE_EXHAUSTED = -507   /* storage full: free space first */
+  PBX_E_INVALID_ARGUMENT = -400,     /* malformed input, NULL argument, bad handle */
+  PBX_E_UNAUTHENTICATED = -401,      /* unknown mailbox or wrong secret */
+  PBX_E_PERMISSION_DENIED = -403,    /* not connected, not the recipient, not a party */
+  PBX_E_NOT_FOUND = -404,            /* unknown id, key or mailbox */
+  PBX_E_CONFLICT = -409,             /* id reused with other content; a handle still in use */
+  PBX_E_GONE = -410,                 /* a superseded or deleted message */
+  PBX_E_TOO_LARGE = -413,            /* a key, value, topic, meta or blob over its limit */
+  PBX_E_DIGEST_MISMATCH = -422,      /* blob bytes do not match the digest */
+  PBX_E_PROTOCOL_UNSUPPORTED = -426, /* the server speaks no protocol version we do */
+  PBX_E_BACK_OFF = -429,             /* too many requests: retry later */
+  PBX_E_INTERNAL = -500,             /* a bug, a corrupted store, a C++ exception */
+  PBX_E_UNAVAILABLE = -503,          /* network down, timeout, shutting down, I/O error */
+  PBX_E_RESOURCE_EXHAUSTED = -507    /* storage full: free space first */
 } pbx_code;
 
 /* The longest message pbx_error holds, its NUL included; longer ones are cut. */
@@ -153,18 +153,18 @@ typedef struct pbx_credentials {
 /* A live entry of a mailbox's key-value store. Owned by the caller; release
  * with pbx_entry_free (or, inside a list, pbx_entry_list_free). */
 typedef struct pbx_entry {
-  char* key;        /* NUL-terminated */
-  uint8_t* value;   /* value_len bytes, followed by a NUL for convenience */
+  char* key;      /* NUL-terminated */
+  uint8_t* value; /* value_len bytes, followed by a NUL for convenience */
   size_t value_len;
   uint64_t version;
-  uint64_t seq;     /* position in the feed (0 outside a feed) */
+  uint64_t seq; /* position in the feed (0 outside a feed) */
 } pbx_entry;
 PBX_EXPORT void pbx_entry_free(pbx_entry* entry);
 
 typedef struct pbx_entry_list {
   pbx_entry* items; /* count entries, in key order */
   size_t count;
-  int more;         /* 1: the limit cut the list short */
+  int more; /* 1: the limit cut the list short */
 } pbx_entry_list;
 PBX_EXPORT void pbx_entry_list_free(pbx_entry_list* list);
 
@@ -180,12 +180,12 @@ typedef struct pbx_message {
   pbx_id id;
   pbx_id from;
   pbx_id to;
-  char* topic;      /* NUL-terminated */
-  uint8_t* meta;    /* meta_len bytes, followed by a NUL */
+  char* topic;   /* NUL-terminated */
+  uint8_t* meta; /* meta_len bytes, followed by a NUL */
   size_t meta_len;
-  uint64_t length;  /* the blob's length */
+  uint64_t length;    /* the blob's length */
   uint8_t digest[16]; /* the blob's XXH3-128, big-endian */
-  int status;       /* a pbx_status */
+  int status;         /* a pbx_status */
   uint64_t created_ms;
   uint64_t seq;
   /* Set only by the replica's reads (0 from the store and the client): */
@@ -216,11 +216,11 @@ typedef enum pbx_posting_policy {
 } pbx_posting_policy;
 
 typedef struct pbx_db_options {
-  int durability;          /* a pbx_durability; default PBX_DURABLE */
-  int posting_policy;      /* a pbx_posting_policy; default PBX_POST_CONNECTED */
-  uint64_t max_map_size;   /* the most the store may hold; default 64 GiB, at least 1 MiB */
-  uint32_t slot_depth;     /* live messages per (from, to, topic); default 1 */
-  int read_only;           /* default 0 */
+  int durability;        /* a pbx_durability; default PBX_DURABLE */
+  int posting_policy;    /* a pbx_posting_policy; default PBX_POST_CONNECTED */
+  uint64_t max_map_size; /* the most the store may hold; default 64 GiB, at least 1 MiB */
+  uint32_t slot_depth;   /* live messages per (from, to, topic); default 1 */
+  int read_only;         /* default 0 */
 } pbx_db_options;
 
 /* Fills `options` with the defaults. */
@@ -249,9 +249,9 @@ PBX_EXPORT int pbx_db_connect(pbx_db* db, const pbx_id* a, const pbx_id* b, pbx_
 /* Puts value[0, value_len) at `key` in mailbox `mkey` if (version, value)
  * wins the merge; version 0 means the stored version + 1. `out` may be NULL.
  * PBX_E_TOO_LARGE for a key or value over its limit. */
-PBX_EXPORT int pbx_db_put_entry(pbx_db* db, const pbx_id* mkey, const char* key,
-                                const void* value, size_t value_len, uint64_t version,
-                                pbx_put_result* out, pbx_error* err);
+PBX_EXPORT int pbx_db_put_entry(pbx_db* db, const pbx_id* mkey, const char* key, const void* value,
+                                size_t value_len, uint64_t version, pbx_put_result* out,
+                                pbx_error* err);
 /* A versioned tombstone, merged like a put. `out` may be NULL. */
 PBX_EXPORT int pbx_db_delete_entry(pbx_db* db, const pbx_id* mkey, const char* key,
                                    uint64_t version, pbx_put_result* out, pbx_error* err);
@@ -282,15 +282,14 @@ PBX_EXPORT int pbx_db_get_message(pbx_db* db, const pbx_id* actor, const pbx_id*
 /* Max-merges `status` (a pbx_status) into the message; *status_out (may be
  * NULL) gets the status after the call. Only the recipient may
  * (PBX_E_PERMISSION_DENIED); PBX_E_NOT_FOUND, PBX_E_GONE. */
-PBX_EXPORT int pbx_db_advance_status(pbx_db* db, const pbx_id* actor, const pbx_id* id,
-                                     int status, int* status_out, pbx_error* err);
+PBX_EXPORT int pbx_db_advance_status(pbx_db* db, const pbx_id* actor, const pbx_id* id, int status,
+                                     int* status_out, pbx_error* err);
 /* Copies bytes [offset, offset + length) of the blob, clipped to its end
  * (length UINT64_MAX: to the end), into *out (release with pbx_free; never
  * NULL on success, also for 0 bytes), *out_len bytes. Errors as
  * pbx_db_get_message; PBX_E_INVALID_ARGUMENT for an offset past the end. */
-PBX_EXPORT int pbx_db_read_blob(pbx_db* db, const pbx_id* actor, const pbx_id* id,
-                                uint64_t offset, uint64_t length, uint8_t** out, size_t* out_len,
-                                pbx_error* err);
+PBX_EXPORT int pbx_db_read_blob(pbx_db* db, const pbx_id* actor, const pbx_id* id, uint64_t offset,
+                                uint64_t length, uint8_t** out, size_t* out_len, pbx_error* err);
 
 /* ---- The embedded sync server (postbox/sync/server.h) ------------------ */
 
@@ -412,14 +411,14 @@ typedef enum pbx_outbox_kind {
 
 /* How an outbox item ended. Borrowed: valid only during the callback. */
 typedef struct pbx_outbox_outcome {
-  uint64_t item;       /* the id the write returned */
-  int kind;            /* a pbx_outbox_kind */
-  pbx_id message;      /* PBX_OUTBOX_STATUS, PBX_OUTBOX_POST */
-  const char* key;     /* PBX_OUTBOX_PUT_ENTRY, _DELETE_ENTRY; PBX_OUTBOX_POST: the topic */
-  int code;            /* PBX_OK: acknowledged; else the permanent error, effect rolled back */
+  uint64_t item;            /* the id the write returned */
+  int kind;                 /* a pbx_outbox_kind */
+  pbx_id message;           /* PBX_OUTBOX_STATUS, PBX_OUTBOX_POST */
+  const char* key;          /* PBX_OUTBOX_PUT_ENTRY, _DELETE_ENTRY; PBX_OUTBOX_POST: the topic */
+  int code;                 /* PBX_OK: acknowledged; else the permanent error, effect rolled back */
   const char* message_text; /* the error's message ("" for PBX_OK) */
-  int cancelled;       /* ended by a cancel */
-  int applied;         /* 0: acknowledged but the server's state already won the merge */
+  int cancelled;            /* ended by a cancel */
+  int applied;              /* 0: acknowledged but the server's state already won the merge */
 } pbx_outbox_outcome;
 
 /* A task the replica hands to the host's executor (pbx_replica_options). */
@@ -449,11 +448,11 @@ typedef struct pbx_replica_options {
    * NULL, else wherever the executor runs the tasks. They may call any
    * pbx_replica_ function except pbx_replica_close (and pbx_replica_sync when
    * on the replica's own thread). */
-  pbx_change_fn on_change;   /* after a local transaction changed what the app sees */
-  pbx_outbox_fn on_outbox;   /* an outbox item ended (at least once: tell repeats by item) */
-  pbx_error_fn on_error;     /* syncing hit an error a retry will not fix (401, 426, store) */
+  pbx_change_fn on_change; /* after a local transaction changed what the app sees */
+  pbx_outbox_fn on_outbox; /* an outbox item ended (at least once: tell repeats by item) */
+  pbx_error_fn on_error;   /* syncing hit an error a retry will not fix (401, 426, store) */
   void* callback_context;
-  pbx_executor_fn executor;  /* NULL: the replica's own thread runs callbacks */
+  pbx_executor_fn executor; /* NULL: the replica's own thread runs callbacks */
   void* executor_context;
 } pbx_replica_options;
 PBX_EXPORT void pbx_replica_options_init(pbx_replica_options* options);
@@ -507,9 +506,8 @@ PBX_EXPORT int pbx_replica_put_entry(pbx_replica* replica, const char* key, cons
  * as message `id` (NULL: a random one) to `to`; *id_out (may be NULL) gets
  * the id. PBX_E_INVALID_ARGUMENT (posting to itself), PBX_E_TOO_LARGE. */
 PBX_EXPORT int pbx_replica_post(pbx_replica* replica, const pbx_id* to, const void* bytes,
-                                size_t len, const char* topic, const void* meta,
-                                size_t meta_len, const pbx_id* id, pbx_id* id_out,
-                                pbx_error* err);
+                                size_t len, const char* topic, const void* meta, size_t meta_len,
+                                const pbx_id* id, pbx_id* id_out, pbx_error* err);
 /* Asks for message `id`'s blob to be downloaded into the replica's folder
  * (resumably, when connected). PBX_E_NOT_FOUND, PBX_E_GONE. */
 PBX_EXPORT int pbx_replica_request_blob(pbx_replica* replica, const pbx_id* id, pbx_error* err);
