@@ -201,6 +201,75 @@ typedef struct pbx_message_list {
 } pbx_message_list;
 PBX_EXPORT void pbx_message_list_free(pbx_message_list* list);
 
+/* Push platforms. Same numbers as the wire. */
+typedef enum pbx_platform {
+  PBX_PLATFORM_NONE = 0, /* registering it clears the registration */
+  PBX_PLATFORM_IOS = 1,
+  PBX_PLATFORM_ANDROID = 2,
+  PBX_PLATFORM_WEB = 3
+} pbx_platform;
+
+/* Where a connection stands, as one of its mailboxes sees it (both must ask). */
+typedef enum pbx_connection_state {
+  PBX_CONNECTION_NONE = 0,
+  PBX_CONNECTION_REQUESTED = 1, /* this mailbox asked; the peer has not asked back */
+  PBX_CONNECTION_CONNECTED = 2
+} pbx_connection_state;
+
+/* Which connections a listing returns. Same numbers as the wire. */
+typedef enum pbx_connection_kind {
+  PBX_CONNECTIONS_CONNECTED = 0, /* mailboxes connected to this one */
+  PBX_CONNECTIONS_REQUESTED = 1, /* this mailbox's requests not yet answered */
+  PBX_CONNECTIONS_INCOMING = 2   /* requests other mailboxes made to this one */
+} pbx_connection_kind;
+
+typedef struct pbx_connection {
+  pbx_id peer;
+  int state; /* a pbx_connection_state */
+} pbx_connection;
+
+/* Release with pbx_connection_list_free. */
+typedef struct pbx_connection_list {
+  pbx_connection* items; /* count connections, in peer mkey order */
+  size_t count;
+  int more; /* 1: the limit cut the list short: list again after the last peer */
+} pbx_connection_list;
+PBX_EXPORT void pbx_connection_list_free(pbx_connection_list* list);
+
+/* What a feed says of an item that is gone. */
+typedef enum pbx_tombstone_kind {
+  PBX_TOMBSTONE_MESSAGE = 1, /* a message superseded, deleted or expired */
+  PBX_TOMBSTONE_ENTRY = 2    /* an entry deleted */
+} pbx_tombstone_kind;
+
+typedef struct pbx_tombstone {
+  int kind;         /* a pbx_tombstone_kind */
+  pbx_id id;        /* PBX_TOMBSTONE_MESSAGE: the message (zero otherwise) */
+  char* key;        /* PBX_TOMBSTONE_ENTRY: the entry key ("" otherwise) */
+  uint64_t version; /* PBX_TOMBSTONE_ENTRY: the delete's version */
+  uint64_t seq;
+} pbx_tombstone;
+
+/* An info packet (wire/PROTOCOL.md, SPEC §3): the current state of every item
+ * of a mailbox's feed that changed after `since`. The same thing is a poll
+ * reply (pbx_db_changes, pbx_client_poll; owned by the caller, release with
+ * pbx_info_free) and a push (pbx_client_options.on_push; borrowed). */
+typedef struct pbx_info {
+  uint64_t cursor; /* pass as `since` next time; opaque */
+  uint64_t since;  /* the cursor this packet continues from */
+  int reset;       /* 1: a full snapshot: items not in it are gone */
+  int more;        /* 1: the limit cut it short; poll again from cursor */
+  pbx_message* incoming; /* messages to this mailbox, in seq order */
+  size_t incoming_count;
+  pbx_message* outgoing; /* messages from this mailbox */
+  size_t outgoing_count;
+  pbx_entry* entries;
+  size_t entries_count;
+  pbx_tombstone* tombstones;
+  size_t tombstones_count;
+} pbx_info;
+PBX_EXPORT void pbx_info_free(pbx_info* info);
+
 /* ---- The store (postbox/db.h) ------------------------------------------ */
 
 typedef struct pbx_db pbx_db;
@@ -245,6 +314,26 @@ PBX_EXPORT int pbx_db_authenticate(pbx_db* db, const pbx_id* mkey, const char* s
 /* The operator's override: connects a and b at once (idempotent).
  * PBX_E_NOT_FOUND if either is unknown; PBX_E_INVALID_ARGUMENT if a == b. */
 PBX_EXPORT int pbx_db_connect(pbx_db* db, const pbx_id* a, const pbx_id* b, pbx_error* err);
+/* `actor` ends its connection with `peer`, withdraws its request to `peer`
+ * and declines `peer`'s request (idempotent). PBX_E_NOT_FOUND if `actor` is
+ * unknown. */
+PBX_EXPORT int pbx_db_disconnect(pbx_db* db, const pbx_id* actor, const pbx_id* peer,
+                                 pbx_error* err);
+/* The connections of `mkey` of one `kind` (a pbx_connection_kind), in mkey
+ * order after `start_after` (NULL: from the first), at most `limit` (0: 1000).
+ * *out: release with pbx_connection_list_free. PBX_E_NOT_FOUND for an unknown
+ * mailbox. */
+PBX_EXPORT int pbx_db_list_connections(pbx_db* db, const pbx_id* mkey, int kind,
+                                       const pbx_id* start_after, size_t limit,
+                                       pbx_connection_list** out, pbx_error* err);
+/* Deletes the mailbox with its entries, and its messages as their parties
+ * see them (they learn it as tombstones). PBX_E_NOT_FOUND if unknown. */
+PBX_EXPORT int pbx_db_delete_mailbox(pbx_db* db, const pbx_id* mkey, pbx_error* err);
+/* The mailbox's feed after cursor `since` (0: everything), at most `limit`
+ * items (0: the store's default page). *out: release with pbx_info_free.
+ * PBX_E_NOT_FOUND for an unknown mailbox. */
+PBX_EXPORT int pbx_db_changes(pbx_db* db, const pbx_id* mkey, uint64_t since, size_t limit,
+                              pbx_info** out, pbx_error* err);
 
 /* Puts value[0, value_len) at `key` in mailbox `mkey` if (version, value)
  * wins the merge; version 0 means the stored version + 1. `out` may be NULL.
@@ -326,6 +415,16 @@ typedef struct pbx_client_options {
   const char* app_version;     /* sent in Hello; NULL: "" */
   uint32_t request_timeout_ms; /* every request fails PBX_E_UNAVAILABLE after it; default 5000 */
   int reconnect;               /* reconnect after a lost session; default 1 */
+  /* Pushed info packets, on the client's thread, in order; NULL: none. After
+   * every (re)connect the client first polls from the last acknowledged
+   * cursor (start_cursor the first time) and hands those packets here too;
+   * each packet is acknowledged when the callback returns. The packet is
+   * borrowed for the call. The callback must return quickly and must not call
+   * the blocking pbx_client_ functions (they fail PBX_E_INVALID_ARGUMENT
+   * there) nor close the client. Ignored by the replica (it has its own). */
+  void (*on_push)(void* context, const pbx_info* info);
+  void* push_context;
+  uint64_t start_cursor; /* default 0 */
 } pbx_client_options;
 PBX_EXPORT void pbx_client_options_init(pbx_client_options* options);
 
@@ -359,6 +458,40 @@ PBX_EXPORT int pbx_client_put_entry(pbx_client* client, const char* key, const v
 /* As pbx_db_get_entry; PBX_E_NOT_FOUND if absent. */
 PBX_EXPORT int pbx_client_get_entry(pbx_client* client, const char* key, pbx_entry** out,
                                     pbx_error* err);
+/* As pbx_db_delete_entry, through the server. */
+PBX_EXPORT int pbx_client_delete_entry(pbx_client* client, const char* key, uint64_t version,
+                                       pbx_put_result* out, pbx_error* err);
+/* As pbx_db_list_entries, through the server (limit 0: the server's page). */
+PBX_EXPORT int pbx_client_list_entries(pbx_client* client, const char* prefix,
+                                       const char* start_after, size_t limit,
+                                       pbx_entry_list** out, pbx_error* err);
+/* Asks to connect to `peer`; *state (may be NULL) gets
+ * PBX_CONNECTION_CONNECTED once the peer asked too, else
+ * PBX_CONNECTION_REQUESTED (also for a mailbox that does not exist: the
+ * server never tells). PBX_E_BACK_OFF past the server's cap on requests. */
+PBX_EXPORT int pbx_client_add_connection(pbx_client* client, const pbx_id* peer, int* state,
+                                         pbx_error* err);
+/* Ends the connection, withdraws the request or declines the peer's (PBX_OK
+ * whether or not there was one). */
+PBX_EXPORT int pbx_client_remove_connection(pbx_client* client, const pbx_id* peer,
+                                            pbx_error* err);
+/* As pbx_db_list_connections, for the client's mailbox (limit 0: the server's
+ * page). */
+PBX_EXPORT int pbx_client_list_connections(pbx_client* client, int kind,
+                                           const pbx_id* start_after, size_t limit,
+                                           pbx_connection_list** out, pbx_error* err);
+/* Registers the device's push token (platform PBX_PLATFORM_NONE clears it). */
+PBX_EXPORT int pbx_client_register_push(pbx_client* client, int platform, const char* token,
+                                        pbx_error* err);
+/* Polls the mailbox's feed after cursor `since`, at most `limit` items (0: the
+ * server's page). *out: release with pbx_info_free. */
+PBX_EXPORT int pbx_client_poll(pbx_client* client, uint64_t since, uint32_t limit,
+                               pbx_info** out, pbx_error* err);
+/* Acknowledges the feed up to `cursor` (a packet's cursor): the server may
+ * push what follows. Returns once queued on the session. */
+PBX_EXPORT int pbx_client_ack(pbx_client* client, uint64_t cursor, pbx_error* err);
+/* A round trip to the server (PBX_E_UNAVAILABLE if none within the timeout). */
+PBX_EXPORT int pbx_client_ping(pbx_client* client, pbx_error* err);
 /* Raises message `id`'s status; *status_out and *applied (may be NULL) get
  * the status after the update and whether this call raised it.
  * PBX_E_NOT_FOUND, PBX_E_GONE, PBX_E_PERMISSION_DENIED (not the recipient). */
@@ -490,6 +623,27 @@ PBX_EXPORT int pbx_replica_get_message(pbx_replica* replica, const pbx_id* id, p
 /* One entry as the app sees it (release with pbx_entry_free); PBX_E_NOT_FOUND. */
 PBX_EXPORT int pbx_replica_get_entry(pbx_replica* replica, const char* key, pbx_entry** out,
                                      pbx_error* err);
+/* Entries as the app sees them, as pbx_db_list_entries (limit 0: all). */
+PBX_EXPORT int pbx_replica_list_entries(pbx_replica* replica, const char* prefix,
+                                        const char* start_after, size_t limit,
+                                        pbx_entry_list** out, pbx_error* err);
+/* The connections as last synced with the pending changes applied: peers
+ * connected or asked by this mailbox. *out: release with
+ * pbx_connection_list_free (more is 0). */
+PBX_EXPORT int pbx_replica_connections(pbx_replica* replica, pbx_connection_list** out,
+                                       pbx_error* err);
+
+/* The replica's state now. */
+typedef struct pbx_replica_state {
+  int connected;            /* 1: a session with the server is up */
+  uint64_t cursor;          /* the cursor of the last applied packet */
+  uint64_t pending;         /* outbox items not yet ended */
+  uint64_t packets_applied; /* since opened */
+  uint64_t sessions;        /* sessions established since opened */
+  int last_error_code;      /* the last final error (401, 426, store) as a pbx_code; 0: none */
+} pbx_replica_state;
+PBX_EXPORT int pbx_replica_get_state(pbx_replica* replica, pbx_replica_state* out,
+                                     pbx_error* err);
 
 /* Writes: each is durable in the outbox when it returns, and *item (may be
  * NULL) gets the outbox item's id; the server's verdict comes later through
@@ -502,6 +656,18 @@ PBX_EXPORT int pbx_replica_update_status(pbx_replica* replica, const pbx_id* id,
 PBX_EXPORT int pbx_replica_put_entry(pbx_replica* replica, const char* key, const void* value,
                                      size_t value_len, uint64_t version, uint64_t* item,
                                      pbx_error* err);
+/* A versioned tombstone (version 0: one above what the mirror shows). */
+PBX_EXPORT int pbx_replica_delete_entry(pbx_replica* replica, const char* key, uint64_t version,
+                                        uint64_t* item, pbx_error* err);
+/* Asks to connect to / disconnects from `peer`. PBX_E_INVALID_ARGUMENT for
+ * this mailbox itself. */
+PBX_EXPORT int pbx_replica_add_connection(pbx_replica* replica, const pbx_id* peer,
+                                          uint64_t* item, pbx_error* err);
+PBX_EXPORT int pbx_replica_remove_connection(pbx_replica* replica, const pbx_id* peer,
+                                             uint64_t* item, pbx_error* err);
+/* Registers the device's push token (PBX_PLATFORM_NONE clears it). */
+PBX_EXPORT int pbx_replica_register_push(pbx_replica* replica, int platform, const char* token,
+                                         uint64_t* item, pbx_error* err);
 /* Posts bytes[0, len) (copied into the replica's folder until acknowledged)
  * as message `id` (NULL: a random one) to `to`; *id_out (may be NULL) gets
  * the id. PBX_E_INVALID_ARGUMENT (posting to itself), PBX_E_TOO_LARGE. */
@@ -516,6 +682,35 @@ PBX_EXPORT int pbx_replica_request_blob(pbx_replica* replica, const pbx_id* id, 
  * requested. */
 PBX_EXPORT int pbx_replica_read_blob(pbx_replica* replica, const pbx_id* id, uint8_t** out,
                                      size_t* out_len, pbx_error* err);
+
+/* An outbox item not yet ended (pbx_replica_pending). */
+typedef struct pbx_outbox_item {
+  uint64_t item;       /* the id its write returned; increasing in write order */
+  int kind;            /* a pbx_outbox_kind */
+  uint64_t created_ms; /* when it was written (ms since the Unix epoch) */
+  uint32_t attempts;   /* sends that got no final answer so far */
+  pbx_id message;      /* PBX_OUTBOX_STATUS, PBX_OUTBOX_POST */
+  int status;          /* PBX_OUTBOX_STATUS: the status asked */
+  char* key;           /* PUT_ENTRY, DELETE_ENTRY: the key; POST: the topic; else "" */
+  uint64_t version;    /* PUT_ENTRY, DELETE_ENTRY */
+  pbx_id peer;         /* POST: the recipient; ADD_/REMOVE_CONNECTION: the peer */
+  int platform;        /* REGISTER_PUSH: a pbx_platform */
+  uint64_t length;     /* POST: the blob's length */
+} pbx_outbox_item;
+
+/* Release with pbx_outbox_list_free. */
+typedef struct pbx_outbox_list {
+  pbx_outbox_item* items; /* in item order */
+  size_t count;
+} pbx_outbox_list;
+PBX_EXPORT void pbx_outbox_list_free(pbx_outbox_list* list);
+
+/* The outbox items not yet ended. */
+PBX_EXPORT int pbx_replica_pending(pbx_replica* replica, pbx_outbox_list** out, pbx_error* err);
+/* Removes a pending item and rolls its effect back; on_outbox reports it with
+ * `cancelled` set. PBX_E_NOT_FOUND if it has ended; PBX_E_CONFLICT while it is
+ * being sent (its outcome will follow). */
+PBX_EXPORT int pbx_replica_cancel(pbx_replica* replica, uint64_t item, pbx_error* err);
 
 #ifdef __cplusplus
 }
