@@ -1,0 +1,144 @@
+// org.postbox.Native's client methods (pbx_client_*), with pushes delivered
+// on the client's own thread.
+#include <cstdint>
+
+#include "common.h"
+
+using namespace pbx_jni;
+
+namespace {
+
+// What a Java Client's handle points at: the C client, and the global
+// reference to its push dispatcher (released after pbx_client_close has
+// joined the thread that calls it).
+struct JniClient {
+  pbx_client* client = nullptr;
+  jobject dispatcher = nullptr;
+};
+
+pbx_client* C(jlong h) { return FromHandle<JniClient>(h)->client; }
+
+// pbx_client_options.on_push, on the client's native thread: attached to the
+// JVM for the thread's life; the packet is borrowed, so it is copied into an
+// org.postbox.Info before the listener sees it. A local frame keeps the
+// thread (which never returns to Java) from piling up local references.
+void OnPush(void* context, const pbx_info* info) {
+  JNIEnv* env = AttachedEnv();
+  if (env == nullptr || info == nullptr) return;
+  if (env->PushLocalFrame(16) != JNI_OK) {
+    ClearPending(env);
+    return;
+  }
+  jobject packet = NewInfo(env, *info);
+  if (packet != nullptr) {
+    env->CallVoidMethod(static_cast<jobject>(context), g.client_on_push, packet);
+  }
+  ClearPending(env);
+  env->PopLocalFrame(nullptr);
+}
+
+}  // namespace
+
+PBX_JNI(jlong, clientCreate)(JNIEnv* env, jclass, jbyteArray host, jint port, jbyteArray mkey,
+                             jbyteArray secret, jbyteArray app_version, jlong timeout_ms,
+                             jint reconnect, jobject dispatcher, jlong start_cursor) {
+  pbx_client_options o;
+  pbx_client_options_init(&o);
+  if (!InRange(env, port, UINT16_MAX, "port") || !ReadId(env, mkey, &o.mkey, "mkey")) return 0;
+  if (timeout_ms != -1 && !InRange(env, timeout_ms, UINT32_MAX, "requestTimeoutMs")) return 0;
+  Utf8 h(env, host), s(env, secret), v(env, app_version);
+  o.host = h.c_str();
+  o.port = static_cast<uint16_t>(port);
+  o.secret = s.c_str();
+  o.app_version = v.c_str();
+  if (timeout_ms != -1) o.request_timeout_ms = static_cast<uint32_t>(timeout_ms);
+  if (reconnect >= 0) o.reconnect = reconnect;
+  o.start_cursor = static_cast<uint64_t>(start_cursor);
+  auto* jc = new JniClient;
+  if (dispatcher != nullptr) {
+    jc->dispatcher = env->NewGlobalRef(dispatcher);
+    o.on_push = OnPush;
+    o.push_context = jc->dispatcher;
+  }
+  pbx_error err;
+  if (Failed(env, pbx_client_create(&o, &jc->client, &err), err)) {
+    if (jc->dispatcher != nullptr) env->DeleteGlobalRef(jc->dispatcher);
+    delete jc;
+    return 0;
+  }
+  return ToHandle(jc);
+}
+
+PBX_JNI(void, clientClose)(JNIEnv* env, jclass, jlong h) {
+  auto* jc = FromHandle<JniClient>(h);
+  pbx_client_close(jc->client);  // joins the thread that calls OnPush
+  if (jc->dispatcher != nullptr) env->DeleteGlobalRef(jc->dispatcher);
+  delete jc;
+}
+
+PBX_JNI(jint, clientConnect)(JNIEnv* env, jclass, jlong h) {
+  int verdict = 0;
+  pbx_error err;
+  if (Failed(env, pbx_client_connect(C(h), &verdict, &err), err)) return 0;
+  return verdict;
+}
+
+PBX_JNI(jobject, clientPutEntry)(JNIEnv* env, jclass, jlong h, jbyteArray key, jbyteArray value,
+                                 jlong version) {
+  Utf8 k(env, key);
+  Bytes v(env, value);
+  if (!v.ok()) return nullptr;
+  pbx_put_result r;
+  pbx_error err;
+  if (Failed(env, pbx_client_put_entry(C(h), k.c_str(), v.data(), v.size(),
+                                       static_cast<uint64_t>(version), &r, &err), err)) {
+    return nullptr;
+  }
+  return NewPutResult(env, r);
+}
+
+PBX_JNI(jobject, clientGetEntry)(JNIEnv* env, jclass, jlong h, jbyteArray key) {
+  Utf8 k(env, key);
+  pbx_entry* e = nullptr;
+  pbx_error err;
+  if (Failed(env, pbx_client_get_entry(C(h), k.c_str(), &e, &err), err)) return nullptr;
+  jobject out = NewEntry(env, *e);
+  pbx_entry_free(e);
+  return out;
+}
+
+PBX_JNI(jobject, clientUpdateStatus)(JNIEnv* env, jclass, jlong h, jbyteArray id, jint status) {
+  pbx_id i;
+  if (!ReadId(env, id, &i, "id")) return nullptr;
+  int out = 0, applied = 0;
+  pbx_error err;
+  if (Failed(env, pbx_client_update_status(C(h), &i, status, &out, &applied, &err), err)) {
+    return nullptr;
+  }
+  return env->NewObject(g.status_result, g.status_result_init, static_cast<jint>(out),
+                        static_cast<jboolean>(applied != 0));
+}
+
+PBX_JNI(void, clientUpload)(JNIEnv* env, jclass, jlong h, jbyteArray to, jbyteArray id,
+                            jbyteArray topic, jbyteArray meta, jbyteArray bytes) {
+  pbx_id t, i;
+  if (!ReadId(env, to, &t, "to") || !ReadId(env, id, &i, "id")) return;
+  Utf8 tp(env, topic);
+  Bytes m(env, meta), b(env, bytes);
+  if (!m.ok() || !b.ok()) return;
+  pbx_error err;
+  Failed(env, pbx_client_upload(C(h), &t, &i, tp.c_str(), m.data(), m.size(), b.data(),
+                                b.size(), &err), err);
+}
+
+PBX_JNI(jbyteArray, clientDownload)(JNIEnv* env, jclass, jlong h, jbyteArray id) {
+  pbx_id i;
+  if (!ReadId(env, id, &i, "id")) return nullptr;
+  uint8_t* out = nullptr;
+  size_t n = 0;
+  pbx_error err;
+  if (Failed(env, pbx_client_download(C(h), &i, &out, &n, &err), err)) return nullptr;
+  jbyteArray bytes = NewBytes(env, out, n);
+  pbx_free(out);
+  return bytes;
+}

@@ -1,0 +1,133 @@
+// The JNI library's shared pieces: the JavaVM, the classes and methods cached by
+// JNI_OnLoad, exceptions from pbx_error, argument and result conversions, and
+// attaching native threads. Not API: the Java API is org.postbox (../src/main/java).
+#ifndef POSTBOX_BINDINGS_JAVA_JNI_COMMON_H_
+#define POSTBOX_BINDINGS_JAVA_JNI_COMMON_H_
+
+#include <jni.h>
+
+#include <cstdint>
+#include <string>
+
+#include "postbox.h"
+
+namespace pbx_jni {
+
+// Cached in JNI_OnLoad as global references; valid for the library's life.
+struct Cache {
+  jclass object, entry, message, connection, tombstone, info, change, outbox_outcome,
+      outbox_item, replica_state, put_result, status_result, page, credentials, exception,
+      client_dispatcher, replica_dispatcher;
+  jmethodID entry_init, message_init, connection_init, tombstone_init, info_init, change_init,
+      outbox_outcome_init, outbox_item_init, replica_state_init, put_result_init,
+      status_result_init, page_init, credentials_from_native, exception_from_native,
+      client_on_push, replica_execute, replica_on_change, replica_on_outbox, replica_on_error;
+};
+extern JavaVM* g_vm;
+extern Cache g;
+
+// The calling thread's JNIEnv, attaching it as a daemon thread first if it is a
+// native thread of the library (detached again when that thread exits). NULL
+// if the JVM refuses.
+JNIEnv* AttachedEnv();
+
+// A pending Java exception raised by a callback's upcall: printed and cleared
+// (the Java side catches the app's own exceptions; this is for errors such as
+// OutOfMemoryError while copying), so the native thread can go on.
+void ClearPending(JNIEnv* env);
+
+// Throws the PostboxException subclass for a failed call and returns true if
+// rc is not PBX_OK; returns false (and throws nothing) otherwise.
+bool Failed(JNIEnv* env, int rc, const pbx_error& err);
+// Throws InvalidArgumentException(-400) with `message`.
+void ThrowInvalid(JNIEnv* env, const char* message);
+
+// A handle passed from Java as a long.
+template <typename T>
+T* FromHandle(jlong h) {
+  return reinterpret_cast<T*>(static_cast<intptr_t>(h));
+}
+template <typename T>
+jlong ToHandle(T* p) {
+  return static_cast<jlong>(reinterpret_cast<intptr_t>(p));
+}
+
+// A Java byte[] holding a UTF-8 string (no NUL: the Java side checks), as a
+// NUL-terminated copy; a null array gives c_str() == nullptr.
+class Utf8 {
+ public:
+  Utf8(JNIEnv* env, jbyteArray a);
+  const char* c_str() const { return null_ ? nullptr : s_.c_str(); }
+
+ private:
+  std::string s_;
+  bool null_ = true;
+};
+
+// A Java byte[]'s contents for the duration of a call (null: data() NULL, size 0).
+class Bytes {
+ public:
+  Bytes(JNIEnv* env, jbyteArray a);
+  ~Bytes();
+  Bytes(const Bytes&) = delete;
+  Bytes& operator=(const Bytes&) = delete;
+  const void* data() const { return p_; }
+  size_t size() const { return n_; }
+  bool ok() const { return ok_; }  // false: the JVM could not provide them (exception pending)
+
+ private:
+  JNIEnv* env_;
+  jbyteArray a_;
+  jbyte* p_ = nullptr;
+  size_t n_ = 0;
+  bool ok_ = true;
+};
+
+// Reads a 16-byte id; throws InvalidArgumentException and returns false for
+// null (unless optional) or another length. *present says whether one was given.
+bool ReadId(JNIEnv* env, jbyteArray a, pbx_id* out, const char* what);
+bool ReadOptionalId(JNIEnv* env, jbyteArray a, pbx_id* out, bool* present, const char* what);
+
+// A limit, count or timeout from Java: in [0, max]; else throws and returns false.
+bool InRange(JNIEnv* env, jlong v, uint64_t max, const char* what);
+
+// Deletes a local reference when it goes out of scope (for loops on attached threads).
+template <typename T>
+class Local {
+ public:
+  Local(JNIEnv* env, T ref) : env_(env), ref_(ref) {}
+  ~Local() {
+    if (ref_ != nullptr) env_->DeleteLocalRef(ref_);
+  }
+  Local(const Local&) = delete;
+  Local& operator=(const Local&) = delete;
+  T get() const { return ref_; }
+
+ private:
+  JNIEnv* env_;
+  T ref_;
+};
+
+// Java objects from C data (copied). NULL with an exception pending on failure.
+jbyteArray NewBytes(JNIEnv* env, const void* p, size_t n);
+jbyteArray NewUtf8(JNIEnv* env, const char* s);  // NULL s: empty
+jbyteArray NewId(JNIEnv* env, const pbx_id& id);
+jobject NewEntry(JNIEnv* env, const pbx_entry& e);
+jobject NewMessage(JNIEnv* env, const pbx_message& m);
+jobject NewConnection(JNIEnv* env, const pbx_connection& c);
+jobject NewTombstone(JNIEnv* env, const pbx_tombstone& t);
+jobject NewInfo(JNIEnv* env, const pbx_info& info);
+jobject NewPutResult(JNIEnv* env, const pbx_put_result& r);
+// Arrays of the objects above (element class `cls`), built one element at a time.
+jobjectArray NewEntryArray(JNIEnv* env, const pbx_entry* items, size_t n);
+jobjectArray NewMessageArray(JNIEnv* env, const pbx_message* items, size_t n);
+jobjectArray NewConnectionArray(JNIEnv* env, const pbx_connection* items, size_t n);
+// org.postbox.Page over an array.
+jobject NewPage(JNIEnv* env, jobjectArray items, bool more);
+
+}  // namespace pbx_jni
+
+// Defines the native method org.postbox.Native.name.
+#define PBX_JNI(ret, name) extern "C" JNIEXPORT ret JNICALL Java_org_postbox_Native_##name
+
+#endif  // POSTBOX_BINDINGS_JAVA_JNI_COMMON_H_
