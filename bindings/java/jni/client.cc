@@ -142,3 +142,96 @@ PBX_JNI(jbyteArray, clientDownload)(JNIEnv* env, jclass, jlong h, jbyteArray id)
   pbx_free(out);
   return bytes;
 }
+
+PBX_JNI(jobject, clientDeleteEntry)(JNIEnv* env, jclass, jlong h, jbyteArray key,
+                                    jlong version) {
+  Utf8 k(env, key);
+  pbx_put_result r;
+  pbx_error err;
+  if (Failed(env, pbx_client_delete_entry(C(h), k.c_str(), static_cast<uint64_t>(version), &r,
+                                          &err), err)) {
+    return nullptr;
+  }
+  return NewPutResult(env, r);
+}
+
+PBX_JNI(jobject, clientListEntries)(JNIEnv* env, jclass, jlong h, jbyteArray prefix,
+                                    jbyteArray start_after, jlong limit) {
+  if (!InRange(env, limit, SIZE_MAX, "limit")) return nullptr;
+  Utf8 p(env, prefix), s(env, start_after);
+  pbx_entry_list* list = nullptr;
+  pbx_error err;
+  if (Failed(env, pbx_client_list_entries(C(h), p.c_str(), s.c_str(), static_cast<size_t>(limit),
+                                          &list, &err), err)) {
+    return nullptr;
+  }
+  jobject out = NewPage(env, NewEntryArray(env, list->items, list->count), list->more != 0);
+  pbx_entry_list_free(list);
+  return out;
+}
+
+PBX_JNI(jint, clientAddConnection)(JNIEnv* env, jclass, jlong h, jbyteArray peer) {
+  pbx_id p;
+  if (!ReadId(env, peer, &p, "peer")) return 0;
+  int state = 0;
+  pbx_error err;
+  if (Failed(env, pbx_client_add_connection(C(h), &p, &state, &err), err)) return 0;
+  return state;
+}
+
+PBX_JNI(void, clientRemoveConnection)(JNIEnv* env, jclass, jlong h, jbyteArray peer) {
+  pbx_id p;
+  if (!ReadId(env, peer, &p, "peer")) return;
+  pbx_error err;
+  Failed(env, pbx_client_remove_connection(C(h), &p, &err), err);
+}
+
+PBX_JNI(jobject, clientListConnections)(JNIEnv* env, jclass, jlong h, jint kind,
+                                        jbyteArray start_after, jlong limit) {
+  pbx_id s;
+  bool has = false;
+  if (!ReadOptionalId(env, start_after, &s, &has, "startAfter") ||
+      !InRange(env, limit, SIZE_MAX, "limit")) {
+    return nullptr;
+  }
+  pbx_connection_list* list = nullptr;
+  pbx_error err;
+  if (Failed(env, pbx_client_list_connections(C(h), kind, has ? &s : nullptr,
+                                              static_cast<size_t>(limit), &list, &err), err)) {
+    return nullptr;
+  }
+  jobject out =
+      NewPage(env, NewConnectionArray(env, list->items, list->count), list->more != 0);
+  pbx_connection_list_free(list);
+  return out;
+}
+
+PBX_JNI(void, clientRegisterPush)(JNIEnv* env, jclass, jlong h, jint platform,
+                                  jbyteArray token) {
+  Utf8 t(env, token);
+  pbx_error err;
+  Failed(env, pbx_client_register_push(C(h), platform, t.c_str(), &err), err);
+}
+
+PBX_JNI(jobject, clientPoll)(JNIEnv* env, jclass, jlong h, jlong since, jlong limit) {
+  if (!InRange(env, limit, UINT32_MAX, "limit")) return nullptr;
+  pbx_info* info = nullptr;
+  pbx_error err;
+  if (Failed(env, pbx_client_poll(C(h), static_cast<uint64_t>(since),
+                                  static_cast<uint32_t>(limit), &info, &err), err)) {
+    return nullptr;
+  }
+  jobject out = NewInfo(env, *info);
+  pbx_info_free(info);
+  return out;
+}
+
+PBX_JNI(void, clientAck)(JNIEnv* env, jclass, jlong h, jlong cursor) {
+  pbx_error err;
+  Failed(env, pbx_client_ack(C(h), static_cast<uint64_t>(cursor), &err), err);
+}
+
+PBX_JNI(void, clientPing)(JNIEnv* env, jclass, jlong h) {
+  pbx_error err;
+  Failed(env, pbx_client_ping(C(h), &err), err);
+}

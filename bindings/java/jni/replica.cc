@@ -322,3 +322,109 @@ PBX_JNI(jbyteArray, replicaReadBlob)(JNIEnv* env, jclass, jlong h, jbyteArray id
   pbx_free(out);
   return bytes;
 }
+
+PBX_JNI(jobject, replicaListEntries)(JNIEnv* env, jclass, jlong h, jbyteArray prefix,
+                                     jbyteArray start_after, jlong limit) {
+  if (!InRange(env, limit, SIZE_MAX, "limit")) return nullptr;
+  Utf8 p(env, prefix), s(env, start_after);
+  pbx_entry_list* list = nullptr;
+  pbx_error err;
+  if (Failed(env, pbx_replica_list_entries(R(h), p.c_str(), s.c_str(),
+                                           static_cast<size_t>(limit), &list, &err), err)) {
+    return nullptr;
+  }
+  jobject out = NewPage(env, NewEntryArray(env, list->items, list->count), list->more != 0);
+  pbx_entry_list_free(list);
+  return out;
+}
+
+PBX_JNI(jobjectArray, replicaConnections)(JNIEnv* env, jclass, jlong h) {
+  pbx_connection_list* list = nullptr;
+  pbx_error err;
+  if (Failed(env, pbx_replica_connections(R(h), &list, &err), err)) return nullptr;
+  jobjectArray out = NewConnectionArray(env, list->items, list->count);
+  pbx_connection_list_free(list);
+  return out;
+}
+
+PBX_JNI(jobject, replicaGetState)(JNIEnv* env, jclass, jlong h) {
+  pbx_replica_state s;
+  pbx_error err;
+  if (Failed(env, pbx_replica_get_state(R(h), &s, &err), err)) return nullptr;
+  return env->NewObject(g.replica_state, g.replica_state_init,
+                        static_cast<jboolean>(s.connected != 0), static_cast<jlong>(s.cursor),
+                        static_cast<jlong>(s.pending), static_cast<jlong>(s.packets_applied),
+                        static_cast<jlong>(s.sessions), static_cast<jint>(s.last_error_code));
+}
+
+PBX_JNI(jlong, replicaDeleteEntry)(JNIEnv* env, jclass, jlong h, jbyteArray key, jlong version) {
+  Utf8 k(env, key);
+  uint64_t item = 0;
+  pbx_error err;
+  Failed(env, pbx_replica_delete_entry(R(h), k.c_str(), static_cast<uint64_t>(version), &item,
+                                       &err), err);
+  return static_cast<jlong>(item);
+}
+
+PBX_JNI(jlong, replicaAddConnection)(JNIEnv* env, jclass, jlong h, jbyteArray peer) {
+  pbx_id p;
+  if (!ReadId(env, peer, &p, "peer")) return 0;
+  uint64_t item = 0;
+  pbx_error err;
+  Failed(env, pbx_replica_add_connection(R(h), &p, &item, &err), err);
+  return static_cast<jlong>(item);
+}
+
+PBX_JNI(jlong, replicaRemoveConnection)(JNIEnv* env, jclass, jlong h, jbyteArray peer) {
+  pbx_id p;
+  if (!ReadId(env, peer, &p, "peer")) return 0;
+  uint64_t item = 0;
+  pbx_error err;
+  Failed(env, pbx_replica_remove_connection(R(h), &p, &item, &err), err);
+  return static_cast<jlong>(item);
+}
+
+PBX_JNI(jlong, replicaRegisterPush)(JNIEnv* env, jclass, jlong h, jint platform,
+                                    jbyteArray token) {
+  Utf8 t(env, token);
+  uint64_t item = 0;
+  pbx_error err;
+  Failed(env, pbx_replica_register_push(R(h), platform, t.c_str(), &item, &err), err);
+  return static_cast<jlong>(item);
+}
+
+PBX_JNI(jobjectArray, replicaPending)(JNIEnv* env, jclass, jlong h) {
+  pbx_outbox_list* list = nullptr;
+  pbx_error err;
+  if (Failed(env, pbx_replica_pending(R(h), &list, &err), err)) return nullptr;
+  jobjectArray out = env->NewObjectArray(static_cast<jsize>(list->count), g.outbox_item, nullptr);
+  for (size_t i = 0; out != nullptr && i < list->count; ++i) {
+    const pbx_outbox_item& it = list->items[i];
+    Local<jbyteArray> message(env, NewId(env, it.message)), key(env, NewUtf8(env, it.key)),
+        peer(env, NewId(env, it.peer));
+    if (env->ExceptionCheck()) {
+      out = nullptr;
+      break;
+    }
+    Local<jobject> o(env, env->NewObject(g.outbox_item, g.outbox_item_init,
+                                         static_cast<jlong>(it.item), static_cast<jint>(it.kind),
+                                         static_cast<jlong>(it.created_ms),
+                                         static_cast<jint>(it.attempts), message.get(),
+                                         static_cast<jint>(it.status), key.get(),
+                                         static_cast<jlong>(it.version), peer.get(),
+                                         static_cast<jint>(it.platform),
+                                         static_cast<jlong>(it.length)));
+    if (o.get() == nullptr) {
+      out = nullptr;
+      break;
+    }
+    env->SetObjectArrayElement(out, static_cast<jsize>(i), o.get());
+  }
+  pbx_outbox_list_free(list);
+  return out;
+}
+
+PBX_JNI(void, replicaCancel)(JNIEnv* env, jclass, jlong h, jlong item) {
+  pbx_error err;
+  Failed(env, pbx_replica_cancel(R(h), static_cast<uint64_t>(item), &err), err);
+}

@@ -239,3 +239,69 @@ PBX_JNI(jint, serverPort)(JNIEnv* env, jclass, jlong h) {
 }
 
 PBX_JNI(void, serverStop)(JNIEnv*, jclass, jlong h) { pbx_server_stop(FromHandle<pbx_server>(h)); }
+
+// ---- Store: connections, mailbox deletion, the feed, entry deletion ---------------
+
+PBX_JNI(void, dbDisconnect)(JNIEnv* env, jclass, jlong h, jbyteArray actor, jbyteArray peer) {
+  pbx_id a, p;
+  if (!ReadId(env, actor, &a, "actor") || !ReadId(env, peer, &p, "peer")) return;
+  pbx_error err;
+  Failed(env, pbx_db_disconnect(Db(h), &a, &p, &err), err);
+}
+
+PBX_JNI(jobject, dbListConnections)(JNIEnv* env, jclass, jlong h, jbyteArray mkey, jint kind,
+                                    jbyteArray start_after, jlong limit) {
+  pbx_id k, s;
+  bool has = false;
+  if (!ReadId(env, mkey, &k, "mkey") ||
+      !ReadOptionalId(env, start_after, &s, &has, "startAfter") ||
+      !InRange(env, limit, SIZE_MAX, "limit")) {
+    return nullptr;
+  }
+  pbx_connection_list* list = nullptr;
+  pbx_error err;
+  if (Failed(env, pbx_db_list_connections(Db(h), &k, kind, has ? &s : nullptr,
+                                          static_cast<size_t>(limit), &list, &err), err)) {
+    return nullptr;
+  }
+  jobject out =
+      NewPage(env, NewConnectionArray(env, list->items, list->count), list->more != 0);
+  pbx_connection_list_free(list);
+  return out;
+}
+
+PBX_JNI(void, dbDeleteMailbox)(JNIEnv* env, jclass, jlong h, jbyteArray mkey) {
+  pbx_id k;
+  if (!ReadId(env, mkey, &k, "mkey")) return;
+  pbx_error err;
+  Failed(env, pbx_db_delete_mailbox(Db(h), &k, &err), err);
+}
+
+PBX_JNI(jobject, dbChanges)(JNIEnv* env, jclass, jlong h, jbyteArray mkey, jlong since,
+                            jlong limit) {
+  pbx_id k;
+  if (!ReadId(env, mkey, &k, "mkey") || !InRange(env, limit, SIZE_MAX, "limit")) return nullptr;
+  pbx_info* info = nullptr;
+  pbx_error err;
+  if (Failed(env, pbx_db_changes(Db(h), &k, static_cast<uint64_t>(since),
+                                 static_cast<size_t>(limit), &info, &err), err)) {
+    return nullptr;
+  }
+  jobject out = NewInfo(env, *info);
+  pbx_info_free(info);
+  return out;
+}
+
+PBX_JNI(jobject, dbDeleteEntry)(JNIEnv* env, jclass, jlong h, jbyteArray mkey, jbyteArray key,
+                                jlong version) {
+  pbx_id k;
+  if (!ReadId(env, mkey, &k, "mkey")) return nullptr;
+  Utf8 kk(env, key);
+  pbx_put_result r;
+  pbx_error err;
+  if (Failed(env, pbx_db_delete_entry(Db(h), &k, kk.c_str(), static_cast<uint64_t>(version),
+                                      &r, &err), err)) {
+    return nullptr;
+  }
+  return NewPutResult(env, r);
+}

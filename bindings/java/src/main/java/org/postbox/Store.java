@@ -129,7 +129,11 @@ public final class Store implements AutoCloseable {
     Native.dbDeleteMailbox(handle(), Native.required(mkey, "mkey"));
   }
 
-  /** The mailbox's feed after cursor {@code since} (0: all), at most {@code limit} (0: a page). */
+  /**
+   * The mailbox's feed as an info packet: every item changed after cursor {@code since} (0:
+   * everything), at most {@code limit} items (0: no limit). NotFoundException for an unknown
+   * mailbox.
+   */
   public Info changes(Id mkey, long since, int limit) {
     return Native.dbChanges(handle(), Native.required(mkey, "mkey"), since, limit);
   }
@@ -158,7 +162,8 @@ public final class Store implements AutoCloseable {
 
   /**
    * Live entries whose key starts with {@code prefix} (null: all), in key order after
-   * {@code startAfter} (null: from the first), at most {@code limit}.
+   * {@code startAfter} (null: from the first), at most {@code limit}. Note: unlike the replica's
+   * and the client's listings, a limit of 0 returns no entries (pbx_db_list_entries).
    */
   public Page<Entry> listEntries(Id mkey, String prefix, String startAfter, int limit) {
     return Native.dbListEntries(handle(), Native.required(mkey, "mkey"),

@@ -131,4 +131,105 @@ class ClientTest {
     c.close();
     assertThrows(IllegalStateException.class, c::connect);
   }
+
+  @Test
+  void entriesAreListedAndDeletedThroughTheServer() {
+    try (Client c = client(alice)) {
+      c.connect();
+      c.ping();
+      for (String k : new String[] {"p/1", "p/2", "q"}) c.putEntry(k, utf8(k));
+      Page<Entry> p = c.listEntries("p/", null, 0);
+      assertEquals(2, p.items().size());
+      assertEquals("p/1", p.items().get(0).key());
+      Page<Entry> one = c.listEntries(null, null, 1);
+      assertEquals(1, one.items().size());
+      assertTrue(one.more());
+      PutResult del = c.deleteEntry("p/1", 0);
+      assertTrue(del.applied());
+      assertThrows(NotFoundException.class, () -> c.getEntry("p/1"));
+      assertEquals(1, c.listEntries("p/", null, 0).items().size());
+    }
+  }
+
+  @Test
+  void pollAndAckTheFeed() {
+    try (Client a = client(alice); Client b = client(bob)) {
+      a.connect();
+      b.connect();
+      a.putEntry("k", utf8("v"));
+      Id id = Id.random();
+      b.upload(alice.mkey(), id, "t", null, utf8("x"));
+      Info info = a.poll(0, 0);
+      assertTrue(info.cursor() > 0);
+      assertEquals(1, info.entries().size());
+      assertEquals("k", info.entries().get(0).key());
+      assertEquals(1, info.incoming().size());
+      assertEquals(id, info.incoming().get(0).id());
+      a.ack(info.cursor());
+      Info next = a.poll(info.cursor(), 0);
+      assertTrue(next.entries().isEmpty() && next.incoming().isEmpty());
+      assertEquals(info.cursor(), next.since());
+    }
+  }
+
+  @Test
+  void connectionsThroughTheServerAndPushRegistration() {
+    try (Client a = client(alice); Client c = client(carol)) {
+      a.connect();
+      c.connect();
+      assertEquals(ConnectionState.REQUESTED, a.addConnection(carol.mkey()));
+      assertEquals(carol.mkey(),
+          a.listConnections(ConnectionKind.REQUESTED, null, 0).items().get(0).peer());
+      assertEquals(alice.mkey(),
+          c.listConnections(ConnectionKind.INCOMING, null, 0).items().get(0).peer());
+      assertEquals(ConnectionState.CONNECTED, c.addConnection(alice.mkey()));
+      assertTrue(a.listConnections(ConnectionKind.CONNECTED, null, 0).items().stream()
+          .anyMatch(x -> x.peer().equals(carol.mkey())));
+      a.upload(carol.mkey(), Id.random(), "t", null, utf8("now allowed"));
+      c.removeConnection(alice.mkey());
+      assertThrows(PermissionDeniedException.class,
+          () -> a.upload(carol.mkey(), Id.random(), "t", null, utf8("not any more")));
+      a.registerPush(Platform.ANDROID, "fcm-token-1");
+      a.registerPush(Platform.NONE, "");
+    }
+  }
+
+  @Test
+  void pushesArriveOnTheClientsThreadAndAThrowingListenerIsContained() throws Exception {
+    java.util.List<Info> pushes = new java.util.concurrent.CopyOnWriteArrayList<>();
+    java.util.List<String> threads = new java.util.concurrent.CopyOnWriteArrayList<>();
+    java.util.List<Throwable> reported = new java.util.concurrent.CopyOnWriteArrayList<>();
+    Thread.UncaughtExceptionHandler saved = Thread.getDefaultUncaughtExceptionHandler();
+    // The client's native thread has no handler of its own: the default one hears.
+    Thread.setDefaultUncaughtExceptionHandler((t, e) -> reported.add(e));
+    try (Client a = Client.create(new Client.Options().port(server.port).credentials(alice)
+        .onPush(info -> {
+          pushes.add(info);
+          threads.add(Thread.currentThread().getName());
+          if (pushes.size() == 1) throw new IllegalStateException("listener bug");
+        }));
+         Client b = client(bob)) {
+      a.connect();
+      b.connect();
+      Id first = Id.random();
+      b.upload(alice.mkey(), first, "t", null, utf8("1"));
+      TestSupport.await(() -> incoming(pushes, first), 20_000, "the first push");
+      Id second = Id.random();
+      b.upload(alice.mkey(), second, "t", null, utf8("2"));
+      TestSupport.await(() -> incoming(pushes, second), 20_000, "a push after the exception");
+    } finally {
+      Thread.setDefaultUncaughtExceptionHandler(saved);
+    }
+    assertFalse(threads.contains(Thread.currentThread().getName()));
+    assertTrue(reported.stream().anyMatch(e -> "listener bug".equals(e.getMessage())), "" + reported);
+  }
+
+  private static boolean incoming(java.util.List<Info> pushes, Id id) {
+    for (Info i : pushes) {
+      for (Message m : i.incoming()) {
+        if (m.id().equals(id)) return true;
+      }
+    }
+    return false;
+  }
 }

@@ -86,7 +86,7 @@ class ReplicaTest {
   private Replica replica(Credentials c, String name, Replica.Listener l, boolean start) {
     Replica r = Replica.open(new Replica.Options().folder(new File(dir, name))
         .port(server.port()).credentials(c).durability(Durability.RELAXED).listener(l)
-        .retryMs(20, 200).start(start));
+        .retryMs(20, 200).pollIntervalMs(200).start(start));
     open.add(0, r);  // closed before the server
     return r;
   }
@@ -247,5 +247,103 @@ class ReplicaTest {
     a.close();
     a.close();
     assertThrows(IllegalStateException.class, () -> a.getEntry("k"));
+  }
+
+  @Test
+  void pendingItemsDescribeTheOutboxAndCancelRollsBack() throws Exception {
+    Recorder rec = new Recorder();
+    Replica a = replica(alice, "alice", rec, false);
+    a.putEntry("keep", utf8("k"));
+    long put = a.putEntry("draft", utf8("v"), 7);
+    Id id = a.post(bob.mkey(), new byte[1234], "photo", null);
+    long conn = a.addConnection(carol.mkey());
+    long push = a.registerPush(Platform.ANDROID, "token");
+    long del = a.deleteEntry("keep");
+    List<OutboxItem> items = a.pending();
+    assertEquals(6, items.size());
+    assertEquals(6, a.pendingCount());
+    for (int i = 1; i < items.size(); ++i) assertTrue(items.get(i).item() > items.get(i - 1).item());
+    OutboxItem p = items.get(1);
+    assertEquals(put, p.item());
+    assertEquals(OutboxKind.PUT_ENTRY, p.kind());
+    assertEquals("draft", p.key());
+    assertEquals(7, p.version());
+    assertTrue(p.createdMs() > 0);
+    OutboxItem post = items.get(2);
+    assertEquals(OutboxKind.POST, post.kind());
+    assertEquals(id, post.message());
+    assertEquals(bob.mkey(), post.peer());
+    assertEquals("photo", post.key());
+    assertEquals(1234, post.length());
+    assertEquals(conn, items.get(3).item());
+    assertEquals(OutboxKind.ADD_CONNECTION, items.get(3).kind());
+    assertEquals(carol.mkey(), items.get(3).peer());
+    assertEquals(push, items.get(4).item());
+    assertEquals(Platform.ANDROID, items.get(4).platform());
+    assertEquals(del, items.get(5).item());
+    assertEquals(OutboxKind.DELETE_ENTRY, items.get(5).kind());
+    assertThrows(NotFoundException.class, () -> a.getEntry("keep"), "deleted locally");
+
+    assertArrayEquals(utf8("v"), a.getEntry("draft").value());
+    a.cancel(put);
+    assertThrows(NotFoundException.class, () -> a.getEntry("draft"), "the put rolled back");
+    TestSupport.await(() -> rec.outcome(put) != null, 10_000, "the cancel's outcome");
+    assertTrue(rec.outcome(put).cancelled());
+    assertEquals(OutboxKind.PUT_ENTRY, rec.outcome(put).kind());
+    assertThrows(NotFoundException.class, () -> a.cancel(put), "already ended");
+    a.cancel(post.item());
+    assertThrows(NotFoundException.class, () -> a.getMessage(id), "the post rolled back");
+    assertEquals(4, a.pending().size());
+    ReplicaState st = a.state();
+    assertFalse(st.connected());
+    assertEquals(4, st.pending());
+    assertEquals(0, st.sessions());
+  }
+
+  @Test
+  void stateListingAndConnectionsOfASyncedReplica() throws Exception {
+    Replica a = replica(alice, "alice", null, true);
+    a.putEntry("x/1", utf8("1"));
+    a.putEntry("x/2", utf8("2"));
+    a.putEntry("y", utf8("3"));
+    a.addConnection(carol.mkey());
+    a.sync(10_000);
+    ReplicaState st = a.state();
+    assertTrue(st.connected());
+    assertTrue(st.sessions() >= 1);
+    assertEquals(0, st.pending());
+    assertEquals(0, st.lastErrorCode());
+    assertTrue(st.cursor() > 0);
+    Page<Entry> xs = a.listEntries("x/", null, 0);
+    assertEquals(2, xs.items().size());
+    assertEquals("x/2", a.listEntries("x/", "x/1", 0).items().get(0).key());
+    List<Connection> conns = a.connections();
+    assertTrue(conns.stream().anyMatch(c -> c.peer().equals(bob.mkey())
+        && c.state() == ConnectionState.CONNECTED), conns.toString());
+    assertTrue(conns.stream().anyMatch(c -> c.peer().equals(carol.mkey())
+        && c.state() == ConnectionState.REQUESTED), conns.toString());
+    assertEquals(alice.mkey(), store.listConnections(carol.mkey(), ConnectionKind.INCOMING, null, 0)
+        .items().get(0).peer());
+    long item = a.removeConnection(bob.mkey());
+    assertTrue(item > 0);
+    a.sync(10_000);
+    assertTrue(store.listConnections(bob.mkey(), ConnectionKind.CONNECTED, null, 0).items()
+        .isEmpty());
+    a.registerPush(Platform.ANDROID, "fcm");
+    a.deleteEntry("y");
+    a.sync(10_000);
+    assertThrows(NotFoundException.class, () -> store.getEntry(alice.mkey(), "y"));
+  }
+
+  @Test
+  void aWrongSecretIsReportedThroughOnError() throws Exception {
+    Recorder rec = new Recorder();
+    Replica a = Replica.open(new Replica.Options().folder(new File(dir, "bad"))
+        .port(server.port()).mkey(alice.mkey()).secret(bob.secret()).listener(rec)
+        .retryMs(20, 200));
+    open.add(0, a);
+    TestSupport.await(() -> !rec.errors.isEmpty(), 20_000, "on_error");
+    assertTrue(rec.errors.get(0) instanceof UnauthenticatedException, rec.errors.toString());
+    assertEquals(-401, a.state().lastErrorCode());
   }
 }

@@ -211,4 +211,84 @@ class StoreTest {
         () -> store.putEntry(alice.mkey(), "k", utf8("w")));
     assertTrue(e.code() < 0);
   }
+
+  @Test
+  void connectionsAreListedByKindAndEndedByDisconnect() {
+    Credentials carol = store.createMailbox();
+    store.connect(alice.mkey(), bob.mkey());
+    store.connect(alice.mkey(), carol.mkey());
+    Page<Connection> all = store.listConnections(alice.mkey(), ConnectionKind.CONNECTED, null, 0);
+    assertEquals(2, all.items().size());
+    for (Connection c : all.items()) assertEquals(ConnectionState.CONNECTED, c.state());
+    assertTrue(all.items().stream().anyMatch(c -> c.peer().equals(bob.mkey())));
+    // Pages in mkey order.
+    Page<Connection> first = store.listConnections(alice.mkey(), ConnectionKind.CONNECTED, null, 1);
+    assertEquals(1, first.items().size());
+    assertTrue(first.more());
+    Page<Connection> second = store.listConnections(alice.mkey(), ConnectionKind.CONNECTED,
+        first.items().get(0).peer(), 1);
+    assertNotEquals(first.items().get(0).peer(), second.items().get(0).peer());
+    store.disconnect(alice.mkey(), bob.mkey());
+    store.disconnect(alice.mkey(), bob.mkey());  // idempotent
+    Page<Connection> left = store.listConnections(alice.mkey(), ConnectionKind.CONNECTED, null, 0);
+    assertEquals(1, left.items().size());
+    assertEquals(carol.mkey(), left.items().get(0).peer());
+    assertTrue(store.listConnections(bob.mkey(), ConnectionKind.CONNECTED, null, 0).items()
+        .isEmpty());
+    assertThrows(PermissionDeniedException.class,
+        () -> store.postMessage(alice.mkey(), bob.mkey(), null, "t", null, utf8("x")));
+    assertThrows(NotFoundException.class,
+        () -> store.listConnections(Id.random(), ConnectionKind.CONNECTED, null, 0));
+  }
+
+  @Test
+  void theFeedCarriesEntriesMessagesAndTombstones() {
+    store.connect(alice.mkey(), bob.mkey());
+    store.putEntry(alice.mkey(), "a", utf8("1"));
+    store.putEntry(alice.mkey(), "b", utf8("2"));
+    Message m = store.postMessage(alice.mkey(), bob.mkey(), null, "t", null, utf8("x"));
+    Info all = store.changes(alice.mkey(), 0, 0);
+    assertEquals(0, all.since());
+    assertTrue(all.cursor() > 0);
+    assertFalse(all.more());
+    assertEquals(2, all.entries().size());
+    assertEquals(1, all.outgoing().size());
+    assertEquals(m.id(), all.outgoing().get(0).id());
+    assertTrue(all.incoming().isEmpty());
+    assertEquals(m.id(), store.changes(bob.mkey(), 0, 0).incoming().get(0).id());
+    // Nothing new after the cursor; then a delete arrives as a tombstone.
+    Info none = store.changes(alice.mkey(), all.cursor(), 0);
+    assertTrue(none.entries().isEmpty() && none.tombstones().isEmpty());
+    PutResult del = store.deleteEntry(alice.mkey(), "a", 0);
+    assertTrue(del.applied());
+    assertEquals(2, del.version());
+    assertThrows(NotFoundException.class, () -> store.getEntry(alice.mkey(), "a"));
+    Info after = store.changes(alice.mkey(), all.cursor(), 0);
+    assertEquals(1, after.tombstones().size());
+    Tombstone t = after.tombstones().get(0);
+    assertEquals(TombstoneKind.ENTRY, t.kind());
+    assertEquals("a", t.key());
+    assertEquals(2, t.version());
+    // An older put loses to the tombstone.
+    assertFalse(store.putEntry(alice.mkey(), "a", utf8("late"), 1).applied());
+    // A limit cuts the packet short.
+    Info cut = store.changes(alice.mkey(), 0, 1);
+    assertTrue(cut.more());
+  }
+
+  @Test
+  void aDeletedMailboxIsGoneForItsPeers() {
+    store.connect(alice.mkey(), bob.mkey());
+    store.putEntry(bob.mkey(), "k", utf8("v"));
+    Message m = store.postMessage(alice.mkey(), bob.mkey(), null, "t", null, utf8("x"));
+    Info before = store.changes(alice.mkey(), 0, 0);
+    store.deleteMailbox(bob.mkey());
+    assertThrows(NotFoundException.class, () -> store.getEntry(bob.mkey(), "k"));
+    assertThrows(UnauthenticatedException.class,
+        () -> store.authenticate(bob.mkey(), bob.secret()));
+    Info after = store.changes(alice.mkey(), before.cursor(), 0);
+    assertTrue(after.tombstones().stream()
+        .anyMatch(t -> t.kind() == TombstoneKind.MESSAGE && t.id().equals(m.id())), after.toString());
+    assertThrows(NotFoundException.class, () -> store.deleteMailbox(bob.mkey()));
+  }
 }
