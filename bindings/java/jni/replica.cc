@@ -257,14 +257,20 @@ PBX_JNI(jobject, replicaGetMessage)(JNIEnv* env, jclass, jlong h, jbyteArray id)
   return out;
 }
 
-PBX_JNI(jobject, replicaGetEntry)(JNIEnv* env, jclass, jlong h, jbyteArray key) {
+// Returns the value and writes {version, seq} into `meta`: the Java side builds
+// the Entry with the key it already has, which saves a call back into Java
+// (NewObject) and a key copy per read (the hot path of JavaGetEntry).
+PBX_JNI(jbyteArray, replicaGetEntry)(JNIEnv* env, jclass, jlong h, jbyteArray key,
+                                     jlongArray meta) {
   Utf8 k(env, key);
   pbx_entry* e = nullptr;
   pbx_error err;
   if (Failed(env, pbx_replica_get_entry(R(h), k.c_str(), &e, &err), err)) return nullptr;
-  jobject out = NewEntry(env, *e);
+  jbyteArray value = NewBytes(env, e->value, e->value_len);
+  const jlong vs[2] = {static_cast<jlong>(e->version), static_cast<jlong>(e->seq)};
   pbx_entry_free(e);
-  return out;
+  if (value != nullptr) env->SetLongArrayRegion(meta, 0, 2, vs);
+  return value;
 }
 
 PBX_JNI(jlong, replicaUpdateStatus)(JNIEnv* env, jclass, jlong h, jbyteArray id, jint status) {

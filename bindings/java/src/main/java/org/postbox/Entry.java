@@ -10,7 +10,11 @@ public final class Entry {
   private final long seq;
 
   Entry(byte[] key, byte[] value, long version, long seq) {
-    this.key = Native.string(key);
+    this(Native.string(key), value, version, seq);
+  }
+
+  Entry(String key, byte[] value, long version, long seq) {
+    this.key = key;
     this.value = value;
     this.version = version;
     this.seq = seq;

@@ -127,7 +127,7 @@ final class Native {
   static native Object[] replicaInbox(long replica, byte[] startAfter, long limit);
   static native Object[] replicaSent(long replica, byte[] startAfter, long limit);
   static native Message replicaGetMessage(long replica, byte[] id);
-  static native Entry replicaGetEntry(long replica, byte[] key);
+  static native byte[] replicaGetEntry(long replica, byte[] key, long[] versionAndSeq);
   static native Page<Entry> replicaListEntries(long replica, byte[] prefix, byte[] startAfter,
       long limit);
   static native Object[] replicaConnections(long replica);

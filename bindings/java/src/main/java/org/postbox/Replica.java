@@ -281,7 +281,9 @@ public final class Replica implements AutoCloseable {
 
   /** One entry as the app sees it; NotFoundException. */
   public Entry getEntry(String key) {
-    return Native.replicaGetEntry(h(), Native.utf8(key, "key"));
+    long[] versionAndSeq = new long[2];
+    byte[] value = Native.replicaGetEntry(h(), Native.utf8(key, "key"), versionAndSeq);
+    return new Entry(key, value, versionAndSeq[0], versionAndSeq[1]);
   }
 
   /** Entries as the app sees them, as {@link Store#listEntries} (limit 0: all). */
