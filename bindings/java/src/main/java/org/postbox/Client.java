@@ -7,8 +7,8 @@ package org.postbox;
  *
  * <p>Pushes ({@link Options#onPush}) run on the client's own native thread, attached to the
  * JVM as a daemon thread for its lifetime (detached when it exits). A push listener must
- * return quickly and must not call the client's blocking methods (they fail with
- * InvalidArgumentException there); each packet is acknowledged when the listener returns. An
+ * return quickly, must not close the client, and must not call its blocking methods (they fail
+ * with InvalidArgumentException there); each packet is acknowledged when the listener returns. An
  * exception it throws goes to that thread's uncaught-exception handler and the client goes on.
  */
 public final class Client implements AutoCloseable {
