@@ -330,7 +330,7 @@ PBX_EXPORT int pbx_db_list_connections(pbx_db* db, const pbx_id* mkey, int kind,
  * see them (they learn it as tombstones). PBX_E_NOT_FOUND if unknown. */
 PBX_EXPORT int pbx_db_delete_mailbox(pbx_db* db, const pbx_id* mkey, pbx_error* err);
 /* The mailbox's feed after cursor `since` (0: everything), at most `limit`
- * items (0: the store's default page). *out: release with pbx_info_free.
+ * items (0: no limit). *out: release with pbx_info_free.
  * PBX_E_NOT_FOUND for an unknown mailbox. */
 PBX_EXPORT int pbx_db_changes(pbx_db* db, const pbx_id* mkey, uint64_t since, size_t limit,
                               pbx_info** out, pbx_error* err);
@@ -394,7 +394,9 @@ PBX_EXPORT void pbx_server_options_init(pbx_server_options* options);
 /* Starts a sync server over `db` (which stays open until the server is
  * stopped: pbx_db_close refuses before). `options` may be NULL for the
  * defaults. PBX_E_INVALID_ARGUMENT for bad options or host; PBX_E_UNAVAILABLE
- * when the address cannot be bound. Thread-safe handle. */
+ * when the address cannot be bound. Thread-safe handle. Writes made with the
+ * pbx_db_ functions while it runs go straight into the store: sessions see
+ * them at their next poll, not as pushes (write through a client to push). */
 PBX_EXPORT int pbx_server_start(pbx_db* db, const pbx_server_options* options, pbx_server** out,
                                 pbx_error* err);
 /* The port listened on (the ephemeral one when options.port was 0). */

@@ -1,6 +1,10 @@
 // pbx_client_*: the sync client (postbox/sync/client.h), blocking calls only.
+#include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "internal.h"
 
@@ -93,6 +97,119 @@ int pbx_client_get_entry(pbx_client* client, const char* key, pbx_entry** out, p
     if (!e) return e.error();
     *out = NewEntry(*e);
     return Status::Ok();
+  });
+}
+
+int pbx_client_delete_entry(pbx_client* client, const char* key, uint64_t version,
+                            pbx_put_result* out, pbx_error* err) {
+  return Guard(err, [&] {
+    if (!Valid(client) || key == nullptr)
+      return Bad("pbx_client_delete_entry: a client and key are required");
+    auto r = client->client->DeleteEntry(key, version);
+    if (!r) return r.error();
+    if (out != nullptr) {
+      out->applied = r->applied ? 1 : 0;
+      out->version = r->version;
+    }
+    return Status::Ok();
+  });
+}
+
+int pbx_client_list_entries(pbx_client* client, const char* prefix, const char* start_after,
+                            size_t limit, pbx_entry_list** out, pbx_error* err) {
+  if (out != nullptr) *out = nullptr;
+  return Guard(err, [&] {
+    if (!Valid(client) || out == nullptr)
+      return Bad("pbx_client_list_entries: a client and out are required");
+    if (limit > UINT32_MAX) return Bad("pbx_client_list_entries: limit over 2^32 - 1");
+    auto r = client->client->ListEntries(prefix != nullptr ? prefix : "",
+                                         start_after != nullptr ? start_after : "",
+                                         static_cast<uint32_t>(limit));
+    if (!r) return r.error();
+    auto* list = NewList(r->entries, FillEntry, &pbx_entry_list_free);
+    list->more = r->more ? 1 : 0;
+    *out = list;
+    return Status::Ok();
+  });
+}
+
+int pbx_client_add_connection(pbx_client* client, const pbx_id* peer, int* state, pbx_error* err) {
+  return Guard(err, [&] {
+    if (!Valid(client) || peer == nullptr)
+      return Bad("pbx_client_add_connection: a client and peer are required");
+    auto r = client->client->AddConnection(ToKey(peer));
+    if (!r) return r.error();
+    if (state != nullptr) *state = static_cast<int>(*r);
+    return Status::Ok();
+  });
+}
+
+int pbx_client_remove_connection(pbx_client* client, const pbx_id* peer, pbx_error* err) {
+  return Guard(err, [&] {
+    if (!Valid(client) || peer == nullptr)
+      return Bad("pbx_client_remove_connection: a client and peer are required");
+    return client->client->RemoveConnection(ToKey(peer));
+  });
+}
+
+int pbx_client_list_connections(pbx_client* client, int kind, const pbx_id* start_after,
+                                size_t limit, pbx_connection_list** out, pbx_error* err) {
+  if (out != nullptr) *out = nullptr;
+  return Guard(err, [&] {
+    if (!Valid(client) || out == nullptr)
+      return Bad("pbx_client_list_connections: a client and out are required");
+    if (kind < PBX_CONNECTIONS_CONNECTED || kind > PBX_CONNECTIONS_INCOMING) {
+      return Bad("pbx_client_list_connections: kind must be a pbx_connection_kind");
+    }
+    if (limit > UINT32_MAX) return Bad("pbx_client_list_connections: limit over 2^32 - 1");
+    std::optional<postbox::MailboxKey> after;
+    if (start_after != nullptr) after = ToKey(start_after);
+    auto r = client->client->ListConnections(after, static_cast<uint32_t>(limit),
+                                             static_cast<postbox::ConnectionListKind>(kind));
+    if (!r) return r.error();
+    const auto state = kind == PBX_CONNECTIONS_CONNECTED ? postbox::ConnectionState::kConnected
+                                                         : postbox::ConnectionState::kRequested;
+    std::vector<std::pair<postbox::MailboxKey, postbox::ConnectionState>> v;
+    for (const auto& k : r->peers) v.emplace_back(k, state);
+    *out = NewConnectionList(v, r->more);
+    return Status::Ok();
+  });
+}
+
+int pbx_client_register_push(pbx_client* client, int platform, const char* token, pbx_error* err) {
+  return Guard(err, [&] {
+    if (!Valid(client) || token == nullptr)
+      return Bad("pbx_client_register_push: a client and token are required");
+    if (!ValidPlatform(platform))
+      return Bad("pbx_client_register_push: platform must be a pbx_platform");
+    return client->client->RegisterPush(static_cast<postbox::Platform>(platform), token);
+  });
+}
+
+int pbx_client_poll(pbx_client* client, uint64_t since, uint32_t limit, pbx_info** out,
+                    pbx_error* err) {
+  if (out != nullptr) *out = nullptr;
+  return Guard(err, [&] {
+    if (!Valid(client) || out == nullptr)
+      return Bad("pbx_client_poll: a client and out are required");
+    auto r = client->client->Poll(since, limit);
+    if (!r) return r.error();
+    *out = NewInfo(*r);
+    return Status::Ok();
+  });
+}
+
+int pbx_client_ack(pbx_client* client, uint64_t cursor, pbx_error* err) {
+  return Guard(err, [&] {
+    if (!Valid(client)) return Bad("pbx_client_ack: not a pbx_client handle");
+    return client->client->Ack(cursor);
+  });
+}
+
+int pbx_client_ping(pbx_client* client, pbx_error* err) {
+  return Guard(err, [&] {
+    if (!Valid(client)) return Bad("pbx_client_ping: not a pbx_client handle");
+    return client->client->Ping();
   });
 }
 

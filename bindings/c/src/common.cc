@@ -39,6 +39,10 @@ bool ValidStatus(int status) {
   return status >= PBX_STATUS_UPLOADED && status <= PBX_STATUS_VIEWED;
 }
 
+bool ValidPlatform(int platform) {
+  return platform >= PBX_PLATFORM_NONE && platform <= PBX_PLATFORM_WEB;
+}
+
 uint8_t* CopyBytes(std::string_view bytes) {
   auto* p = static_cast<uint8_t*>(std::malloc(bytes.size() + 1));
   if (p == nullptr) throw std::bad_alloc();
@@ -125,6 +129,92 @@ uint8_t* NewBuffer(std::string_view bytes) {
   return p;
 }
 
+namespace {
+
+void FillTombstone(pbx_tombstone* out, const postbox::Tombstone& t) {
+  *out = pbx_tombstone{};
+  out->kind = static_cast<int>(t.kind);
+  const bool message = t.kind == postbox::TombstoneKind::kMessage;
+  if (message && t.key.size() == sizeof(out->id.bytes)) {
+    std::memcpy(out->id.bytes, t.key.data(), sizeof(out->id.bytes));
+  }
+  out->key = reinterpret_cast<char*>(CopyBytes(message ? std::string_view() : t.key));
+  out->version = t.version;
+  out->seq = t.seq;
+}
+
+// Allocates `n` zeroed items of T into *items (NULL for none).
+template <typename T>
+void Items(T** items, size_t n) {
+  *items = nullptr;
+  if (n == 0) return;
+  *items = static_cast<T*>(std::calloc(n, sizeof(T)));
+  if (*items == nullptr) throw std::bad_alloc();
+}
+
+}  // namespace
+
+void FillInfo(pbx_info* out, const postbox::InfoPacket& p) {
+  *out = pbx_info{};
+  out->cursor = p.cursor;
+  out->since = p.since;
+  out->reset = p.reset ? 1 : 0;
+  out->more = p.more ? 1 : 0;
+  try {
+    // Each count rises only once its item is filled, so ClearInfo releases
+    // exactly what was made.
+    Items(&out->incoming, p.incoming.size());
+    for (const auto& m : p.incoming) FillMessage(&out->incoming[out->incoming_count++], m);
+    Items(&out->outgoing, p.outgoing.size());
+    for (const auto& m : p.outgoing) FillMessage(&out->outgoing[out->outgoing_count++], m);
+    Items(&out->entries, p.entries.size());
+    for (const auto& e : p.entries) FillEntry(&out->entries[out->entries_count++], e);
+    Items(&out->tombstones, p.tombstones.size());
+    for (const auto& t : p.tombstones) FillTombstone(&out->tombstones[out->tombstones_count++], t);
+  } catch (...) {
+    ClearInfo(out);
+    throw;
+  }
+}
+
+void ClearInfo(pbx_info* info) {
+  for (size_t i = 0; i < info->incoming_count; ++i) ClearMessage(&info->incoming[i]);
+  for (size_t i = 0; i < info->outgoing_count; ++i) ClearMessage(&info->outgoing[i]);
+  for (size_t i = 0; i < info->entries_count; ++i) ClearEntry(&info->entries[i]);
+  for (size_t i = 0; i < info->tombstones_count; ++i) std::free(info->tombstones[i].key);
+  std::free(info->incoming);
+  std::free(info->outgoing);
+  std::free(info->entries);
+  std::free(info->tombstones);
+  *info = pbx_info{};
+}
+
+pbx_info* NewInfo(const postbox::InfoPacket& p) {
+  auto* out = static_cast<pbx_info*>(std::calloc(1, sizeof(pbx_info)));
+  if (out == nullptr) throw std::bad_alloc();
+  try {
+    FillInfo(out, p);
+  } catch (...) {
+    std::free(out);
+    throw;
+  }
+  Track();
+  return out;
+}
+
+pbx_connection_list* NewConnectionList(
+    const std::vector<std::pair<postbox::MailboxKey, postbox::ConnectionState>>& v, bool more) {
+  auto* list = NewList(
+      v,
+      [](pbx_connection* c, const auto& e) {
+        c->peer = ToC(e.first);
+        c->state = static_cast<int>(e.second);
+      },
+      &pbx_connection_list_free);
+  list->more = more ? 1 : 0;
+  return list;
+}
+
 postbox::Status CheckClientOptions(const pbx_client_options& o) {
   if (o.secret == nullptr)
     return Bad("client options: secret is NULL (the mailbox's secret is required)");
@@ -140,6 +230,19 @@ postbox::sync::ClientOptions ToClientOptions(const pbx_client_options& o) {
   c.app_version = o.app_version != nullptr ? o.app_version : "";
   c.request_timeout = std::chrono::milliseconds(o.request_timeout_ms);
   c.reconnect = o.reconnect != 0;
+  c.start_cursor = o.start_cursor;
+  if (o.on_push != nullptr) {
+    c.on_push = [fn = o.on_push, ctx = o.push_context](const postbox::InfoPacket& p) {
+      pbx_info info;
+      try {
+        FillInfo(&info, p);
+      } catch (...) {
+        return;  // out of memory on the client's thread: this packet is not delivered
+      }
+      fn(ctx, &info);
+      ClearInfo(&info);
+    };
+  }
   return c;
 }
 
@@ -247,6 +350,20 @@ void pbx_message_free(pbx_message* message) {
   if (message == nullptr) return;
   ClearMessage(message);
   std::free(message);
+  Untrack();
+}
+
+void pbx_connection_list_free(pbx_connection_list* list) {
+  if (list == nullptr) return;
+  std::free(list->items);
+  std::free(list);
+  Untrack();
+}
+
+void pbx_info_free(pbx_info* info) {
+  if (info == nullptr) return;
+  ClearInfo(info);
+  std::free(info);
   Untrack();
 }
 

@@ -2,7 +2,9 @@
 // server over it (postbox/sync/server.h).
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "internal.h"
 
@@ -117,6 +119,64 @@ int pbx_db_connect(pbx_db* db, const pbx_id* a, const pbx_id* b, pbx_error* err)
   });
 }
 
+int pbx_db_disconnect(pbx_db* db, const pbx_id* actor, const pbx_id* peer, pbx_error* err) {
+  return Guard(err, [&] {
+    if (!Valid(db) || actor == nullptr || peer == nullptr) {
+      return Bad("pbx_db_disconnect: a db, actor and peer are required");
+    }
+    return db->db->Disconnect(ToKey(actor), ToKey(peer));
+  });
+}
+
+int pbx_db_list_connections(pbx_db* db, const pbx_id* mkey, int kind, const pbx_id* start_after,
+                            size_t limit, pbx_connection_list** out, pbx_error* err) {
+  if (out != nullptr) *out = nullptr;
+  return Guard(err, [&] {
+    if (!Valid(db) || mkey == nullptr || out == nullptr) {
+      return Bad("pbx_db_list_connections: a db, mkey and out are required");
+    }
+    if (kind < PBX_CONNECTIONS_CONNECTED || kind > PBX_CONNECTIONS_INCOMING) {
+      return Bad("pbx_db_list_connections: kind must be a pbx_connection_kind");
+    }
+    std::optional<postbox::MailboxKey> after;
+    if (start_after != nullptr) after = ToKey(start_after);
+    if (limit == 0) limit = 1000;
+    // An unknown mailbox lists nothing in the store; the C API says NotFound.
+    if (auto m = db->db->GetMailbox(ToKey(mkey)); !m) return m.error();
+    auto r = db->db->ListConnections(ToKey(mkey), after, limit,
+                                     static_cast<postbox::ConnectionListKind>(kind));
+    if (!r) return r.error();
+    const auto state = kind == PBX_CONNECTIONS_CONNECTED ? postbox::ConnectionState::kConnected
+                                                         : postbox::ConnectionState::kRequested;
+    std::vector<std::pair<postbox::MailboxKey, postbox::ConnectionState>> v;
+    for (const auto& k : *r) v.emplace_back(k, state);
+    *out = NewConnectionList(v, r->size() == limit);
+    return Status::Ok();
+  });
+}
+
+int pbx_db_delete_mailbox(pbx_db* db, const pbx_id* mkey, pbx_error* err) {
+  return Guard(err, [&] {
+    if (!Valid(db) || mkey == nullptr)
+      return Bad("pbx_db_delete_mailbox: a db and mkey are required");
+    return db->db->DeleteMailbox(ToKey(mkey));
+  });
+}
+
+int pbx_db_changes(pbx_db* db, const pbx_id* mkey, uint64_t since, size_t limit, pbx_info** out,
+                   pbx_error* err) {
+  if (out != nullptr) *out = nullptr;
+  return Guard(err, [&] {
+    if (!Valid(db) || mkey == nullptr || out == nullptr) {
+      return Bad("pbx_db_changes: a db, mkey and out are required");
+    }
+    auto r = db->db->Changes(ToKey(mkey), since, limit);
+    if (!r) return r.error();
+    *out = NewInfo(*r);
+    return Status::Ok();
+  });
+}
+
 int pbx_db_put_entry(pbx_db* db, const pbx_id* mkey, const char* key, const void* value,
                      size_t value_len, uint64_t version, pbx_put_result* out, pbx_error* err) {
   return Guard(err, [&] {
@@ -162,25 +222,7 @@ int pbx_db_list_entries(pbx_db* db, const pbx_id* mkey, const char* prefix, cons
     auto r = db->db->ListEntries(ToKey(mkey), prefix != nullptr ? prefix : "",
                                  start_after != nullptr ? start_after : "", limit);
     if (!r) return r.error();
-    auto* list = static_cast<pbx_entry_list*>(std::calloc(1, sizeof(pbx_entry_list)));
-    if (list == nullptr) throw std::bad_alloc();
-    if (!r->empty()) {
-      list->items = static_cast<pbx_entry*>(std::calloc(r->size(), sizeof(pbx_entry)));
-      if (list->items == nullptr) {
-        std::free(list);
-        throw std::bad_alloc();
-      }
-    }
-    Track();  // from here pbx_entry_list_free releases what is filled
-    try {
-      for (const auto& e : *r) {
-        FillEntry(&list->items[list->count], e);
-        ++list->count;
-      }
-    } catch (...) {
-      pbx_entry_list_free(list);
-      throw;
-    }
+    auto* list = NewList(*r, FillEntry, &pbx_entry_list_free);
     list->more = (limit != 0 && r->size() == limit) ? 1 : 0;
     *out = list;
     return Status::Ok();

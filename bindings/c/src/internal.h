@@ -6,11 +6,15 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <exception>
 #include <memory>
 #include <new>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "postbox.h"
 #include "postbox/db.h"
@@ -71,6 +75,8 @@ inline bool BytesOk(const void* p, size_t len) { return p != nullptr || len == 0
 
 // Status values in range 1..3.
 bool ValidStatus(int status);
+// pbx_platform values.
+bool ValidPlatform(int platform);
 
 // Library-owned copies handed to C (malloc'd; released by the pbx_*_free
 // functions). Throw std::bad_alloc on allocation failure.
@@ -84,6 +90,43 @@ pbx_entry* NewEntry(const postbox::EntryInfo& e);
 pbx_message* NewMessage(const postbox::MessageInfo& m);
 // A tracked buffer for pbx_free.
 uint8_t* NewBuffer(std::string_view bytes);
+// An info packet's copy: filled (its arrays malloc'd) and cleared in place for
+// a borrowed one (on_push), or a new tracked one for pbx_info_free.
+void FillInfo(pbx_info* out, const postbox::InfoPacket& p);
+void ClearInfo(pbx_info* info);
+pbx_info* NewInfo(const postbox::InfoPacket& p);
+
+// A new tracked C list (a struct with `items` and `count`, released by
+// `free_list`) with one item per element of `v`, each written by
+// fill(&item, element). On failure what was filled is released and the
+// exception goes on.
+template <typename List, typename Vec, typename F>
+List* NewList(const Vec& v, F&& fill, void (*free_list)(List*)) {
+  using Item = std::remove_pointer_t<decltype(List::items)>;
+  auto* list = static_cast<List*>(std::calloc(1, sizeof(List)));
+  if (list == nullptr) throw std::bad_alloc();
+  if (!v.empty()) {
+    list->items = static_cast<Item*>(std::calloc(v.size(), sizeof(Item)));
+    if (list->items == nullptr) {
+      std::free(list);
+      throw std::bad_alloc();
+    }
+  }
+  Track();  // from here free_list releases what is filled
+  try {
+    for (const auto& e : v) {
+      fill(&list->items[list->count], e);
+      ++list->count;
+    }
+  } catch (...) {
+    free_list(list);
+    throw;
+  }
+  return list;
+}
+// A connection list (peers with their states).
+pbx_connection_list* NewConnectionList(
+    const std::vector<std::pair<postbox::MailboxKey, postbox::ConnectionState>>& v, bool more);
 
 postbox::sync::ClientOptions ToClientOptions(const pbx_client_options& o);
 postbox::Status CheckClientOptions(const pbx_client_options& o);

@@ -27,28 +27,31 @@ void FillReplicaMessage(pbx_message* out, const postbox::sync::ReplicaMessage& m
   out->pending = m.pending ? 1 : 0;
 }
 
-Status NewList(const std::vector<postbox::sync::ReplicaMessage>& v, pbx_message_list** out) {
-  auto* list = static_cast<pbx_message_list*>(std::calloc(1, sizeof(pbx_message_list)));
-  if (list == nullptr) throw std::bad_alloc();
-  if (!v.empty()) {
-    list->items = static_cast<pbx_message*>(std::calloc(v.size(), sizeof(pbx_message)));
-    if (list->items == nullptr) {
-      std::free(list);
-      throw std::bad_alloc();
-    }
-  }
-  Track();  // from here pbx_message_list_free releases what is filled
-  try {
-    for (const auto& m : v) {
-      FillReplicaMessage(&list->items[list->count], m);
-      ++list->count;
-    }
-  } catch (...) {
-    pbx_message_list_free(list);
-    throw;
-  }
-  *out = list;
+Status NewMessageList(const std::vector<postbox::sync::ReplicaMessage>& v, pbx_message_list** out) {
+  *out = NewList(v, FillReplicaMessage, &pbx_message_list_free);
   return Status::Ok();
+}
+
+// An outbox write's result: its item id into *item (may be NULL).
+Status ItemOf(const postbox::Result<uint64_t>& r, uint64_t* item) {
+  if (!r) return r.error();
+  if (item != nullptr) *item = *r;
+  return Status::Ok();
+}
+
+void FillOutboxItem(pbx_outbox_item* out, const postbox::sync::OutboxItem& i) {
+  *out = pbx_outbox_item{};
+  out->item = i.id;
+  out->kind = static_cast<int>(i.kind);
+  out->created_ms = i.created_ms;
+  out->attempts = i.attempts;
+  out->message = ToC(i.message);
+  out->status = i.kind == postbox::sync::OutboxKind::kStatus ? static_cast<int>(i.status) : 0;
+  out->key = reinterpret_cast<char*>(CopyBytes(i.key));
+  out->version = i.version;
+  out->peer = ToC(i.peer);
+  out->platform = static_cast<int>(i.platform);
+  out->length = i.length;
 }
 
 // The C view of a change, valid while `change` lives.
@@ -209,7 +212,7 @@ int pbx_replica_inbox(pbx_replica* replica, const pbx_id* start_after, size_t li
     if (start_after != nullptr) after = ToMsgId(start_after);
     auto v = replica->replica->Inbox(after, limit);
     if (!v) return v.error();
-    return NewList(*v, out);
+    return NewMessageList(*v, out);
   });
 }
 
@@ -223,7 +226,7 @@ int pbx_replica_sent(pbx_replica* replica, const pbx_id* start_after, size_t lim
     if (start_after != nullptr) after = ToMsgId(start_after);
     auto v = replica->replica->Sent(after, limit);
     if (!v) return v.error();
-    return NewList(*v, out);
+    return NewMessageList(*v, out);
   });
 }
 
@@ -236,10 +239,15 @@ int pbx_replica_get_message(pbx_replica* replica, const pbx_id* id, pbx_message*
     }
     auto m = replica->replica->GetMessage(ToMsgId(id));
     if (!m) return m.error();
-    auto* msg = NewMessage(m->info);
-    msg->incoming = m->incoming ? 1 : 0;
-    msg->synced_status = m->synced_status;
-    msg->pending = m->pending ? 1 : 0;
+    auto* msg = static_cast<pbx_message*>(std::calloc(1, sizeof(pbx_message)));
+    if (msg == nullptr) throw std::bad_alloc();
+    try {
+      FillReplicaMessage(msg, *m);
+    } catch (...) {
+      std::free(msg);
+      throw;
+    }
+    Track();
     *out = msg;
     return Status::Ok();
   });
@@ -258,17 +266,86 @@ int pbx_replica_get_entry(pbx_replica* replica, const char* key, pbx_entry** out
   });
 }
 
+int pbx_replica_list_entries(pbx_replica* replica, const char* prefix, const char* start_after,
+                             size_t limit, pbx_entry_list** out, pbx_error* err) {
+  if (out != nullptr) *out = nullptr;
+  return Guard(err, [&] {
+    if (!Valid(replica) || out == nullptr)
+      return Bad("pbx_replica_list_entries: a replica and out are required");
+    auto r = replica->replica->ListEntries(prefix != nullptr ? prefix : "",
+                                           start_after != nullptr ? start_after : "", limit);
+    if (!r) return r.error();
+    auto* list = NewList(*r, FillEntry, &pbx_entry_list_free);
+    list->more = (limit != 0 && r->size() == limit) ? 1 : 0;
+    *out = list;
+    return Status::Ok();
+  });
+}
+
+int pbx_replica_connections(pbx_replica* replica, pbx_connection_list** out, pbx_error* err) {
+  if (out != nullptr) *out = nullptr;
+  return Guard(err, [&] {
+    if (!Valid(replica) || out == nullptr)
+      return Bad("pbx_replica_connections: a replica and out are required");
+    auto r = replica->replica->Connections();
+    if (!r) return r.error();
+    *out = NewConnectionList(*r, false);
+    return Status::Ok();
+  });
+}
+
+int pbx_replica_get_state(pbx_replica* replica, pbx_replica_state* out, pbx_error* err) {
+  return Guard(err, [&] {
+    if (!Valid(replica) || out == nullptr)
+      return Bad("pbx_replica_get_state: a replica and out are required");
+    const auto s = replica->replica->state();
+    *out = pbx_replica_state{};
+    out->connected = s.connected ? 1 : 0;
+    out->cursor = s.cursor;
+    out->pending = s.pending;
+    out->packets_applied = s.packets_applied;
+    out->sessions = s.sessions;
+    out->last_error_code = s.last_error.ok() ? PBX_OK : -static_cast<int>(s.last_error.code());
+    return Status::Ok();
+  });
+}
+
+int pbx_replica_pending(pbx_replica* replica, pbx_outbox_list** out, pbx_error* err) {
+  if (out != nullptr) *out = nullptr;
+  return Guard(err, [&] {
+    if (!Valid(replica) || out == nullptr)
+      return Bad("pbx_replica_pending: a replica and out are required");
+    auto r = replica->replica->Pending();
+    if (!r) return r.error();
+    *out = NewList(*r, FillOutboxItem, &pbx_outbox_list_free);
+    return Status::Ok();
+  });
+}
+
+void pbx_outbox_list_free(pbx_outbox_list* list) {
+  if (list == nullptr) return;
+  for (size_t i = 0; i < list->count; ++i) std::free(list->items[i].key);
+  std::free(list->items);
+  std::free(list);
+  Untrack();
+}
+
+int pbx_replica_cancel(pbx_replica* replica, uint64_t item, pbx_error* err) {
+  return Guard(err, [&] {
+    if (!Valid(replica)) return Bad("pbx_replica_cancel: not a pbx_replica handle");
+    return replica->replica->Cancel(item);
+  });
+}
+
 int pbx_replica_update_status(pbx_replica* replica, const pbx_id* id, int status, uint64_t* item,
                               pbx_error* err) {
   return Guard(err, [&] {
     if (!Valid(replica) || id == nullptr)
       return Bad("pbx_replica_update_status: a replica and id are required");
     if (!ValidStatus(status)) return Bad("pbx_replica_update_status: status must be 1, 2 or 3");
-    auto r =
-        replica->replica->UpdateStatus(ToMsgId(id), static_cast<postbox::MessageStatus>(status));
-    if (!r) return r.error();
-    if (item != nullptr) *item = *r;
-    return Status::Ok();
+    return ItemOf(
+        replica->replica->UpdateStatus(ToMsgId(id), static_cast<postbox::MessageStatus>(status)),
+        item);
   });
 }
 
@@ -279,10 +356,46 @@ int pbx_replica_put_entry(pbx_replica* replica, const char* key, const void* val
       return Bad(
           "pbx_replica_put_entry: a replica, key and value (NULL only with length 0) are required");
     }
-    auto r = replica->replica->PutEntry(key, Bytes(value, value_len), version);
-    if (!r) return r.error();
-    if (item != nullptr) *item = *r;
-    return Status::Ok();
+    return ItemOf(replica->replica->PutEntry(key, Bytes(value, value_len), version), item);
+  });
+}
+
+int pbx_replica_delete_entry(pbx_replica* replica, const char* key, uint64_t version,
+                             uint64_t* item, pbx_error* err) {
+  return Guard(err, [&] {
+    if (!Valid(replica) || key == nullptr)
+      return Bad("pbx_replica_delete_entry: a replica and key are required");
+    return ItemOf(replica->replica->DeleteEntry(key, version), item);
+  });
+}
+
+int pbx_replica_add_connection(pbx_replica* replica, const pbx_id* peer, uint64_t* item,
+                               pbx_error* err) {
+  return Guard(err, [&] {
+    if (!Valid(replica) || peer == nullptr)
+      return Bad("pbx_replica_add_connection: a replica and peer are required");
+    return ItemOf(replica->replica->AddConnection(ToKey(peer)), item);
+  });
+}
+
+int pbx_replica_remove_connection(pbx_replica* replica, const pbx_id* peer, uint64_t* item,
+                                  pbx_error* err) {
+  return Guard(err, [&] {
+    if (!Valid(replica) || peer == nullptr)
+      return Bad("pbx_replica_remove_connection: a replica and peer are required");
+    return ItemOf(replica->replica->RemoveConnection(ToKey(peer)), item);
+  });
+}
+
+int pbx_replica_register_push(pbx_replica* replica, int platform, const char* token, uint64_t* item,
+                              pbx_error* err) {
+  return Guard(err, [&] {
+    if (!Valid(replica) || token == nullptr)
+      return Bad("pbx_replica_register_push: a replica and token are required");
+    if (!ValidPlatform(platform))
+      return Bad("pbx_replica_register_push: platform must be a pbx_platform");
+    return ItemOf(replica->replica->RegisterPush(static_cast<postbox::Platform>(platform), token),
+                  item);
   });
 }
 
