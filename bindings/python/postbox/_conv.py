@@ -33,6 +33,11 @@ def c_str(value: Optional[str]) -> Any:
         return NULL
     if not isinstance(value, str):
         raise TypeError("expected str, got %s" % type(value).__name__)
+    if "\0" in value:
+        # C would see the string cut at the NUL: refuse instead.
+        from .errors import InvalidArgument
+        raise InvalidArgument(-400, "InvalidArgument: a key, prefix, topic or token cannot "
+                              "contain NUL: %r" % value, False)
     return value.encode("utf-8")
 
 
@@ -56,11 +61,14 @@ def py_id_or_none(cid: Any) -> Optional[Id]:
 
 
 def py_buffer(p: Any, n: int) -> bytes:
-    return ffi.unpack(ffi.cast("char*", p), n) if n else b""
+    return ffi.buffer(p, n)[:] if n else b""
 
 
-def py_entry(e: Any) -> Entry:
-    return Entry(string(e.key), py_buffer(e.value, e.value_len), e.version, e.seq)
+def py_entry(e: Any, key: Optional[str] = None) -> Entry:
+    """`key`: the caller's own key, when it asked for one (saves a decode)."""
+    n = e.value_len
+    return Entry(string(e.key) if key is None else key,
+                 ffi.buffer(e.value, n)[:] if n else b"", e.version, e.seq)
 
 
 def py_message(m: Any) -> Message:
@@ -128,9 +136,9 @@ def py_state(s: Any) -> ReplicaState:
 
 # ---- Taking ownership of what the library returned: copy it out, free it.
 
-def take_entry(p: Any) -> Entry:
+def take_entry(p: Any, key: Optional[str] = None) -> Entry:
     try:
-        return py_entry(p)
+        return py_entry(p, key)
     finally:
         lib.pbx_entry_free(p)
 
@@ -179,7 +187,7 @@ def take_outbox_list(p: Any) -> List[OutboxItem]:
 
 def take_buffer(p: Any, n: int) -> bytes:
     try:
-        return ffi.unpack(ffi.cast("char*", p), n) if n else b""
+        return ffi.buffer(p, n)[:] if n else b""
     finally:
         lib.pbx_free(p)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes.util
 import os
+import threading
 from typing import Any, List, Tuple
 
 import cffi
@@ -62,6 +63,19 @@ def _load() -> Tuple[Any, str]:
 lib: Any
 LIBRARY_PATH: str  # the file (or soname) loaded, for diagnostics
 lib, LIBRARY_PATH = _load()
+
+
+class _Scratch(threading.local):
+    """Per-thread out parameters for the hot read paths (get_entry), so a
+    call allocates nothing in cffi. Safe because a thread finishes with
+    them (copies the result out, or raises) before its next call."""
+
+    def __init__(self) -> None:
+        self.err = ffi.new("pbx_error*")
+        self.entry = ffi.new("pbx_entry**")
+
+
+scratch = _Scratch()
 
 
 def new_error() -> Any:

@@ -11,7 +11,7 @@ from . import _runtime
 from ._conv import (c_bytes, c_id, c_id_or_null, c_str, pages, py_change, py_id, py_outcome,
                     take_buffer, take_connection_page, take_entry, take_entry_page,
                     take_message, take_message_list, take_outbox_list, py_state)
-from ._ffi import ffi, lib, new_error
+from ._ffi import ffi, lib, new_error, scratch
 from .errors import InvalidArgument, PostboxError, from_c, raise_error
 from .types import (Change, Connection, Durability, Entry, Id, IdLike, Message, OutboxItem,
                     OutboxOutcome, Platform, ReplicaState, Status)
@@ -249,12 +249,14 @@ class Replica:
 
     def get_entry(self, key: str) -> Entry:
         """The entry as the app sees it; NotFound."""
-        out = ffi.new("pbx_entry**")
-        err = new_error()
-        rc = lib.pbx_replica_get_entry(self._handle(), key.encode("utf-8"), out, err)
+        h = self._h
+        if h is None:
+            raise _runtime.closed_error("Replica")
+        s = scratch  # per-thread out parameters: this is the hot read path
+        rc = lib.pbx_replica_get_entry(h, c_str(key), s.entry, s.err)
         if rc:
-            raise_error(rc, err)
-        return take_entry(out[0])
+            raise_error(rc, s.err)
+        return take_entry(s.entry[0], key)
 
     def list_entries(self, prefix: str = "", start_after: Optional[str] = None,
                      limit: int = 0) -> Tuple[List[Entry], bool]:

@@ -116,6 +116,10 @@ def test_invalid_argument(store: postbox.Store, tmp_path: Path) -> None:
         Id.from_hex("0" * 31)
     with pytest.raises(TypeError):
         store.put_entry(a, "k", "a str, not bytes")  # type: ignore[arg-type]
+    with pytest.raises(postbox.InvalidArgument, match="NUL"):
+        store.put_entry(a, "k\0cut", b"")  # C would see "k"
+    with pytest.raises(postbox.NotFound):
+        store.get_entry(a, "k")
 
 
 def test_too_large(store: postbox.Store) -> None:
