@@ -20,8 +20,7 @@ import queue
 import sys
 import threading
 import types
-import weakref
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Set
 
 from ._ffi import lib
 from .errors import InvalidArgument
@@ -45,26 +44,33 @@ def closed_error(what: str) -> InvalidArgument:
     return InvalidArgument(-400, "InvalidArgument: the %s is closed" % what, False)
 
 
-# Handles still open, closed at interpreter exit (before the interpreter
-# stops running Python code on other threads): a native thread calling back
-# into a finalizing interpreter would crash the process. Replicas and clients
-# first, then servers, then stores (a store refuses to close under a server).
-_open: Dict[int, "weakref.WeakSet[Any]"] = {0: weakref.WeakSet(), 1: weakref.WeakSet(),
-                                             2: weakref.WeakSet()}
+# Handles still open, held strongly until closed: a replica or client
+# dropped without close() must not be garbage-collected (with the cffi
+# callbacks its native threads still call). Closed at interpreter exit,
+# before the interpreter stops running Python code on other threads (a native
+# thread calling into a finalizing interpreter would crash the process):
+# replicas and clients first, then servers, then stores (a store refuses to
+# close under a running server).
+_lock = threading.Lock()
+_open: Dict[int, Set[Any]] = {0: set(), 1: set(), 2: set()}
 
 
 def track(obj: Any, rank: int) -> None:
-    _open[rank].add(obj)
+    with _lock:
+        _open[rank].add(obj)
 
 
 def untrack(obj: Any, rank: int) -> None:
-    _open[rank].discard(obj)
+    with _lock:
+        _open[rank].discard(obj)
 
 
 @atexit.register
 def _close_all() -> None:
     for rank in (0, 1, 2):
-        for obj in list(_open[rank]):
+        with _lock:
+            objs = list(_open[rank])
+        for obj in objs:
             try:
                 obj.close()
             except BaseException as e:  # noqa: BLE001

@@ -5,6 +5,7 @@ replica hands over is run (the no_leaks fixture checks pbx_live_handles)."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import threading
 import time
@@ -239,3 +240,28 @@ def test_slow_callbacks_do_not_block_the_replica(running: RealServer, tmp_path: 
         wait_for(lambda: r.pending_count() == 0, timeout=10)
         assert time.monotonic() - start < 10
         release.set()
+
+
+def test_handles_left_open_are_closed_at_exit(running: RealServer, tmp_path: Path) -> None:
+    # A program that forgets close() and drops its replica: the replica must
+    # not be collected under its native threads, and the exit must be clean
+    # (the atexit hook closes it before the interpreter finalizes).
+    alice = running.mailboxes[0]
+    program = """
+import gc, sys, postbox
+seen = []
+r = postbox.Replica(sys.argv[1], mkey=sys.argv[2], secret=sys.argv[3], port=int(sys.argv[4]),
+                    on_change=seen.append, on_outbox=seen.append)
+r.put_entry("k", b"v")
+r.sync()
+del r
+gc.collect()
+postbox.Replica  # still importable; the replica lives on in the registry
+assert postbox.live_handles() >= 1
+print("exiting with", len(seen) > 0)
+"""
+    out = subprocess.run([sys.executable, "-c", program, str(tmp_path / "a"), str(alice.mkey),
+                          alice.secret, str(running.port)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "exiting with True"
