@@ -61,7 +61,7 @@ def py_id_or_none(cid: Any) -> Optional[Id]:
 
 
 def py_buffer(p: Any, n: int) -> bytes:
-    return ffi.buffer(p, n)[:] if n else b""
+    return bytes(ffi.buffer(p, n)) if n else b""
 
 
 def py_entry(e: Any, key: Optional[str] = None) -> Entry:
@@ -187,7 +187,7 @@ def take_outbox_list(p: Any) -> List[OutboxItem]:
 
 def take_buffer(p: Any, n: int) -> bytes:
     try:
-        return ffi.buffer(p, n)[:] if n else b""
+        return bytes(ffi.buffer(p, n)) if n else b""
     finally:
         lib.pbx_free(p)
 

@@ -21,7 +21,7 @@ from ._cdef import CDEF
 
 SONAME = "libpostbox_c.so.0"
 
-ffi = cffi.FFI()
+ffi: Any = cffi.FFI()  # Any: cdata fields are dynamic
 ffi.cdef(CDEF)
 
 
@@ -87,4 +87,4 @@ def string(p: Any) -> str:
     """A NUL-terminated UTF-8 char* as str ("" for NULL)."""
     if p == ffi.NULL:
         return ""
-    return ffi.string(p).decode("utf-8", "replace")
+    return str(ffi.string(p).decode("utf-8", "replace"))

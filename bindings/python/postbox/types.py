@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple, Union
+from typing import Optional, Tuple, Type, TypeVar, Union
 
 from ._ffi import ffi, lib
 
@@ -57,7 +57,7 @@ class Id(bytes):
         cid.bytes = self
         out = ffi.new("char[33]")
         lib.pbx_id_to_hex(cid, out, ffi.NULL)
-        return ffi.string(out).decode("ascii")
+        return str(ffi.string(out).decode("ascii"))
 
     def __repr__(self) -> str:
         return "Id(%r)" % self.hex()
@@ -145,12 +145,16 @@ class PostingPolicy(enum.IntEnum):
     OPEN = 1       # anyone who knows an mkey may post to it
 
 
-def _enum(cls: Any, value: int) -> Any:
-    """value as `cls`, or the plain int if this version does not know it."""
+E = TypeVar("E", bound=enum.IntEnum)
+
+
+def _enum(cls: Type[E], value: int) -> E:
+    """value as `cls`, or the plain int if this version of the package does
+    not know it (a newer library): typed as `cls` since it compares like one."""
     try:
         return cls(value)
     except ValueError:
-        return value
+        return value  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
