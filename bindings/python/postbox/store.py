@@ -10,7 +10,7 @@ from . import _runtime
 from ._conv import (c_bytes, c_id, c_id_or_null, c_str, pages, py_id, take_buffer,
                     take_connection_page, take_entry, take_entry_page, take_info, take_message)
 from ._ffi import ffi, lib, new_error
-from .errors import raise_error
+from .errors import InvalidArgument, raise_error
 from .types import (Connection, ConnectionKind, Credentials, Durability, Entry, IdLike, Info,
                     Message, PostingPolicy, PutResult, Status)
 
@@ -176,7 +176,11 @@ class Store:
 
     def list_entries(self, mkey: IdLike, prefix: str = "", start_after: Optional[str] = None,
                      limit: int = DEFAULT_PAGE) -> Tuple[List[Entry], bool]:
-        """One page: (live entries starting with `prefix` after `start_after`, more)."""
+        """One page: (live entries starting with `prefix` after `start_after`, more).
+        `limit` must be at least 1 (pbx_db_list_entries returns nothing for 0)."""
+        if limit < 1:
+            raise InvalidArgument(-400, "InvalidArgument: limit must be at least 1, got %d"
+                                  % limit, False)
         out = ffi.new("pbx_entry_list**")
         err = new_error()
         rc = lib.pbx_db_list_entries(self._handle(), c_id(mkey), c_str(prefix),
