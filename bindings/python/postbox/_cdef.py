@@ -6,7 +6,7 @@ development file), and a change to the header's macros or comments should
 fail our test suite (tests/test_cdef.py compares every pbx_ function, struct
 and enum here with the header, parsed by cffi) rather than an application's
 import. Integer macros used in declarations are written out: PBX_ERROR_MESSAGE_MAX
-is 256, PBX_SECRET_MAX is 64. Comments live in postbox.h, the manual.
+is 512, PBX_SECRET_MAX is 64. Comments live in postbox.h, the manual.
 """
 
 CDEF = r"""
@@ -31,7 +31,7 @@ typedef enum pbx_code {
 typedef struct pbx_error {
   int code;
   int retryable;
-  char message[256];
+  char message[512];
 } pbx_error;
 const char* pbx_strerror(int code);
 int pbx_code_retryable(int code);

@@ -110,7 +110,8 @@ class Client:
         return self._h is None
 
     def close(self) -> None:
-        """Ends the session, joins the client's thread and releases it."""
+        """Ends the session, joins the client's thread and releases it. Calls in
+        progress on other threads raise Unavailable; close returns after them."""
         if self._h is None:
             return
         self._deliver = False

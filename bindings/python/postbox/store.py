@@ -134,7 +134,7 @@ class Store:
 
     def changes(self, mkey: IdLike, since: int = 0, limit: int = 0) -> Info:
         """The mailbox's feed after cursor `since` (0: everything), at most
-        `limit` items (0: the store's page). NotFound for an unknown mailbox."""
+        `limit` items (0: no limit). NotFound for an unknown mailbox."""
         out = ffi.new("pbx_info**")
         err = new_error()
         rc = lib.pbx_db_changes(self._handle(), c_id(mkey), since, limit, out, err)
@@ -177,10 +177,7 @@ class Store:
     def list_entries(self, mkey: IdLike, prefix: str = "", start_after: Optional[str] = None,
                      limit: int = DEFAULT_PAGE) -> Tuple[List[Entry], bool]:
         """One page: (live entries starting with `prefix` after `start_after`, more).
-        `limit` must be at least 1 (pbx_db_list_entries returns nothing for 0)."""
-        if limit < 1:
-            raise InvalidArgument(-400, "InvalidArgument: limit must be at least 1, got %d"
-                                  % limit, False)
+        `limit` 0: every entry in one page."""
         out = ffi.new("pbx_entry_list**")
         err = new_error()
         rc = lib.pbx_db_list_entries(self._handle(), c_id(mkey), c_str(prefix),

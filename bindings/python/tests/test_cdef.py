@@ -100,7 +100,7 @@ def test_structs_and_enums_match(header_ffi: Any) -> None:
 
 def test_the_cdef_is_what_the_header_says_not_a_copy_of_a_parse_of_it() -> None:
     # Guard against the comparison passing vacuously: a real layout fact.
-    assert _ffi.ffi.sizeof("pbx_error") == 4 + 4 + 256
+    assert _ffi.ffi.sizeof("pbx_error") == 4 + 4 + 512
     assert _ffi.ffi.offsetof("pbx_message", "digest") > _ffi.ffi.offsetof("pbx_message", "length")
     assert "pbx_replica_cancel" in _cdef.CDEF
 

@@ -75,10 +75,9 @@ def test_entries_iterate_by_pages(store: postbox.Store) -> None:
     assert [e.key for e in got] == ["p/%02d" % i for i in range(7)]
     assert [e.value for e in got] == [b"%d" % i for i in range(7)]
     assert [e.key for e in store.entries(m)] == ["p/%02d" % i for i in range(7)] + ["q"]
-    # pbx_db_list_entries answers nothing for limit 0: refused rather than
-    # silently empty.
-    with pytest.raises(postbox.InvalidArgument, match="limit"):
-        store.list_entries(m, limit=0)
+    # limit 0: everything in one page.
+    page, more = store.list_entries(m, limit=0)
+    assert [e.key for e in page] == ["p/%02d" % i for i in range(7)] + ["q"] and not more
 
 
 def test_messages_post_read_status(store: postbox.Store) -> None:
