@@ -1,7 +1,7 @@
 # install(EXPORT) + postboxConfig.cmake + pkg-config files, so host servers can
 # find_package(postbox) and link postbox::engine, postbox::sync, postbox::client,
-# postbox::replica, postbox::relay (or use pkg-config postbox, postbox-sync,
-# postbox-client, postbox-replica, postbox-relay).
+# postbox::replica, postbox::relay, postbox::c (or use pkg-config postbox,
+# postbox-sync, postbox-client, postbox-replica, postbox-relay, postbox-c).
 include(CMakePackageConfigHelpers)
 
 set(POSTBOX_INSTALL_TARGETS postbox_engine postbox_wire)
@@ -65,6 +65,9 @@ if(TARGET postbox_replica)
 endif()
 if(TARGET postbox_relay)
   list(APPEND _pc_files postbox-relay)
+endif()
+if(TARGET postbox_c)
+  list(APPEND _pc_files postbox-c)
 endif()
 foreach(_pc IN LISTS _pc_files)
   configure_file(engine/cmake/${_pc}.pc.in ${CMAKE_CURRENT_BINARY_DIR}/${_pc}.pc @ONLY)

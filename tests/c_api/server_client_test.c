@@ -1,7 +1,70 @@
 /* The C API's embedded server and client against each other on 127.0.0.1. */
+#define _POSIX_C_SOURCE 200809L /* pthread, sockets, mkdtemp: before any header */
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "test_util.h"
 
+typedef struct Blocked {
+  pbx_client* client;
+  int rc;
+} Blocked;
+
+static void* ConnectBlocked(void* arg) {
+  Blocked* b = arg;
+  pbx_error err;
+  b->rc = pbx_client_connect(b->client, NULL, &err);
+  return NULL;
+}
+
+static double NowS(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A call blocked on a peer that never answers: pbx_client_close fails it at
+ * once and returns only after it returned (ASan checks nothing is used after
+ * the release). The peer is a listening socket nobody accepts from. */
+static void TestCloseDuringCall(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in addr;
+  memset(&addr, 0, sizeof(addr));
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  REQUIRE_OK(fd >= 0 && bind(fd, (struct sockaddr*)&addr, sizeof(addr)) == 0 &&
+                     listen(fd, 4) == 0 && getsockname(fd, (struct sockaddr*)&addr, &len) == 0
+                 ? PBX_OK
+                 : PBX_E_INTERNAL);
+  pbx_client_options co;
+  pbx_client_options_init(&co);
+  co.port = ntohs(addr.sin_port);
+  co.secret = "silent";
+  co.request_timeout_ms = 20000;
+  co.reconnect = 0;
+  Blocked b = {NULL, 1};
+  REQUIRE_OK(pbx_client_create(&co, &b.client, NULL));
+  pthread_t t;
+  REQUIRE_OK(pthread_create(&t, NULL, ConnectBlocked, &b) == 0 ? PBX_OK : PBX_E_INTERNAL);
+  struct timespec pause = {0, 300 * 1000000L};
+  nanosleep(&pause, NULL);
+  double start = NowS();
+  pbx_client_close(b.client);
+  double took = NowS() - start;
+  pthread_join(t, NULL);
+  CHECK(b.rc == PBX_E_UNAVAILABLE);
+  CHECK(took < 5.0); /* not the 20 s request timeout */
+  close(fd);
+}
+
 int main(void) {
+  TestCloseDuringCall();
   pbx_error err;
   char* dir = MakeTempDir();
   pbx_db_options o;

@@ -143,6 +143,10 @@ static void TestStore(void) {
   CHECK_ERR(PBX_OK, pbx_db_list_entries(db, &alice.mkey, NULL, "profile/age", 1, &list, &err), err);
   CHECK(list->count == 1 && list->more == 1 && strcmp(list->items[0].key, "profile/name") == 0);
   pbx_entry_list_free(list);
+  /* limit 0: no limit. */
+  CHECK_ERR(PBX_OK, pbx_db_list_entries(db, &alice.mkey, NULL, NULL, 0, &list, &err), err);
+  CHECK(list->count == 3 && list->more == 0 && strcmp(list->items[2].key, "zzz") == 0);
+  pbx_entry_list_free(list);
   CHECK_ERR(PBX_OK, pbx_db_list_entries(db, &bob.mkey, NULL, NULL, 0, &list, &err), err);
   CHECK(list->count == 0 && list->items == NULL);
   pbx_entry_list_free(list);

@@ -95,7 +95,7 @@ typedef enum pbx_code {
 } pbx_code;
 
 /* The longest message pbx_error holds, its NUL included; longer ones are cut. */
-#define PBX_ERROR_MESSAGE_MAX 256
+#define PBX_ERROR_MESSAGE_MAX 512
 
 typedef struct pbx_error {
   int code; /* a pbx_code */
@@ -348,7 +348,7 @@ PBX_EXPORT int pbx_db_delete_entry(pbx_db* db, const pbx_id* mkey, const char* k
 PBX_EXPORT int pbx_db_get_entry(pbx_db* db, const pbx_id* mkey, const char* key, pbx_entry** out,
                                 pbx_error* err);
 /* Live entries whose key starts with `prefix` (NULL: all), in key order after
- * `start_after` (NULL: from the first), at most `limit`. *out: release with
+ * `start_after` (NULL: from the first), at most `limit` (0: no limit). *out: release with
  * pbx_entry_list_free. `more` is 1 when exactly `limit` were returned and more
  * may follow. */
 PBX_EXPORT int pbx_db_list_entries(pbx_db* db, const pbx_id* mkey, const char* prefix,
@@ -447,10 +447,10 @@ PBX_EXPORT int pbx_client_create(const pbx_client_options* options, pbx_client**
  * PBX_E_UNAUTHENTICATED, PBX_E_PROTOCOL_UNSUPPORTED (final) or
  * PBX_E_UNAVAILABLE (cannot connect, timeout). */
 PBX_EXPORT int pbx_client_connect(pbx_client* client, int* verdict, pbx_error* err);
-/* Ends the session, joins the client's thread and releases the handle;
- * calls in progress on other threads fail PBX_E_UNAVAILABLE first (they must
- * have returned before this does its release, so close only when none is in
- * progress). NULL is ignored. */
+/* Ends the session, joins the client's thread and releases the handle. Calls
+ * in progress on other threads fail PBX_E_UNAVAILABLE at once, and close
+ * returns only after they have returned; calls made after close has begun
+ * are undefined behaviour (as for every closed handle). NULL is ignored. */
 PBX_EXPORT void pbx_client_close(pbx_client* client);
 
 /* As pbx_db_put_entry, on the client's mailbox through the server. */

@@ -1,6 +1,7 @@
 // pbx_client_*: the sync client (postbox/sync/client.h), blocking calls only.
 #include <cstdint>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -14,6 +15,35 @@ using postbox::Status;
 namespace {
 
 bool Valid(const pbx_client* c) { return c != nullptr && c->magic == kClientMagic; }
+
+// Marks a call in progress on a client for its scope, so pbx_client_close
+// waits for it to return before releasing the handle. Not ok() once close
+// has begun. Does nothing for an invalid handle (the call refuses it next).
+class InUse {
+ public:
+  explicit InUse(pbx_client* c) {
+    if (!Valid(c)) return;
+    std::lock_guard<std::mutex> lock(c->mu);
+    if (c->closing) {
+      ok_ = false;
+      return;
+    }
+    ++c->calls;
+    c_ = c;
+  }
+  ~InUse() {
+    if (c_ == nullptr) return;
+    std::lock_guard<std::mutex> lock(c_->mu);
+    if (--c_->calls == 0) c_->idle.notify_all();
+  }
+  InUse(const InUse&) = delete;
+  InUse& operator=(const InUse&) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  pbx_client* c_ = nullptr;
+  bool ok_ = true;
+};
 
 }  // namespace
 
@@ -49,6 +79,8 @@ int pbx_client_create(const pbx_client_options* options, pbx_client** out, pbx_e
 
 int pbx_client_connect(pbx_client* client, int* verdict, pbx_error* err) {
   return Guard(err, [&] {
+    const InUse use(client);
+    if (!use.ok()) return Status::Unavailable("pbx_client_connect: the client is closing");
     if (!Valid(client)) return Bad("pbx_client_connect: not a pbx_client handle");
     auto r = client->client->Connect();
     if (!r) return r.error();
@@ -59,8 +91,16 @@ int pbx_client_connect(pbx_client* client, int* verdict, pbx_error* err) {
 
 void pbx_client_close(pbx_client* client) {
   if (!Valid(client)) return;
+  {
+    std::lock_guard<std::mutex> lock(client->mu);
+    client->closing = true;  // calls from now on fail at once
+  }
   try {
+    // Fails the calls in progress (Unavailable), then waits for them to return.
     client->client->Close();
+    std::unique_lock<std::mutex> lock(client->mu);
+    client->idle.wait(lock, [&] { return client->calls == 0; });
+    lock.unlock();
     client->client.reset();
   } catch (...) {
     // Close and the destructor do not throw; the handle is released anyway.
@@ -73,6 +113,8 @@ void pbx_client_close(pbx_client* client) {
 int pbx_client_put_entry(pbx_client* client, const char* key, const void* value, size_t value_len,
                          uint64_t version, pbx_put_result* out, pbx_error* err) {
   return Guard(err, [&] {
+    const InUse use(client);
+    if (!use.ok()) return Status::Unavailable("pbx_client_put_entry: the client is closing");
     if (!Valid(client) || key == nullptr || !BytesOk(value, value_len)) {
       return Bad(
           "pbx_client_put_entry: a client, key and value (NULL only with length 0) are required");
@@ -90,6 +132,8 @@ int pbx_client_put_entry(pbx_client* client, const char* key, const void* value,
 int pbx_client_get_entry(pbx_client* client, const char* key, pbx_entry** out, pbx_error* err) {
   if (out != nullptr) *out = nullptr;
   return Guard(err, [&] {
+    const InUse use(client);
+    if (!use.ok()) return Status::Unavailable("pbx_client_get_entry: the client is closing");
     if (!Valid(client) || key == nullptr || out == nullptr) {
       return Bad("pbx_client_get_entry: a client, key and out are required");
     }
@@ -103,6 +147,8 @@ int pbx_client_get_entry(pbx_client* client, const char* key, pbx_entry** out, p
 int pbx_client_delete_entry(pbx_client* client, const char* key, uint64_t version,
                             pbx_put_result* out, pbx_error* err) {
   return Guard(err, [&] {
+    const InUse use(client);
+    if (!use.ok()) return Status::Unavailable("pbx_client_delete_entry: the client is closing");
     if (!Valid(client) || key == nullptr)
       return Bad("pbx_client_delete_entry: a client and key are required");
     auto r = client->client->DeleteEntry(key, version);
@@ -119,6 +165,8 @@ int pbx_client_list_entries(pbx_client* client, const char* prefix, const char* 
                             size_t limit, pbx_entry_list** out, pbx_error* err) {
   if (out != nullptr) *out = nullptr;
   return Guard(err, [&] {
+    const InUse use(client);
+    if (!use.ok()) return Status::Unavailable("pbx_client_list_entries: the client is closing");
     if (!Valid(client) || out == nullptr)
       return Bad("pbx_client_list_entries: a client and out are required");
     if (limit > UINT32_MAX) return Bad("pbx_client_list_entries: limit over 2^32 - 1");
@@ -135,6 +183,8 @@ int pbx_client_list_entries(pbx_client* client, const char* prefix, const char* 
 
 int pbx_client_add_connection(pbx_client* client, const pbx_id* peer, int* state, pbx_error* err) {
   return Guard(err, [&] {
+    const InUse use(client);
+    if (!use.ok()) return Status::Unavailable("pbx_client_add_connection: the client is closing");
     if (!Valid(client) || peer == nullptr)
       return Bad("pbx_client_add_connection: a client and peer are required");
     auto r = client->client->AddConnection(ToKey(peer));
@@ -146,6 +196,9 @@ int pbx_client_add_connection(pbx_client* client, const pbx_id* peer, int* state
 
 int pbx_client_remove_connection(pbx_client* client, const pbx_id* peer, pbx_error* err) {
   return Guard(err, [&] {
+    const InUse use(client);
+    if (!use.ok())
+      return Status::Unavailable("pbx_client_remove_connection: the client is closing");
     if (!Valid(client) || peer == nullptr)
       return Bad("pbx_client_remove_connection: a client and peer are required");
     return client->client->RemoveConnection(ToKey(peer));
@@ -156,6 +209,8 @@ int pbx_client_list_connections(pbx_client* client, int kind, const pbx_id* star
                                 size_t limit, pbx_connection_list** out, pbx_error* err) {
   if (out != nullptr) *out = nullptr;
   return Guard(err, [&] {
+    const InUse use(client);
+    if (!use.ok()) return Status::Unavailable("pbx_client_list_connections: the client is closing");
     if (!Valid(client) || out == nullptr)
       return Bad("pbx_client_list_connections: a client and out are required");
     if (kind < PBX_CONNECTIONS_CONNECTED || kind > PBX_CONNECTIONS_INCOMING) {
@@ -178,6 +233,8 @@ int pbx_client_list_connections(pbx_client* client, int kind, const pbx_id* star
 
 int pbx_client_register_push(pbx_client* client, int platform, const char* token, pbx_error* err) {
   return Guard(err, [&] {
+    const InUse use(client);
+    if (!use.ok()) return Status::Unavailable("pbx_client_register_push: the client is closing");
     if (!Valid(client) || token == nullptr)
       return Bad("pbx_client_register_push: a client and token are required");
     if (!ValidPlatform(platform))
@@ -190,6 +247,8 @@ int pbx_client_poll(pbx_client* client, uint64_t since, uint32_t limit, pbx_info
                     pbx_error* err) {
   if (out != nullptr) *out = nullptr;
   return Guard(err, [&] {
+    const InUse use(client);
+    if (!use.ok()) return Status::Unavailable("pbx_client_poll: the client is closing");
     if (!Valid(client) || out == nullptr)
       return Bad("pbx_client_poll: a client and out are required");
     auto r = client->client->Poll(since, limit);
@@ -201,6 +260,8 @@ int pbx_client_poll(pbx_client* client, uint64_t since, uint32_t limit, pbx_info
 
 int pbx_client_ack(pbx_client* client, uint64_t cursor, pbx_error* err) {
   return Guard(err, [&] {
+    const InUse use(client);
+    if (!use.ok()) return Status::Unavailable("pbx_client_ack: the client is closing");
     if (!Valid(client)) return Bad("pbx_client_ack: not a pbx_client handle");
     return client->client->Ack(cursor);
   });
@@ -208,6 +269,8 @@ int pbx_client_ack(pbx_client* client, uint64_t cursor, pbx_error* err) {
 
 int pbx_client_ping(pbx_client* client, pbx_error* err) {
   return Guard(err, [&] {
+    const InUse use(client);
+    if (!use.ok()) return Status::Unavailable("pbx_client_ping: the client is closing");
     if (!Valid(client)) return Bad("pbx_client_ping: not a pbx_client handle");
     return client->client->Ping();
   });
@@ -216,6 +279,8 @@ int pbx_client_ping(pbx_client* client, pbx_error* err) {
 int pbx_client_update_status(pbx_client* client, const pbx_id* id, int status, int* status_out,
                              int* applied, pbx_error* err) {
   return Guard(err, [&] {
+    const InUse use(client);
+    if (!use.ok()) return Status::Unavailable("pbx_client_update_status: the client is closing");
     if (!Valid(client) || id == nullptr)
       return Bad("pbx_client_update_status: a client and id are required");
     if (!ValidStatus(status)) return Bad("pbx_client_update_status: status must be 1, 2 or 3");
@@ -231,6 +296,8 @@ int pbx_client_upload(pbx_client* client, const pbx_id* to, const pbx_id* id, co
                       const void* meta, size_t meta_len, const void* bytes, size_t len,
                       pbx_error* err) {
   return Guard(err, [&] {
+    const InUse use(client);
+    if (!use.ok()) return Status::Unavailable("pbx_client_upload: the client is closing");
     if (!Valid(client) || to == nullptr || id == nullptr || topic == nullptr ||
         !BytesOk(meta, meta_len) || !BytesOk(bytes, len)) {
       return Bad(
@@ -251,6 +318,8 @@ int pbx_client_download(pbx_client* client, const pbx_id* id, uint8_t** out, siz
                         pbx_error* err) {
   if (out != nullptr) *out = nullptr;
   return Guard(err, [&] {
+    const InUse use(client);
+    if (!use.ok()) return Status::Unavailable("pbx_client_download: the client is closing");
     if (!Valid(client) || id == nullptr || out == nullptr || out_len == nullptr) {
       return Bad("pbx_client_download: a client, id, out and out_len are required");
     }

@@ -1,5 +1,6 @@
 // pbx_db_*: the store (postbox/db.h) and pbx_server_*: the embedded sync
 // server over it (postbox/sync/server.h).
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -220,7 +221,8 @@ int pbx_db_list_entries(pbx_db* db, const pbx_id* mkey, const char* prefix, cons
       return Bad("pbx_db_list_entries: a db, mkey and out are required");
     }
     auto r = db->db->ListEntries(ToKey(mkey), prefix != nullptr ? prefix : "",
-                                 start_after != nullptr ? start_after : "", limit);
+                                 start_after != nullptr ? start_after : "",
+                                 limit != 0 ? limit : SIZE_MAX);
     if (!r) return r.error();
     auto* list = NewList(*r, FillEntry, &pbx_entry_list_free);
     list->more = (limit != 0 && r->size() == limit) ? 1 : 0;

@@ -5,10 +5,12 @@
 #define POSTBOX_BINDINGS_C_INTERNAL_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
 #include <string_view>
@@ -148,6 +150,11 @@ struct pbx_server {
 struct pbx_client {
   uint32_t magic = pbx_internal::kClientMagic;
   std::unique_ptr<postbox::sync::Client> client;
+  // Calls in progress (client.cc InUse), so close releases nothing under them.
+  std::mutex mu;
+  std::condition_variable idle;
+  int calls = 0;
+  bool closing = false;
 };
 
 struct pbx_replica {
