@@ -162,8 +162,7 @@ public final class Store implements AutoCloseable {
 
   /**
    * Live entries whose key starts with {@code prefix} (null: all), in key order after
-   * {@code startAfter} (null: from the first), at most {@code limit}. Note: unlike the replica's
-   * and the client's listings, a limit of 0 returns no entries (pbx_db_list_entries).
+   * {@code startAfter} (null: from the first), at most {@code limit} (0: no limit).
    */
   public Page<Entry> listEntries(Id mkey, String prefix, String startAfter, int limit) {
     return Native.dbListEntries(handle(), Native.required(mkey, "mkey"),

@@ -205,6 +205,7 @@ class CallbackTest {
   @Test
   void tasksQueuedAtCloseStillRunAndFindTheReplicaClosed() throws Exception {
     CountDownLatch gate = new CountDownLatch(1);
+    CountDownLatch entered = new CountDownLatch(1);
     List<Object> after = new CopyOnWriteArrayList<>();
     Replica[] self = new Replica[1];
     Replica r = Replica.open(offline("r").executor(appExecutor)
@@ -212,6 +213,7 @@ class CallbackTest {
           @Override
           public void onChange(Change c) {
             try {
+              entered.countDown();
               gate.await();
               self[0].getEntry("k");
               after.add("open");
@@ -227,6 +229,7 @@ class CallbackTest {
     r.putEntry("k", utf8("2"));
     // The first callback waits at the gate; close waits for it, so release the gate from
     // another thread once close has begun.
+    assertTrue(entered.await(10, TimeUnit.SECONDS), "the first callback started");
     Thread opener = new Thread(() -> {
       try {
         Thread.sleep(200);

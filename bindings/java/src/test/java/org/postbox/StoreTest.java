@@ -103,6 +103,9 @@ class StoreTest {
     assertEquals(Arrays.asList("b/3"), keys(rest));
     assertFalse(rest.more());
     assertEquals(5, store.listEntries(alice.mkey(), null, null, 100).items().size());
+    Page<Entry> all = store.listEntries(alice.mkey(), null, null, 0);  // 0: no limit
+    assertEquals(5, all.items().size());
+    assertFalse(all.more());
   }
 
   private static java.util.List<String> keys(Page<Entry> page) {
