@@ -320,7 +320,8 @@ PBX_EXPORT int pbx_db_connect(pbx_db* db, const pbx_id* a, const pbx_id* b, pbx_
 PBX_EXPORT int pbx_db_disconnect(pbx_db* db, const pbx_id* actor, const pbx_id* peer,
                                  pbx_error* err);
 /* The connections of `mkey` of one `kind` (a pbx_connection_kind), in mkey
- * order after `start_after` (NULL: from the first), at most `limit` (0: 1000).
+ * order after `start_after` (NULL: from the first), at most `limit` (0: no
+ * limit).
  * *out: release with pbx_connection_list_free. PBX_E_NOT_FOUND for an unknown
  * mailbox. */
 PBX_EXPORT int pbx_db_list_connections(pbx_db* db, const pbx_id* mkey, int kind,
@@ -566,8 +567,10 @@ PBX_EXPORT void pbx_task_run(pbx_task* task);
 typedef void (*pbx_change_fn)(void* context, const pbx_change* change);
 typedef void (*pbx_outbox_fn)(void* context, const pbx_outbox_outcome* outcome);
 typedef void (*pbx_error_fn)(void* context, const pbx_error* error);
-/* Called on a thread of the replica; must hand `task` over (to a queue, a UI
- * thread) and return quickly, without running it or calling the replica. */
+/* Called on a thread of the replica, or on the app's own thread inside a
+ * pbx_replica_ write call (a write's optimistic change is handed over at
+ * once); must hand `task` over (to a queue, a UI thread) and return quickly,
+ * without running it or calling the replica. */
 typedef void (*pbx_executor_fn)(void* context, pbx_task* task);
 
 typedef struct pbx_replica_options {

@@ -141,17 +141,16 @@ int pbx_db_list_connections(pbx_db* db, const pbx_id* mkey, int kind, const pbx_
     }
     std::optional<postbox::MailboxKey> after;
     if (start_after != nullptr) after = ToKey(start_after);
-    if (limit == 0) limit = 1000;
     // An unknown mailbox lists nothing in the store; the C API says NotFound.
     if (auto m = db->db->GetMailbox(ToKey(mkey)); !m) return m.error();
-    auto r = db->db->ListConnections(ToKey(mkey), after, limit,
+    auto r = db->db->ListConnections(ToKey(mkey), after, limit != 0 ? limit : SIZE_MAX,
                                      static_cast<postbox::ConnectionListKind>(kind));
     if (!r) return r.error();
     const auto state = kind == PBX_CONNECTIONS_CONNECTED ? postbox::ConnectionState::kConnected
                                                          : postbox::ConnectionState::kRequested;
     std::vector<std::pair<postbox::MailboxKey, postbox::ConnectionState>> v;
     for (const auto& k : *r) v.emplace_back(k, state);
-    *out = NewConnectionList(v, r->size() == limit);
+    *out = NewConnectionList(v, limit != 0 && r->size() == limit);
     return Status::Ok();
   });
 }
