@@ -346,8 +346,105 @@ static void TestClient(void) {
   RemoveDir(dir);
 }
 
+/* Counts the pushes of one message id (manual_ack: nothing acked). */
+typedef struct Deliveries {
+  pthread_mutex_t mu;
+  pbx_id id;
+  int times;
+} Deliveries;
+
+static void CountDeliveries(void* ctx, const pbx_info* info) {
+  Deliveries* d = ctx;
+  pthread_mutex_lock(&d->mu);
+  for (size_t i = 0; i < info->incoming_count; ++i) {
+    if (IdEq(&info->incoming[i].id, &d->id)) ++d->times;
+  }
+  pthread_mutex_unlock(&d->mu);
+}
+
+/* Waits up to max_ms for at_least deliveries; returns how many there were. */
+static int WaitTimes(Deliveries* d, int at_least, int max_ms) {
+  int times = 0;
+  for (int i = 0; i < max_ms / 10; ++i) {
+    pthread_mutex_lock(&d->mu);
+    times = d->times;
+    pthread_mutex_unlock(&d->mu);
+    if (times >= at_least) break;
+    SleepMs(10);
+  }
+  return times;
+}
+
+/* manual_ack: a packet not acknowledged is delivered again after the session
+ * is lost (at least once); auto ack (the default) does not repeat it. */
+static void TestManualAck(void) {
+  char* dir = MakeTempDir();
+  pbx_db* db = NULL;
+  REQUIRE_OK(pbx_db_open(dir, NULL, &db, NULL));
+  pbx_credentials alice, bob;
+  REQUIRE_OK(pbx_db_create_mailbox(db, &alice, NULL));
+  REQUIRE_OK(pbx_db_create_mailbox(db, &bob, NULL));
+  REQUIRE_OK(pbx_db_connect(db, &alice.mkey, &bob.mkey, NULL));
+  pbx_server_options so;
+  pbx_server_options_init(&so);
+  so.port = 0;
+  pbx_server* server = NULL;
+  REQUIRE_OK(pbx_server_start(db, &so, &server, NULL));
+  REQUIRE_OK(pbx_server_port(server, &so.port, NULL));
+
+  Deliveries manual, automatic;
+  memset(&manual, 0, sizeof(manual));
+  memset(&automatic, 0, sizeof(automatic));
+  pthread_mutex_init(&manual.mu, NULL);
+  pthread_mutex_init(&automatic.mu, NULL);
+  pbx_id_random(&manual.id, NULL);
+  automatic.id = manual.id;
+  pbx_client_options co;
+  pbx_client_options_init(&co);
+  CHECK(co.manual_ack == 0);
+  co.port = so.port;
+  co.mkey = bob.mkey;
+  co.secret = bob.secret;
+  co.on_push = CountDeliveries;
+  co.push_context = &manual;
+  co.manual_ack = 1;
+  pbx_client *m = NULL, *au = NULL, *a = NULL;
+  REQUIRE_OK(pbx_client_create(&co, &m, NULL));
+  REQUIRE_OK(pbx_client_connect(m, NULL, NULL));
+  co.push_context = &automatic;
+  co.manual_ack = 0;
+  REQUIRE_OK(pbx_client_create(&co, &au, NULL));
+  REQUIRE_OK(pbx_client_connect(au, NULL, NULL));
+  co.on_push = NULL;
+  co.mkey = alice.mkey;
+  co.secret = alice.secret;
+  REQUIRE_OK(pbx_client_create(&co, &a, NULL));
+  REQUIRE_OK(pbx_client_connect(a, NULL, NULL));
+  REQUIRE_OK(pbx_client_upload(a, &bob.mkey, &manual.id, "t", NULL, 0, "x", 1, NULL));
+  CHECK(WaitTimes(&manual, 1, 10000) == 1 && WaitTimes(&automatic, 1, 10000) == 1);
+
+  /* The server goes and comes back on the same port: both clients reconnect
+   * and resume from the cursor they acknowledged. */
+  pbx_client_close(a);
+  pbx_server_stop(server);
+  REQUIRE_OK(pbx_server_start(db, &so, &server, NULL));
+  CHECK(WaitTimes(&manual, 2, 10000) == 2);
+  pbx_error err;
+  CHECK_ERR(PBX_OK, pbx_client_ping(au, &err), err); /* reconnected and resumed */
+  CHECK(WaitTimes(&automatic, 2, 1000) == 1);        /* no repeat within a second */
+
+  pbx_client_close(m);
+  pbx_client_close(au);
+  pbx_server_stop(server);
+  pthread_mutex_destroy(&manual.mu);
+  pthread_mutex_destroy(&automatic.mu);
+  REQUIRE_OK(pbx_db_close(db, NULL));
+  RemoveDir(dir);
+}
+
 int main(void) {
   TestStore();
   TestClient();
+  TestManualAck();
   return Finish("feed_connections_test");
 }

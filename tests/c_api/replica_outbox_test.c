@@ -156,8 +156,11 @@ int main(void) {
   pbx_server* server = NULL;
   REQUIRE_OK(pbx_server_start(db, &so, &server, NULL));
   REQUIRE_OK(pbx_server_port(server, &ro.client.port, NULL));
-  ro.start = 1;
-  REQUIRE_OK(pbx_replica_open(&ro, &a, NULL));
+  REQUIRE_OK(pbx_replica_open(&ro, &a, NULL)); /* start = 0 still: no network */
+  CHECK_ERR(PBX_E_UNAVAILABLE, pbx_replica_sync(a, 200, &err), err);
+  CHECK_ERR(PBX_OK, pbx_replica_start(a, &err), err);
+  CHECK_ERR(PBX_OK, pbx_replica_start(a, &err), err); /* idempotent */
+  CHECK_ERR(PBX_E_INVALID_ARGUMENT, pbx_replica_start(NULL, &err), err);
   CHECK_ERR(PBX_OK, pbx_replica_sync(a, 20000, &err), err);
   REQUIRE_OK(pbx_replica_get_state(a, &st, NULL));
   CHECK(st.pending == 0 && st.connected == 1 && st.sessions >= 1 && st.cursor != 0 &&

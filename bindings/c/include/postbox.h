@@ -428,6 +428,12 @@ typedef struct pbx_client_options {
   void (*on_push)(void* context, const pbx_info* info);
   void* push_context;
   uint64_t start_cursor; /* default 0 */
+  /* 1: packets given to on_push are not acknowledged when it returns; the app
+   * calls pbx_client_ack with a packet's cursor once it has processed it (on
+   * any thread), so a packet handed off and lost before then is delivered
+   * again after a reconnect (at least once). The server pushes only a window
+   * of packets past the last ack. Default 0. */
+  int manual_ack;
 } pbx_client_options;
 PBX_EXPORT void pbx_client_options_init(pbx_client_options* options);
 
@@ -580,7 +586,7 @@ typedef struct pbx_replica_options {
   uint32_t poll_interval_ms; /* safety-net poll while connected; default 30000 */
   uint32_t retry_initial_ms; /* transient-failure backoff; default 100 */
   uint32_t retry_max_ms;     /* default 30000 */
-  int start;                 /* start syncing at once; default 1 (else no network at all) */
+  int start; /* start syncing at once; default 1 (else no network until pbx_replica_start) */
   /* Callbacks, each optional (NULL). They get `callback_context`. They run one
    * at a time and in order: on a thread of the replica's own if `executor` is
    * NULL, else wherever the executor runs the tasks. They may call any
@@ -601,6 +607,9 @@ PBX_EXPORT void pbx_replica_options_init(pbx_replica_options* options);
  * replica; the local store's errors. Thread-safe handle. */
 PBX_EXPORT int pbx_replica_open(const pbx_replica_options* options, pbx_replica** out,
                                 pbx_error* err);
+/* Starts syncing a replica opened with options.start = 0 (idempotent: PBX_OK
+ * if it is syncing already). Never blocks on the network. */
+PBX_EXPORT int pbx_replica_start(pbx_replica* replica, pbx_error* err);
 /* Stops syncing and releases the handle; writes already returned stay in the
  * outbox for the next open. Tasks given to a host executor and not yet run
  * must still be run (pbx_task_run releases them); they still call the

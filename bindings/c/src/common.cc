@@ -231,6 +231,7 @@ postbox::sync::ClientOptions ToClientOptions(const pbx_client_options& o) {
   c.request_timeout = std::chrono::milliseconds(o.request_timeout_ms);
   c.reconnect = o.reconnect != 0;
   c.start_cursor = o.start_cursor;
+  c.auto_ack = o.manual_ack == 0;
   if (o.on_push != nullptr) {
     c.on_push = [fn = o.on_push, ctx = o.push_context](const postbox::InfoPacket& p) {
       pbx_info info;

@@ -186,6 +186,14 @@ void pbx_replica_close(pbx_replica* replica) {
   Untrack();
 }
 
+int pbx_replica_start(pbx_replica* replica, pbx_error* err) {
+  return Guard(err, [&] {
+    if (!Valid(replica)) return Bad("pbx_replica_start: not a pbx_replica handle");
+    replica->replica->Start();
+    return Status::Ok();
+  });
+}
+
 int pbx_replica_sync(pbx_replica* replica, uint32_t timeout_ms, pbx_error* err) {
   return Guard(err, [&] {
     if (!Valid(replica)) return Bad("pbx_replica_sync: not a pbx_replica handle");
