@@ -2,11 +2,17 @@
  * connections, push registration, the outbox's pending items and cancel, and
  * the replica's state; offline first, then against an embedded server on
  * 127.0.0.1. Callbacks run on the replica's own thread. */
-#define _POSIX_C_SOURCE 200809L /* mkdtemp: before any header */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp, nanosleep: before any header */
 
 #include <pthread.h>
+#include <time.h>
 
 #include "test_util.h"
+
+static void SleepMs(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
 
 /* Outcomes as the callbacks saw them; pbx_replica_sync returns after the
  * callbacks of what it waited for ran, and close joins the thread. */
@@ -145,9 +151,20 @@ int main(void) {
   CHECK_ERR(PBX_E_NOT_FOUND, pbx_replica_get_entry(a, "e/cancelled", &e, &err), err);
   REQUIRE_OK(pbx_replica_get_state(a, &st, NULL));
   CHECK(st.pending == 7);
-  pbx_replica_close(a); /* joins the callback thread: the cancel was reported */
+  /* The cancel is reported on the replica's thread (close would drop a
+   * callback not yet run: wait for it). */
+  int reported = 0;
+  for (int i = 0; i < 1000 && !reported; ++i) {
+    pthread_mutex_lock(&seen.mu);
+    reported = seen.cancelled;
+    pthread_mutex_unlock(&seen.mu);
+    if (!reported) SleepMs(10);
+  }
+  pthread_mutex_lock(&seen.mu);
   CHECK(seen.cancelled == 1 && seen.cancelled_item == cancel_me &&
         strcmp(seen.cancelled_key, "e/cancelled") == 0);
+  pthread_mutex_unlock(&seen.mu);
+  pbx_replica_close(a);
 
   /* Online: the outbox drains against a server; the mirror catches up. */
   pbx_server_options so;

@@ -611,7 +611,9 @@ PBX_EXPORT int pbx_replica_open(const pbx_replica_options* options, pbx_replica*
  * if it is syncing already). Never blocks on the network. */
 PBX_EXPORT int pbx_replica_start(pbx_replica* replica, pbx_error* err);
 /* Stops syncing and releases the handle; writes already returned stay in the
- * outbox for the next open. Tasks given to a host executor and not yet run
+ * outbox for the next open. Callbacks the replica's own thread has not run yet
+ * are dropped (an outbox item that ended is not reported again: its outcome
+ * may be lost at close). Tasks given to a host executor and not yet run
  * must still be run (pbx_task_run releases them); they still call the
  * callbacks, which must then not use the closed replica. NULL is ignored. */
 PBX_EXPORT void pbx_replica_close(pbx_replica* replica);

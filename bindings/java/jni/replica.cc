@@ -101,9 +101,9 @@ void OnChange(void* context, const pbx_change* c) {
     jobjectArray entries = Keys(env, c->entries, c->entries_count);
     jobjectArray entries_removed = Keys(env, c->entries_removed, c->entries_removed_count);
     if (env->ExceptionCheck()) return;
-    jobject change = env->NewObject(g.change, g.change_init, added, removed, entries,
-                                    entries_removed, static_cast<jboolean>(c->reset != 0),
-                                    static_cast<jlong>(c->cursor));
+    jobject change =
+        env->NewObject(g.change, g.change_init, added, removed, entries, entries_removed,
+                       static_cast<jboolean>(c->reset != 0), static_cast<jlong>(c->cursor));
     if (change != nullptr) env->CallVoidMethod(d, g.replica_on_change, change);
   });
 }
@@ -140,10 +140,10 @@ jobjectArray MessageList(JNIEnv* env, int rc, pbx_message_list* list, const pbx_
 
 }  // namespace
 
-PBX_JNI(jlong, replicaOpen)(JNIEnv* env, jclass, jbyteArray folder, jbyteArray host, jint port,
-                            jbyteArray mkey, jbyteArray secret, jbyteArray app_version,
-                            jlong timeout_ms, jint durability, jlong poll_ms, jlong retry_initial,
-                            jlong retry_max, jint start, jobject dispatcher) {
+PBX_JNI(jlong, replicaOpen)
+(JNIEnv* env, jclass, jbyteArray folder, jbyteArray host, jint port, jbyteArray mkey,
+ jbyteArray secret, jbyteArray app_version, jlong timeout_ms, jint durability, jlong poll_ms,
+ jlong retry_initial, jlong retry_max, jint start, jobject dispatcher) {
   pbx_replica_options o;
   pbx_replica_options_init(&o);
   if (!InRange(env, port, UINT16_MAX, "port") || !ReadId(env, mkey, &o.client.mkey, "mkey")) {
@@ -205,6 +205,11 @@ PBX_JNI(void, runTask)(JNIEnv* env, jclass, jlong context, jlong task, jboolean 
   Unref(env, FromHandle<Context>(context));
 }
 
+PBX_JNI(void, replicaStart)(JNIEnv* env, jclass, jlong h) {
+  pbx_error err;
+  Failed(env, pbx_replica_start(R(h), &err), err);
+}
+
 PBX_JNI(void, replicaSync)(JNIEnv* env, jclass, jlong h, jlong timeout_ms) {
   if (!InRange(env, timeout_ms, UINT32_MAX, "timeoutMs")) return;
   pbx_error err;
@@ -218,8 +223,8 @@ PBX_JNI(jlong, replicaPendingCount)(JNIEnv* env, jclass, jlong h) {
   return static_cast<jlong>(n);
 }
 
-PBX_JNI(jobjectArray, replicaInbox)(JNIEnv* env, jclass, jlong h, jbyteArray start_after,
-                                    jlong limit) {
+PBX_JNI(jobjectArray, replicaInbox)
+(JNIEnv* env, jclass, jlong h, jbyteArray start_after, jlong limit) {
   pbx_id s;
   bool has = false;
   if (!ReadOptionalId(env, start_after, &s, &has, "startAfter") ||
@@ -232,8 +237,8 @@ PBX_JNI(jobjectArray, replicaInbox)(JNIEnv* env, jclass, jlong h, jbyteArray sta
   return MessageList(env, rc, list, err);
 }
 
-PBX_JNI(jobjectArray, replicaSent)(JNIEnv* env, jclass, jlong h, jbyteArray start_after,
-                                   jlong limit) {
+PBX_JNI(jobjectArray, replicaSent)
+(JNIEnv* env, jclass, jlong h, jbyteArray start_after, jlong limit) {
   pbx_id s;
   bool has = false;
   if (!ReadOptionalId(env, start_after, &s, &has, "startAfter") ||
@@ -260,8 +265,8 @@ PBX_JNI(jobject, replicaGetMessage)(JNIEnv* env, jclass, jlong h, jbyteArray id)
 // Returns the value and writes {version, seq} into `meta`: the Java side builds
 // the Entry with the key it already has, which saves a call back into Java
 // (NewObject) and a key copy per read (the hot path of JavaGetEntry).
-PBX_JNI(jbyteArray, replicaGetEntry)(JNIEnv* env, jclass, jlong h, jbyteArray key,
-                                     jlongArray meta) {
+PBX_JNI(jbyteArray, replicaGetEntry)
+(JNIEnv* env, jclass, jlong h, jbyteArray key, jlongArray meta) {
   Utf8 k(env, key);
   pbx_entry* e = nullptr;
   pbx_error err;
@@ -282,20 +287,23 @@ PBX_JNI(jlong, replicaUpdateStatus)(JNIEnv* env, jclass, jlong h, jbyteArray id,
   return static_cast<jlong>(item);
 }
 
-PBX_JNI(jlong, replicaPutEntry)(JNIEnv* env, jclass, jlong h, jbyteArray key, jbyteArray value,
-                                jlong version) {
+PBX_JNI(jlong, replicaPutEntry)
+(JNIEnv* env, jclass, jlong h, jbyteArray key, jbyteArray value, jlong version) {
   Utf8 k(env, key);
   Bytes v(env, value);
   if (!v.ok()) return 0;
   uint64_t item = 0;
   pbx_error err;
-  Failed(env, pbx_replica_put_entry(R(h), k.c_str(), v.data(), v.size(),
-                                    static_cast<uint64_t>(version), &item, &err), err);
+  Failed(env,
+         pbx_replica_put_entry(R(h), k.c_str(), v.data(), v.size(), static_cast<uint64_t>(version),
+                               &item, &err),
+         err);
   return static_cast<jlong>(item);
 }
 
-PBX_JNI(jbyteArray, replicaPost)(JNIEnv* env, jclass, jlong h, jbyteArray to, jbyteArray bytes,
-                                 jbyteArray topic, jbyteArray meta, jbyteArray id) {
+PBX_JNI(jbyteArray, replicaPost)
+(JNIEnv* env, jclass, jlong h, jbyteArray to, jbyteArray bytes, jbyteArray topic, jbyteArray meta,
+ jbyteArray id) {
   pbx_id t, i, out;
   bool has_id = false;
   if (!ReadId(env, to, &t, "to") || !ReadOptionalId(env, id, &i, &has_id, "id")) return nullptr;
@@ -303,8 +311,10 @@ PBX_JNI(jbyteArray, replicaPost)(JNIEnv* env, jclass, jlong h, jbyteArray to, jb
   Bytes b(env, bytes), m(env, meta);
   if (!b.ok() || !m.ok()) return nullptr;
   pbx_error err;
-  if (Failed(env, pbx_replica_post(R(h), &t, b.data(), b.size(), tp.c_str(), m.data(), m.size(),
-                                   has_id ? &i : nullptr, &out, &err), err)) {
+  if (Failed(env,
+             pbx_replica_post(R(h), &t, b.data(), b.size(), tp.c_str(), m.data(), m.size(),
+                              has_id ? &i : nullptr, &out, &err),
+             err)) {
     return nullptr;
   }
   return NewId(env, out);
@@ -329,14 +339,16 @@ PBX_JNI(jbyteArray, replicaReadBlob)(JNIEnv* env, jclass, jlong h, jbyteArray id
   return bytes;
 }
 
-PBX_JNI(jobject, replicaListEntries)(JNIEnv* env, jclass, jlong h, jbyteArray prefix,
-                                     jbyteArray start_after, jlong limit) {
+PBX_JNI(jobject, replicaListEntries)
+(JNIEnv* env, jclass, jlong h, jbyteArray prefix, jbyteArray start_after, jlong limit) {
   if (!InRange(env, limit, SIZE_MAX, "limit")) return nullptr;
   Utf8 p(env, prefix), s(env, start_after);
   pbx_entry_list* list = nullptr;
   pbx_error err;
-  if (Failed(env, pbx_replica_list_entries(R(h), p.c_str(), s.c_str(),
-                                           static_cast<size_t>(limit), &list, &err), err)) {
+  if (Failed(env,
+             pbx_replica_list_entries(R(h), p.c_str(), s.c_str(), static_cast<size_t>(limit), &list,
+                                      &err),
+             err)) {
     return nullptr;
   }
   jobject out = NewPage(env, NewEntryArray(env, list->items, list->count), list->more != 0);
@@ -367,8 +379,9 @@ PBX_JNI(jlong, replicaDeleteEntry)(JNIEnv* env, jclass, jlong h, jbyteArray key,
   Utf8 k(env, key);
   uint64_t item = 0;
   pbx_error err;
-  Failed(env, pbx_replica_delete_entry(R(h), k.c_str(), static_cast<uint64_t>(version), &item,
-                                       &err), err);
+  Failed(env,
+         pbx_replica_delete_entry(R(h), k.c_str(), static_cast<uint64_t>(version), &item, &err),
+         err);
   return static_cast<jlong>(item);
 }
 
@@ -390,8 +403,7 @@ PBX_JNI(jlong, replicaRemoveConnection)(JNIEnv* env, jclass, jlong h, jbyteArray
   return static_cast<jlong>(item);
 }
 
-PBX_JNI(jlong, replicaRegisterPush)(JNIEnv* env, jclass, jlong h, jint platform,
-                                    jbyteArray token) {
+PBX_JNI(jlong, replicaRegisterPush)(JNIEnv* env, jclass, jlong h, jint platform, jbyteArray token) {
   Utf8 t(env, token);
   uint64_t item = 0;
   pbx_error err;
@@ -412,14 +424,13 @@ PBX_JNI(jobjectArray, replicaPending)(JNIEnv* env, jclass, jlong h) {
       out = nullptr;
       break;
     }
-    Local<jobject> o(env, env->NewObject(g.outbox_item, g.outbox_item_init,
-                                         static_cast<jlong>(it.item), static_cast<jint>(it.kind),
-                                         static_cast<jlong>(it.created_ms),
-                                         static_cast<jint>(it.attempts), message.get(),
-                                         static_cast<jint>(it.status), key.get(),
-                                         static_cast<jlong>(it.version), peer.get(),
-                                         static_cast<jint>(it.platform),
-                                         static_cast<jlong>(it.length)));
+    Local<jobject> o(
+        env,
+        env->NewObject(g.outbox_item, g.outbox_item_init, static_cast<jlong>(it.item),
+                       static_cast<jint>(it.kind), static_cast<jlong>(it.created_ms),
+                       static_cast<jint>(it.attempts), message.get(), static_cast<jint>(it.status),
+                       key.get(), static_cast<jlong>(it.version), peer.get(),
+                       static_cast<jint>(it.platform), static_cast<jlong>(it.length)));
     if (o.get() == nullptr) {
       out = nullptr;
       break;

@@ -200,6 +200,7 @@ typedef struct pbx_client_options {
   void (*on_push)(void* context, const pbx_info* info);
   void* push_context;
   uint64_t start_cursor;
+  int manual_ack;
 } pbx_client_options;
 void pbx_client_options_init(pbx_client_options* options);
 typedef enum pbx_verdict {
@@ -280,6 +281,7 @@ typedef struct pbx_replica_options {
 } pbx_replica_options;
 void pbx_replica_options_init(pbx_replica_options* options);
 int pbx_replica_open(const pbx_replica_options* options, pbx_replica** out, pbx_error* err);
+int pbx_replica_start(pbx_replica* replica, pbx_error* err);
 void pbx_replica_close(pbx_replica* replica);
 int pbx_replica_sync(pbx_replica* replica, uint32_t timeout_ms, pbx_error* err);
 int pbx_replica_pending_count(pbx_replica* replica, uint64_t* out, pbx_error* err);

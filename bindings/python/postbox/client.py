@@ -3,6 +3,7 @@ blocking call (the GIL is released while it waits). Thread-safe handle."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 from . import _runtime
@@ -19,8 +20,8 @@ PushCallback = Callable[[Info], Any]
 class Client:
     """A client of the server at host:port for mailbox `mkey` (created
     without connecting: call connect()). Use as a context manager or call
-    close() (idempotent; close only when no call is in progress on another
-    thread).
+    close() (idempotent; calls in progress on other threads raise
+    Unavailable, and close returns after them).
 
     on_push(info) receives pushed info packets (and, after each (re)connect,
     the packets of the poll from the last acknowledged cursor, start_cursor
@@ -28,7 +29,9 @@ class Client:
     client's native thread: on this client's dispatcher thread, or through
     `executor` (a callable taking a zero-argument callable, such as
     loop.call_soon_threadsafe) if given. It may call this client's methods.
-    A packet is acknowledged to the server once copied, before on_push runs.
+    A packet is acknowledged to the server after on_push returned (or
+    raised), so one the app has not processed when the session is lost is
+    delivered again after the reconnect: at least once.
     An exception in on_push goes to sys.unraisablehook. No callback runs
     once close() has begun.
     """
@@ -42,6 +45,7 @@ class Client:
         self._deliver = True
         self._dispatcher: Optional[_runtime.Dispatcher] = None
         self._callback: Any = None
+        self._ack_lock = threading.Lock()
         options = ffi.new("pbx_client_options*")
         lib.pbx_client_options_init(options)
         keep = [ffi.new("char[]", host.encode("utf-8")), ffi.new("char[]", secret.encode("utf-8"))]
@@ -64,6 +68,7 @@ class Client:
             self._submit = submit
             self._callback = ffi.callback("void(void*, const pbx_info*)", self._native_push)
             options.on_push = self._callback
+            options.manual_ack = 1  # acknowledged in _deliver_push, after on_push ran
         self.mkey = Id(mkey)
         out = ffi.new("pbx_client**")
         err = new_error()
@@ -93,6 +98,12 @@ class Client:
             self._on_push(packet)
         except BaseException as e:  # noqa: BLE001
             _runtime.report_callback_error(e, "on_push", self._on_push)
+        with self._ack_lock:  # close() does not release the handle under an ack
+            if self._h is not None and self._deliver:
+                # Unavailable (the session is gone: the packet comes again
+                # after the reconnect) and InvalidArgument (a packet of an
+                # earlier session) need nothing done.
+                lib.pbx_client_ack(self._h, packet.cursor, ffi.NULL)
 
     @property
     def push_thread(self) -> Any:
@@ -114,8 +125,9 @@ class Client:
         progress on other threads raise Unavailable; close returns after them."""
         if self._h is None:
             return
-        self._deliver = False
-        h, self._h = self._h, None
+        with self._ack_lock:
+            self._deliver = False
+            h, self._h = self._h, None
         lib.pbx_client_close(h)
         if self._dispatcher is not None:
             self._dispatcher.stop()

@@ -172,6 +172,13 @@ class Replica:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    def start(self) -> None:
+        """Starts syncing a replica opened with start=False (idempotent)."""
+        err = new_error()
+        rc = lib.pbx_replica_start(self._handle(), err)
+        if rc:
+            raise_error(rc, err)
+
     def sync(self, timeout: float = 10.0) -> None:
         """Waits until the outbox is empty and the mirror caught up with the
         server (Unavailable after `timeout` seconds), then, with the default

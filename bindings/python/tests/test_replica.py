@@ -159,8 +159,13 @@ def test_offline_writes_sync_after_restart(running: RealServer, tmp_path: Path) 
     with running.replica(alice, folder, start=False) as a:
         assert [(p.item, p.kind) for p in a.pending()] == before
         assert a.get_entry("offline").value == b"yes"
-    # Online, it drains.
-    with running.replica(alice, folder) as a, running.replica(bob, tmp_path / "b") as b:
+        with pytest.raises(postbox.Unavailable):
+            a.sync(0.2)  # not started: nothing is sent
+    # Online (started after opening), it drains.
+    with running.replica(alice, folder, start=False) as a, \
+            running.replica(bob, tmp_path / "b") as b:
+        a.start()
+        a.start()  # idempotent
         a.sync(20)
         assert a.pending_count() == 0 and a.pending() == []
         st = a.state()

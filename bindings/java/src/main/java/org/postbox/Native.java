@@ -122,6 +122,7 @@ final class Native {
   static native void replicaClose(long replica);
   /** Runs a task the replica handed to the dispatcher; deliver=false drops its callback. */
   static native void runTask(long context, long task, boolean deliver);
+  static native void replicaStart(long replica);
   static native void replicaSync(long replica, long timeoutMs);
   static native long replicaPendingCount(long replica);
   static native Object[] replicaInbox(long replica, byte[] startAfter, long limit);

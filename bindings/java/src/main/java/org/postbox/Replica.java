@@ -232,6 +232,11 @@ public final class Replica implements AutoCloseable {
     }
   }
 
+  /** Starts syncing a replica opened with {@code start(false)} (idempotent). */
+  public void start() {
+    Native.replicaStart(h());
+  }
+
   /**
    * Waits until the outbox is empty and the mirror has caught up with the server;
    * UnavailableException after {@code timeoutMs}. The listener calls for what it waited for

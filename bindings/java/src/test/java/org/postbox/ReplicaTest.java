@@ -227,6 +227,18 @@ class ReplicaTest {
   }
 
   @Test
+  void aReplicaOpenedOfflineSyncsOnceStarted() throws Exception {
+    Replica a = replica(alice, "alice", null, false);
+    a.putEntry("late", utf8("v"));
+    assertThrows(UnavailableException.class, () -> a.sync(200), "not started");
+    a.start();
+    a.start();  // idempotent
+    a.sync(10_000);
+    assertEquals(0, a.pendingCount());
+    assertArrayEquals(utf8("v"), store.getEntry(alice.mkey(), "late").value());
+  }
+
+  @Test
   void readsAndErrorsOfAReplica() throws Exception {
     Replica a = replica(alice, "alice", null, false);
     assertThrows(NotFoundException.class, () -> a.getEntry("missing"));
