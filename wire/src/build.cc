@@ -39,6 +39,14 @@ Offset<fb::Tombstone> BuildChild(Builder& b, const Tombstone& t) {
   return fb::CreateTombstone(b, ToFb(t.kind), has_id ? &id : nullptr, key, t.version, t.seq);
 }
 
+Offset<fb::Endpoint> BuildChild(Builder& b, const Endpoint& e) {
+  auto token = StringField(b, e.token);
+  auto app_id = StringField(b, e.app_id);
+  auto key = BytesField(b, e.vapid_public_key);
+  auto url = StringField(b, e.url);
+  return fb::CreateEndpoint(b, token, app_id, key, e.created_ms, url);
+}
+
 // Builds each item as a child table, then the vector of their offsets. The
 // offsets go through ctx.offsets (reused), not a fresh std::vector, and an
 // empty list is left out of the parent altogether.
@@ -209,6 +217,32 @@ Offset<void> Build(BuildContext& ctx, const ConnectionListReply& m) {
 Offset<void> Build(BuildContext& ctx, const PushRegister& m) {
   auto token = BytesField(ctx.fbb, m.push_token);
   return fb::CreatePushRegister(ctx.fbb, ToFb(m.platform), token).Union();
+}
+
+Offset<void> Build(BuildContext& ctx, const EndpointRegister& m) {
+  auto app_id = StringField(ctx.fbb, m.app_id);
+  auto key = BytesField(ctx.fbb, m.vapid_public_key);
+  return fb::CreateEndpointRegister(ctx.fbb, app_id, key).Union();
+}
+
+Offset<void> Build(BuildContext& ctx, const EndpointReply& m) {
+  auto endpoint = BuildChild(ctx.fbb, m.endpoint);
+  return fb::CreateEndpointReply(ctx.fbb, endpoint).Union();
+}
+
+Offset<void> Build(BuildContext& ctx, const EndpointList& m) {
+  auto start_after = StringField(ctx.fbb, m.start_after);
+  return fb::CreateEndpointList(ctx.fbb, start_after, m.limit).Union();
+}
+
+Offset<void> Build(BuildContext& ctx, const EndpointListReply& m) {
+  auto endpoints = TableVector(ctx, m.endpoints);
+  return fb::CreateEndpointListReply(ctx.fbb, endpoints, m.more).Union();
+}
+
+Offset<void> Build(BuildContext& ctx, const EndpointRevoke& m) {
+  auto token = StringField(ctx.fbb, m.token);
+  return fb::CreateEndpointRevoke(ctx.fbb, token).Union();
 }
 
 Offset<void> Build(BuildContext& ctx, const Ping& m) {

@@ -110,6 +110,16 @@ const char* MessageTypeName(MessageType type) {
       return "ConnectionListReply";
     case MessageType::kPushRegister:
       return "PushRegister";
+    case MessageType::kEndpointRegister:
+      return "EndpointRegister";
+    case MessageType::kEndpointReply:
+      return "EndpointReply";
+    case MessageType::kEndpointList:
+      return "EndpointList";
+    case MessageType::kEndpointListReply:
+      return "EndpointListReply";
+    case MessageType::kEndpointRevoke:
+      return "EndpointRevoke";
     case MessageType::kPing:
       return "Ping";
     case MessageType::kPong:

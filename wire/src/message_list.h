@@ -32,6 +32,11 @@
   X(Ping, Ping)                               \
   X(Pong, Pong)                               \
   X(ErrorReply, Error)                        \
-  X(Ok, Ok)
+  X(Ok, Ok)                                   \
+  X(EndpointRegister, EndpointRegister)       \
+  X(EndpointReply, EndpointReply)             \
+  X(EndpointList, EndpointList)               \
+  X(EndpointListReply, EndpointListReply)     \
+  X(EndpointRevoke, EndpointRevoke)
 
 #endif  // POSTBOX_WIRE_SRC_MESSAGE_LIST_H_

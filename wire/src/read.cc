@@ -44,6 +44,14 @@ void Read(const fb::Tombstone& t, Tombstone* m) {
   m->seq = t.seq();
 }
 
+void Read(const fb::Endpoint& t, Endpoint* m) {
+  m->token = View(t.token());
+  m->app_id = View(t.app_id());
+  m->vapid_public_key = View(t.vapid_public_key());
+  m->created_ms = t.created_ms();
+  m->url = View(t.url());
+}
+
 // Read() assigns every field, so elements kept from a previous decode are
 // overwritten rather than cleared and re-constructed.
 template <class T, class M>
@@ -194,6 +202,25 @@ void Read(const fb::PushRegister& t, PushRegister* m) {
   m->platform = static_cast<Platform>(t.platform());
   m->push_token = View(t.push_token());
 }
+
+void Read(const fb::EndpointRegister& t, EndpointRegister* m) {
+  m->app_id = View(t.app_id());
+  m->vapid_public_key = View(t.vapid_public_key());
+}
+
+void Read(const fb::EndpointReply& t, EndpointReply* m) { Read(*t.endpoint(), &m->endpoint); }
+
+void Read(const fb::EndpointList& t, EndpointList* m) {
+  m->start_after = View(t.start_after());
+  m->limit = t.limit();
+}
+
+void Read(const fb::EndpointListReply& t, EndpointListReply* m) {
+  ReadVector(t.endpoints(), &m->endpoints);
+  m->more = t.more();
+}
+
+void Read(const fb::EndpointRevoke& t, EndpointRevoke* m) { m->token = View(t.token()); }
 
 void Read(const fb::Ping& t, Ping* m) { m->nonce = t.nonce(); }
 void Read(const fb::Pong& t, Pong* m) { m->nonce = t.nonce(); }

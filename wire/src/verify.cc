@@ -75,6 +75,16 @@ bool VerifyPayload(MessageType type, const uint8_t* data, size_t size,
       return VerifyAs<fb::ConnectionListReply>(data, size, options);
     case MessageType::kPushRegister:
       return VerifyAs<fb::PushRegister>(data, size, options);
+    case MessageType::kEndpointRegister:
+      return VerifyAs<fb::EndpointRegister>(data, size, options);
+    case MessageType::kEndpointReply:
+      return VerifyAs<fb::EndpointReply>(data, size, options);
+    case MessageType::kEndpointList:
+      return VerifyAs<fb::EndpointList>(data, size, options);
+    case MessageType::kEndpointListReply:
+      return VerifyAs<fb::EndpointListReply>(data, size, options);
+    case MessageType::kEndpointRevoke:
+      return VerifyAs<fb::EndpointRevoke>(data, size, options);
     case MessageType::kPing:
       return VerifyAs<fb::Ping>(data, size, options);
     case MessageType::kPong:

@@ -121,6 +121,11 @@ ROUND_TRIP(Ping)
 ROUND_TRIP(Pong)
 ROUND_TRIP(ErrorReply)
 ROUND_TRIP(Ok)
+ROUND_TRIP(EndpointRegister)
+ROUND_TRIP(EndpointReply)
+ROUND_TRIP(EndpointList)
+ROUND_TRIP(EndpointListReply)
+ROUND_TRIP(EndpointRevoke)
 #undef ROUND_TRIP
 
 // Encodes a random sequence of messages into one stream.

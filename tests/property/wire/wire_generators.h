@@ -61,6 +61,13 @@ inline rc::Gen<Entry> GenEntry() {
                                rc::gen::set(&Entry::version), rc::gen::set(&Entry::seq));
 }
 
+inline rc::Gen<Endpoint> GenEndpoint() {
+  return rc::gen::build<Endpoint>(
+      rc::gen::set(&Endpoint::token, GenBytes()), rc::gen::set(&Endpoint::app_id, GenBytes()),
+      rc::gen::set(&Endpoint::vapid_public_key, GenBytes()), rc::gen::set(&Endpoint::created_ms),
+      rc::gen::set(&Endpoint::url, GenBytes()));
+}
+
 inline rc::Gen<Tombstone> GenTombstone() {
   return rc::gen::build<Tombstone>(
       rc::gen::set(&Tombstone::kind, GenEnum<TombstoneKind>()),
@@ -132,6 +139,13 @@ POSTBOX_GEN(ConnectionListReply, set(&ConnectionListReply::peers, SmallVector(Ge
             set(&ConnectionListReply::more))
 POSTBOX_GEN(PushRegister, set(&PushRegister::platform, GenEnum<Platform>()),
             set(&PushRegister::push_token, GenBytes()))
+POSTBOX_GEN(EndpointRegister, set(&EndpointRegister::app_id, GenBytes()),
+            set(&EndpointRegister::vapid_public_key, GenBytes()))
+POSTBOX_GEN(EndpointReply, set(&EndpointReply::endpoint, GenEndpoint()))
+POSTBOX_GEN(EndpointList, set(&EndpointList::start_after, GenBytes()), set(&EndpointList::limit))
+POSTBOX_GEN(EndpointListReply, set(&EndpointListReply::endpoints, SmallVector(GenEndpoint())),
+            set(&EndpointListReply::more))
+POSTBOX_GEN(EndpointRevoke, set(&EndpointRevoke::token, GenBytes()))
 POSTBOX_GEN(Ping, set(&Ping::nonce))
 POSTBOX_GEN(Pong, set(&Pong::nonce))
 POSTBOX_GEN(ErrorReply, set(&ErrorReply::code), set(&ErrorReply::message, GenBytes()),
@@ -153,6 +167,7 @@ inline rc::Gen<AnyMessage> GenAnyMessage() {
       rc::gen::cast<AnyMessage>(Gen<DownloadChunk>()), rc::gen::cast<AnyMessage>(Gen<EntryPut>()),
       rc::gen::cast<AnyMessage>(Gen<EntryListReply>()),
       rc::gen::cast<AnyMessage>(Gen<ConnectionListReply>()),
+      rc::gen::cast<AnyMessage>(Gen<EndpointListReply>()),
       rc::gen::cast<AnyMessage>(Gen<ErrorReply>()), rc::gen::cast<AnyMessage>(Gen<Ping>()));
 }
 

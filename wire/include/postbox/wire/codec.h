@@ -107,7 +107,8 @@ using AnyMessage =
                  UploadQueryOffset, UploadOffset, UploadCommit, UploadAbort, DownloadRequest,
                  DownloadChunk, StatusUpdate, EntryGet, EntryPut, EntryDelete, EntryList,
                  EntryListReply, EntryValue, ConnectionAdd, ConnectionRemove, ConnectionList,
-                 ConnectionListReply, PushRegister, Ping, Pong, ErrorReply, Ok>;
+                 ConnectionListReply, PushRegister, Ping, Pong, ErrorReply, Ok, EndpointRegister,
+                 EndpointReply, EndpointList, EndpointListReply, EndpointRevoke>;
 
 // Reads any verified frame into the matching alternative of *out, so a
 // session can std::visit what arrived.

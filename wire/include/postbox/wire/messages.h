@@ -22,7 +22,7 @@ namespace postbox::wire {
 // Version 2 added compression negotiation (Hello.accept_zstd and
 // zstd_dictionaries, HelloReply.zstd and zstd_dictionary); a version-1 Hello
 // declares no compression, so such a session is raw both ways.
-inline constexpr uint32_t kProtocolVersion = 2;
+inline constexpr uint32_t kProtocolVersion = 3;
 inline constexpr uint32_t kMinProtocolVersion = 1;
 
 // The 16-bit message type in the frame header. Do not renumber: on the wire.
@@ -56,8 +56,14 @@ enum class MessageType : uint16_t {
   kPong = 27,
   kError = 28,
   kOk = 29,
+  // Protocol 3.
+  kEndpointRegister = 30,
+  kEndpointReply = 31,
+  kEndpointList = 32,
+  kEndpointListReply = 33,
+  kEndpointRevoke = 34,
 };
-inline constexpr uint16_t kMaxMessageType = 29;
+inline constexpr uint16_t kMaxMessageType = 34;
 
 // "Hello", "InfoPacket", ...; "?" for a value this build does not know.
 const char* MessageTypeName(MessageType type);
@@ -328,6 +334,52 @@ struct PushRegister {
   Platform platform = Platform::kNone;
   std::string_view push_token{};
   bool operator==(const PushRegister&) const = default;
+};
+
+// Protocol 3: a Web Push endpoint of the session's mailbox (wire/PROTOCOL.md
+// "Endpoints").
+struct Endpoint {
+  std::string_view token{};
+  std::string_view app_id{};
+  std::string_view vapid_public_key{};  // empty or 65 bytes
+  uint64_t created_ms = 0;
+  std::string_view url{};
+  bool operator==(const Endpoint&) const = default;
+};
+
+struct EndpointRegister {
+  static constexpr MessageType kType = MessageType::kEndpointRegister;
+  std::string_view app_id{};
+  std::string_view vapid_public_key{};
+  bool operator==(const EndpointRegister&) const = default;
+};
+
+// The reply to EndpointRegister.
+struct EndpointReply {
+  static constexpr MessageType kType = MessageType::kEndpointReply;
+  Endpoint endpoint{};
+  bool operator==(const EndpointReply&) const = default;
+};
+
+struct EndpointList {
+  static constexpr MessageType kType = MessageType::kEndpointList;
+  std::string_view start_after{};  // a token; empty: from the first
+  uint32_t limit = 0;
+  bool operator==(const EndpointList&) const = default;
+};
+
+struct EndpointListReply {
+  static constexpr MessageType kType = MessageType::kEndpointListReply;
+  std::vector<Endpoint> endpoints{};
+  bool more = false;
+  bool operator==(const EndpointListReply&) const = default;
+};
+
+// The reply is Ok.
+struct EndpointRevoke {
+  static constexpr MessageType kType = MessageType::kEndpointRevoke;
+  std::string_view token{};
+  bool operator==(const EndpointRevoke&) const = default;
 };
 
 struct Ping {
