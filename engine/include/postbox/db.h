@@ -119,6 +119,18 @@ class DB {
   Status RegisterPush(const MailboxKey& mkey, Platform platform, std::string_view token);
   Result<PushRegistration> GetPush(const MailboxKey& mkey) const;
 
+  // ---- Web Push endpoints (docs/notifications.md; WriteBatch::RegisterEndpoint) ----
+  Result<EndpointInfo> RegisterEndpoint(const MailboxKey& mkey, std::string_view app_id,
+                                        std::string_view vapid_public_key);
+  Status RevokeEndpoint(const MailboxKey& mkey, std::string_view token);
+  // Live endpoints of `mkey` in token order after `start_after` (empty: from the
+  // first), at most `limit`. NotFound for an unknown mailbox.
+  Result<std::vector<EndpointInfo>> ListEndpoints(const MailboxKey& mkey,
+                                                  std::string_view start_after, size_t limit) const;
+  // The endpoint with `token`, a revoked one too (revoked_ms set) until the
+  // tombstone horizon purges it; NotFound otherwise. What an HTTP request names.
+  Result<EndpointInfo> GetEndpoint(std::string_view token) const;
+
   // ---- Entries (per-mailbox KV store with version max-merge, SPEC §2) ----
   // Applies if (version, value) ranks above the stored state (see merge.h);
   // version 0 means stored + 1. Returns whether it applied and the stored version.

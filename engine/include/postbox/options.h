@@ -72,6 +72,9 @@ struct Options {
   size_t max_topic_size = 64;
   size_t max_meta_size = 1024;
   size_t max_push_token_size = 4096;
+  // Web Push endpoints: live ones per mailbox (BackOff past it), app id bytes.
+  size_t max_endpoints_per_mailbox = 64;
+  size_t max_app_id_size = 256;
   uint64_t max_blob_size = uint64_t{256} << 20;
   // The largest chunk WriteChunk accepts.
   size_t max_chunk_size = 256 * 1024;

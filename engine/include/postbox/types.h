@@ -97,6 +97,18 @@ struct PushRegistration {
   bool operator==(const PushRegistration&) const = default;
 };
 
+// A Web Push endpoint of a mailbox (docs/notifications.md): app servers send
+// to it by its token, which is 128 random bits in base64url (22 characters).
+struct EndpointInfo {
+  std::string token;
+  MailboxKey mkey;
+  std::string app_id;
+  std::string vapid_public_key;  // empty, or a 65-byte uncompressed P-256 point
+  uint64_t created_ms = 0;
+  uint64_t revoked_ms = 0;  // 0: live
+  bool operator==(const EndpointInfo&) const = default;
+};
+
 // A live message as its two parties see it.
 struct MessageInfo {
   MessageId id;
@@ -145,8 +157,8 @@ struct InfoPacket {
   // first page of a reset snapshot). A packet whose `since` is not the cursor
   // a receiver last applied does not follow it (a lost or repeated push).
   uint64_t since = 0;
-  bool reset = false;   // a full snapshot: ids not in it are gone
-  bool more = false;    // the limit cut it short; poll again from cursor
+  bool reset = false;  // a full snapshot: ids not in it are gone
+  bool more = false;   // the limit cut it short; poll again from cursor
   std::vector<MessageInfo> incoming;
   std::vector<MessageInfo> outgoing;
   std::vector<EntryInfo> entries;

@@ -52,6 +52,7 @@ struct OpResult {
   ConnectionState connection{};                   // RequestConnection
   SweepResult sweep;                              // Sweep
   PurgeResult purge;                              // PurgeTombstones
+  std::optional<EndpointInfo> endpoint;           // RegisterEndpoint
 };
 
 class WriteBatch {
@@ -105,14 +106,24 @@ class WriteBatch {
   // for anyone but the sender; NotFound, Gone as usual.
   size_t RetractMessage(const MailboxKey& sender, const MessageId& id);
 
+  // ---- Web Push endpoints (docs/notifications.md) ----
+  // The mailbox's endpoint for `app_id` (1..max_app_id_size bytes) with this
+  // VAPID key (empty, or a 65-byte uncompressed P-256 point), in the op's
+  // `endpoint`: the existing one if registered before with the same key, else
+  // a new one (an endpoint of the app with another key is revoked).
+  // InvalidArgument for a bad app id or key, NotFound for an unknown mailbox,
+  // BackOff past max_endpoints_per_mailbox live endpoints.
+  size_t RegisterEndpoint(const MailboxKey& mkey, std::string app_id, std::string vapid_public_key);
+  // App servers then get 410 from it. NotFound unless it is a live endpoint of `mkey`.
+  size_t RevokeEndpoint(const MailboxKey& mkey, std::string token);
   // ---- Maintenance, bounded so that a host can run it inside its group commits ----
   // Deletes up to `max_uploads` (≥ 1) uploads begun more than upload_ttl
   // before the batch's clock (Options::clock), oldest first; the result says
   // what was freed and whether more remain.
   size_t Sweep(size_t max_uploads);
   // Removes up to `max_items` (≥ 1) tombstones older than the tombstone
-  // horizon, as DB::PurgeTombstones; the result says how many and whether more
-  // may remain.
+  // horizon, as DB::PurgeTombstones, and as many endpoints revoked before it;
+  // the result says how many tombstones and whether more of either may remain.
   size_t PurgeTombstones(size_t max_items);
 
   // The op as the engine holds it. Defined in engine/src/store/batch_op.h, so

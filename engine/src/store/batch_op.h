@@ -26,8 +26,10 @@ struct WriteBatch::Op {
     kAbortUpload,
     kSweep,
     kPurgeTombstones,
-    kEnsureMailbox,   // a: the mkey; key: the secret (empty: random, kept if it exists)
-    kRetractMessage,  // a: the sender; id
+    kEnsureMailbox,     // a: the mkey; key: the secret (empty: random, kept if it exists)
+    kRetractMessage,    // a: the sender; id
+    kRegisterEndpoint,  // a: the mailbox; key: the app id; value: the VAPID key
+    kRevokeEndpoint,    // a: the mailbox; key: the token
   };
   Kind kind = Kind::kCreateMailbox;
   MailboxKey a{};       // the mailbox, the actor, or the first of a pair

@@ -120,6 +120,13 @@ void DB::Impl::ApplyOne(WriteCtx& w, const WriteBatch::Op& op, OpResult& r) cons
     case Kind::kRetractMessage:
       s = store_.RetractMessage(w, op.a, op.id);
       break;
+    case Kind::kRegisterEndpoint:
+      s = keep(store_.RegisterEndpoint(w, op.a, op.key, op.value),
+               [&](auto v) { r.endpoint = std::move(v); });
+      break;
+    case Kind::kRevokeEndpoint:
+      s = store_.RevokeEndpoint(w, op.a, op.key);
+      break;
   }
   r.status = s;
 }
@@ -148,8 +155,12 @@ Status DB::Impl::Maintain(WriteCtx& w, const WriteBatch::Op& op, OpResult& r) co
   const auto horizon = static_cast<uint64_t>(store_.options().tombstone_horizon.count());
   if (w.now_ms < horizon) return Status();
   POSTBOX_ASSIGN_OR_RETURN(r.purge.tombstones, store_.PurgeTombstones(w, op.limit));
+  POSTBOX_RETURN_IF_ERROR(store_.PurgeRevokedEndpoints(w, op.limit).status());
   // A stale index key left behind counts as "more": the next op finds it.
-  POSTBOX_ASSIGN_OR_RETURN(r.purge.more, HasKeyBefore(t, t.t().tombs, w.now_ms - horizon));
+  POSTBOX_ASSIGN_OR_RETURN(bool tombs, HasKeyBefore(t, t.t().tombs, w.now_ms - horizon));
+  POSTBOX_ASSIGN_OR_RETURN(bool revoked,
+                           HasKeyBefore(t, t.t().endpoint_revoked, w.now_ms - horizon));
+  r.purge.more = tombs || revoked;
   return Status();
 }
 
@@ -323,6 +334,30 @@ Result<std::vector<MailboxKey>> DB::ListConnections(const MailboxKey& mkey,
 Status DB::RegisterPush(const MailboxKey& mkey, Platform platform, std::string_view token) {
   return WriteOne(*this, [&](WriteBatch& b) { b.RegisterPush(mkey, platform, std::string(token)); })
       .status;
+}
+
+Result<EndpointInfo> DB::RegisterEndpoint(const MailboxKey& mkey, std::string_view app_id,
+                                          std::string_view vapid_public_key) {
+  OpResult r = WriteOne(*this, [&](WriteBatch& b) {
+    b.RegisterEndpoint(mkey, std::string(app_id), std::string(vapid_public_key));
+  });
+  if (!r.status.ok()) return r.status;
+  return std::move(*r.endpoint);
+}
+
+Status DB::RevokeEndpoint(const MailboxKey& mkey, std::string_view token) {
+  return WriteOne(*this, [&](WriteBatch& b) { b.RevokeEndpoint(mkey, std::string(token)); }).status;
+}
+
+Result<std::vector<EndpointInfo>> DB::ListEndpoints(const MailboxKey& mkey,
+                                                    std::string_view start_after,
+                                                    size_t limit) const {
+  return impl_->Read<std::vector<EndpointInfo>>(
+      [&](Txn& t) { return impl_->store().ListEndpoints(t, mkey, start_after, limit); });
+}
+
+Result<EndpointInfo> DB::GetEndpoint(std::string_view token) const {
+  return impl_->Read<EndpointInfo>([&](Txn& t) { return impl_->store().GetEndpoint(t, token); });
 }
 
 Result<PushRegistration> DB::GetPush(const MailboxKey& mkey) const {

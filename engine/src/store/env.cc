@@ -129,10 +129,10 @@ namespace {
 
 // The tables of every format so far; a store holding keys in any of them and
 // no format record is of format 1, which did not write one.
-constexpr const char* kDataTables[] = {"mailboxes",     "conns",       "push",         "entries",
-                                       "messages",      "slots",       "blobs",        "gone",
-                                       "feed",          "tombs",       "uploads",      "upload_ttl",
-                                       "message_state", "upload_tail", "conn_requests"};
+constexpr const char* kDataTables[] = {
+    "mailboxes",     "conns",       "push",          "entries",   "messages",         "slots",
+    "blobs",         "gone",        "feed",          "tombs",     "uploads",          "upload_ttl",
+    "message_state", "upload_tail", "conn_requests", "endpoints", "mailbox_endpoints"};
 
 // Checks meta["format"] in the open-time transaction `txn`: OK for this
 // format, and for a store without data (stamped with this format unless
@@ -280,7 +280,10 @@ Result<std::unique_ptr<Env>> Env::Open(const std::string& path, const Options& o
                {"tombs", &env->tables_.tombs},
                {"message_state", &env->tables_.message_state},
                {"upload_tail", &env->tables_.upload_tail},
-               {"conn_requests", &env->tables_.conn_requests}};
+               {"conn_requests", &env->tables_.conn_requests},
+               {"endpoints", &env->tables_.endpoints},
+               {"mailbox_endpoints", &env->tables_.mailbox_endpoints},
+               {"endpoint_revoked", &env->tables_.endpoint_revoked}};
   for (auto& n : names) {
     rc = mdb_dbi_open(txn, n.name, options.read_only ? 0 : MDB_CREATE, n.dbi);
     if (rc != 0) {

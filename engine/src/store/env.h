@@ -99,8 +99,11 @@ struct Tables {
   MDB_dbi tombs = 0;
   MDB_dbi uploads = 0;
   MDB_dbi upload_ttl = 0;
-  MDB_dbi upload_tail = 0;    // staged bytes of an upload's incomplete last piece
-  MDB_dbi conn_requests = 0;  // connection requests awaiting the peer's consent
+  MDB_dbi upload_tail = 0;        // staged bytes of an upload's incomplete last piece
+  MDB_dbi conn_requests = 0;      // connection requests awaiting the peer's consent
+  MDB_dbi endpoints = 0;          // Web Push endpoints by token
+  MDB_dbi mailbox_endpoints = 0;  // a mailbox's live endpoints
+  MDB_dbi endpoint_revoked = 0;   // revoked endpoints by time, for the purge
 };
 
 // Where a write transaction stands: the store's folder and storage reserve

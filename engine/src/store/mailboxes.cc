@@ -27,6 +27,10 @@ std::array<uint8_t, 32> HashSecret(const std::array<uint8_t, 16>& salt, std::str
   return out;
 }
 
+MailboxKey KeyFrom(std::string_view raw) { return MailboxKey::FromBytes(raw).value(); }
+
+}  // namespace
+
 std::string Base64Url(const uint8_t* data, size_t n) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -42,10 +46,6 @@ std::string Base64Url(const uint8_t* data, size_t n) {
   }
   return out;
 }
-
-MailboxKey KeyFrom(std::string_view raw) { return MailboxKey::FromBytes(raw).value(); }
-
-}  // namespace
 
 uint64_t Store::Now() const {
   if (options_.clock) return options_.clock();
@@ -148,6 +148,7 @@ Status Store::DeleteMailbox(WriteCtx& w, const MailboxKey& m) const {
   }
   POSTBOX_RETURN_IF_ERROR(DeleteUploadsOf(w, m));
   POSTBOX_RETURN_IF_ERROR(DeleteConnectionsOf(w, m));
+  POSTBOX_RETURN_IF_ERROR(RevokeEndpointsOf(w, m));
   POSTBOX_RETURN_IF_ERROR(t.DelPrefix(t.t().entries, m.AsBytes()).status());
   POSTBOX_RETURN_IF_ERROR(t.DelPrefix(t.t().feed, m.AsBytes()).status());
   POSTBOX_RETURN_IF_ERROR(t.Del(t.t().push, MailboxKeyBytes(m)));

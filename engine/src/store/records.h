@@ -28,11 +28,15 @@ inline constexpr size_t kPieceTrailer = 8;
 // any other format, and a store with data but no format record (format 1, which
 // did not write one). 2: a message's mutable part moved to `message_state`.
 // 3: an upload's incomplete last piece is staged in `upload_tail`, and its
-// record carries the running XXH3-128 state.
-inline constexpr uint32_t kFormatVersion = 3;
+// record carries the running XXH3-128 state. 4: Web Push endpoints
+// (`endpoints`, `mailbox_endpoints`, `endpoint_revoked`).
+inline constexpr uint32_t kFormatVersion = 4;
 inline constexpr std::string_view kFormatName = "format";
 // meta["mailbox_deletions"]: u64, mailboxes deleted so far (see StoreStats).
 inline constexpr std::string_view kMailboxDeletionsName = "mailbox_deletions";
+
+// base64url without padding (secrets, endpoint tokens).
+std::string Base64Url(const uint8_t* data, size_t n);
 
 // ---- keys ----
 std::string MailboxKeyBytes(const MailboxKey& m);               // mailboxes, push

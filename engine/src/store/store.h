@@ -55,6 +55,23 @@ class Store {
   Status RegisterPush(WriteCtx& w, const MailboxKey& m, Platform p, std::string_view token) const;
   Result<PushRegistration> GetPush(Txn& t, const MailboxKey& m) const;
 
+  // ---- endpoints.cc (Web Push endpoints) ----
+  // The mailbox's endpoint for `app_id` with this key, made if there is none;
+  // an endpoint of the app with another key is revoked first.
+  Result<EndpointInfo> RegisterEndpoint(WriteCtx& w, const MailboxKey& m, std::string_view app_id,
+                                        std::string_view vapid_public_key) const;
+  // NotFound unless `token` is a live endpoint of `m`.
+  Status RevokeEndpoint(WriteCtx& w, const MailboxKey& m, std::string_view token) const;
+  // Live endpoints of `m` in token order after `after`.
+  Result<std::vector<EndpointInfo>> ListEndpoints(Txn& t, const MailboxKey& m,
+                                                  std::string_view after, size_t limit) const;
+  // Any endpoint, revoked ones included (until purged); NotFound otherwise.
+  Result<EndpointInfo> GetEndpoint(Txn& t, std::string_view token) const;
+  // Mailbox deletion: every live endpoint revoked.
+  Status RevokeEndpointsOf(WriteCtx& w, const MailboxKey& m) const;
+  // Forgets up to `max_items` endpoints revoked before the tombstone horizon.
+  Result<size_t> PurgeRevokedEndpoints(WriteCtx& w, size_t max_items) const;
+
   // ---- connections.cc (consent rules in docs/engine.md) ----
   // The operator's override: connects a and b at once (both must exist).
   Status Connect(WriteCtx& w, const MailboxKey& a, const MailboxKey& b) const;

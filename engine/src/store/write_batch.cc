@@ -98,6 +98,18 @@ size_t WriteBatch::AbortUpload(const MailboxKey& actor, const MessageId& id) {
   return Add(Op{.kind = Op::Kind::kAbortUpload, .a = actor, .id = id});
 }
 
+size_t WriteBatch::RegisterEndpoint(const MailboxKey& mkey, std::string app_id,
+                                    std::string vapid_public_key) {
+  return Add(Op{.kind = Op::Kind::kRegisterEndpoint,
+                .a = mkey,
+                .key = std::move(app_id),
+                .value = std::move(vapid_public_key)});
+}
+
+size_t WriteBatch::RevokeEndpoint(const MailboxKey& mkey, std::string token) {
+  return Add(Op{.kind = Op::Kind::kRevokeEndpoint, .a = mkey, .key = std::move(token)});
+}
+
 size_t WriteBatch::Sweep(size_t max_uploads) {
   return Add(Op{.kind = Op::Kind::kSweep, .limit = max_uploads});
 }
@@ -117,6 +129,7 @@ bool GrowsStore(const WriteBatch::Op& op) {
     case Kind::kBeginUpload:
     case Kind::kWriteChunk:
     case Kind::kEnsureMailbox:
+    case Kind::kRegisterEndpoint:
       return true;
     case Kind::kRegisterPush:
       return op.platform != Platform::kNone;
@@ -131,6 +144,7 @@ bool GrowsStore(const WriteBatch::Op& op) {
     case Kind::kSweep:
     case Kind::kPurgeTombstones:
     case Kind::kRetractMessage:
+    case Kind::kRevokeEndpoint:
       return false;
   }
   return true;

@@ -15,7 +15,7 @@
 namespace postbox {
 namespace {
 
-constexpr uint32_t kCurrentFormat = 3;
+constexpr uint32_t kCurrentFormat = 4;
 
 class FormatTest : public ::testing::Test {
  protected:
@@ -63,7 +63,7 @@ class FormatTest : public ::testing::Test {
       ASSERT_FALSE(db.ok()) << "read_only=" << read_only;
       EXPECT_TRUE(db.error().Is(Code::kInternal)) << db.error().ToString();
       EXPECT_NE(db.error().message().find(why), std::string::npos) << db.error().ToString();
-      EXPECT_NE(db.error().message().find("reads format 3"), std::string::npos)
+      EXPECT_NE(db.error().message().find("reads format 4"), std::string::npos)
           << db.error().ToString();
     }
   }
@@ -85,8 +85,11 @@ TEST_F(FormatTest, OtherFormatNumberIsRefused) {
   // Format 2 kept an upload's last piece in `blobs` and no running hash.
   EditFormat(2, true);
   ExpectRefused("has format 2");
-  EditFormat(4, true);
-  ExpectRefused("has format 4");
+  // Format 3 had no endpoint tables.
+  EditFormat(3, true);
+  ExpectRefused("has format 3");
+  EditFormat(5, true);
+  ExpectRefused("has format 5");
 }
 
 TEST_F(FormatTest, DataWithoutFormatRecordIsFormatOneAndRefused) {
