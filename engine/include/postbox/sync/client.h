@@ -162,6 +162,22 @@ struct ConnectionPage {
   bool more = false;
 };
 
+// A Web Push endpoint of the client's mailbox (protocol 3; wire/PROTOCOL.md
+// "Endpoint", docs/notifications.md).
+struct Endpoint {
+  std::string token;  // 22 characters of base64url
+  std::string app_id;
+  std::string vapid_public_key;  // empty or 65 bytes
+  uint64_t created_ms = 0;
+  std::string url;  // where app servers send; empty if the server has no public URL set
+  bool operator==(const Endpoint&) const = default;
+};
+
+struct EndpointPage {
+  std::vector<Endpoint> endpoints;
+  bool more = false;
+};
+
 class Client {
  public:
   // Starts the loop thread; does not connect. InvalidArgument for bad options.
@@ -225,6 +241,17 @@ class Client {
                                          uint32_t limit = 0,
                                          ConnectionListKind kind = ConnectionListKind::kConnected);
   Status RegisterPush(Platform platform, std::string_view token);
+  // Web Push endpoints (servers of protocol 3 or later: ProtocolUnsupported
+  // from an older one). The mailbox's endpoint for `app_id` with this VAPID
+  // key, the same one when registered again; InvalidArgument for a bad app id
+  // or key, BackOff past the server's cap on endpoints per mailbox.
+  Result<Endpoint> RegisterEndpoint(std::string_view app_id,
+                                    std::string_view vapid_public_key = {});
+  // Live endpoints in token order after `start_after` (limit 0: the server's page).
+  Result<EndpointPage> ListEndpoints(std::string_view start_after = {}, uint32_t limit = 0);
+  // App servers get 410 from it afterwards. NotFound unless it is a live
+  // endpoint of this mailbox.
+  Status RevokeEndpoint(std::string_view token);
   Status Ping();
 
   // ---- asynchronous forms (completion on the loop thread) ----

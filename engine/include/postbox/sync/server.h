@@ -116,6 +116,11 @@ struct ServerOptions {
   size_t max_batch_bytes = 64u << 20;
   // How long Stop() lets sessions drain their last replies before closing them.
   std::chrono::milliseconds stop_grace{2000};
+  // Where app servers reach this server's HTTP listener from outside
+  // ("https://push.example.com"): an endpoint's URL is this + "/push/" +
+  // token. Empty: endpoints go out without a URL and clients build it from
+  // the address they know (wire/PROTOCOL.md "Endpoint").
+  std::string http_public_url;
   // Per-platform policy; a platform without an entry always gets kCurrent.
   std::map<Platform, CompatibilityPolicy> compatibility;
 };

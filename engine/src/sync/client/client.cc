@@ -337,6 +337,67 @@ Status Client::RegisterPush(Platform platform, std::string_view token) {
   }));
 }
 
+namespace {
+
+// Endpoints need a server of protocol 3; before the first session the version
+// is unknown and the request goes out (an older server answers 400).
+Status NeedsEndpoints(const Client::Core* c) {
+  const uint32_t v = c->server_protocol.load();
+  if (v != 0 && v < 3) {
+    return Status(Code::kProtocolUnsupported, "the server speaks protocol " + std::to_string(v) +
+                                                  "; endpoints need protocol 3");
+  }
+  return Status::Ok();
+}
+
+Endpoint FromWire(const wire::Endpoint& e) {
+  return Endpoint{.token = std::string(e.token),
+                  .app_id = std::string(e.app_id),
+                  .vapid_public_key = std::string(e.vapid_public_key),
+                  .created_ms = e.created_ms,
+                  .url = std::string(e.url)};
+}
+
+}  // namespace
+
+Result<Endpoint> Client::RegisterEndpoint(std::string_view app_id,
+                                          std::string_view vapid_public_key) {
+  POSTBOX_RETURN_IF_ERROR(NeedsEndpoints(core_.get()));
+  return Call<wire::EndpointReply, Endpoint>(
+      core_.get(),
+      [app = std::string(app_id), key = std::string(vapid_public_key)](
+          uint64_t rid, wire::Encoder* enc, std::vector<uint8_t>* out) {
+        return enc->Encode(rid, wire::EndpointRegister{app, key}, out);
+      },
+      [](const wire::EndpointReply& r) { return Result<Endpoint>(FromWire(r.endpoint)); });
+}
+
+Result<EndpointPage> Client::ListEndpoints(std::string_view start_after, uint32_t limit) {
+  POSTBOX_RETURN_IF_ERROR(NeedsEndpoints(core_.get()));
+  return Call<wire::EndpointListReply, EndpointPage>(
+      core_.get(),
+      [after = std::string(start_after), limit](uint64_t rid, wire::Encoder* enc,
+                                                std::vector<uint8_t>* out) {
+        return enc->Encode(rid, wire::EndpointList{after, limit}, out);
+      },
+      [](const wire::EndpointListReply& r) {
+        EndpointPage page;
+        page.more = r.more;
+        for (const auto& e : r.endpoints) page.endpoints.push_back(FromWire(e));
+        return Result<EndpointPage>(std::move(page));
+      });
+}
+
+Status Client::RevokeEndpoint(std::string_view token) {
+  POSTBOX_RETURN_IF_ERROR(NeedsEndpoints(core_.get()));
+  return ToStatus(Call<wire::Ok, bool>(
+      core_.get(),
+      [t = std::string(token)](uint64_t rid, wire::Encoder* enc, std::vector<uint8_t>* out) {
+        return enc->Encode(rid, wire::EndpointRevoke{t}, out);
+      },
+      OkReply));
+}
+
 Status Client::Ping() {
   return ToStatus(Call<wire::Pong, bool>(
       core_.get(),

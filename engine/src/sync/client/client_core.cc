@@ -271,6 +271,7 @@ void Client::Core::OnHelloReply(const Status& s, const wire::AnyMessage* reply) 
     return;
   }
   HelloResult result{static_cast<Verdict>(hr->verdict), std::string(hr->detail)};
+  server_protocol.store(hr->protocol_version);
   ApplyCompression(*hr);
   if (result.verdict == Verdict::kUpdateRequired ||
       result.verdict == Verdict::kUpdateSchemaRequired) {

@@ -99,6 +99,8 @@ class Client::Core {
   std::atomic<bool> connected{false};
   std::atomic<uint64_t> acked{0};
   std::atomic<uint64_t> sessions{0};
+  // HelloReply.protocol_version of the last session (0 before the first).
+  std::atomic<uint32_t> server_protocol{0};
 
  private:
   struct Conn;

@@ -11,8 +11,41 @@
 #include "sync/server/session.h"
 #include "sync/server/write_ops.h"
 
+namespace postbox::sync {
+
+// An endpoint with the URL app servers use (ServerOptions::http_public_url +
+// "/push/" + token; empty without a public URL), kept alive while its wire
+// form, which views it, is encoded.
+struct EndpointWithUrl {
+  EndpointInfo info;
+  std::string url;
+};
+
+inline EndpointWithUrl WithUrl(EndpointInfo info, const std::string& public_url) {
+  std::string url;
+  if (!public_url.empty()) url = public_url + "/push/" + info.token;
+  return EndpointWithUrl{std::move(info), std::move(url)};
+}
+
+inline wire::Endpoint ToWire(const EndpointWithUrl& e) {
+  return wire::Endpoint{.token = e.info.token,
+                        .app_id = e.info.app_id,
+                        .vapid_public_key = e.info.vapid_public_key,
+                        .created_ms = e.info.created_ms,
+                        .url = e.url};
+}
+
+}  // namespace postbox::sync
+
 namespace postbox::sync::internal {
 namespace {
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
 
 // Most items a client may ask for in one list reply.
 constexpr uint32_t kMaxListLimit = 1000;
@@ -23,13 +56,6 @@ constexpr uint32_t kMaxPollLimit = 4096;
 uint32_t ClampLimit(uint32_t asked, uint32_t dflt, uint32_t max) {
   return asked == 0 ? dflt : std::min(asked, max);
 }
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;
 
 }  // namespace
 
@@ -60,6 +86,7 @@ void Session::HandleFrame(const wire::Frame& frame) {
                  [&](const wire::EntryGet& m) { HandleEntryGet(rid, m); },
                  [&](const wire::EntryList& m) { HandleEntryList(rid, m); },
                  [&](const wire::ConnectionList& m) { HandleConnectionList(rid, m); },
+                 [&](const wire::EndpointList& m) { HandleEndpointList(rid, m); },
                  [&](const wire::UploadQueryOffset& m) { HandleUploadQuery(rid, m); },
                  [&](const wire::DownloadRequest& m) { HandleDownload(rid, m); },
                  [&](const auto& m) {
@@ -267,6 +294,18 @@ void Session::HandleConnectionList(uint64_t rid, const wire::ConnectionList& m) 
   SendPage(rid, *list, limit, &wire::ConnectionListReply::peers);
 }
 
+void Session::HandleEndpointList(uint64_t rid, const wire::EndpointList& m) {
+  const uint32_t limit = ClampLimit(m.limit, kDefaultListLimit, kMaxListLimit);
+  auto list = core_->db()->ListEndpoints(mkey_, m.start_after, limit + 1);
+  if (!list) return SendError(rid, list.error());
+  std::vector<EndpointWithUrl> page;
+  page.reserve(list->size());
+  for (EndpointInfo& e : *list) {
+    page.push_back(WithUrl(std::move(e), core_->options().http_public_url));
+  }
+  SendPage(rid, page, limit, &wire::EndpointListReply::endpoints);
+}
+
 void Session::Submit(uint64_t rid, Result<WriteBatch::Op> op) {
   if (!op) return SendError(rid, op.error());
   const size_t bytes = OpBytes(*op);
@@ -294,6 +333,9 @@ void Session::OnCompletion(const Completion& c) {
     Send(c.request_id, wire::UploadOffset{ToWire(r.upload.id),
                                           r.upload.committed ? r.upload.length : r.upload.offset,
                                           r.upload.length});
+  } else if (c.kind == OpKind::kRegisterEndpoint) {
+    const EndpointWithUrl e = WithUrl(*r.endpoint, core_->options().http_public_url);
+    Send(c.request_id, wire::EndpointReply{ToWire(e)});
   } else {
     wire::Ok ok;
     // `applied` (wire/PROTOCOL.md §3): whether a merge changed the store; the

@@ -126,6 +126,7 @@ bool Session::MustWaitForWrites(const wire::Frame& frame) const {
     case wire::MessageType::kEntryGet:
     case wire::MessageType::kEntryList:
     case wire::MessageType::kConnectionList:
+    case wire::MessageType::kEndpointList:
     case wire::MessageType::kUploadQueryOffset:
     case wire::MessageType::kDownloadRequest:
       return true;

@@ -122,6 +122,7 @@ class Session {
   void HandleEntryGet(uint64_t rid, const wire::EntryGet& m);
   void HandleEntryList(uint64_t rid, const wire::EntryList& m);
   void HandleConnectionList(uint64_t rid, const wire::ConnectionList& m);
+  void HandleEndpointList(uint64_t rid, const wire::EndpointList& m);
   // Queues the write `op` decoded from request `rid` for the group commit (or
   // answers the request's decoding error).
   void Submit(uint64_t rid, Result<WriteBatch::Op> op);

@@ -38,6 +38,17 @@ Result<Op> MakeOp(const MailboxKey& me, const wire::PushRegister& m) {
       .kind = Kind::kRegisterPush, .a = me, .key = std::string(m.push_token), .platform = platform};
 }
 
+Result<Op> MakeOp(const MailboxKey& me, const wire::EndpointRegister& m) {
+  return Op{.kind = Kind::kRegisterEndpoint,
+            .a = me,
+            .key = std::string(m.app_id),
+            .value = std::string(m.vapid_public_key)};
+}
+
+Result<Op> MakeOp(const MailboxKey& me, const wire::EndpointRevoke& m) {
+  return Op{.kind = Kind::kRevokeEndpoint, .a = me, .key = std::string(m.token)};
+}
+
 Result<Op> MakeOp(const MailboxKey& me, const wire::UploadBegin& m) {
   // Field by field: GCC 12 at -O3 takes the nested designated initializer's strings for
   // uninitialised (-Wmaybe-uninitialized, a known false positive).

@@ -21,6 +21,8 @@ Result<WriteBatch::Op> MakeOp(const MailboxKey& me, const wire::EntryDelete& m);
 Result<WriteBatch::Op> MakeOp(const MailboxKey& me, const wire::ConnectionAdd& m);
 Result<WriteBatch::Op> MakeOp(const MailboxKey& me, const wire::ConnectionRemove& m);
 Result<WriteBatch::Op> MakeOp(const MailboxKey& me, const wire::PushRegister& m);
+Result<WriteBatch::Op> MakeOp(const MailboxKey& me, const wire::EndpointRegister& m);
+Result<WriteBatch::Op> MakeOp(const MailboxKey& me, const wire::EndpointRevoke& m);
 Result<WriteBatch::Op> MakeOp(const MailboxKey& me, const wire::UploadBegin& m);
 Result<WriteBatch::Op> MakeOp(const MailboxKey& me, const wire::UploadChunk& m);
 Result<WriteBatch::Op> MakeOp(const MailboxKey& me, const wire::UploadCommit& m);
