@@ -30,6 +30,9 @@ TYPES = {
     "EntryList": 18, "EntryListReply": 19, "EntryValue": 20, "ConnectionAdd": 21,
     "ConnectionRemove": 22, "ConnectionList": 23, "ConnectionListReply": 24,
     "PushRegister": 25, "Ping": 26, "Pong": 27, "Error": 28, "Ok": 29,
+    # Protocol 3: Web Push endpoints.
+    "EndpointRegister": 30, "EndpointReply": 31, "EndpointList": 32,
+    "EndpointListReply": 33, "EndpointRevoke": 34,
 }
 NAMES = {v: k for k, v in TYPES.items()}
 
@@ -76,6 +79,9 @@ REQUEST_FIELDS = {
     "ConnectionRemove": [("peer", "b16")],
     "ConnectionList": [("start_after", "b16"), ("limit", "u"), ("kind", "u")],
     "PushRegister": [("platform", "u"), ("push_token", "bytes")],
+    "EndpointRegister": [("app_id", "str"), ("vapid_public_key", "bytes")],
+    "EndpointList": [("start_after", "str"), ("limit", "u")],
+    "EndpointRevoke": [("token", "str")],
     "Ping": [("nonce", "u")],
     "Pong": [("nonce", "u")],
 }
@@ -225,6 +231,11 @@ def _tombstone(t):
             "version": t.Version(), "seq": t.Seq()}
 
 
+def _endpoint(e):
+    return {"token": _str(e.Token()), "app_id": _str(e.AppId()),
+            "vapid_public_key": _bytes(e, 2), "created_ms": e.CreatedMs(), "url": _str(e.Url())}
+
+
 def _list(obj, field, conv):
     n = getattr(obj, field + "Length")()
     get = getattr(obj, field)
@@ -255,6 +266,9 @@ DECODERS = {
     "EntryListReply": lambda r: {"entries": _list(r, "Entries", _entry), "more": r.More()},
     "EntryValue": lambda v: {"entry": _entry(v.Entry())},
     "ConnectionListReply": lambda r: {"peers": _list(r, "Peers", _b16), "more": r.More()},
+    "EndpointReply": lambda r: {"endpoint": _endpoint(r.Endpoint())},
+    "EndpointListReply": lambda r: {"endpoints": _list(r, "Endpoints", _endpoint),
+                                    "more": r.More()},
     "Ping": lambda p: {"nonce": p.Nonce()},
     "Pong": lambda p: {"nonce": p.Nonce()},
     "Error": lambda e: {"code": e.Code(), "message": _str(e.Message()),

@@ -268,7 +268,7 @@ class CompressionTest(ServerCase):
         ids = self.fill_bobs_feed(a)
         z = self.session(self.bob, self.bob_secret, accept_zstd=True, zstd_dictionaries=[1],
                          dictionaries={1: self.dictionary})
-        self.assertEqual(z.hello_reply["protocol_version"], 2)
+        self.assertGreaterEqual(z.hello_reply["protocol_version"], 2)  # the server's: 2 or later
         self.assertTrue(z.hello_reply["zstd"])
         self.assertEqual(z.hello_reply["zstd_dictionary"], 1)
         packets = z.poll_all()
@@ -320,6 +320,36 @@ class CompressionTest(ServerCase):
         self.assertEqual(frame.msg["code"], 400)
         with self.assertRaises(pb.ProtocolError):
             s.read_frame(timeout=5.0)
+
+
+class EndpointTest(ServerCase):
+    """PROTOCOL.md "Endpoint" (protocol 3): register, list, revoke, from the
+    document alone."""
+
+    def test_register_list_revoke(self):
+        s = self.session(self.alice, self.alice_secret)
+        key = b"\x04" + bytes(range(64))
+        first = s.call("EndpointRegister", {"app_id": "org.example.chat",
+                                            "vapid_public_key": key},
+                       expect="EndpointReply")["endpoint"]
+        self.assertEqual(len(first["token"]), 22)
+        self.assertEqual(first["app_id"], "org.example.chat")
+        self.assertEqual(first["vapid_public_key"], key)
+        again = s.call("EndpointRegister", {"app_id": "org.example.chat",
+                                            "vapid_public_key": key},
+                       expect="EndpointReply")["endpoint"]
+        self.assertEqual(again, first)
+        listed = s.call("EndpointList", {}, expect="EndpointListReply")
+        self.assertEqual(listed["endpoints"], [first])
+        self.assertFalse(listed["more"])
+        s.call("EndpointRevoke", {"token": first["token"]}, expect="Ok")
+        with self.assertRaises(pb.ErrorReply) as err:
+            s.call("EndpointRevoke", {"token": first["token"]}, expect="Ok")
+        self.assertEqual(err.exception.code, 404)
+        with self.assertRaises(pb.ErrorReply) as err:
+            s.call("EndpointRegister", {"app_id": ""}, expect="EndpointReply")
+        self.assertEqual(err.exception.code, 400)
+        self.assertEqual(s.call("EndpointList", {}, expect="EndpointListReply")["endpoints"], [])
 
 
 class HelloTest(ServerCase):
