@@ -78,7 +78,7 @@ TEST_F(NegotiationTest, AClientThatDeclaredNothingGetsRawReplies) {
   AddEntries(a, 40);
   RawConn c(server_->port());
   const wire::HelloReply r = SayHello(c, HelloFor(a));
-  EXPECT_EQ(r.protocol_version, 2u);
+  EXPECT_EQ(r.protocol_version, wire::kProtocolVersion);  // the server's
   EXPECT_FALSE(r.zstd);
   EXPECT_EQ(r.zstd_dictionary, 0u);
   EXPECT_EQ(PollFlags(c, 40), 0);
