@@ -289,6 +289,16 @@ Result<std::unique_ptr<Env>> Env::Open(const std::string& path, const Options& o
       return LmdbError(rc, std::string("mdb_dbi_open(") + n.name + ")");
     }
   }
+  // `kicks` came after format 3 and is not one of kDataTables: a store
+  // written by an earlier build gains it here, and a read-only open of such a
+  // store has none (tables_.kicks stays 0).
+  rc = mdb_dbi_open(txn, "kicks", options.read_only ? 0 : MDB_CREATE, &env->tables_.kicks);
+  if (rc == MDB_NOTFOUND && options.read_only) {
+    env->tables_.kicks = 0;
+  } else if (rc != 0) {
+    mdb_txn_abort(txn);
+    return LmdbError(rc, "mdb_dbi_open(kicks)");
+  }
   rc = mdb_txn_commit(txn);
   if (rc != 0) return LmdbError(rc, "mdb_txn_commit");
 

@@ -101,6 +101,10 @@ struct Tables {
   MDB_dbi upload_ttl = 0;
   MDB_dbi upload_tail = 0;    // staged bytes of an upload's incomplete last piece
   MDB_dbi conn_requests = 0;  // connection requests awaiting the peer's consent
+  // The sync server's pending kicks. Added after format 3 without a format
+  // change (older builds ignore it); 0 in a read-only store opened before any
+  // writable open created it: then there are none.
+  MDB_dbi kicks = 0;
 };
 
 // Where a write transaction stands: the store's folder and storage reserve

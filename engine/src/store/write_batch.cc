@@ -131,6 +131,9 @@ bool GrowsStore(const WriteBatch::Op& op) {
     case Kind::kSweep:
     case Kind::kPurgeTombstones:
     case Kind::kRetractMessage:
+    // A pending kick is a few dozen bytes per mailbox at most; refusing it on a
+    // full store would lose the notification of a change that did commit.
+    case Kind::kKicks:
       return false;
   }
   return true;
