@@ -207,6 +207,7 @@ void Scheduler::Round() {
     WriteBatch batch;
     auto work = std::make_shared<KickWork>();
     work->updates = updates;
+    work->delay_ms = static_cast<uint64_t>(options_.delay.count());  // for re-armed kicks
     WriteBatch::Op op;
     op.kind = WriteBatch::Op::Kind::kKicks;
     op.kicks = work;
