@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "integration/kick/fake_webhook.h"
@@ -77,7 +78,7 @@ TEST_F(KickTest, OfflineMailboxGetsOneCoalescedKickForABurst) {
   ASSERT_TRUE(fake_.WaitFor(1));
   std::this_thread::sleep_for(milliseconds(600));  // three windows: nothing more comes
   ASSERT_EQ(fake_.count(), 1u);                    // a has no registration: only b is kicked
-  const Received r = fake_.received()[0];
+  Received r = fake_.received()[0];
   EXPECT_EQ(r.body["mkey"], b.mkey.ToHex());
   EXPECT_EQ(r.body["platform"], "ios");
   EXPECT_EQ(r.body["token"], "tok-b");
@@ -138,7 +139,7 @@ TEST_F(KickTest, StatusRiseKicksTheSenderButItsOwnPostDoesNot) {
   ASSERT_TRUE(server_->Write(&batch).ok());
   ASSERT_TRUE(batch.results()[0].status.ok());
   ASSERT_TRUE(fake_.WaitFor(1));
-  const Received r = fake_.received()[0];
+  Received r = fake_.received()[0];
   EXPECT_EQ(r.body["mkey"], a.mkey.ToHex());
   EXPECT_EQ(r.body["payload"]["type"], "status_changed");
   EXPECT_EQ(r.body["payload"]["to"], b.mkey.ToHex());
