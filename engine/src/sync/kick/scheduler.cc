@@ -228,7 +228,8 @@ void Scheduler::Round() {
   {
     std::lock_guard lock(sh.mu);
     const size_t room = kMaxInFlight - std::min(kMaxInFlight, sh.core.in_flight());
-    due = sh.core.TakeDue(Now(), std::min<size_t>(room, 256));
+    // All that fits: the outcomes of one round are written in one transaction.
+    due = sh.core.TakeDue(Now(), room);
   }
   for (const PendingKick& k : due) {
     const auto finish_now = [&](Outcome o, uint64_t covered) {
