@@ -220,9 +220,7 @@ void BM_KickStorm(benchmark::State& state) {
     const double write_s = WriteStorm(server->get(), s.mkeys);
     if ((*server)->stats().kicks_pending != kMailboxes) bench::Fail("kicks not all pending");
     s.now_ms += static_cast<uint64_t>(kDelay.count());  // the window closes: all are due
-    const auto delivered = [&] {
-      return webhook ? gateway.requests() : counting->count.load();
-    };
+    const auto delivered = [&] { return webhook ? gateway.requests() : counting->count.load(); };
     const auto start = Clock::now();
     while (delivered() < kMailboxes || (*server)->stats().kicks_pending != 0) {
       if (Seconds(start, Clock::now()) > 120) bench::Fail("kicks did not all arrive in 120 s");
@@ -253,10 +251,11 @@ double RawPosts(uint16_t port, size_t threads, size_t total) {
       "{\"mkey\":\"00112233445566778899aabbccddeeff\",\"platform\":\"android\",\"token\":\"t\","
       "\"dedup_id\":\"00112233445566778899aabbccddeeff-0000000000000001\",\"attempt\":1,"
       "\"payload\":{\"type\":\"changed\",\"count\":1}}";
-  const std::string req = "POST /kick HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
-                          "application/json\r\nContent-Length: " +
-                          std::to_string(body.size()) +
-                          "\r\nIdempotency-Key: x\r\nConnection: keep-alive\r\n\r\n" + body;
+  const std::string req =
+      "POST /kick HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+      "application/json\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\nIdempotency-Key: x\r\nConnection: keep-alive\r\n\r\n" +
+      body;
   const auto start = Clock::now();
   std::vector<std::thread> pool;
   for (size_t t = 0; t < threads; ++t) {

@@ -145,8 +145,8 @@ struct InfoPacket {
   // first page of a reset snapshot). A packet whose `since` is not the cursor
   // a receiver last applied does not follow it (a lost or repeated push).
   uint64_t since = 0;
-  bool reset = false;   // a full snapshot: ids not in it are gone
-  bool more = false;    // the limit cut it short; poll again from cursor
+  bool reset = false;  // a full snapshot: ids not in it are gone
+  bool more = false;   // the limit cut it short; poll again from cursor
   std::vector<MessageInfo> incoming;
   std::vector<MessageInfo> outgoing;
   std::vector<EntryInfo> entries;
