@@ -31,6 +31,7 @@ write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/postboxConfigVersio
   COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/postboxConfig.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/postboxConfigVersion.cmake
+              ${CMAKE_CURRENT_LIST_DIR}/PostboxHttpParser.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/postbox)
 
 # pkg-config files: postbox (engine + wire), postbox-sync, postbox-client. Their

@@ -157,6 +157,43 @@ bool ParseRelay(const std::string& spec, sync::RelayOptions* o, std::string* err
   return true;
 }
 
+// "log:PATH" or "webhook:URL" → the kick driver (docs/notifications.md).
+bool MakeKickDriver(Flags* f, std::string* err) {
+  const size_t colon = f->kick.find(':');
+  const std::string kind = f->kick.substr(0, colon);
+  const std::string arg = colon == std::string::npos ? "" : f->kick.substr(colon + 1);
+  Result<std::unique_ptr<sync::KickDriver>> driver = Status::InvalidArgument("");
+  if (kind == "log" && !arg.empty()) {
+    driver = sync::MakeLogKickDriver({.path = arg, .fsync = f->kick_log_fsync});
+  } else if (kind == "webhook" && !arg.empty()) {
+    sync::WebhookOptions w{.url = arg,
+                           .timeout = f->kick_webhook_timeout,
+                           .max_in_flight = f->kick_webhook_max_in_flight,
+                           .queue_limit = f->kick_webhook_queue,
+                           .headers = {}};
+    for (const auto& h : f->kick_webhook_headers) {
+      const size_t c = h.find(':');
+      if (c == std::string::npos) {
+        *err = "--kick-webhook-header '" + h + "': expected 'Name: value'";
+        return false;
+      }
+      std::string value = h.substr(c + 1);
+      value.erase(0, value.find_first_not_of(" \t"));
+      w.headers.emplace_back(h.substr(0, c), value);
+    }
+    driver = sync::MakeWebhookKickDriver(w);
+  } else {
+    *err = "--kick '" + f->kick + "': expected log:PATH or webhook:http://HOST:PORT/PATH";
+    return false;
+  }
+  if (!driver) {
+    *err = "--kick '" + f->kick + "': " + driver.error().ToString();
+    return false;
+  }
+  f->server.kick_driver = std::move(*driver);
+  return true;
+}
+
 }  // namespace
 
 void AddFlags(CLI::App* app, Flags* f) {
@@ -274,6 +311,31 @@ void AddFlags(CLI::App* app, Flags* f) {
               "while connected, poll upstream at least this often (a safety net for lost pushes)");
   AddDuration(app, "--relay-scan-interval", &r.scan_interval,
               "how often the relay looks for changes in its own store");
+
+  // Kicks (docs/notifications.md).
+  app->add_option("--kick", f->kick,
+                  "notify offline mailboxes' push registrations: log:PATH (JSON lines) or "
+                  "webhook:http://HOST:PORT/PATH (default: none)");
+  AddDuration(app, "--kick-delay", &so.kick_delay,
+              "coalescing window: a kick goes this long after the first change it covers",
+              /*zero_allowed=*/true);
+  AddDuration(app, "--kick-retry-initial", &so.kick_retry_initial,
+              "first retry of a failed kick (doubling, with jitter)");
+  AddDuration(app, "--kick-retry-max", &so.kick_retry_max, "longest wait between retries");
+  AddCount(app, "--kick-max-attempts", &so.kick_max_attempts,
+           "failed sends after which a kick is dropped", 1, 1'000'000);
+  app->add_flag("--kick-log-fsync", f->kick_log_fsync,
+                "log driver: fdatasync each line before the kick counts as delivered");
+  AddDuration(app, "--kick-webhook-timeout", &f->kick_webhook_timeout,
+              "webhook driver: per request, from connecting to the whole response");
+  AddCount(app, "--kick-webhook-max-in-flight", &f->kick_webhook_max_in_flight,
+           "webhook driver: requests at once (one connection each)", 1, 1024);
+  AddCount(app, "--kick-webhook-queue", &f->kick_webhook_queue,
+           "webhook driver: kicks waiting for a connection (past it they are retried later)", 1,
+           10'000'000);
+  app->add_option("--kick-webhook-header", f->kick_webhook_headers,
+                  "webhook driver: an extra request header 'Name: value', repeatable "
+                  "(e.g. 'Authorization: Bearer ...'; prefer --config for secrets)");
 }
 
 bool FinishFlags(Flags* f, std::string* err) {
@@ -304,6 +366,7 @@ bool FinishFlags(Flags* f, std::string* err) {
     }
     r.folder = f->relay_folder.empty() ? f->data + "/relay" : f->relay_folder;
   }
+  if (!f->kick.empty() && !MakeKickDriver(f, err)) return false;
   return true;
 }
 

@@ -6,6 +6,7 @@
 #define POSTBOX_SERVER_SHIM_SERVER_FLAGS_H_
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -30,14 +31,24 @@ struct Flags {
   std::vector<std::string> relay_specs;
   std::string relay_folder;  // empty: <data>/relay
   sync::RelayOptions relay;
+  // Kicks (docs/notifications.md): --kick log:PATH or webhook:URL (empty: no
+  // kicks); FinishFlags makes the driver into server.kick_driver.
+  std::string kick;
+  bool kick_log_fsync = false;
+  std::chrono::milliseconds kick_webhook_timeout{10000};
+  size_t kick_webhook_max_in_flight = 4;
+  size_t kick_webhook_queue = 1024;
+  std::vector<std::string> kick_webhook_headers;  // "Name: value"
 };
 
 // Declares every flag on `app`, bound to `flags` (defaults shown in --help).
 void AddFlags(CLI::App* app, Flags* flags);
 
 // Completes `flags` after parsing: --listen and --upstream into hosts and
-// ports, --durability, --open-policy, --compat and --relay into the options. false with *err set on
-// a bad value (the caller prints it and exits 2).
+// ports, --durability, --open-policy, --compat and --relay into the options,
+// and --kick into server.kick_driver (opening the log file, or checking the
+// webhook URL). false with *err set on a bad value (the caller prints it and
+// exits 2).
 bool FinishFlags(Flags* flags, std::string* err);
 
 }  // namespace postbox::server

@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);  // reopens the kick log (logrotate)
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -88,7 +89,18 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   int sig = 0;
-  sigwait(&stop_signals, &sig);
+  for (;;) {
+    sigwait(&stop_signals, &sig);
+    if (sig != SIGHUP) break;
+    if (flags.server.kick_driver) {
+      const postbox::Status reopened = flags.server.kick_driver->Reopen();
+      if (reopened.ok()) {
+        spdlog::info("SIGHUP received: kick driver files reopened");
+      } else {
+        spdlog::error("SIGHUP: reopening the kick driver's files failed: {}", reopened.ToString());
+      }
+    }
+  }
   spdlog::info("{} received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   // The relay writes through the server: it stops first. What it has not
   // forwarded yet stays in its replicas' durable outboxes for the next start.

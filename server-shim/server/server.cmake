@@ -52,3 +52,28 @@ if(TARGET postbox-server AND POSTBOX_BUILD_TESTS)
     server_cli_relay_rejects_a_bad_key server_cli_relay_rejects_a_missing_secret
     server_cli_upstream_rejects_port_zero PROPERTIES LABELS integration TIMEOUT 10)
 endif()
+
+# Kick flags that cannot work are usage errors (docs/notifications.md).
+if(TARGET postbox-server AND POSTBOX_BUILD_TESTS)
+  set(_never ${CMAKE_CURRENT_BINARY_DIR}/never-opened)
+  add_test(NAME server_cli_kick_rejects_an_unknown_driver
+           COMMAND postbox-server --kick apns:whatever --data ${_never})
+  add_test(NAME server_cli_kick_rejects_https
+           COMMAND postbox-server --kick webhook:https://gateway.example/kick --data ${_never})
+  add_test(NAME server_cli_kick_rejects_a_header_without_colon
+           COMMAND postbox-server --kick webhook:http://127.0.0.1:9/kick
+                   --kick-webhook-header "Authorization Bearer x" --data ${_never})
+  add_test(NAME server_cli_kick_rejects_an_unwritable_log
+           COMMAND postbox-server --kick log:/nonexistent-dir/kicks.jsonl --data ${_never})
+  set_tests_properties(server_cli_kick_rejects_an_unknown_driver PROPERTIES
+    PASS_REGULAR_EXPRESSION "expected log:PATH or webhook:")
+  set_tests_properties(server_cli_kick_rejects_https PROPERTIES
+    PASS_REGULAR_EXPRESSION "https is not supported")
+  set_tests_properties(server_cli_kick_rejects_a_header_without_colon PROPERTIES
+    PASS_REGULAR_EXPRESSION "expected 'Name: value'")
+  set_tests_properties(server_cli_kick_rejects_an_unwritable_log PROPERTIES
+    PASS_REGULAR_EXPRESSION "cannot open kick log")
+  set_tests_properties(server_cli_kick_rejects_an_unknown_driver server_cli_kick_rejects_https
+    server_cli_kick_rejects_a_header_without_colon server_cli_kick_rejects_an_unwritable_log
+    PROPERTIES LABELS integration TIMEOUT 10)
+endif()

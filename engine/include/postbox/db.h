@@ -213,6 +213,13 @@ class DB {
   // PurgeTombstones op); returns how many it removed. Runs also on a full store.
   Result<size_t> PurgeTombstones(size_t max_items = 1000);
 
+  // ---- Pending kicks (the sync server's notifications, docs/notifications.md) ----
+  // The pending kicks in mkey order after `start_after` (from the first if
+  // empty), at most `limit` (0: no limit). The sync server writes them; this
+  // is how it finds them again after a restart, and how an operator sees them.
+  Result<std::vector<PendingKick>> ListPendingKicks(std::optional<MailboxKey> start_after,
+                                                    size_t limit) const;
+
   Result<StoreStats> Stats() const;
 
  private:

@@ -182,6 +182,18 @@ struct StatusUpdateResult {
   bool operator==(const StatusUpdateResult&) const = default;
 };
 
+// A pending kick (docs/notifications.md): the sync server's record that an
+// offline mailbox changed and its push registration should be told. One per
+// mailbox at most; kept in the store so that it survives a restart.
+struct PendingKick {
+  MailboxKey mkey;
+  uint64_t since = 0;            // the feed cursor before the first change it covers
+  uint64_t first_change_ms = 0;  // when that change committed (the store's clock)
+  uint64_t due_ms = 0;           // not sent before this (coalescing window, then backoff)
+  uint32_t attempts = 0;         // sends that failed so far
+  bool operator==(const PendingKick&) const = default;
+};
+
 struct StoreStats {
   uint64_t mailboxes = 0;
   uint64_t messages = 0;

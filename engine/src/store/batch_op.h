@@ -2,11 +2,16 @@
 #ifndef POSTBOX_STORE_BATCH_OP_H_
 #define POSTBOX_STORE_BATCH_OP_H_
 
+#include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "postbox/write_batch.h"
 
 namespace postbox {
+
+struct KickWork;  // below
 
 struct WriteBatch::Op {
   enum class Kind {
@@ -30,6 +35,7 @@ struct WriteBatch::Op {
     kRetractMessage,    // a: the sender; id
     kRegisterEndpoint,  // a: the mailbox; key: the app id; value: the VAPID key
     kRevokeEndpoint,    // a: the mailbox; key: the token
+    kKicks,             // kicks: the sync server's pending-kick records (KickWork)
   };
   Kind kind = Kind::kCreateMailbox;
   MailboxKey a{};       // the mailbox, the actor, or the first of a pair
@@ -46,6 +52,58 @@ struct WriteBatch::Op {
   Digest128 digest{};  // of post.bytes, hashed when the op is added (outside the writer)
   size_t limit = 0;    // kSweep, kPurgeTombstones: the most items the op removes
   uint64_t at_ms = 0;  // kSweep: the time to sweep as of (0: the batch's clock)
+  std::shared_ptr<KickWork> kicks{};  // kKicks
+
+  // Removes the batch's last op and its result: the sync server appends a
+  // kKicks op to a host's batch (Server::Write) and takes it out again after
+  // DB::Write, so the host sees its own ops only. (A nested class may reach
+  // WriteBatch's private members; no public header names this.)
+  static void DropLast(WriteBatch* batch) {
+    batch->ops_.pop_back();
+    if (batch->results_.size() > batch->ops_.size()) batch->results_.pop_back();
+  }
+};
+
+// What a kKicks op does to the `kicks` table (KEY_LAYOUT.md), in this order:
+// `updates` (the scheduler's outcomes), then the marking. Every key a
+// kick names is a mailbox; records of unknown mailboxes are deleted.
+struct KickUpdate {
+  enum class Kind {
+    // Sent (or dropped): if the record still has `since`, then it is deleted,
+    // or re-armed when the feed moved past `covered` meanwhile (since =
+    // covered, first_change = now, due = now + delay, attempts 0; reported in
+    // KickWork::armed).
+    kDone,
+    // Dropped for good: the record with `since` is deleted.
+    kDrop,
+    // A failed send: the record with `since` gets `attempts` and `due_ms`.
+    kRetry,
+    // Nothing to send any more (a session connected, the registration went,
+    // only the mailbox's own posts changed): as kDone, whatever the record's
+    // since, with `covered` the feed cursor the scheduler last saw.
+    kCancel,
+  };
+  Kind kind = Kind::kDone;
+  MailboxKey mkey{};
+  uint64_t since = 0;
+  uint64_t covered = 0;   // kDone, kCancel: the feed cursor the kick covered
+  uint64_t due_ms = 0;    // kRetry
+  uint32_t attempts = 0;  // kRetry
+};
+
+struct KickWork {
+  std::vector<KickUpdate> updates;
+  // Marking (when `offline` is set): every mailbox whose feed moved in the
+  // batch before this op, for which `offline` returns true and which has a
+  // push registration, gets a record {since: its seq before the batch's first
+  // change, first_change: now, due: now + delay_ms, attempts 0} unless it has
+  // one (coalescing: the pending kick then covers this change too).
+  // `offline` runs inside the write transaction: it must be quick.
+  std::function<bool(const MailboxKey&)> offline;
+  uint64_t delay_ms = 0;
+  // Out: the records this op created (marking and re-arming), as committed
+  // when DB::Write returned OK and the op's status is OK.
+  std::vector<PendingKick> armed;
 };
 
 // Whether an op of this kind may add data to the store (the one place that

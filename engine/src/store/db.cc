@@ -127,6 +127,10 @@ void DB::Impl::ApplyOne(WriteCtx& w, const WriteBatch::Op& op, OpResult& r) cons
     case Kind::kRevokeEndpoint:
       s = store_.RevokeEndpoint(w, op.a, op.key);
       break;
+    case Kind::kKicks:
+      s = op.kicks ? store_.ApplyKicks(w, *w.changed, *op.kicks)
+                   : Status::InvalidArgument("a kicks op without its work");
+      break;
   }
   r.status = s;
 }
@@ -188,7 +192,7 @@ static bool Refused(const Txn& t, const WriteBatch::Op& op, OpResult& r) {
 Status DB::Impl::Apply(WriteBatch* batch) {
   const uint64_t now = store_.Now();
   const size_t n = batch->ops_.size();
-  std::set<MailboxKey> changed;
+  store::ChangedMailboxes changed;
   bool replay = false;
   Status s = env_->Write([&](Txn& t) -> Status {
     batch->results_.assign(n, OpResult{});
@@ -211,7 +215,9 @@ Status DB::Impl::Apply(WriteBatch* batch) {
       for (size_t i = 0; i < n; ++i) {
         OpResult& r = batch->results_[i];
         if (Refused(t, batch->ops_[i], r)) continue;
-        std::set<MailboxKey> op_changed;
+        store::ChangedMailboxes op_changed;
+        // A kKicks op marks what the ops before it changed.
+        if (batch->ops_[i].kind == WriteBatch::Op::Kind::kKicks) op_changed = changed;
         Status op = t.Nested([&](Txn& child) -> Status {
           WriteCtx w{child, now, &op_changed};
           ApplyOne(w, batch->ops_[i], r);
@@ -233,7 +239,8 @@ Status DB::Impl::Apply(WriteBatch* batch) {
     batch->changed_.clear();
     return s;
   }
-  batch->changed_.assign(changed.begin(), changed.end());
+  batch->changed_.clear();
+  for (const auto& [m, seq] : changed) batch->changed_.push_back(m);
   return Status();
 }
 
@@ -510,6 +517,12 @@ Result<size_t> DB::PurgeTombstones(size_t max_items) {
   OpResult r = WriteOne(*this, [&](WriteBatch& b) { b.PurgeTombstones(max_items); });
   if (!r.status.ok()) return r.status;
   return static_cast<size_t>(r.purge.tombstones);
+}
+
+Result<std::vector<PendingKick>> DB::ListPendingKicks(std::optional<MailboxKey> start_after,
+                                                      size_t limit) const {
+  return impl_->Read<std::vector<PendingKick>>(
+      [&](Txn& t) { return impl_->store().ListKicks(t, start_after, limit); });
 }
 
 Result<StoreStats> DB::Stats() const {

@@ -130,9 +130,9 @@ namespace {
 // The tables of every format so far; a store holding keys in any of them and
 // no format record is of format 1, which did not write one.
 constexpr const char* kDataTables[] = {
-    "mailboxes",     "conns",       "push",          "entries",   "messages",         "slots",
-    "blobs",         "gone",        "feed",          "tombs",     "uploads",          "upload_ttl",
-    "message_state", "upload_tail", "conn_requests", "endpoints", "mailbox_endpoints"};
+    "mailboxes",     "conns",       "push",          "entries",   "messages",          "slots",
+    "blobs",         "gone",        "feed",          "tombs",     "uploads",           "upload_ttl",
+    "message_state", "upload_tail", "conn_requests", "endpoints", "mailbox_endpoints", "kicks"};
 
 // Checks meta["format"] in the open-time transaction `txn`: OK for this
 // format, and for a store without data (stamped with this format unless
@@ -283,7 +283,8 @@ Result<std::unique_ptr<Env>> Env::Open(const std::string& path, const Options& o
                {"conn_requests", &env->tables_.conn_requests},
                {"endpoints", &env->tables_.endpoints},
                {"mailbox_endpoints", &env->tables_.mailbox_endpoints},
-               {"endpoint_revoked", &env->tables_.endpoint_revoked}};
+               {"endpoint_revoked", &env->tables_.endpoint_revoked},
+               {"kicks", &env->tables_.kicks}};
   for (auto& n : names) {
     rc = mdb_dbi_open(txn, n.name, options.read_only ? 0 : MDB_CREATE, n.dbi);
     if (rc != 0) {

@@ -23,7 +23,7 @@ Result<uint64_t> Store::MoveFeedItem(WriteCtx& w, const MailboxKey& m, uint64_t 
   if (IsTombstone(rec.kind)) {
     POSTBOX_RETURN_IF_ERROR(t.Put(t.t().tombs, TombKey(w.now_ms, m, seq), ""));
   }
-  w.changed->insert(m);
+  w.changed->emplace(m, seq - 1);  // the first change of the transaction keeps its seq
   return seq;
 }
 

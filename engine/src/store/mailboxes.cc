@@ -152,6 +152,7 @@ Status Store::DeleteMailbox(WriteCtx& w, const MailboxKey& m) const {
   POSTBOX_RETURN_IF_ERROR(t.DelPrefix(t.t().entries, m.AsBytes()).status());
   POSTBOX_RETURN_IF_ERROR(t.DelPrefix(t.t().feed, m.AsBytes()).status());
   POSTBOX_RETURN_IF_ERROR(t.Del(t.t().push, MailboxKeyBytes(m)));
+  if (t.t().kicks != 0) POSTBOX_RETURN_IF_ERROR(t.Del(t.t().kicks, MailboxKeyBytes(m)));
   POSTBOX_RETURN_IF_ERROR(t.Del(t.t().mailboxes, MailboxKeyBytes(m)));
   w.changed->erase(m);
   // Counted so that a server (in this process or another) notices and ends

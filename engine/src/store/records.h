@@ -29,7 +29,8 @@ inline constexpr size_t kPieceTrailer = 8;
 // did not write one). 2: a message's mutable part moved to `message_state`.
 // 3: an upload's incomplete last piece is staged in `upload_tail`, and its
 // record carries the running XXH3-128 state. 4: Web Push endpoints
-// (`endpoints`, `mailbox_endpoints`, `endpoint_revoked`).
+// (`endpoints`, `mailbox_endpoints`, `endpoint_revoked`) and pending kicks
+// (`kicks`).
 inline constexpr uint32_t kFormatVersion = 4;
 inline constexpr std::string_view kFormatName = "format";
 // meta["mailbox_deletions"]: u64, mailboxes deleted so far (see StoreStats).

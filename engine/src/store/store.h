@@ -9,6 +9,7 @@
 #ifndef POSTBOX_STORE_STORE_H_
 #define POSTBOX_STORE_STORE_H_
 
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -19,17 +20,22 @@
 #include "postbox/options.h"
 #include "postbox/result.h"
 #include "postbox/types.h"
+#include "store/batch_op.h"
 #include "store/env.h"
 #include "store/records.h"
 
 namespace postbox::store {
+
+// The mailboxes whose feed moved in a write transaction, each with its seq
+// before the transaction's first change to it (a pending kick's `since`).
+using ChangedMailboxes = std::map<MailboxKey, uint64_t>;
 
 // Per-transaction state of a write: the clock reading and the mailboxes whose
 // feed moved (so a server knows whom to push to).
 struct WriteCtx {
   Txn& txn;
   uint64_t now_ms;
-  std::set<MailboxKey>* changed;
+  ChangedMailboxes* changed;
 };
 
 class Store {
@@ -184,6 +190,13 @@ class Store {
                                 const FeedRecord& rec) const;
   Result<InfoPacket> Changes(Txn& t, const MailboxKey& m, uint64_t since, size_t limit) const;
   Result<size_t> PurgeTombstones(WriteCtx& w, size_t max_items) const;
+
+  // ---- kicks.cc (pending kicks of the sync server, docs/notifications.md) ----
+  // Applies a kKicks op: `work.updates`, then the marking of `changed` (the
+  // batch's changes before the op); fills work.armed.
+  Status ApplyKicks(WriteCtx& w, const ChangedMailboxes& changed, KickWork& work) const;
+  Result<std::vector<PendingKick>> ListKicks(Txn& t, std::optional<MailboxKey> after,
+                                             size_t limit) const;
 
  private:
   Options options_;

@@ -145,6 +145,9 @@ bool GrowsStore(const WriteBatch::Op& op) {
     case Kind::kPurgeTombstones:
     case Kind::kRetractMessage:
     case Kind::kRevokeEndpoint:
+    // A pending kick is a few dozen bytes per mailbox at most; refusing it on a
+    // full store would lose the notification of a change that did commit.
+    case Kind::kKicks:
       return false;
   }
   return true;

@@ -263,7 +263,7 @@ TEST_F(UploadEndTest, StoreCommitWritesNothingOnMismatch) {
   {
     ASSERT_OK_AND_ASSIGN(auto env, store::Env::Open(path(), options_));
     const store::Store st(options_);
-    std::set<MailboxKey> changed;
+    store::ChangedMailboxes changed;
     ASSERT_OK(env->Write([&](store::Txn& t) -> Status {
       store::WriteCtx w{t, clock_.now(), &changed};
       EXPECT_CODE(st.CommitUpload(w, a_, req.id), kDigestMismatch);

@@ -23,6 +23,7 @@
 #include "postbox/db.h"
 #include "postbox/result.h"
 #include "postbox/status.h"
+#include "postbox/sync/kick.h"
 #include "postbox/types.h"
 #include "postbox/write_batch.h"
 
@@ -123,6 +124,23 @@ struct ServerOptions {
   std::string http_public_url;
   // Per-platform policy; a platform without an entry always gets kCurrent.
   std::map<Platform, CompatibilityPolicy> compatibility;
+
+  // ---- Kicks (SPEC §6, docs/notifications.md) ----
+  // When set, a change committed through this server's writer to a mailbox
+  // with no authenticated session and a push registration records a pending
+  // kick in the same transaction, and the server sends it through this
+  // driver (kept in the store until delivered, so it survives a restart).
+  // The server calls driver->Stop() when it stops.
+  std::shared_ptr<KickDriver> kick_driver;
+  // Coalescing window: a kick is sent this long after the first change it
+  // covers, so a burst of changes to one mailbox makes one kick.
+  std::chrono::milliseconds kick_delay{2000};
+  // Transient failures are retried after kick_retry_initial, doubling up to
+  // kick_retry_max, with jitter (never sooner than a Retry-After asks).
+  std::chrono::milliseconds kick_retry_initial{1000};
+  std::chrono::milliseconds kick_retry_max{std::chrono::minutes(5)};
+  // Failed sends after which a kick is dropped (and counted).
+  uint32_t kick_max_attempts = 10;
 };
 
 // Counters for tests, logs and benchmarks. A snapshot; each field is exact at
@@ -140,6 +158,11 @@ struct ServerStats {
   uint64_t buffered_bytes = 0;       // held for all sessions now (see max_buffered_bytes)
   uint64_t uploads_swept = 0;        // expired uploads the writer removed
   uint64_t tombstones_purged = 0;    // tombstones the writer purged
+  // Kicks (zero without ServerOptions::kick_driver).
+  uint64_t kicks_pending = 0;  // pending kicks now (in flight included)
+  uint64_t kicks_sent = 0;     // delivered (the driver said OK)
+  uint64_t kicks_retried = 0;  // transient failures scheduled again
+  uint64_t kicks_dropped = 0;  // refused for good, or out of attempts
 };
 
 class Server {

@@ -131,6 +131,18 @@ Status ServerCore::Start() {
   // default is none, so a reply that missed it would still go out raw.
   const wire::EncoderOptions eo{.max_payload = options_.max_frame_payload,
                                 .peer = wire::kNoCompression};
+  // ---- Kicks (docs/notifications.md) ----
+  if (options_.kick_driver) {
+    kick::SchedulerOptions ko{.driver = options_.kick_driver,
+                              .delay = options_.kick_delay,
+                              .core = {.retry_initial = options_.kick_retry_initial,
+                                       .retry_max = options_.kick_retry_max,
+                                       .max_attempts = options_.kick_max_attempts}};
+    auto started = kick::Scheduler::Start(db_, ko);
+    if (!started) return started.error();
+    kicks_ = std::move(*started);
+  }
+  // ---- end kicks ----
   // Loop 0 binds first so that an ephemeral port is known to the others.
   for (unsigned i = 0; i < options_.threads; ++i) {
     auto loop = std::make_unique<Loop>(eo);
@@ -186,6 +198,7 @@ void ServerCore::Stop() {
   for (auto& l : loops_) {
     if (l->thread.joinable()) l->thread.join();
   }
+  if (kicks_) kicks_->Stop();  // kicks: nothing marks any more; pending ones stay stored
   spdlog::info("postbox sync server on port {} stopped", port_);
 }
 
@@ -297,7 +310,9 @@ void ServerCore::WriterMain() {
     // Hosts' batches are whole transactions of their own. A host may delete
     // mailboxes: the loops then end those mailboxes' sessions.
     for (internal::HostWrite* h : hosts) {
+      auto kick_work = kicks_ ? kicks_->AddMarkOp(h->batch) : nullptr;  // kicks
       Status s = db_->Write(h->batch);
+      if (kick_work) kicks_->Committed(h->batch, s, kick_work);  // kicks: the host's ops only
       commits_.fetch_add(1, std::memory_order_relaxed);
       committed_ops_.fetch_add(h->batch->size(), std::memory_order_relaxed);
       const auto changed = h->batch->changed_mailboxes();
@@ -333,7 +348,9 @@ void ServerCore::CommitGroup(std::vector<QueuedOp>& ops, size_t begin, size_t en
     sweep = batch->Sweep(options_.sweep_batch);
     purge = batch->PurgeTombstones(options_.purge_batch);
   }
+  auto kick_work = kicks_ ? kicks_->AddMarkOp(batch) : nullptr;  // kicks
   Status whole = db_->Write(batch);
+  if (kick_work) kicks_->Committed(batch, whole, kick_work);  // kicks
   if (!whole.ok()) {
     spdlog::error("group commit of {} ops failed: {}", end - begin, whole.ToString());
   }
@@ -380,6 +397,13 @@ ServerStats ServerCore::stats() const {
   s.buffered_bytes = static_cast<uint64_t>(std::max<int64_t>(buffered_.load(), 0));
   s.uploads_swept = swept_.load(std::memory_order_relaxed);
   s.tombstones_purged = purged_.load(std::memory_order_relaxed);
+  if (kicks_) {  // kicks
+    const kick::SchedulerStats k = kicks_->stats();
+    s.kicks_pending = k.pending;
+    s.kicks_sent = k.sent;
+    s.kicks_retried = k.retried;
+    s.kicks_dropped = k.dropped;
+  }
   return s;
 }
 

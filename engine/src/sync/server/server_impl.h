@@ -25,6 +25,7 @@
 #include "postbox/sync/server.h"
 #include "postbox/wire/codec.h"
 #include "store/batch_op.h"
+#include "sync/kick/scheduler.h"
 
 // Loop-only code asserts it runs on its loop's thread (debug builds).
 #define POSTBOX_ASSERT_ON_LOOP(loop) assert(std::this_thread::get_id() == (loop)->thread_id)
@@ -160,6 +161,12 @@ class ServerCore {
   // The global memory budget (ServerOptions::max_buffered_bytes): sessions
   // add what they hold as it changes.
   void AddBuffered(int64_t delta) { buffered_.fetch_add(delta, std::memory_order_relaxed); }
+  // ---- Kicks (docs/notifications.md): null without a kick driver ----
+  // Sessions report their mailbox when Hello succeeds and when they close, so
+  // the scheduler knows which mailboxes have none.
+  kick::Scheduler* kicks() const { return kicks_.get(); }
+  // ---- end kicks ----
+
   // Over the budget: sessions holding more than kFairShare stop reading.
   bool OverBudget() const {
     return buffered_.load(std::memory_order_relaxed) >
@@ -210,6 +217,10 @@ class ServerCore {
   // round left work behind (then it runs again with the next group commit).
   std::chrono::steady_clock::time_point next_maintenance_{};
   bool maintenance_pending_ = false;
+
+  // ---- Kicks: started before the loops, stopped after the writer ----
+  std::unique_ptr<kick::Scheduler> kicks_;
+  // ---- end kicks ----
 
   std::atomic<size_t> connections_{0};
   std::atomic<int64_t> buffered_{0};

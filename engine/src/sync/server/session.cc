@@ -372,7 +372,9 @@ void Session::Unregister() {
   auto it = loop_->by_mailbox.find(mkey_);
   if (it == loop_->by_mailbox.end()) return;
   auto& v = it->second;
+  const size_t before = v.size();
   v.erase(std::remove(v.begin(), v.end(), this), v.end());
+  if (v.size() != before && core_->kicks()) core_->kicks()->SessionClosed(mkey_);  // kicks
   if (v.empty()) loop_->by_mailbox.erase(it);
 }
 
