@@ -16,6 +16,10 @@ namespace {
 // before the client reads it (RFC 9112 §9.6).
 constexpr uint64_t kLingerMs = 2000;
 constexpr size_t kLingerBytes = 1 << 20;
+// While a request is with the handler the connection keeps reading (so a
+// client that goes away is noticed and its connection freed at once), but
+// buffers no more than this of what follows.
+constexpr size_t kHeldInputBytes = 64 * 1024;
 
 }  // namespace
 
@@ -266,7 +270,8 @@ void HttpConnection::UpdateReading() {
   const size_t max_output = hl_->shared->options().http_max_output_bytes;
   const bool want =
       !eof_ &&
-      (lingering_ || (!closing_ && !handling_ && (parser_.started() || Unsent() < max_output)));
+      (lingering_ || (!closing_ && (handling_ ? in_.size() < kHeldInputBytes
+                                              : parser_.started() || Unsent() < max_output)));
   auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
   if (want && !reading_) {
     if (uv_read_start(stream, OnAlloc, OnRead) != 0) {

@@ -1,8 +1,9 @@
 // HttpConnection: one accepted HTTP connection on a loop thread. It feeds
 // what it reads to its HttpRequestParser, answers /healthz and errors
-// itself, hands other requests to the handler one at a time (reading stops
-// until the response comes back through the loop's inbox, so pipelined
-// requests are answered in order and memory stays bounded), writes
+// itself, hands other requests to the handler one at a time (what follows
+// is buffered, at most 64 KiB, and parsed only once the response came back
+// through the loop's inbox, so pipelined requests are answered in order and
+// memory stays bounded), writes
 // responses, and enforces the timeouts. Loop-only: every method runs on its
 // loop's thread.
 #ifndef POSTBOX_SYNC_HTTP_CONNECTION_H_
