@@ -194,13 +194,13 @@ void OnGraceOver(uv_timer_t* t) {
 }
 
 void CloseTimersAndWake(Loop* loop) {
+  http::HttpCloseHandles(loop);  // HTTP listener: first, so no respond wakes a closing handle
   uv_close(reinterpret_cast<uv_handle_t*>(&loop->wake), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&loop->tick), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&loop->grace), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&loop->accept_retry), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&loop->turn_check), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&loop->turn_resume), nullptr);
-  http::HttpCloseHandles(loop);  // HTTP listener (before the wake handle goes)
 }
 
 void OnResumeTurns(uv_idle_t* h) {
