@@ -162,9 +162,9 @@ struct ServerStats {
   uint64_t uploads_swept = 0;        // expired uploads the writer removed
   uint64_t tombstones_purged = 0;    // tombstones the writer purged
   // ---- HTTP listener (docs/http.md) ----
-  uint64_t http_connections = 0;     // open HTTP connections
-  uint64_t http_requests = 0;        // complete requests received
-  uint64_t http_responses_2xx = 0;   // final responses by class
+  uint64_t http_connections = 0;    // open HTTP connections
+  uint64_t http_requests = 0;       // complete requests received
+  uint64_t http_responses_2xx = 0;  // final responses by class
   uint64_t http_responses_4xx = 0;
   uint64_t http_responses_5xx = 0;
   uint64_t http_timeouts = 0;        // closed for a header or body timeout, or unread output

@@ -86,15 +86,17 @@ Status ServerCore::Validate() {
       return invalid("http_max_header_bytes must be between 256 and 65536");
     }
     if (o.http_max_headers == 0 || o.http_max_connections == 0 || o.http_max_output_bytes == 0) {
-      return invalid("http_max_headers, http_max_connections and http_max_output_bytes must be at "
-                     "least 1");
+      return invalid(
+          "http_max_headers, http_max_connections and http_max_output_bytes must be at "
+          "least 1");
     }
     if (o.http_max_body_bytes > (size_t{1} << 30)) {
       return invalid("http_max_body_bytes must be at most 1 GiB");
     }
     if (o.http_header_timeout.count() <= 0 || o.http_body_timeout.count() <= 0 ||
         o.http_idle_timeout.count() <= 0) {
-      return invalid("http_header_timeout, http_body_timeout and http_idle_timeout must be positive");
+      return invalid(
+          "http_header_timeout, http_body_timeout and http_idle_timeout must be positive");
     }
   }
   // ---- end HTTP listener ----
