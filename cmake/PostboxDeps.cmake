@@ -9,3 +9,6 @@ pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv)
 find_package(OpenSSL REQUIRED)
 find_package(Threads REQUIRED)
 find_package(FlatBuffers CONFIG REQUIRED)
+# http-parser (Debian's libhttp-parser-dev): the sync server's HTTP listener
+# (docs/http.md) and the kick drivers' webhook (docs/notifications.md).
+include(${CMAKE_CURRENT_LIST_DIR}/PostboxHttpParser.cmake)

@@ -294,6 +294,27 @@ void AddFlags(CLI::App* app, Flags* f) {
   app->add_flag("--open-policy", f->open_policy,
                 "anyone who knows a mailbox key may post to it (default: connected only)");
 
+  // The HTTP listener (docs/http.md).
+  app->add_option("--http-listen", f->http_listen,
+                  "HOST:PORT of the HTTP listener for app servers and /healthz (port 0: an "
+                  "ephemeral port; default: none)");
+  AddSize(app, "--http-max-header-bytes", &so.http_max_header_bytes,
+          "request line + header fields of one HTTP request (431 past it)", 256, 64 * 1024);
+  AddCount(app, "--http-max-headers", &so.http_max_headers,
+           "header fields of one HTTP request (431 past it)", 1, 10'000);
+  AddSize(app, "--http-max-body-bytes", &so.http_max_body_bytes,
+          "body of one HTTP request (413 past it)", 0, uint64_t{1} << 30);
+  AddDuration(app, "--http-header-timeout", &so.http_header_timeout,
+              "from an HTTP request's first byte to the end of its head (408 past it)");
+  AddDuration(app, "--http-body-timeout", &so.http_body_timeout,
+              "from the end of an HTTP request's head to the end of its body (408 past it)");
+  AddDuration(app, "--http-idle-timeout", &so.http_idle_timeout,
+              "an idle keep-alive HTTP connection, or one whose output does not move, is closed");
+  AddCount(app, "--http-max-connections", &so.http_max_connections,
+           "HTTP connections past this get 503 and are closed", 1, 10'000'000);
+  AddSize(app, "--http-max-output-bytes", &so.http_max_output_bytes,
+          "unread HTTP output at which a connection's next request waits", 1, uint64_t{1} << 30);
+
   // Relaying (docs/relay.md).
   sync::RelayOptions& r = f->relay;
   app->add_option("--upstream", f->upstream,
@@ -341,6 +362,13 @@ void AddFlags(CLI::App* app, Flags* f) {
 bool FinishFlags(Flags* f, std::string* err) {
   sync::ServerOptions& so = f->server;
   if (!ParseHostPort("--listen", f->listen, &so.host, &so.port, err)) return false;
+  if (!f->http_listen.empty()) {
+    uint16_t http_port = 0;
+    if (!ParseHostPort("--http-listen", f->http_listen, &so.http_host, &http_port, err)) {
+      return false;
+    }
+    so.http_port = http_port;
+  }
   for (const auto& c : f->compat) {
     if (!ParseCompat(c, &so, err)) return false;
   }

@@ -18,6 +18,7 @@ namespace postbox::server {
 
 struct Flags {
   std::string listen = "127.0.0.1:7420";
+  std::string http_listen;  // HOST:PORT of the HTTP listener (docs/http.md); empty: none
   std::string data = "./data";
   std::string durability = "durable";
   std::string log_level = "info";
@@ -44,11 +45,11 @@ struct Flags {
 // Declares every flag on `app`, bound to `flags` (defaults shown in --help).
 void AddFlags(CLI::App* app, Flags* flags);
 
-// Completes `flags` after parsing: --listen and --upstream into hosts and
-// ports, --durability, --open-policy, --compat and --relay into the options,
-// and --kick into server.kick_driver (opening the log file, or checking the
-// webhook URL). false with *err set on a bad value (the caller prints it and
-// exits 2).
+// Completes `flags` after parsing: --listen, --http-listen and --upstream into
+// hosts and ports, --durability, --open-policy, --compat and --relay into the
+// options, and --kick into server.kick_driver (opening the log file, or
+// checking the webhook URL). false with *err set on a bad value (the caller
+// prints it and exits 2).
 bool FinishFlags(Flags* flags, std::string* err);
 
 }  // namespace postbox::server

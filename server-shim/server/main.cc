@@ -86,6 +86,10 @@ int main(int argc, char** argv) {
                  flags.relay.upstream_host, flags.relay.upstream_port, flags.relay.folder);
   }
   std::printf("postbox-server listening on %s:%u\n", flags.server.host.c_str(), (*server)->port());
+  if (flags.server.http_port >= 0) {
+    std::printf("postbox-server http listening on %s:%u\n", flags.server.http_host.c_str(),
+                (*server)->http_port());
+  }
   std::fflush(stdout);
 
   int sig = 0;

@@ -77,3 +77,29 @@ if(TARGET postbox-server AND POSTBOX_BUILD_TESTS)
     server_cli_kick_rejects_a_header_without_colon server_cli_kick_rejects_an_unwritable_log
     PROPERTIES LABELS integration TIMEOUT 10)
 endif()
+
+# --http-listen (docs/http.md) takes HOST:PORT like --listen; anything else is a
+# usage error, as are out-of-range HTTP limits.
+if(TARGET postbox-server AND POSTBOX_BUILD_TESTS)
+  set(_never ${CMAKE_CURRENT_BINARY_DIR}/never-opened)
+  foreach(bad "127.0.0.1" "127.0.0.1:99999" "127.0.0.1:http" ":8080" "127.0.0.1:-1")
+    string(MAKE_C_IDENTIFIER "${bad}" id)
+    add_test(NAME server_cli_http_listen_rejects_${id}
+             COMMAND postbox-server --http-listen=${bad} --data ${_never})
+    set_tests_properties(server_cli_http_listen_rejects_${id} PROPERTIES LABELS integration
+      TIMEOUT 10 PASS_REGULAR_EXPRESSION "--http-listen '.*': expected HOST:PORT")
+  endforeach()
+  add_test(NAME server_cli_http_listen_rejects_a_bad_host
+           COMMAND postbox-server --listen 127.0.0.1:0 --http-listen not-an-ip:0
+                   --data ${CMAKE_CURRENT_BINARY_DIR}/http-bad-host-data)
+  set_tests_properties(server_cli_http_listen_rejects_a_bad_host PROPERTIES LABELS integration
+    TIMEOUT 10 PASS_REGULAR_EXPRESSION "not an IPv4 or IPv6 address literal")
+  foreach(bad "--http-max-header-bytes=100" "--http-max-headers=0" "--http-header-timeout=0"
+          "--http-max-connections=-1")
+    string(MAKE_C_IDENTIFIER "${bad}" id)
+    add_test(NAME server_cli_rejects${id}
+             COMMAND postbox-server --http-listen 127.0.0.1:0 ${bad} --data ${_never})
+    set_tests_properties(server_cli_rejects${id} PROPERTIES LABELS integration TIMEOUT 10
+      PASS_REGULAR_EXPRESSION "not in range|greater than|positive|Run with --help")
+  endforeach()
+endif()

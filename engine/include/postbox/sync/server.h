@@ -141,6 +141,31 @@ struct ServerOptions {
   std::chrono::milliseconds kick_retry_max{std::chrono::minutes(5)};
   // Failed sends after which a kick is dropped (and counted).
   uint32_t kick_max_attempts = 10;
+  // ---- HTTP listener (docs/http.md) ----
+  // A second listener on the same loop threads for app servers (HTTP/1.x;
+  // routes are library code; GET /healthz is always there).
+  std::string http_host = "127.0.0.1";  // an IPv4 or IPv6 literal
+  int32_t http_port = -1;               // -1: no HTTP listener; 0: an ephemeral port
+  // Request line + header fields of one request (431 past it; at most 64 KiB).
+  size_t http_max_header_bytes = 8 * 1024;
+  // Header fields of one request (431 past it).
+  size_t http_max_headers = 64;
+  // A request body, by Content-Length before it is read or as chunks arrive
+  // (413 past it).
+  size_t http_max_body_bytes = 8 * 1024;
+  // From a request's first byte to the end of its head, and from there to
+  // the end of its body (408, then close).
+  std::chrono::milliseconds http_header_timeout{10000};
+  std::chrono::milliseconds http_body_timeout{30000};
+  // A keep-alive connection with nothing in progress is closed (silently)
+  // after this; so is one whose unsent output has not moved for this long.
+  std::chrono::milliseconds http_idle_timeout{60000};
+  // Connections past this get 503 and are closed.
+  size_t http_max_connections = 10000;
+  // Unsent output at which a connection's next request waits for the client
+  // to read.
+  size_t http_max_output_bytes = 64 * 1024;
+  // ---- end HTTP listener ----
 };
 
 // Counters for tests, logs and benchmarks. A snapshot; each field is exact at
@@ -163,7 +188,20 @@ struct ServerStats {
   uint64_t kicks_sent = 0;     // delivered (the driver said OK)
   uint64_t kicks_retried = 0;  // transient failures scheduled again
   uint64_t kicks_dropped = 0;  // refused for good, or out of attempts
+  // ---- HTTP listener (docs/http.md) ----
+  uint64_t http_connections = 0;    // open HTTP connections
+  uint64_t http_requests = 0;       // complete requests received
+  uint64_t http_responses_2xx = 0;  // final responses by class
+  uint64_t http_responses_4xx = 0;
+  uint64_t http_responses_5xx = 0;
+  uint64_t http_timeouts = 0;        // closed for a header or body timeout, or unread output
+  uint64_t http_limit_refusals = 0;  // 431, 413, or 503 over http_max_connections
+  // ---- end HTTP listener ----
 };
+
+namespace http {
+class ServerAccess;  // library-internal (engine/src/sync/http/http.h)
+}
 
 class Server {
  public:
@@ -180,6 +218,9 @@ class Server {
 
   // The port actually listened on (the ephemeral one when options.port was 0).
   uint16_t port() const;
+  // The HTTP listener's port (the ephemeral one when options.http_port was
+  // 0); 0 when there is no HTTP listener.
+  uint16_t http_port() const;
 
   // Graceful stop: stops accepting; lets the writer finish every write already
   // queued (so each is committed and answered); tells every session 503
@@ -211,6 +252,7 @@ class Server {
 
  private:
   class Impl;
+  friend class http::ServerAccess;  // installs the HTTP listener's handler
   explicit Server(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

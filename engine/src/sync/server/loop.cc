@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <string>
 
+#include "sync/http/listener.h"  // the HTTP listener's loop hooks
 #include "sync/server/server_impl.h"
 #include "sync/server/session.h"
 #include "sync/sigpipe.h"
@@ -188,10 +189,12 @@ void OnTick(uv_timer_t* t) {
 void OnGraceOver(uv_timer_t* t) {
   auto* loop = static_cast<Loop*>(t->data);
   for (Session* s : SessionsOf(loop)) s->Close();
+  http::HttpCloseConnections(loop);  // HTTP listener
   CloseLoopHandlesIfDone(loop);
 }
 
 void CloseTimersAndWake(Loop* loop) {
+  http::HttpCloseHandles(loop);  // HTTP listener: first, so no respond wakes a closing handle
   uv_close(reinterpret_cast<uv_handle_t*>(&loop->wake), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&loop->tick), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&loop->grace), nullptr);
@@ -221,6 +224,7 @@ void YieldTurn(Loop* loop, uint64_t session) {
 
 void CloseLoopHandlesIfDone(Loop* loop) {
   if (!loop->shutting_down || loop->handles_closed || loop->open_sessions != 0) return;
+  if (http::HttpOpenConnections(loop) != 0) return;  // HTTP listener
   loop->handles_closed = true;
   CloseTimersAndWake(loop);
   CloseListener(loop);
@@ -256,6 +260,11 @@ void OnWake(uv_async_t* handle) {
     for (Session* s : sessions) s->OnMailboxChanged();
   }
   if (check_deleted) CheckDeletions(loop);
+  // ---- HTTP listener: handlers' responses; stopping ----
+  http::HttpOnWake(loop);
+  if (stop_accepting || shutdown) http::HttpStopAccepting(loop);
+  if (shutdown && !loop->shutting_down) http::HttpShutdown(loop);
+  // ---- end HTTP listener ----
   if (stop_accepting || shutdown) CloseListener(loop);
   if (shutdown && !loop->shutting_down) {
     loop->shutting_down = true;
@@ -287,6 +296,7 @@ void ServerCore::RunLoop(Loop* loop, uint16_t port, std::promise<Status>* ready)
   uv_idle_init(&loop->uv, &loop->turn_resume);
   uv_check_start(&loop->turn_check, [](uv_check_t* h) { ++static_cast<Loop*>(h->data)->turn; });
   if (s.ok()) s = OpenListener(loop, options_.host, port);
+  if (s.ok()) s = http::StartHttp(loop, http_.get());  // HTTP listener (when http_port ≥ 0)
   if (!s.ok()) {
     CloseTimersAndWake(loop);
     CloseListener(loop);

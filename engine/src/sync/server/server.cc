@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "sync/http/http.h"      // HTTP listener
+#include "sync/http/listener.h"  // HTTP listener
 #include "sync/server/server_impl.h"
 
 namespace postbox::sync {
@@ -52,7 +54,8 @@ Verdict Evaluate(const CompatibilityPolicy& policy, std::string_view app_version
 
 namespace internal {
 
-ServerCore::ServerCore(DB* db, const ServerOptions& options) : db_(db), options_(options) {
+ServerCore::ServerCore(DB* db, const ServerOptions& options)
+    : db_(db), options_(options), http_(std::make_unique<http::HttpShared>(&options_)) {
   if (options_.threads == 0) options_.threads = std::max(1u, std::thread::hardware_concurrency());
 }
 
@@ -71,6 +74,32 @@ Status ServerCore::Validate() {
         "positive");
   }
   if (o.maintenance_interval.count() < 0) return invalid("maintenance_interval must be ≥ 0");
+  // ---- HTTP listener ----
+  if (o.http_port < -1 || o.http_port > 65535) {
+    return invalid("http_port must be -1 (no HTTP listener) or 0..65535, got " +
+                   std::to_string(o.http_port));
+  }
+  if (o.http_port >= 0) {
+    // http-parser's offsets into a request-target are 16 bits, and its own
+    // header bound is 80 KiB: 64 KiB is the most that means what it says.
+    if (o.http_max_header_bytes < 256 || o.http_max_header_bytes > 64 * 1024) {
+      return invalid("http_max_header_bytes must be between 256 and 65536");
+    }
+    if (o.http_max_headers == 0 || o.http_max_connections == 0 || o.http_max_output_bytes == 0) {
+      return invalid(
+          "http_max_headers, http_max_connections and http_max_output_bytes must be at "
+          "least 1");
+    }
+    if (o.http_max_body_bytes > (size_t{1} << 30)) {
+      return invalid("http_max_body_bytes must be at most 1 GiB");
+    }
+    if (o.http_header_timeout.count() <= 0 || o.http_body_timeout.count() <= 0 ||
+        o.http_idle_timeout.count() <= 0) {
+      return invalid(
+          "http_header_timeout, http_body_timeout and http_idle_timeout must be positive");
+    }
+  }
+  // ---- end HTTP listener ----
   if (o.max_frame_payload < 4096 || o.max_frame_payload > wire::kMaxSupportedPayload) {
     return invalid("max_frame_payload must be between 4096 and " +
                    std::to_string(wire::kMaxSupportedPayload) + " bytes");
@@ -158,6 +187,9 @@ Status ServerCore::Start() {
   writer_ = std::thread([this] { WriterMain(); });
   spdlog::info("postbox sync server listening on {}:{} ({} loop thread(s), window {})",
                options_.host, port_, options_.threads, options_.window);
+  if (http_->enabled()) {  // HTTP listener
+    spdlog::info("postbox http listener on {}:{}", options_.http_host, http_port());
+  }
   return Status::Ok();
 }
 
@@ -174,6 +206,7 @@ void ServerCore::Stop() {
   std::lock_guard stop_lock(stop_mu_);
   if (stopped_) return;
   stopped_ = true;
+  http_->stopping = true;  // HTTP listener: /healthz answers 503 from now on
   // 1. No new connections.
   for (auto& l : loops_) {
     std::lock_guard lock(l->mu);
@@ -404,8 +437,11 @@ ServerStats ServerCore::stats() const {
     s.kicks_retried = k.retried;
     s.kicks_dropped = k.dropped;
   }
+  http_->FillStats(&s);  // HTTP listener
   return s;
 }
+
+uint16_t ServerCore::http_port() const { return http_->enabled() ? http_->port.load() : 0; }
 
 }  // namespace internal
 
@@ -434,5 +470,35 @@ uint64_t Server::AddCommitListener(std::function<void(std::span<const MailboxKey
 }
 void Server::RemoveCommitListener(uint64_t id) { impl_->core.RemoveCommitListener(id); }
 ServerStats Server::stats() const { return impl_->core.stats(); }
+uint16_t Server::http_port() const { return impl_->core.http_port(); }
+
+// ---- HTTP listener: how library code installs the handler (sync/http/http.h) ----
+namespace http {
+
+class ServerAccess {
+ public:
+  static Result<std::unique_ptr<Server>> Start(DB* db, const ServerOptions& options,
+                                               std::shared_ptr<HttpHandler> handler) {
+    auto impl = std::make_unique<Server::Impl>(db, options);
+    impl->core.http()->SetHandler(std::move(handler));  // before the first accept
+    POSTBOX_RETURN_IF_ERROR(impl->core.Start());
+    return std::unique_ptr<Server>(new Server(std::move(impl)));
+  }
+  static void SetHandler(Server* server, std::shared_ptr<HttpHandler> handler) {
+    server->impl_->core.http()->SetHandler(std::move(handler));
+  }
+};
+
+Result<std::unique_ptr<Server>> StartServer(DB* db, const ServerOptions& options,
+                                            std::shared_ptr<HttpHandler> handler) {
+  return ServerAccess::Start(db, options, std::move(handler));
+}
+
+void SetHttpHandler(Server* server, std::shared_ptr<HttpHandler> handler) {
+  ServerAccess::SetHandler(server, std::move(handler));
+}
+
+}  // namespace http
+// ---- end HTTP listener ----
 
 }  // namespace postbox::sync

@@ -30,6 +30,17 @@
 // Loop-only code asserts it runs on its loop's thread (debug builds).
 #define POSTBOX_ASSERT_ON_LOOP(loop) assert(std::this_thread::get_id() == (loop)->thread_id)
 
+// ---- HTTP listener (engine/src/sync/http/listener.h) ----
+namespace postbox::sync::http {
+struct HttpLoop;
+class HttpShared;
+// Defined in listener.cc, so that a Loop can be built where HttpLoop is incomplete.
+struct HttpLoopDeleter {
+  void operator()(HttpLoop* p) const;
+};
+}  // namespace postbox::sync::http
+// ---- end HTTP listener ----
+
 namespace postbox::sync::internal {
 
 class ServerCore;
@@ -119,6 +130,9 @@ struct Loop {
   std::unordered_map<MailboxKey, std::vector<Session*>, MailboxKeyHash> by_mailbox;
   uint64_t mailbox_deletions = 0;  // StoreStats::mailbox_deletions last seen
   wire::Encoder encoder;
+  // ---- HTTP listener: this loop's part of it (null when off) ----
+  std::unique_ptr<http::HttpLoop, http::HttpLoopDeleter> http;
+  // ---- end HTTP listener ----
   // One read buffer per loop: a read callback consumes it before the next read.
   std::unique_ptr<char[]> read_buf{new char[kReadBufSize]};
   static constexpr size_t kReadBufSize = 64 * 1024;
@@ -143,6 +157,10 @@ class ServerCore {
 
   DB* db() const { return db_; }
   const ServerOptions& options() const { return options_; }
+  // ---- HTTP listener ----
+  http::HttpShared* http() const { return http_.get(); }
+  uint16_t http_port() const;
+  // ---- end HTTP listener ----
 
   // Queues a session's write; false once the writer has closed (then the
   // caller answers 503 itself).
@@ -226,6 +244,9 @@ class ServerCore {
   std::atomic<int64_t> buffered_{0};
   std::atomic<uint64_t> refused_{0}, commits_{0}, committed_ops_{0}, pushes_{0}, cut_{0},
       timeouts_{0}, accept_pauses_{0}, swept_{0}, purged_{0}, turn_yields_{0};
+  // ---- HTTP listener: options, handler, counters (server.cc creates it) ----
+  std::unique_ptr<http::HttpShared> http_;
+  // ---- end HTTP listener ----
 };
 
 // Loop-thread entry points (loop.cc).
