@@ -255,10 +255,10 @@ typedef struct pbx_tombstone {
  * reply (pbx_db_changes, pbx_client_poll; owned by the caller, release with
  * pbx_info_free) and a push (pbx_client_options.on_push; borrowed). */
 typedef struct pbx_info {
-  uint64_t cursor; /* pass as `since` next time; opaque */
-  uint64_t since;  /* the cursor this packet continues from */
-  int reset;       /* 1: a full snapshot: items not in it are gone */
-  int more;        /* 1: the limit cut it short; poll again from cursor */
+  uint64_t cursor;       /* pass as `since` next time; opaque */
+  uint64_t since;        /* the cursor this packet continues from */
+  int reset;             /* 1: a full snapshot: items not in it are gone */
+  int more;              /* 1: the limit cut it short; poll again from cursor */
   pbx_message* incoming; /* messages to this mailbox, in seq order */
   size_t incoming_count;
   pbx_message* outgoing; /* messages from this mailbox */
@@ -472,8 +472,8 @@ PBX_EXPORT int pbx_client_delete_entry(pbx_client* client, const char* key, uint
                                        pbx_put_result* out, pbx_error* err);
 /* As pbx_db_list_entries, through the server (limit 0: the server's page). */
 PBX_EXPORT int pbx_client_list_entries(pbx_client* client, const char* prefix,
-                                       const char* start_after, size_t limit,
-                                       pbx_entry_list** out, pbx_error* err);
+                                       const char* start_after, size_t limit, pbx_entry_list** out,
+                                       pbx_error* err);
 /* Asks to connect to `peer`; *state (may be NULL) gets
  * PBX_CONNECTION_CONNECTED once the peer asked too, else
  * PBX_CONNECTION_REQUESTED (also for a mailbox that does not exist: the
@@ -482,20 +482,18 @@ PBX_EXPORT int pbx_client_add_connection(pbx_client* client, const pbx_id* peer,
                                          pbx_error* err);
 /* Ends the connection, withdraws the request or declines the peer's (PBX_OK
  * whether or not there was one). */
-PBX_EXPORT int pbx_client_remove_connection(pbx_client* client, const pbx_id* peer,
-                                            pbx_error* err);
+PBX_EXPORT int pbx_client_remove_connection(pbx_client* client, const pbx_id* peer, pbx_error* err);
 /* As pbx_db_list_connections, for the client's mailbox (limit 0: the server's
  * page). */
-PBX_EXPORT int pbx_client_list_connections(pbx_client* client, int kind,
-                                           const pbx_id* start_after, size_t limit,
-                                           pbx_connection_list** out, pbx_error* err);
+PBX_EXPORT int pbx_client_list_connections(pbx_client* client, int kind, const pbx_id* start_after,
+                                           size_t limit, pbx_connection_list** out, pbx_error* err);
 /* Registers the device's push token (platform PBX_PLATFORM_NONE clears it). */
 PBX_EXPORT int pbx_client_register_push(pbx_client* client, int platform, const char* token,
                                         pbx_error* err);
 /* Polls the mailbox's feed after cursor `since`, at most `limit` items (0: the
  * server's page). *out: release with pbx_info_free. */
-PBX_EXPORT int pbx_client_poll(pbx_client* client, uint64_t since, uint32_t limit,
-                               pbx_info** out, pbx_error* err);
+PBX_EXPORT int pbx_client_poll(pbx_client* client, uint64_t since, uint32_t limit, pbx_info** out,
+                               pbx_error* err);
 /* Acknowledges the feed up to `cursor` (a packet's cursor): the server may
  * push what follows. Returns once queued on the session. */
 PBX_EXPORT int pbx_client_ack(pbx_client* client, uint64_t cursor, pbx_error* err);
@@ -641,8 +639,8 @@ PBX_EXPORT int pbx_replica_get_entry(pbx_replica* replica, const char* key, pbx_
                                      pbx_error* err);
 /* Entries as the app sees them, as pbx_db_list_entries (limit 0: all). */
 PBX_EXPORT int pbx_replica_list_entries(pbx_replica* replica, const char* prefix,
-                                        const char* start_after, size_t limit,
-                                        pbx_entry_list** out, pbx_error* err);
+                                        const char* start_after, size_t limit, pbx_entry_list** out,
+                                        pbx_error* err);
 /* The connections as last synced with the pending changes applied: peers
  * connected or asked by this mailbox. *out: release with
  * pbx_connection_list_free (more is 0). */
@@ -658,8 +656,7 @@ typedef struct pbx_replica_state {
   uint64_t sessions;        /* sessions established since opened */
   int last_error_code;      /* the last final error (401, 426, store) as a pbx_code; 0: none */
 } pbx_replica_state;
-PBX_EXPORT int pbx_replica_get_state(pbx_replica* replica, pbx_replica_state* out,
-                                     pbx_error* err);
+PBX_EXPORT int pbx_replica_get_state(pbx_replica* replica, pbx_replica_state* out, pbx_error* err);
 
 /* Writes: each is durable in the outbox when it returns, and *item (may be
  * NULL) gets the outbox item's id; the server's verdict comes later through
@@ -677,8 +674,8 @@ PBX_EXPORT int pbx_replica_delete_entry(pbx_replica* replica, const char* key, u
                                         uint64_t* item, pbx_error* err);
 /* Asks to connect to / disconnects from `peer`. PBX_E_INVALID_ARGUMENT for
  * this mailbox itself. */
-PBX_EXPORT int pbx_replica_add_connection(pbx_replica* replica, const pbx_id* peer,
-                                          uint64_t* item, pbx_error* err);
+PBX_EXPORT int pbx_replica_add_connection(pbx_replica* replica, const pbx_id* peer, uint64_t* item,
+                                          pbx_error* err);
 PBX_EXPORT int pbx_replica_remove_connection(pbx_replica* replica, const pbx_id* peer,
                                              uint64_t* item, pbx_error* err);
 /* Registers the device's push token (PBX_PLATFORM_NONE clears it). */

@@ -39,9 +39,9 @@ void OnPush(void* context, const pbx_info* info) {
 
 }  // namespace
 
-PBX_JNI(jlong, clientCreate)(JNIEnv* env, jclass, jbyteArray host, jint port, jbyteArray mkey,
-                             jbyteArray secret, jbyteArray app_version, jlong timeout_ms,
-                             jint reconnect, jobject dispatcher, jlong start_cursor) {
+PBX_JNI(jlong, clientCreate)
+(JNIEnv* env, jclass, jbyteArray host, jint port, jbyteArray mkey, jbyteArray secret,
+ jbyteArray app_version, jlong timeout_ms, jint reconnect, jobject dispatcher, jlong start_cursor) {
   pbx_client_options o;
   pbx_client_options_init(&o);
   if (!InRange(env, port, UINT16_MAX, "port") || !ReadId(env, mkey, &o.mkey, "mkey")) return 0;
@@ -83,15 +83,17 @@ PBX_JNI(jint, clientConnect)(JNIEnv* env, jclass, jlong h) {
   return verdict;
 }
 
-PBX_JNI(jobject, clientPutEntry)(JNIEnv* env, jclass, jlong h, jbyteArray key, jbyteArray value,
-                                 jlong version) {
+PBX_JNI(jobject, clientPutEntry)
+(JNIEnv* env, jclass, jlong h, jbyteArray key, jbyteArray value, jlong version) {
   Utf8 k(env, key);
   Bytes v(env, value);
   if (!v.ok()) return nullptr;
   pbx_put_result r;
   pbx_error err;
-  if (Failed(env, pbx_client_put_entry(C(h), k.c_str(), v.data(), v.size(),
-                                       static_cast<uint64_t>(version), &r, &err), err)) {
+  if (Failed(env,
+             pbx_client_put_entry(C(h), k.c_str(), v.data(), v.size(),
+                                  static_cast<uint64_t>(version), &r, &err),
+             err)) {
     return nullptr;
   }
   return NewPutResult(env, r);
@@ -119,16 +121,18 @@ PBX_JNI(jobject, clientUpdateStatus)(JNIEnv* env, jclass, jlong h, jbyteArray id
                         static_cast<jboolean>(applied != 0));
 }
 
-PBX_JNI(void, clientUpload)(JNIEnv* env, jclass, jlong h, jbyteArray to, jbyteArray id,
-                            jbyteArray topic, jbyteArray meta, jbyteArray bytes) {
+PBX_JNI(void, clientUpload)
+(JNIEnv* env, jclass, jlong h, jbyteArray to, jbyteArray id, jbyteArray topic, jbyteArray meta,
+ jbyteArray bytes) {
   pbx_id t, i;
   if (!ReadId(env, to, &t, "to") || !ReadId(env, id, &i, "id")) return;
   Utf8 tp(env, topic);
   Bytes m(env, meta), b(env, bytes);
   if (!m.ok() || !b.ok()) return;
   pbx_error err;
-  Failed(env, pbx_client_upload(C(h), &t, &i, tp.c_str(), m.data(), m.size(), b.data(),
-                                b.size(), &err), err);
+  Failed(env,
+         pbx_client_upload(C(h), &t, &i, tp.c_str(), m.data(), m.size(), b.data(), b.size(), &err),
+         err);
 }
 
 PBX_JNI(jbyteArray, clientDownload)(JNIEnv* env, jclass, jlong h, jbyteArray id) {
@@ -143,26 +147,28 @@ PBX_JNI(jbyteArray, clientDownload)(JNIEnv* env, jclass, jlong h, jbyteArray id)
   return bytes;
 }
 
-PBX_JNI(jobject, clientDeleteEntry)(JNIEnv* env, jclass, jlong h, jbyteArray key,
-                                    jlong version) {
+PBX_JNI(jobject, clientDeleteEntry)(JNIEnv* env, jclass, jlong h, jbyteArray key, jlong version) {
   Utf8 k(env, key);
   pbx_put_result r;
   pbx_error err;
-  if (Failed(env, pbx_client_delete_entry(C(h), k.c_str(), static_cast<uint64_t>(version), &r,
-                                          &err), err)) {
+  if (Failed(env,
+             pbx_client_delete_entry(C(h), k.c_str(), static_cast<uint64_t>(version), &r, &err),
+             err)) {
     return nullptr;
   }
   return NewPutResult(env, r);
 }
 
-PBX_JNI(jobject, clientListEntries)(JNIEnv* env, jclass, jlong h, jbyteArray prefix,
-                                    jbyteArray start_after, jlong limit) {
+PBX_JNI(jobject, clientListEntries)
+(JNIEnv* env, jclass, jlong h, jbyteArray prefix, jbyteArray start_after, jlong limit) {
   if (!InRange(env, limit, SIZE_MAX, "limit")) return nullptr;
   Utf8 p(env, prefix), s(env, start_after);
   pbx_entry_list* list = nullptr;
   pbx_error err;
-  if (Failed(env, pbx_client_list_entries(C(h), p.c_str(), s.c_str(), static_cast<size_t>(limit),
-                                          &list, &err), err)) {
+  if (Failed(env,
+             pbx_client_list_entries(C(h), p.c_str(), s.c_str(), static_cast<size_t>(limit), &list,
+                                     &err),
+             err)) {
     return nullptr;
   }
   jobject out = NewPage(env, NewEntryArray(env, list->items, list->count), list->more != 0);
@@ -186,8 +192,8 @@ PBX_JNI(void, clientRemoveConnection)(JNIEnv* env, jclass, jlong h, jbyteArray p
   Failed(env, pbx_client_remove_connection(C(h), &p, &err), err);
 }
 
-PBX_JNI(jobject, clientListConnections)(JNIEnv* env, jclass, jlong h, jint kind,
-                                        jbyteArray start_after, jlong limit) {
+PBX_JNI(jobject, clientListConnections)
+(JNIEnv* env, jclass, jlong h, jint kind, jbyteArray start_after, jlong limit) {
   pbx_id s;
   bool has = false;
   if (!ReadOptionalId(env, start_after, &s, &has, "startAfter") ||
@@ -196,18 +202,18 @@ PBX_JNI(jobject, clientListConnections)(JNIEnv* env, jclass, jlong h, jint kind,
   }
   pbx_connection_list* list = nullptr;
   pbx_error err;
-  if (Failed(env, pbx_client_list_connections(C(h), kind, has ? &s : nullptr,
-                                              static_cast<size_t>(limit), &list, &err), err)) {
+  if (Failed(env,
+             pbx_client_list_connections(C(h), kind, has ? &s : nullptr, static_cast<size_t>(limit),
+                                         &list, &err),
+             err)) {
     return nullptr;
   }
-  jobject out =
-      NewPage(env, NewConnectionArray(env, list->items, list->count), list->more != 0);
+  jobject out = NewPage(env, NewConnectionArray(env, list->items, list->count), list->more != 0);
   pbx_connection_list_free(list);
   return out;
 }
 
-PBX_JNI(void, clientRegisterPush)(JNIEnv* env, jclass, jlong h, jint platform,
-                                  jbyteArray token) {
+PBX_JNI(void, clientRegisterPush)(JNIEnv* env, jclass, jlong h, jint platform, jbyteArray token) {
   Utf8 t(env, token);
   pbx_error err;
   Failed(env, pbx_client_register_push(C(h), platform, t.c_str(), &err), err);
@@ -217,8 +223,10 @@ PBX_JNI(jobject, clientPoll)(JNIEnv* env, jclass, jlong h, jlong since, jlong li
   if (!InRange(env, limit, UINT32_MAX, "limit")) return nullptr;
   pbx_info* info = nullptr;
   pbx_error err;
-  if (Failed(env, pbx_client_poll(C(h), static_cast<uint64_t>(since),
-                                  static_cast<uint32_t>(limit), &info, &err), err)) {
+  if (Failed(env,
+             pbx_client_poll(C(h), static_cast<uint64_t>(since), static_cast<uint32_t>(limit),
+                             &info, &err),
+             err)) {
     return nullptr;
   }
   jobject out = NewInfo(env, *info);

@@ -67,8 +67,7 @@ bool Load(JNIEnv* env) {
   PBX_METHOD(put_result_init, put_result, "<init>", "(ZJ)V");
   PBX_METHOD(status_result_init, status_result, "<init>", "(IZ)V");
   PBX_METHOD(page_init, page, "<init>", "([Ljava/lang/Object;Z)V");
-  PBX_STATIC(credentials_from_native, credentials, "fromNative",
-             "([B[B)Lorg/postbox/Credentials;");
+  PBX_STATIC(credentials_from_native, credentials, "fromNative", "([B[B)Lorg/postbox/Credentials;");
   PBX_STATIC(exception_from_native, exception, "fromNative",
              "(IZ[B)Lorg/postbox/PostboxException;");
   PBX_METHOD(client_on_push, client_dispatcher, "onPush", "(Lorg/postbox/Info;)V");
@@ -168,7 +167,8 @@ bool ReadId(JNIEnv* env, jbyteArray a, pbx_id* out, const char* what) {
 bool InRange(JNIEnv* env, jlong v, uint64_t max, const char* what) {
   if (v >= 0 && static_cast<uint64_t>(v) <= max) return true;
   ThrowInvalid(env, (std::string(what) + ": expected 0.." + std::to_string(max) + ", got " +
-                     std::to_string(v)).c_str());
+                     std::to_string(v))
+                        .c_str());
   return false;
 }
 
@@ -208,8 +208,7 @@ jobject NewMessage(JNIEnv* env, const pbx_message& m) {
                         meta.get(), static_cast<jlong>(m.length), digest.get(),
                         static_cast<jint>(m.status), static_cast<jlong>(m.created_ms),
                         static_cast<jlong>(m.seq), static_cast<jboolean>(m.incoming != 0),
-                        static_cast<jint>(m.synced_status),
-                        static_cast<jboolean>(m.pending != 0));
+                        static_cast<jint>(m.synced_status), static_cast<jboolean>(m.pending != 0));
 }
 
 jobject NewConnection(JNIEnv* env, const pbx_connection& c) {

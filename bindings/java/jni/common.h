@@ -15,13 +15,13 @@ namespace pbx_jni {
 
 // Cached in JNI_OnLoad as global references; valid for the library's life.
 struct Cache {
-  jclass object, entry, message, connection, tombstone, info, change, outbox_outcome,
-      outbox_item, replica_state, put_result, status_result, page, credentials, exception,
-      client_dispatcher, replica_dispatcher;
+  jclass object, entry, message, connection, tombstone, info, change, outbox_outcome, outbox_item,
+      replica_state, put_result, status_result, page, credentials, exception, client_dispatcher,
+      replica_dispatcher;
   jmethodID entry_init, message_init, connection_init, tombstone_init, info_init, change_init,
       outbox_outcome_init, outbox_item_init, replica_state_init, put_result_init,
-      status_result_init, page_init, credentials_from_native, exception_from_native,
-      client_on_push, replica_execute, replica_on_change, replica_on_outbox, replica_on_error;
+      status_result_init, page_init, credentials_from_native, exception_from_native, client_on_push,
+      replica_execute, replica_on_change, replica_on_outbox, replica_on_error;
 };
 extern JavaVM* g_vm;
 extern Cache g;

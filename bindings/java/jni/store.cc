@@ -55,8 +55,9 @@ PBX_JNI(jstring, idToHex)(JNIEnv* env, jclass, jbyteArray raw) {
 
 // ---- Store --------------------------------------------------------------------
 
-PBX_JNI(jlong, dbOpen)(JNIEnv* env, jclass, jbyteArray path, jint durability, jint policy,
-                       jlong max_map_size, jlong slot_depth, jboolean read_only) {
+PBX_JNI(jlong, dbOpen)
+(JNIEnv* env, jclass, jbyteArray path, jint durability, jint policy, jlong max_map_size,
+ jlong slot_depth, jboolean read_only) {
   Utf8 p(env, path);
   pbx_db_options o;
   pbx_db_options_init(&o);
@@ -104,8 +105,8 @@ PBX_JNI(void, dbConnect)(JNIEnv* env, jclass, jlong h, jbyteArray a, jbyteArray 
   Failed(env, pbx_db_connect(Db(h), &x, &y, &err), err);
 }
 
-PBX_JNI(jobject, dbPutEntry)(JNIEnv* env, jclass, jlong h, jbyteArray mkey, jbyteArray key,
-                             jbyteArray value, jlong version) {
+PBX_JNI(jobject, dbPutEntry)
+(JNIEnv* env, jclass, jlong h, jbyteArray mkey, jbyteArray key, jbyteArray value, jlong version) {
   pbx_id k;
   if (!ReadId(env, mkey, &k, "mkey")) return nullptr;
   Utf8 kk(env, key);
@@ -113,8 +114,10 @@ PBX_JNI(jobject, dbPutEntry)(JNIEnv* env, jclass, jlong h, jbyteArray mkey, jbyt
   if (!v.ok()) return nullptr;
   pbx_put_result r;
   pbx_error err;
-  if (Failed(env, pbx_db_put_entry(Db(h), &k, kk.c_str(), v.data(), v.size(),
-                                   static_cast<uint64_t>(version), &r, &err), err)) {
+  if (Failed(env,
+             pbx_db_put_entry(Db(h), &k, kk.c_str(), v.data(), v.size(),
+                              static_cast<uint64_t>(version), &r, &err),
+             err)) {
     return nullptr;
   }
   return NewPutResult(env, r);
@@ -132,15 +135,18 @@ PBX_JNI(jobject, dbGetEntry)(JNIEnv* env, jclass, jlong h, jbyteArray mkey, jbyt
   return out;
 }
 
-PBX_JNI(jobject, dbListEntries)(JNIEnv* env, jclass, jlong h, jbyteArray mkey,
-                                jbyteArray prefix, jbyteArray start_after, jlong limit) {
+PBX_JNI(jobject, dbListEntries)
+(JNIEnv* env, jclass, jlong h, jbyteArray mkey, jbyteArray prefix, jbyteArray start_after,
+ jlong limit) {
   pbx_id k;
   if (!ReadId(env, mkey, &k, "mkey") || !InRange(env, limit, SIZE_MAX, "limit")) return nullptr;
   Utf8 p(env, prefix), s(env, start_after);
   pbx_entry_list* list = nullptr;
   pbx_error err;
-  if (Failed(env, pbx_db_list_entries(Db(h), &k, p.c_str(), s.c_str(),
-                                      static_cast<size_t>(limit), &list, &err), err)) {
+  if (Failed(env,
+             pbx_db_list_entries(Db(h), &k, p.c_str(), s.c_str(), static_cast<size_t>(limit), &list,
+                                 &err),
+             err)) {
     return nullptr;
   }
   jobject out = NewPage(env, NewEntryArray(env, list->items, list->count), list->more != 0);
@@ -148,9 +154,9 @@ PBX_JNI(jobject, dbListEntries)(JNIEnv* env, jclass, jlong h, jbyteArray mkey,
   return out;
 }
 
-PBX_JNI(jobject, dbPostMessage)(JNIEnv* env, jclass, jlong h, jbyteArray from, jbyteArray to,
-                                jbyteArray id, jbyteArray topic, jbyteArray meta,
-                                jbyteArray bytes) {
+PBX_JNI(jobject, dbPostMessage)
+(JNIEnv* env, jclass, jlong h, jbyteArray from, jbyteArray to, jbyteArray id, jbyteArray topic,
+ jbyteArray meta, jbyteArray bytes) {
   pbx_id f, t, i;
   bool has_id = false;
   if (!ReadId(env, from, &f, "from") || !ReadId(env, to, &t, "to") ||
@@ -162,8 +168,9 @@ PBX_JNI(jobject, dbPostMessage)(JNIEnv* env, jclass, jlong h, jbyteArray from, j
   if (!m.ok() || !b.ok()) return nullptr;
   pbx_message* msg = nullptr;
   pbx_error err;
-  if (Failed(env, pbx_db_post_message(Db(h), &f, &t, has_id ? &i : nullptr, tp.c_str(),
-                                      m.data(), m.size(), b.data(), b.size(), &msg, &err),
+  if (Failed(env,
+             pbx_db_post_message(Db(h), &f, &t, has_id ? &i : nullptr, tp.c_str(), m.data(),
+                                 m.size(), b.data(), b.size(), &msg, &err),
              err)) {
     return nullptr;
   }
@@ -183,8 +190,8 @@ PBX_JNI(jobject, dbGetMessage)(JNIEnv* env, jclass, jlong h, jbyteArray actor, j
   return out;
 }
 
-PBX_JNI(jint, dbAdvanceStatus)(JNIEnv* env, jclass, jlong h, jbyteArray actor, jbyteArray id,
-                               jint status) {
+PBX_JNI(jint, dbAdvanceStatus)
+(JNIEnv* env, jclass, jlong h, jbyteArray actor, jbyteArray id, jint status) {
   pbx_id a, i;
   if (!ReadId(env, actor, &a, "actor") || !ReadId(env, id, &i, "id")) return 0;
   int out = 0;
@@ -193,8 +200,8 @@ PBX_JNI(jint, dbAdvanceStatus)(JNIEnv* env, jclass, jlong h, jbyteArray actor, j
   return out;
 }
 
-PBX_JNI(jbyteArray, dbReadBlob)(JNIEnv* env, jclass, jlong h, jbyteArray actor, jbyteArray id,
-                                jlong offset, jlong length) {
+PBX_JNI(jbyteArray, dbReadBlob)
+(JNIEnv* env, jclass, jlong h, jbyteArray actor, jbyteArray id, jlong offset, jlong length) {
   pbx_id a, i;
   if (!ReadId(env, actor, &a, "actor") || !ReadId(env, id, &i, "id")) return nullptr;
   if (!InRange(env, offset, INT64_MAX, "offset")) return nullptr;
@@ -202,9 +209,11 @@ PBX_JNI(jbyteArray, dbReadBlob)(JNIEnv* env, jclass, jlong h, jbyteArray actor, 
   uint8_t* out = nullptr;
   size_t n = 0;
   pbx_error err;
-  if (Failed(env, pbx_db_read_blob(Db(h), &a, &i, static_cast<uint64_t>(offset),
-                                   length == -1 ? UINT64_MAX : static_cast<uint64_t>(length),
-                                   &out, &n, &err), err)) {
+  if (Failed(env,
+             pbx_db_read_blob(Db(h), &a, &i, static_cast<uint64_t>(offset),
+                              length == -1 ? UINT64_MAX : static_cast<uint64_t>(length), &out, &n,
+                              &err),
+             err)) {
     return nullptr;
   }
   jbyteArray bytes = NewBytes(env, out, n);
@@ -214,8 +223,8 @@ PBX_JNI(jbyteArray, dbReadBlob)(JNIEnv* env, jclass, jlong h, jbyteArray actor, 
 
 // ---- Embedded server -------------------------------------------------------------
 
-PBX_JNI(jlong, serverStart)(JNIEnv* env, jclass, jlong db, jbyteArray host, jint port,
-                            jint threads) {
+PBX_JNI(jlong, serverStart)
+(JNIEnv* env, jclass, jlong db, jbyteArray host, jint port, jint threads) {
   if (!InRange(env, port, UINT16_MAX, "port") || !InRange(env, threads, UINT32_MAX, "threads")) {
     return 0;
   }
@@ -249,23 +258,23 @@ PBX_JNI(void, dbDisconnect)(JNIEnv* env, jclass, jlong h, jbyteArray actor, jbyt
   Failed(env, pbx_db_disconnect(Db(h), &a, &p, &err), err);
 }
 
-PBX_JNI(jobject, dbListConnections)(JNIEnv* env, jclass, jlong h, jbyteArray mkey, jint kind,
-                                    jbyteArray start_after, jlong limit) {
+PBX_JNI(jobject, dbListConnections)
+(JNIEnv* env, jclass, jlong h, jbyteArray mkey, jint kind, jbyteArray start_after, jlong limit) {
   pbx_id k, s;
   bool has = false;
-  if (!ReadId(env, mkey, &k, "mkey") ||
-      !ReadOptionalId(env, start_after, &s, &has, "startAfter") ||
+  if (!ReadId(env, mkey, &k, "mkey") || !ReadOptionalId(env, start_after, &s, &has, "startAfter") ||
       !InRange(env, limit, SIZE_MAX, "limit")) {
     return nullptr;
   }
   pbx_connection_list* list = nullptr;
   pbx_error err;
-  if (Failed(env, pbx_db_list_connections(Db(h), &k, kind, has ? &s : nullptr,
-                                          static_cast<size_t>(limit), &list, &err), err)) {
+  if (Failed(env,
+             pbx_db_list_connections(Db(h), &k, kind, has ? &s : nullptr,
+                                     static_cast<size_t>(limit), &list, &err),
+             err)) {
     return nullptr;
   }
-  jobject out =
-      NewPage(env, NewConnectionArray(env, list->items, list->count), list->more != 0);
+  jobject out = NewPage(env, NewConnectionArray(env, list->items, list->count), list->more != 0);
   pbx_connection_list_free(list);
   return out;
 }
@@ -277,14 +286,16 @@ PBX_JNI(void, dbDeleteMailbox)(JNIEnv* env, jclass, jlong h, jbyteArray mkey) {
   Failed(env, pbx_db_delete_mailbox(Db(h), &k, &err), err);
 }
 
-PBX_JNI(jobject, dbChanges)(JNIEnv* env, jclass, jlong h, jbyteArray mkey, jlong since,
-                            jlong limit) {
+PBX_JNI(jobject, dbChanges)
+(JNIEnv* env, jclass, jlong h, jbyteArray mkey, jlong since, jlong limit) {
   pbx_id k;
   if (!ReadId(env, mkey, &k, "mkey") || !InRange(env, limit, SIZE_MAX, "limit")) return nullptr;
   pbx_info* info = nullptr;
   pbx_error err;
-  if (Failed(env, pbx_db_changes(Db(h), &k, static_cast<uint64_t>(since),
-                                 static_cast<size_t>(limit), &info, &err), err)) {
+  if (Failed(env,
+             pbx_db_changes(Db(h), &k, static_cast<uint64_t>(since), static_cast<size_t>(limit),
+                            &info, &err),
+             err)) {
     return nullptr;
   }
   jobject out = NewInfo(env, *info);
@@ -292,15 +303,16 @@ PBX_JNI(jobject, dbChanges)(JNIEnv* env, jclass, jlong h, jbyteArray mkey, jlong
   return out;
 }
 
-PBX_JNI(jobject, dbDeleteEntry)(JNIEnv* env, jclass, jlong h, jbyteArray mkey, jbyteArray key,
-                                jlong version) {
+PBX_JNI(jobject, dbDeleteEntry)
+(JNIEnv* env, jclass, jlong h, jbyteArray mkey, jbyteArray key, jlong version) {
   pbx_id k;
   if (!ReadId(env, mkey, &k, "mkey")) return nullptr;
   Utf8 kk(env, key);
   pbx_put_result r;
   pbx_error err;
-  if (Failed(env, pbx_db_delete_entry(Db(h), &k, kk.c_str(), static_cast<uint64_t>(version),
-                                      &r, &err), err)) {
+  if (Failed(env,
+             pbx_db_delete_entry(Db(h), &k, kk.c_str(), static_cast<uint64_t>(version), &r, &err),
+             err)) {
     return nullptr;
   }
   return NewPutResult(env, r);

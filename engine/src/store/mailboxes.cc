@@ -151,6 +151,18 @@ Status Store::DeleteMailbox(WriteCtx& w, const MailboxKey& m) const {
   POSTBOX_RETURN_IF_ERROR(RevokeEndpointsOf(w, m));
   POSTBOX_RETURN_IF_ERROR(t.DelPrefix(t.t().entries, m.AsBytes()).status());
   POSTBOX_RETURN_IF_ERROR(t.DelPrefix(t.t().feed, m.AsBytes()).status());
+  // The tombstones' index keys go too: the mailbox made again under the same
+  // key (WriteBatch::EnsureMailbox) counts its seqs from 0, and a key left
+  // here would purge the new tombstone at the same seq before its horizon.
+  // `tombs` is ordered by time, not mailbox: a whole scan, once per deletion.
+  std::vector<std::string> tombs;
+  POSTBOX_RETURN_IF_ERROR(t.Scan(t.t().tombs, "", "", [&](std::string_view k, std::string_view) {
+    if (k.size() == 32 && k.substr(8, 16) == m.AsBytes() && ReadBE64(k.substr(24)) != 0) {
+      tombs.emplace_back(k);
+    }
+    return true;
+  }));
+  for (const std::string& k : tombs) POSTBOX_RETURN_IF_ERROR(t.Del(t.t().tombs, k));
   POSTBOX_RETURN_IF_ERROR(t.Del(t.t().push, MailboxKeyBytes(m)));
   if (t.t().kicks != 0) POSTBOX_RETURN_IF_ERROR(t.Del(t.t().kicks, MailboxKeyBytes(m)));
   POSTBOX_RETURN_IF_ERROR(t.Del(t.t().mailboxes, MailboxKeyBytes(m)));

@@ -127,6 +127,28 @@ TEST_F(PurgeTest, PurgedEntryDeleteIsForgotten) {
   EXPECT_EQ(Stats().entries, 1u);
 }
 
+// A mailbox deleted and made again under its key (a relay's EnsureMailbox)
+// counts seqs from 0: the old tombstone's index key must not purge the new
+// tombstone at the same seq before the new one's horizon.
+TEST_F(PurgeTest, AMailboxMadeAgainKeepsItsNewTombstonesForTheirHorizon) {
+  const MailboxKey m = NewMailbox();
+  ASSERT_OK(db().DeleteEntry(m, "old").status());  // a tombstone at seq 1
+  ASSERT_OK(db().DeleteMailbox(m));
+  WriteBatch batch;
+  batch.EnsureMailbox(m, "");
+  ASSERT_OK(db().Write(&batch));
+  ASSERT_OK(batch.results()[0].status);
+  clock_.Advance(minutes(30));
+  ASSERT_OK(db().DeleteEntry(m, "new").status());  // the new feed's seq 1
+  ASSERT_EQ(Feed(m).tombstones.size(), 1u);
+  clock_.Advance(minutes(31));  // past the old tombstone's horizon, not the new one's
+  PurgeAll();
+  EXPECT_EQ(Feed(m).tombstones.size(), 1u);
+  clock_.Advance(minutes(30));
+  EXPECT_EQ(PurgeAll(), 1u);
+  EXPECT_TRUE(Feed(m).tombstones.empty());
+}
+
 TEST_F(PurgeTest, BatchesAreBounded) {
   for (int i = 0; i < 5; ++i) ASSERT_OK(db().DeleteEntry(a_, "k" + std::to_string(i)).status());
   clock_.Advance(minutes(61));
