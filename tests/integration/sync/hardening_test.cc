@@ -102,6 +102,12 @@ TEST_F(HardeningTest, TricklingConnectionsCannotHoldEverySlot) {
   }
   for (auto& t : trickle) EXPECT_TRUE(ClosedWithin(*t, 5s, drip));
   EXPECT_TRUE(ClosedWithin(*authed, 5s, drip));
+  // The server frees a slot when its close of the socket completes, which can
+  // come just after the peer saw EOF (it failed once under load): wait for it.
+  for (int i = 0; i < 500 && server_->stats().sessions != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(server_->stats().sessions, 0u);
   // The slots are free again: a well-behaved client is served.
   auto client = Connected(OptionsFor(a));
   ASSERT_NE(client, nullptr);
