@@ -18,55 +18,13 @@ public final class Client implements AutoCloseable {
   }
 
   /** Options of {@link #create}; the mailbox and its secret are required. */
-  public static final class Options {
-    String host = "127.0.0.1";
-    int port = 7420;
-    Id mkey;
-    String secret;
-    String appVersion;
-    long requestTimeoutMs = -1;
+  public static final class Options extends ConnectionOptions<Options> {
     int reconnect = -1;
     PushListener onPush;
     long startCursor;
 
-    public Options host(String host) {
-      this.host = host;
-      return this;
-    }
-
-    public Options port(int port) {
-      this.port = port;
-      return this;
-    }
-
-    /** The mailbox (required). */
-    public Options mkey(Id mkey) {
-      this.mkey = mkey;
-      return this;
-    }
-
-    /** Its secret (required). */
-    public Options secret(String secret) {
-      this.secret = secret;
-      return this;
-    }
-
-    /** The mailbox and its secret at once. */
-    public Options credentials(Credentials c) {
-      this.mkey = c.mkey();
-      this.secret = c.secret();
-      return this;
-    }
-
-    /** Sent in Hello; default "". */
-    public Options appVersion(String appVersion) {
-      this.appVersion = appVersion;
-      return this;
-    }
-
-    /** Every request fails UnavailableException after it; default 5000. */
-    public Options requestTimeoutMs(long ms) {
-      this.requestTimeoutMs = ms;
+    @Override
+    Options self() {
       return this;
     }
 

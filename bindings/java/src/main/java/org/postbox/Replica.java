@@ -44,14 +44,8 @@ public final class Replica implements AutoCloseable {
   }
 
   /** Options of {@link #open}; folder, mkey and secret are required. */
-  public static final class Options {
+  public static final class Options extends ConnectionOptions<Options> {
     File folder;
-    String host = "127.0.0.1";
-    int port = 7420;
-    Id mkey;
-    String secret;
-    String appVersion;
-    long requestTimeoutMs = -1;
     int durability = -1;
     long pollIntervalMs = -1;
     long retryInitialMs = -1;
@@ -60,47 +54,14 @@ public final class Replica implements AutoCloseable {
     Listener listener;
     Executor executor;
 
+    @Override
+    Options self() {
+      return this;
+    }
+
     /** The replica's folder (created if missing). */
     public Options folder(File folder) {
       this.folder = folder;
-      return this;
-    }
-
-    public Options host(String host) {
-      this.host = host;
-      return this;
-    }
-
-    public Options port(int port) {
-      this.port = port;
-      return this;
-    }
-
-    public Options mkey(Id mkey) {
-      this.mkey = mkey;
-      return this;
-    }
-
-    public Options secret(String secret) {
-      this.secret = secret;
-      return this;
-    }
-
-    /** The mailbox and its secret at once. */
-    public Options credentials(Credentials c) {
-      this.mkey = c.mkey();
-      this.secret = c.secret();
-      return this;
-    }
-
-    public Options appVersion(String appVersion) {
-      this.appVersion = appVersion;
-      return this;
-    }
-
-    /** Default 5000. */
-    public Options requestTimeoutMs(long ms) {
-      this.requestTimeoutMs = ms;
       return this;
     }
 
