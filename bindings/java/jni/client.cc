@@ -165,15 +165,9 @@ PBX_JNI(jobject, clientListEntries)
   Utf8 p(env, prefix), s(env, start_after);
   pbx_entry_list* list = nullptr;
   pbx_error err;
-  if (Failed(env,
-             pbx_client_list_entries(C(h), p.c_str(), s.c_str(), static_cast<size_t>(limit), &list,
-                                     &err),
-             err)) {
-    return nullptr;
-  }
-  jobject out = NewPage(env, NewEntryArray(env, list->items, list->count), list->more != 0);
-  pbx_entry_list_free(list);
-  return out;
+  const int rc =
+      pbx_client_list_entries(C(h), p.c_str(), s.c_str(), static_cast<size_t>(limit), &list, &err);
+  return TakeEntryPage(env, rc, list, err);
 }
 
 PBX_JNI(jint, clientAddConnection)(JNIEnv* env, jclass, jlong h, jbyteArray peer) {

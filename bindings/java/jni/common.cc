@@ -288,6 +288,13 @@ jobject NewPage(JNIEnv* env, jobjectArray items, bool more) {
   return env->NewObject(g.page, g.page_init, owned.get(), static_cast<jboolean>(more));
 }
 
+jobject TakeEntryPage(JNIEnv* env, int rc, pbx_entry_list* list, const pbx_error& err) {
+  if (Failed(env, rc, err)) return nullptr;
+  jobject out = NewPage(env, NewEntryArray(env, list->items, list->count), list->more != 0);
+  pbx_entry_list_free(list);
+  return out;
+}
+
 }  // namespace pbx_jni
 
 using namespace pbx_jni;

@@ -124,6 +124,9 @@ jobjectArray NewMessageArray(JNIEnv* env, const pbx_message* items, size_t n);
 jobjectArray NewConnectionArray(JNIEnv* env, const pbx_connection* items, size_t n);
 // org.postbox.Page over an array.
 jobject NewPage(JNIEnv* env, jobjectArray items, bool more);
+// The Page<Entry> of a pbx_*_list_entries call that returned `rc`, which
+// releases `list`; null with the Java exception thrown on failure.
+jobject TakeEntryPage(JNIEnv* env, int rc, pbx_entry_list* list, const pbx_error& err);
 
 }  // namespace pbx_jni
 

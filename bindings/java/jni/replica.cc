@@ -138,6 +138,23 @@ jobjectArray MessageList(JNIEnv* env, int rc, pbx_message_list* list, const pbx_
   return out;
 }
 
+// Inbox or Sent (`list`, one of the two with the same signature).
+jobjectArray Messages(JNIEnv* env,
+                      int (*list)(pbx_replica*, const pbx_id*, size_t, pbx_message_list**,
+                                  pbx_error*),
+                      pbx_replica* r, jbyteArray start_after, jlong limit) {
+  pbx_id s;
+  bool has = false;
+  if (!ReadOptionalId(env, start_after, &s, &has, "startAfter") ||
+      !InRange(env, limit, SIZE_MAX, "limit")) {
+    return nullptr;
+  }
+  pbx_message_list* out = nullptr;
+  pbx_error err;
+  const int rc = list(r, has ? &s : nullptr, static_cast<size_t>(limit), &out, &err);
+  return MessageList(env, rc, out, err);
+}
+
 }  // namespace
 
 PBX_JNI(jlong, replicaOpen)
@@ -225,30 +242,12 @@ PBX_JNI(jlong, replicaPendingCount)(JNIEnv* env, jclass, jlong h) {
 
 PBX_JNI(jobjectArray, replicaInbox)
 (JNIEnv* env, jclass, jlong h, jbyteArray start_after, jlong limit) {
-  pbx_id s;
-  bool has = false;
-  if (!ReadOptionalId(env, start_after, &s, &has, "startAfter") ||
-      !InRange(env, limit, SIZE_MAX, "limit")) {
-    return nullptr;
-  }
-  pbx_message_list* list = nullptr;
-  pbx_error err;
-  int rc = pbx_replica_inbox(R(h), has ? &s : nullptr, static_cast<size_t>(limit), &list, &err);
-  return MessageList(env, rc, list, err);
+  return Messages(env, pbx_replica_inbox, R(h), start_after, limit);
 }
 
 PBX_JNI(jobjectArray, replicaSent)
 (JNIEnv* env, jclass, jlong h, jbyteArray start_after, jlong limit) {
-  pbx_id s;
-  bool has = false;
-  if (!ReadOptionalId(env, start_after, &s, &has, "startAfter") ||
-      !InRange(env, limit, SIZE_MAX, "limit")) {
-    return nullptr;
-  }
-  pbx_message_list* list = nullptr;
-  pbx_error err;
-  int rc = pbx_replica_sent(R(h), has ? &s : nullptr, static_cast<size_t>(limit), &list, &err);
-  return MessageList(env, rc, list, err);
+  return Messages(env, pbx_replica_sent, R(h), start_after, limit);
 }
 
 PBX_JNI(jobject, replicaGetMessage)(JNIEnv* env, jclass, jlong h, jbyteArray id) {
@@ -345,15 +344,9 @@ PBX_JNI(jobject, replicaListEntries)
   Utf8 p(env, prefix), s(env, start_after);
   pbx_entry_list* list = nullptr;
   pbx_error err;
-  if (Failed(env,
-             pbx_replica_list_entries(R(h), p.c_str(), s.c_str(), static_cast<size_t>(limit), &list,
-                                      &err),
-             err)) {
-    return nullptr;
-  }
-  jobject out = NewPage(env, NewEntryArray(env, list->items, list->count), list->more != 0);
-  pbx_entry_list_free(list);
-  return out;
+  const int rc =
+      pbx_replica_list_entries(R(h), p.c_str(), s.c_str(), static_cast<size_t>(limit), &list, &err);
+  return TakeEntryPage(env, rc, list, err);
 }
 
 PBX_JNI(jobjectArray, replicaConnections)(JNIEnv* env, jclass, jlong h) {

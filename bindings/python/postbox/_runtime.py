@@ -44,6 +44,23 @@ def closed_error(what: str) -> InvalidArgument:
     return InvalidArgument(-400, "InvalidArgument: the %s is closed" % what, False)
 
 
+class Handle:
+    """A C handle in `_h` (None once closed); a call on a closed one raises
+    InvalidArgument naming the class."""
+
+    _h: Any = None
+
+    def _handle(self) -> Any:
+        h = self._h
+        if h is None:
+            raise closed_error(type(self).__name__)
+        return h
+
+    @property
+    def closed(self) -> bool:
+        return self._h is None
+
+
 # Handles still open, held strongly until closed: a replica or client
 # dropped without close() must not be garbage-collected (with the cffi
 # callbacks its native threads still call). Closed at interpreter exit,

@@ -17,7 +17,7 @@ from .types import (Connection, ConnectionKind, ConnectionState, Entry, Id, IdLi
 PushCallback = Callable[[Info], Any]
 
 
-class Client:
+class Client(_runtime.Handle):
     """A client of the server at host:port for mailbox `mkey` (created
     without connecting: call connect()). Use as a context manager or call
     close() (idempotent; calls in progress on other threads raise
@@ -109,16 +109,6 @@ class Client:
     def push_thread(self) -> Any:
         """The dispatcher thread on_push runs on (None with an executor or no on_push)."""
         return None if self._dispatcher is None else self._dispatcher.thread
-
-    def _handle(self) -> Any:
-        h = self._h
-        if h is None:
-            raise _runtime.closed_error("Client")
-        return h
-
-    @property
-    def closed(self) -> bool:
-        return self._h is None
 
     def close(self) -> None:
         """Ends the session, joins the client's thread and releases it. Calls in

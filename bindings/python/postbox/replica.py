@@ -23,7 +23,7 @@ ErrorCallback = Callable[[PostboxError], Any]
 DEFAULT_PAGE = 256
 
 
-class Replica:
+class Replica(_runtime.Handle):
     """The replica of mailbox `mkey` in `folder` (created if missing),
     syncing with the server at host:port in the background when `start`
     (else no network at all). Opening never blocks on the network. Use as a
@@ -137,16 +137,6 @@ class Replica:
         return None if self._dispatcher is None else self._dispatcher.thread
 
     # ---- Lifetime
-
-    def _handle(self) -> Any:
-        h = self._h
-        if h is None:
-            raise _runtime.closed_error("Replica")
-        return h
-
-    @property
-    def closed(self) -> bool:
-        return self._h is None
 
     def close(self) -> None:
         """Stops syncing and releases the replica. InvalidArgument from a callback."""

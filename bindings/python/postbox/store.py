@@ -19,7 +19,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 DEFAULT_PAGE = 256
 
 
-class Store:
+class Store(_runtime.Handle):
     """A store (pbx_db), opened or created in folder `path`. Thread-safe.
     Use as a context manager or call close() (idempotent)."""
 
@@ -44,16 +44,6 @@ class Store:
             raise_error(rc, err)
         self._h = out[0]
         _runtime.track(self, 2)
-
-    def _handle(self) -> Any:
-        h = self._h
-        if h is None:
-            raise _runtime.closed_error("Store")
-        return h
-
-    @property
-    def closed(self) -> bool:
-        return self._h is None
 
     def close(self) -> None:
         """Closes the store. Conflict, and nothing is closed, while a Server
@@ -246,7 +236,7 @@ class Store:
         return take_buffer(out[0], out_len[0])
 
 
-class Server:
+class Server(_runtime.Handle):
     """The sync server (pbx_server) embedded over `store`, listening on
     host:port (port 0: an ephemeral one, see .port). The store cannot close
     before the server stops. Use as a context manager or call close() /
@@ -277,10 +267,6 @@ class Server:
         self.port: int = port_out[0]
         self.host = host
         _runtime.track(self, 1)
-
-    @property
-    def closed(self) -> bool:
-        return self._h is None
 
     def close(self) -> None:
         """Stops gracefully (queued writes are committed and answered)."""
