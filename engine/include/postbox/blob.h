@@ -90,7 +90,8 @@ class BlobView {
 struct SweepResult {
   uint64_t uploads = 0;  // incomplete uploads deleted
   uint64_t bytes = 0;    // bytes of blob data they held
-  bool more = false;     // uploads past their TTL remain (the op hit its bound)
+  bool more = false;     // uploads or entries past their time remain (the op hit its bound)
+  uint64_t entries = 0;  // expired entries deleted (WriteBatch::PutExpiringEntry)
   bool operator==(const SweepResult&) const = default;
 };
 

@@ -197,7 +197,8 @@ class DB {
   Result<std::unique_ptr<BlobView>> ViewBlob(const MailboxKey& actor, const MessageId& id,
                                              uint64_t offset = 0,
                                              uint64_t length = UINT64_MAX) const;
-  // Deletes uploads begun more than upload_ttl before `now_ms`, at most
+  // Deletes entries that expired before `now_ms` (WriteBatch::PutExpiringEntry)
+  // and uploads begun more than upload_ttl before `now_ms`, at most
   // `batch` per write transaction (a WriteBatch::Sweep op each; never one giant
   // transaction), until none is left; returns what it freed (more = false).
   // Runs also on a full store.

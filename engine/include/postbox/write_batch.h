@@ -76,6 +76,12 @@ class WriteBatch {
   size_t RegisterPush(const MailboxKey& mkey, Platform platform, std::string token);
   // version 0 means "stored version + 1".
   size_t PutEntry(const MailboxKey& mkey, std::string key, std::string value, uint64_t version);
+  // As PutEntry, and the entry expires at `expires_ms` (Unix ms, > 0): the
+  // first Sweep at or after that time deletes it (a tombstone, as a
+  // DeleteEntry would) unless a later write changed it meanwhile. The server
+  // stores Web Push notifications so (postbox/push.h).
+  size_t PutExpiringEntry(const MailboxKey& mkey, std::string key, std::string value,
+                          uint64_t version, uint64_t expires_ms);
   size_t DeleteEntry(const MailboxKey& mkey, std::string key, uint64_t version);
   size_t PostMessage(PostRequest request);
   // `actor` must be the message's recipient.
@@ -117,9 +123,10 @@ class WriteBatch {
   // App servers then get 410 from it. NotFound unless it is a live endpoint of `mkey`.
   size_t RevokeEndpoint(const MailboxKey& mkey, std::string token);
   // ---- Maintenance, bounded so that a host can run it inside its group commits ----
-  // Deletes up to `max_uploads` (≥ 1) uploads begun more than upload_ttl
-  // before the batch's clock (Options::clock), oldest first; the result says
-  // what was freed and whether more remain.
+  // Deletes up to `max_uploads` (≥ 1) expired entries (PutExpiringEntry) and
+  // as many uploads begun more than upload_ttl before the batch's clock
+  // (Options::clock), oldest first; the result says what was freed and
+  // whether more remain.
   size_t Sweep(size_t max_uploads);
   // Removes up to `max_items` (≥ 1) tombstones older than the tombstone
   // horizon, as DB::PurgeTombstones, and as many endpoints revoked before it;

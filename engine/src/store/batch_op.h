@@ -51,7 +51,8 @@ struct WriteBatch::Op {
   UploadRequest upload{};
   Digest128 digest{};  // of post.bytes, hashed when the op is added (outside the writer)
   size_t limit = 0;    // kSweep, kPurgeTombstones: the most items the op removes
-  uint64_t at_ms = 0;  // kSweep: the time to sweep as of (0: the batch's clock)
+  uint64_t at_ms = 0;  // kSweep: the time to sweep as of (0: the batch's clock);
+                       // kPutEntry: when the entry expires (0: never)
   std::shared_ptr<KickWork> kicks{};  // kKicks
 
   // Removes the batch's last op and its result: the sync server appends a

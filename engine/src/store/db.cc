@@ -79,7 +79,8 @@ void DB::Impl::ApplyOne(WriteCtx& w, const WriteBatch::Op& op, OpResult& r) cons
     case Kind::kPutEntry:
     case Kind::kDeleteEntry:
       s = keep(
-          store_.MergeEntry(w, op.a, op.key, op.value, op.version, op.kind == Kind::kDeleteEntry),
+          store_.MergeEntry(w, op.a, op.key, op.value, op.version, op.kind == Kind::kDeleteEntry,
+                            op.kind == Kind::kPutEntry ? op.at_ms : 0),
           [&](auto v) { r.entry = v; });
       break;
     case Kind::kPostMessage:
@@ -150,10 +151,17 @@ Status DB::Impl::Maintain(WriteCtx& w, const WriteBatch::Op& op, OpResult& r) co
   Txn& t = w.txn;
   if (op.kind == WriteBatch::Op::Kind::kSweep) {
     const uint64_t at = op.at_ms != 0 ? op.at_ms : w.now_ms;
+    // Entries past their expiry (PutExpiringEntry), then stale uploads.
+    POSTBOX_ASSIGN_OR_RETURN(r.sweep.entries, store_.ExpireEntries(w, at, op.limit));
+    POSTBOX_ASSIGN_OR_RETURN(bool entries_left, HasKeyBefore(t, t.t().entry_ttl, at));
+    r.sweep.more = entries_left;
     const auto ttl = static_cast<uint64_t>(store_.options().upload_ttl.count());
-    if (at < ttl) return Status();  // nothing can be that old
+    if (at < ttl) return Status();  // no upload can be that old
+    const uint64_t entries = r.sweep.entries;
     POSTBOX_ASSIGN_OR_RETURN(r.sweep, store_.SweepUploads(w, at - ttl, op.limit));
-    POSTBOX_ASSIGN_OR_RETURN(r.sweep.more, HasKeyBefore(t, t.t().upload_ttl, at - ttl));
+    r.sweep.entries = entries;
+    POSTBOX_ASSIGN_OR_RETURN(bool uploads_left, HasKeyBefore(t, t.t().upload_ttl, at - ttl));
+    r.sweep.more = entries_left || uploads_left;
     return Status();
   }
   const auto horizon = static_cast<uint64_t>(store_.options().tombstone_horizon.count());
@@ -491,8 +499,6 @@ Result<std::unique_ptr<BlobView>> DB::ViewBlob(const MailboxKey& actor, const Me
 }
 
 Result<SweepResult> DB::Sweep(uint64_t now_ms, size_t batch) {
-  const auto ttl = static_cast<uint64_t>(options().upload_ttl.count());
-  if (now_ms < ttl) return SweepResult{};
   SweepResult total;
   for (;;) {
     WriteBatch b;
@@ -504,6 +510,7 @@ Result<SweepResult> DB::Sweep(uint64_t now_ms, size_t batch) {
     if (!r.status.ok()) return r.status;
     total.uploads += r.sweep.uploads;
     total.bytes += r.sweep.bytes;
+    total.entries += r.sweep.entries;
     if (!r.sweep.more) return total;
   }
 }

@@ -132,7 +132,7 @@ namespace {
 constexpr const char* kDataTables[] = {
     "mailboxes",     "conns",       "push",          "entries",   "messages",          "slots",
     "blobs",         "gone",        "feed",          "tombs",     "uploads",           "upload_ttl",
-    "message_state", "upload_tail", "conn_requests", "endpoints", "mailbox_endpoints", "kicks"};
+    "message_state", "upload_tail", "conn_requests", "endpoints", "mailbox_endpoints", "kicks", "entry_ttl"};
 
 // Checks meta["format"] in the open-time transaction `txn`: OK for this
 // format, and for a store without data (stamped with this format unless
@@ -284,7 +284,8 @@ Result<std::unique_ptr<Env>> Env::Open(const std::string& path, const Options& o
                {"endpoints", &env->tables_.endpoints},
                {"mailbox_endpoints", &env->tables_.mailbox_endpoints},
                {"endpoint_revoked", &env->tables_.endpoint_revoked},
-               {"kicks", &env->tables_.kicks}};
+               {"kicks", &env->tables_.kicks},
+               {"entry_ttl", &env->tables_.entry_ttl}};
   for (auto& n : names) {
     rc = mdb_dbi_open(txn, n.name, options.read_only ? 0 : MDB_CREATE, n.dbi);
     if (rc != 0) {

@@ -105,6 +105,7 @@ struct Tables {
   MDB_dbi mailbox_endpoints = 0;  // a mailbox's live endpoints
   MDB_dbi endpoint_revoked = 0;   // revoked endpoints by time, for the purge
   MDB_dbi kicks = 0;              // the sync server's pending kicks
+  MDB_dbi entry_ttl = 0;          // entries that expire (Web Push notifications), by time
 };
 
 // Where a write transaction stands: the store's folder and storage reserve

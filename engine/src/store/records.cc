@@ -46,6 +46,13 @@ std::string EntryKey(const MailboxKey& m, std::string_view key) {
   return k;
 }
 
+std::string EntryTtlKey(uint64_t expires_ms, std::string_view entry_key) {
+  std::string k;
+  AppendBE64(k, expires_ms);
+  k.append(entry_key);
+  return k;
+}
+
 std::string MessageKey(const MessageId& id) { return std::string(id.AsBytes()); }
 
 std::string MessageStateKey(const MailboxKey& to, uint64_t post_seq) {

@@ -96,8 +96,13 @@ class Store {
   Status DeleteConnectionsOf(WriteCtx& w, const MailboxKey& m) const;
 
   // ---- entries.cc ----
+  // `expires_ms` > 0 (a put): the entry is indexed in entry_ttl for the sweep.
   Result<EntryPutResult> MergeEntry(WriteCtx& w, const MailboxKey& m, std::string_view key,
-                                    std::string_view value, uint64_t version, bool deleted) const;
+                                    std::string_view value, uint64_t version, bool deleted,
+                                    uint64_t expires_ms = 0) const;
+  // Deletes (with a tombstone) up to `limit` entries whose expiry is before
+  // `now_ms`, skipping those written again since they were indexed.
+  Result<uint64_t> ExpireEntries(WriteCtx& w, uint64_t now_ms, size_t limit) const;
   Result<EntryInfo> GetEntry(Txn& t, const MailboxKey& m, std::string_view key) const;
   Result<std::vector<EntryInfo>> ListEntries(Txn& t, const MailboxKey& m, std::string_view prefix,
                                              std::string_view after, size_t limit) const;

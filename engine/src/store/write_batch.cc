@@ -62,6 +62,16 @@ size_t WriteBatch::PutEntry(const MailboxKey& mkey, std::string key, std::string
                 .version = version});
 }
 
+size_t WriteBatch::PutExpiringEntry(const MailboxKey& mkey, std::string key, std::string value,
+                                    uint64_t version, uint64_t expires_ms) {
+  return Add(Op{.kind = Op::Kind::kPutEntry,
+                .a = mkey,
+                .key = std::move(key),
+                .value = std::move(value),
+                .version = version,
+                .at_ms = expires_ms});
+}
+
 size_t WriteBatch::DeleteEntry(const MailboxKey& mkey, std::string key, uint64_t version) {
   return Add(
       Op{.kind = Op::Kind::kDeleteEntry, .a = mkey, .key = std::move(key), .version = version});
