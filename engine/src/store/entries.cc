@@ -18,8 +18,8 @@ Status CheckKey(std::string_view key, size_t limit) {
 }  // namespace
 
 Result<EntryPutResult> Store::MergeEntry(WriteCtx& w, const MailboxKey& m, std::string_view key,
-                                         std::string_view value, uint64_t version,
-                                         bool deleted, uint64_t expires_ms) const {
+                                         std::string_view value, uint64_t version, bool deleted,
+                                         uint64_t expires_ms) const {
   if (key.empty()) return Status::InvalidArgument("entry key is empty; expected 1 or more bytes");
   if (key.size() > options_.max_key_size) {
     return Status::TooLarge("entry key is " + std::to_string(key.size()) + " bytes; the limit is " +
@@ -83,8 +83,7 @@ Result<uint64_t> Store::ExpireEntries(WriteCtx& w, uint64_t now_ms, size_t limit
     POSTBOX_ASSIGN_OR_RETURN(EntryRecord rec, EntryRecord::Decode(*raw));
     if (rec.deleted || rec.version != d.version) continue;  // written again since
     if (rec.version == UINT64_MAX) continue;                // cannot be outranked
-    POSTBOX_ASSIGN_OR_RETURN(
-        MailboxKey m, MailboxKey::FromBytes(entry_key.substr(0, 16)));
+    POSTBOX_ASSIGN_OR_RETURN(MailboxKey m, MailboxKey::FromBytes(entry_key.substr(0, 16)));
     POSTBOX_RETURN_IF_ERROR(
         MergeEntry(w, m, entry_key.substr(16), {}, rec.version + 1, /*deleted=*/true).status());
     ++expired;

@@ -24,11 +24,11 @@ TEST_F(HttpServerTest, AnswersGetAndPostWithDateAndContentLength) {
   EXPECT_NE(r->Header("date").find(" GMT"), std::string::npos);
   EXPECT_FALSE(r->Has("connection"));  // HTTP/1.1 keep-alive is the default
 
-  ASSERT_TRUE(c.Send("POST /m/1 HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"));
+  ASSERT_TRUE(c.Send("POST /x/1 HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"));
   r = c.Read();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(r->body, "POST /m/1? hello");
+  EXPECT_EQ(r->body, "POST /x/1? hello");
   const auto s = server_->stats();
   EXPECT_EQ(s.http_requests, 2u);
   EXPECT_EQ(s.http_responses_2xx, 2u);

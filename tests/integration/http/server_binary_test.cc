@@ -58,8 +58,11 @@ TEST(PostboxServerHttpTest, HttpListenServesHealthzToCurlAndStopsOnSigterm) {
     EXPECT_NE(healthz.find("Content-Length: 2\r\n"), std::string::npos) << healthz;
     EXPECT_NE(healthz.find("Date: "), std::string::npos) << healthz;
     EXPECT_EQ(healthz.substr(healthz.size() - 4), "\r\nok") << healthz;
-    // postbox-server installs no routes yet: everything else is 404 JSON.
-    const std::string other = Shell("curl -sS -i --max-time 10 -d x " + url + "/push/abc");
+    // Web Push is built in (an unknown endpoint is 404); other paths are 404 too.
+    const std::string unknown = Shell("curl -sS -i --max-time 10 -d x " + url + "/push/abc");
+    EXPECT_EQ(unknown.rfind("HTTP/1.1 404 Not Found\r\n", 0), 0u) << unknown;
+    EXPECT_NE(unknown.find(R"({"error":"unknown endpoint"})"), std::string::npos) << unknown;
+    const std::string other = Shell("curl -sS -i --max-time 10 -d x " + url + "/other");
     EXPECT_EQ(other.rfind("HTTP/1.1 404 Not Found\r\n", 0), 0u) << other;
     EXPECT_NE(other.find(R"({"error":"not found"})"), std::string::npos) << other;
   }

@@ -25,7 +25,8 @@ PushNotification Sample() {
 
 TEST(PushFormatTest, KeysByIdOrByTopic) {
   PushNotification n = Sample();
-  EXPECT_EQ(PushEntryKey(n), "postbox/push/AAAAAAAAAAAAAAAAAAAAAA/0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(PushEntryKey(n),
+            "postbox/push/AAAAAAAAAAAAAAAAAAAAAA/0123456789abcdef0123456789abcdef");
   n.topic = "news_1";
   EXPECT_EQ(PushEntryKey(n), "postbox/push/AAAAAAAAAAAAAAAAAAAAAA/t.news_1");
   EXPECT_EQ(SimplePushEntryKey("tok"), "postbox/simplepush/tok");

@@ -166,6 +166,17 @@ struct ServerOptions {
   // to read.
   size_t http_max_output_bytes = 64 * 1024;
   // ---- end HTTP listener ----
+  // ---- Web Push (docs/notifications.md "Web Push"; routes of the HTTP listener) ----
+  // A notification's body (413 past it). RFC 8030 §7.2 makes 4096 the size
+  // every push service takes; http_max_body_bytes must allow it.
+  size_t webpush_max_payload_bytes = 4096;
+  // A longer TTL is cut to this (the 201's TTL header says what was kept).
+  std::chrono::seconds webpush_max_ttl{28 * 24 * 3600};
+  // Per endpoint: notifications per second, sustained, and the burst taken
+  // at once (a token bucket); past it 429 with Retry-After. 0: no limit.
+  double webpush_rate = 10;
+  uint32_t webpush_burst = 100;
+  // ---- end Web Push ----
 };
 
 // Counters for tests, logs and benchmarks. A snapshot; each field is exact at
@@ -197,6 +208,11 @@ struct ServerStats {
   uint64_t http_timeouts = 0;        // closed for a header or body timeout, or unread output
   uint64_t http_limit_refusals = 0;  // 431, 413, or 503 over http_max_connections
   // ---- end HTTP listener ----
+  // ---- Web Push ----
+  uint64_t webpush_stored = 0;        // notifications (and SimplePush versions) stored
+  uint64_t webpush_dropped = 0;       // TTL 0 with no session of the mailbox: not stored
+  uint64_t webpush_rate_limited = 0;  // answered 429
+  uint64_t entries_expired = 0;       // expired entries (notifications) the writer deleted
 };
 
 namespace http {

@@ -136,7 +136,7 @@ void HttpConnection::Dispatch(HttpRequest request) {
     }
     return;
   }
-  std::shared_ptr<HttpHandler> handler = shared->handler();
+  std::shared_ptr<HttpHandler> handler = shared->handler(request.path);
   if (!handler) {
     Answer(HttpResponse::JsonError(404, "not found"));
     return;

@@ -59,8 +59,8 @@ struct HttpRequest {
 // response.
 struct HttpResponse {
   uint16_t status = 200;  // 200..599; anything else is sent as 500
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;  // not sent for HEAD requests, 204 and 304
+  std::vector<std::pair<std::string, std::string>> headers{};
+  std::string body{};  // not sent for HEAD requests, 204 and 304
 
   // A response with a Content-Type and a body.
   static HttpResponse Text(uint16_t status, std::string body,

@@ -151,9 +151,17 @@ void HttpShared::SetHandler(std::shared_ptr<HttpHandler> handler) {
   handler_ = std::move(handler);
 }
 
-std::shared_ptr<HttpHandler> HttpShared::handler() const {
+std::shared_ptr<HttpHandler> HttpShared::handler(std::string_view path) const {
   std::lock_guard lock(handler_mu_);
+  if (builtin_ && builtin_claims_(path)) return builtin_;
   return handler_;
+}
+
+void HttpShared::SetBuiltinRoutes(std::shared_ptr<HttpHandler> routes,
+                                  bool (*claims)(std::string_view)) {
+  std::lock_guard lock(handler_mu_);
+  builtin_ = std::move(routes);
+  builtin_claims_ = claims;
 }
 
 bool HttpShared::Admit() {

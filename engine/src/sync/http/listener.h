@@ -39,7 +39,13 @@ class HttpShared {
   HttpLimits limits() const;
 
   void SetHandler(std::shared_ptr<HttpHandler> handler);
-  std::shared_ptr<HttpHandler> handler() const;
+  // The handler for a request to `path`: the built-in routes for the paths
+  // they claim, else the installed handler (null: 404).
+  std::shared_ptr<HttpHandler> handler(std::string_view path) const;
+  // The server's own routes (the Web Push endpoint), set before the listener
+  // starts and never replaced: SetHandler installs the handler of every
+  // other path.
+  void SetBuiltinRoutes(std::shared_ptr<HttpHandler> routes, bool (*claims)(std::string_view));
 
   // The port bound (loop 0 binds first; the others join it). 0 when off.
   std::atomic<uint16_t> port{0};
@@ -60,6 +66,8 @@ class HttpShared {
   const ServerOptions* options_;
   mutable std::mutex handler_mu_;
   std::shared_ptr<HttpHandler> handler_;
+  std::shared_ptr<HttpHandler> builtin_;
+  bool (*builtin_claims_)(std::string_view) = nullptr;
   std::atomic<uint64_t> connections_{0}, requests_{0}, r2xx_{0}, r4xx_{0}, r5xx_{0}, timeouts_{0},
       refusals_{0};
 };

@@ -162,7 +162,7 @@ void Session::HandleHello(uint64_t rid, const wire::Hello& m) {
   state_ = State::kActive;
   mkey_ = mkey;
   loop_->by_mailbox[mkey_].push_back(this);
-  if (core_->kicks()) core_->kicks()->SessionOpened(mkey_);  // kicks: the app is awake
+  core_->SessionOpened(mkey_);  // Web Push's TTL 0 and the kicks ask who is online
 }
 
 std::optional<uint64_t> Session::SendChanges(uint64_t rid, uint64_t since, uint32_t limit,

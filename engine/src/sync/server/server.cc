@@ -8,7 +8,9 @@
 
 #include "sync/http/http.h"      // HTTP listener
 #include "sync/http/listener.h"  // HTTP listener
+#include "sync/push/web_push.h"  // Web Push
 #include "sync/server/server_impl.h"
+#include "sync/server/write_ops.h"
 
 namespace postbox::sync {
 namespace {
@@ -57,6 +59,10 @@ namespace internal {
 ServerCore::ServerCore(DB* db, const ServerOptions& options)
     : db_(db), options_(options), http_(std::make_unique<http::HttpShared>(&options_)) {
   if (options_.threads == 0) options_.threads = std::max(1u, std::thread::hardware_concurrency());
+  if (http_->enabled()) {  // Web Push: the HTTP listener's built-in routes
+    webpush_ = std::make_shared<push::WebPushRoutes>(this);
+    http_->SetBuiltinRoutes(webpush_, push::IsWebPushPath);
+  }
 }
 
 ServerCore::~ServerCore() { Stop(); }
@@ -92,6 +98,12 @@ Status ServerCore::Validate() {
     }
     if (o.http_max_body_bytes > (size_t{1} << 30)) {
       return invalid("http_max_body_bytes must be at most 1 GiB");
+    }
+    if (!(o.webpush_rate >= 0) || (o.webpush_rate > 0 && o.webpush_burst == 0)) {
+      return invalid("webpush_rate must be 0 (no limit) or positive, with webpush_burst ≥ 1");
+    }
+    if (o.webpush_max_ttl.count() < 0 || o.webpush_max_ttl.count() > INT32_MAX) {
+      return invalid("webpush_max_ttl must be between 0 and 2^31-1 seconds");
     }
     if (o.http_header_timeout.count() <= 0 || o.http_body_timeout.count() <= 0 ||
         o.http_idle_timeout.count() <= 0) {
@@ -253,6 +265,32 @@ bool ServerCore::Enqueue(QueuedOp op) {
   return true;
 }
 
+bool ServerCore::Enqueue(WriteBatch::Op op, std::function<void(const OpResult&)> done) {
+  const size_t bytes = OpBytes(op);
+  return Enqueue(QueuedOp{.bytes = bytes, .op = std::move(op), .done = std::move(done)});
+}
+
+bool ServerCore::Online(const MailboxKey& m) const {
+  std::lock_guard lock(online_mu_);
+  return online_.contains(m);
+}
+
+void ServerCore::SessionOpened(const MailboxKey& m) {
+  {
+    std::lock_guard lock(online_mu_);
+    ++online_[m];
+  }
+  if (kicks_) kicks_->SessionOpened(m);  // kicks: the app is awake
+}
+
+void ServerCore::SessionClosed(const MailboxKey& m) {
+  {
+    std::lock_guard lock(online_mu_);
+    if (auto it = online_.find(m); it != online_.end() && --it->second == 0) online_.erase(it);
+  }
+  if (kicks_) kicks_->SessionClosed(m);  // kicks
+}
+
 Status ServerCore::HostWrite(WriteBatch* batch) {
   internal::HostWrite w;
   w.batch = batch;
@@ -392,6 +430,10 @@ void ServerCore::CommitGroup(std::vector<QueuedOp>& ops, size_t begin, size_t en
   const auto& results = batch->results();
   for (size_t i = begin; i < end; ++i) {
     const QueuedOp& q = ops[i];
+    if (q.done) {
+      q.done(results[i - begin]);
+      continue;
+    }
     (*per_loop)[q.loop].push_back(Completion{.session = q.session,
                                              .request_id = q.request_id,
                                              .kind = q.op.kind,  // an enum: intact after the move
@@ -406,6 +448,7 @@ void ServerCore::CommitGroup(std::vector<QueuedOp>& ops, size_t begin, size_t en
                    pu.status.ToString());
     }
     swept_.fetch_add(sw.sweep.uploads, std::memory_order_relaxed);
+    expired_.fetch_add(sw.sweep.entries, std::memory_order_relaxed);
     purged_.fetch_add(pu.purge.tombstones, std::memory_order_relaxed);
     // While more remains, the next group commit continues; else wait a round.
     maintenance_pending_ = (sw.status.ok() && sw.sweep.more) || (pu.status.ok() && pu.purge.more);
@@ -438,6 +481,8 @@ ServerStats ServerCore::stats() const {
     s.kicks_dropped = k.dropped;
   }
   http_->FillStats(&s);  // HTTP listener
+  if (webpush_) webpush_->FillStats(&s);
+  s.entries_expired = expired_.load(std::memory_order_relaxed);
   return s;
 }
 

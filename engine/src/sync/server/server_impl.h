@@ -40,6 +40,9 @@ struct HttpLoopDeleter {
 };
 }  // namespace postbox::sync::http
 // ---- end HTTP listener ----
+namespace postbox::sync::push {
+class WebPushRoutes;
+}
 
 namespace postbox::sync::internal {
 
@@ -64,6 +67,10 @@ struct QueuedOp {
   uint64_t request_id = 0;
   size_t bytes = 0;  // payload the op holds (the session's and the server's accounting)
   WriteBatch::Op op;
+  // Set for a write that is not a session's (the HTTP routes): called on the
+  // writer thread with the op's result once its commit is durable, instead
+  // of a Completion to `loop`. Must be quick and must not write.
+  std::function<void(const OpResult&)> done{};
 };
 
 // The writer's answer to one QueuedOp, delivered to the op's loop.
@@ -165,6 +172,16 @@ class ServerCore {
   // Queues a session's write; false once the writer has closed (then the
   // caller answers 503 itself).
   bool Enqueue(QueuedOp op);
+  // Queues one op in the sessions' group commit and calls `done` (on the
+  // writer thread) with its result once the commit is durable. false once the
+  // writer has closed (`done` is then never called).
+  bool Enqueue(WriteBatch::Op op, std::function<void(const OpResult&)> done);
+
+  // Whether a session of `m` has said Hello and not yet closed, on any loop
+  // (sessions report it as they go; thread-safe).
+  bool Online(const MailboxKey& m) const;
+  void SessionOpened(const MailboxKey& m);
+  void SessionClosed(const MailboxKey& m);
 
   // Connection accounting: true if the new connection fits under the cap.
   bool AdmitConnection();
@@ -240,13 +257,18 @@ class ServerCore {
   std::unique_ptr<kick::Scheduler> kicks_;
   // ---- end kicks ----
 
+  mutable std::mutex online_mu_;
+  std::unordered_map<MailboxKey, uint32_t, MailboxKeyHash> online_;  // sessions per mailbox
+
   std::atomic<size_t> connections_{0};
   std::atomic<int64_t> buffered_{0};
   std::atomic<uint64_t> refused_{0}, commits_{0}, committed_ops_{0}, pushes_{0}, cut_{0},
-      timeouts_{0}, accept_pauses_{0}, swept_{0}, purged_{0}, turn_yields_{0};
+      timeouts_{0}, accept_pauses_{0}, swept_{0}, purged_{0}, turn_yields_{0}, expired_{0};
   // ---- HTTP listener: options, handler, counters (server.cc creates it) ----
   std::unique_ptr<http::HttpShared> http_;
   // ---- end HTTP listener ----
+  // The Web Push routes on it (null without the listener).
+  std::shared_ptr<push::WebPushRoutes> webpush_;
 };
 
 // Loop-thread entry points (loop.cc).

@@ -374,7 +374,7 @@ void Session::Unregister() {
   auto& v = it->second;
   const size_t before = v.size();
   v.erase(std::remove(v.begin(), v.end(), this), v.end());
-  if (v.size() != before && core_->kicks()) core_->kicks()->SessionClosed(mkey_);  // kicks
+  if (v.size() != before) core_->SessionClosed(mkey_);
   if (v.empty()) loop_->by_mailbox.erase(it);
 }
 

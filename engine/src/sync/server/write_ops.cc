@@ -1,5 +1,6 @@
 #include "sync/server/write_ops.h"
 
+#include "postbox/push.h"
 #include "sync/convert.h"
 
 namespace postbox::sync::internal {
@@ -13,6 +14,11 @@ Result<Op> MakeOp(const MailboxKey& me, const wire::StatusUpdate& m) {
 }
 
 Result<Op> MakeOp(const MailboxKey& me, const wire::EntryPut& m) {
+  if (IsReservedEntryKey(m.key)) {
+    return Status::PermissionDenied("entry keys under " + std::string(kPushKeyPrefix) + " and " +
+                                    std::string(kSimplePushKeyPrefix) +
+                                    " are written by app servers through the HTTP endpoint only");
+  }
   return Op{.kind = Kind::kPutEntry,
             .a = me,
             .key = std::string(m.key),
