@@ -300,6 +300,40 @@ TEST_F(WebPushTest, PastTheRateAnEndpointGets429WithRetryAfter) {
   EXPECT_EQ(Request("POST", "/push/" + e2->token, "TTL: 1\r\n", "x").status, 201);
 }
 
+// What a UnifiedPush or SimplePush sender does with curl, as its docs show it.
+std::string Curl(const std::string& args) {  // args are the test's own, nothing to quote
+  std::string out;
+  FILE* p = popen(("curl -sS --max-time 10 " + args + " 2>&1").c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+TEST_F(WebPushTest, CurlSpeaksUnifiedPushAndSimplePush) {
+  StartWithEndpoint();
+  const std::string url = "http://127.0.0.1:" + std::to_string(port()) + PushPath();
+  EXPECT_EQ(Curl(url), R"({"unifiedpush":{"version":1}})");
+  // UnifiedPush: a plain POST of the message (curl -d), no TTL, no encoding.
+  EXPECT_EQ(
+      Curl("-o /dev/null -w '%{http_code}' -H 'Content-Type: text/plain' -d 'hello up' " + url),
+      "201");
+  auto entries = PushEntries();
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(ParsePushNotification(entries[0].key, entries[0].value)->payload, "hello up");
+  // SimplePush: curl -X PUT -d version=N.
+  EXPECT_EQ(Curl("-o /dev/null -w '%{http_code}' -X PUT -d version=42 " + url), "200");
+  auto v = db_->GetEntry(mailbox_.mkey, SimplePushEntryKey(endpoint_.token));
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->version, 42u);
+  // A too large message: 413, and nothing more stored.
+  const std::string big(5000, 'x');
+  EXPECT_EQ(Curl("-o /dev/null -w '%{http_code}' -d " + big + " " + url), "413");
+  EXPECT_EQ(PushEntries().size(), 1u);
+}
+
 // RFC 8292: an endpoint registered with a key takes only requests signed by
 // its private half.
 class VapidTest : public WebPushTest {
