@@ -15,6 +15,11 @@
 #   --build DIR        build tree holding bench/http_raw_responder and
 #                      server-shim/postbox-server (default build/release, else build/dev)
 #   --start-server     start postbox-server (--threads 2) and use URL_OR_PATH as a path on it
+#   --webpush          Web Push: start postbox-server (durable store, --webpush-rate 0) with
+#                      a mailbox and an endpoint made by postbox-admin, and POST
+#                      notifications (TTL: 60, Content-Encoding: aes128gcm) to
+#                      /push/<token>: every 201 comes after a durable commit. No
+#                      URL_OR_PATH.
 # Installs nothing: it needs wrk (Debian: apt-get install wrk, or scripts/deps).
 set -euo pipefail
 
@@ -23,6 +28,7 @@ body_bytes=3072
 duration=10s
 build=""
 start_server=0
+webpush=0
 target=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -31,6 +37,7 @@ while [[ $# -gt 0 ]]; do
     --duration) duration="$2"; shift 2 ;;
     --build) build="$2"; shift 2 ;;
     --start-server) start_server=1; shift ;;
+    --webpush) webpush=1; start_server=1; target=/push; shift ;;
     -*) echo "run_http_bench.sh: unknown option '$1'" >&2; exit 2 ;;
     *) target="$1"; shift ;;
   esac
@@ -75,6 +82,10 @@ trap cleanup EXIT
     echo "wrk.body = string.rep(\"x\", $body_bytes)"
     echo 'wrk.headers["Content-Type"] = "application/octet-stream"'
   fi
+  if [[ "$webpush" == 1 ]]; then
+    echo 'wrk.headers["TTL"] = "60"'
+    echo 'wrk.headers["Content-Encoding"] = "aes128gcm"'
+  fi
 } > "$work/request.lua"
 
 # Starts "$@" with stdout to $work/$name.out and waits for its line with "$pattern".
@@ -97,8 +108,19 @@ start() {
 raw_port="$(start raw 'http_raw_responder listening on' "$raw_bin")"
 if [[ "$start_server" == 1 ]]; then
   [[ -x "$server_bin" ]] || { echo "run_http_bench.sh: $server_bin is missing" >&2; exit 2; }
+  extra=()
+  if [[ "$webpush" == 1 ]]; then
+    admin_bin="$build/server-shim/postbox-admin"
+    "$admin_bin" --data "$work/data" init > /dev/null
+    mkey="$("$admin_bin" --data "$work/data" --json mailbox create |
+      python3 -c 'import json, sys; print(json.load(sys.stdin)["mkey"])')"
+    token="$("$admin_bin" --data "$work/data" --json endpoint add "$mkey" bench |
+      python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')"
+    target="/push/$token"
+    extra=(--webpush-rate 0)
+  fi
   http_port="$(start server 'http listening on' "$server_bin" --listen 127.0.0.1:0 \
-    --http-listen 127.0.0.1:0 --data "$work/data" --threads 2 --log-level warn)"
+    --http-listen 127.0.0.1:0 --data "$work/data" --threads 2 --log-level warn "${extra[@]}")"
   target="http://127.0.0.1:$http_port$target"
 fi
 

@@ -153,6 +153,23 @@ run 2 push-register "$bob" none tok
 ok push-register "$bob" none
 has_out "cleared"
 
+echo "== endpoint add|list|revoke"
+json 0 endpoint add "$bob" org.example.app
+tok="$(field 'd["token"]')"
+same "${#tok}" 22 "token length"
+json 0 endpoint add "$bob" org.example.app  # idempotent per app id
+same "$(field 'd["token"]')" "$tok" "the same endpoint again"
+json 0 endpoint list "$bob"
+same "$(field 'len(d["endpoints"])')" 1 "one endpoint"
+same "$(field 'd["endpoints"][0]["vapid"]')" False "unrestricted"
+ok endpoint revoke "$bob" "$tok"
+has_out "410"
+run 1 endpoint revoke "$bob" "$tok"
+has_err "NotFound"
+run 2 endpoint add "$bob"
+ok endpoint list "$bob"
+has_out "no endpoints"
+
 echo "== entry put|get|list|delete"
 ok entry put "$alice" greeting hello
 has_out "version 1"

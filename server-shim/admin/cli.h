@@ -90,6 +90,7 @@ void AddStoreCommands(CLI::App* app, Command* selected);    // init, stats, purg
 void AddMailboxCommands(CLI::App* app, Command* selected);  // mailbox, connections, push
 void AddEntryCommands(CLI::App* app, Command* selected);    // entry put|get|list|delete
 void AddMessageCommands(CLI::App* app, Command* selected);  // post, status, changes
+void AddEndpointCommands(CLI::App* app, Command* selected);  // endpoint add|list|revoke
 
 }  // namespace postbox::admin
 

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   AddMailboxCommands(&app, &selected);
   AddEntryCommands(&app, &selected);
   AddMessageCommands(&app, &selected);
+  AddEndpointCommands(&app, &selected);
 
   try {
     app.parse(argc, argv);

@@ -314,6 +314,21 @@ void AddFlags(CLI::App* app, Flags* f) {
            "HTTP connections past this get 503 and are closed", 1, 10'000'000);
   AddSize(app, "--http-max-output-bytes", &so.http_max_output_bytes,
           "unread HTTP output at which a connection's next request waits", 1, uint64_t{1} << 30);
+  // Web Push on the HTTP listener (docs/notifications.md "Web Push").
+  app->add_option("--http-public-url", so.http_public_url,
+                  "where app servers reach the HTTP listener (https://push.example.com): "
+                  "endpoint URLs, Location headers and VAPID's aud are made from it");
+  AddSize(app, "--webpush-max-payload-bytes", &so.webpush_max_payload_bytes,
+          "body of one Web Push notification (413 past it; RFC 8030 asks for 4096)", 0,
+          uint64_t{1} << 20);
+  AddDuration(app, "--webpush-max-ttl", &so.webpush_max_ttl,
+              "longer notification TTLs are cut to this (and a missing TTL means it)");
+  app->add_option("--webpush-rate", so.webpush_rate,
+                  "notifications per second per endpoint, sustained (429 past it; 0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e9));
+  AddCount(app, "--webpush-burst", &so.webpush_burst,
+           "notifications one endpoint may send at once before the rate applies", 1, 1'000'000'000);
 
   // Relaying (docs/relay.md).
   sync::RelayOptions& r = f->relay;

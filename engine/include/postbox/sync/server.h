@@ -170,8 +170,9 @@ struct ServerOptions {
   // A notification's body (413 past it). RFC 8030 §7.2 makes 4096 the size
   // every push service takes; http_max_body_bytes must allow it.
   size_t webpush_max_payload_bytes = 4096;
-  // A longer TTL is cut to this (the 201's TTL header says what was kept).
-  std::chrono::seconds webpush_max_ttl{28 * 24 * 3600};
+  // A longer TTL is cut to this, in whole seconds (the 201's TTL header says
+  // what was kept); a request without TTL gets it too.
+  std::chrono::milliseconds webpush_max_ttl{std::chrono::hours(28 * 24)};
   // Per endpoint: notifications per second, sustained, and the burst taken
   // at once (a token bucket); past it 429 with Retry-After. 0: no limit.
   double webpush_rate = 10;

@@ -219,10 +219,10 @@ void WebPushRoutes::Post(const HttpRequest& r, const EndpointInfo& e, HttpRespon
   }
   // A missing TTL keeps the notification as long as the server allows
   // (UnifiedPush senders often omit it; RFC 8030 senders always send it).
-  uint64_t ttl = static_cast<uint64_t>(o.webpush_max_ttl.count());
+  uint64_t ttl = static_cast<uint64_t>(o.webpush_max_ttl.count() / 1000);
   if (const std::string* t = r.Header("ttl")) {
     if (!ParseTtl(*t, &ttl)) return respond(Error(400, "TTL must be a number of seconds"));
-    ttl = std::min<uint64_t>(ttl, static_cast<uint64_t>(o.webpush_max_ttl.count()));
+    ttl = std::min<uint64_t>(ttl, static_cast<uint64_t>(o.webpush_max_ttl.count() / 1000));
   }
   n.ttl_s = static_cast<uint32_t>(ttl);
   if (const std::string* u = r.Header("urgency")) {

@@ -102,7 +102,7 @@ Status ServerCore::Validate() {
     if (!(o.webpush_rate >= 0) || (o.webpush_rate > 0 && o.webpush_burst == 0)) {
       return invalid("webpush_rate must be 0 (no limit) or positive, with webpush_burst ≥ 1");
     }
-    if (o.webpush_max_ttl.count() < 0 || o.webpush_max_ttl.count() > INT32_MAX) {
+    if (o.webpush_max_ttl.count() < 0 || o.webpush_max_ttl.count() / 1000 > INT32_MAX) {
       return invalid("webpush_max_ttl must be between 0 and 2^31-1 seconds");
     }
     if (o.http_header_timeout.count() <= 0 || o.http_body_timeout.count() <= 0 ||
