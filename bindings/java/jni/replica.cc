@@ -441,30 +441,16 @@ PBX_JNI(void, replicaCancel)(JNIEnv* env, jclass, jlong h, jlong item) {
 
 PBX_JNI(jobject, replicaRegisterEndpoint)
 (JNIEnv* env, jclass, jlong h, jbyteArray app_id, jbyteArray vapid_public_key) {
-  Utf8 a(env, app_id);
-  Bytes k(env, vapid_public_key);
-  if (!k.ok()) return nullptr;
-  pbx_endpoint* e = nullptr;
-  pbx_error err;
-  const int rc = pbx_replica_register_endpoint(R(h), a.c_str(), k.data(), k.size(), &e, &err);
-  return TakeEndpoint(env, rc, e, err);
+  return RegisterEndpoint(env, pbx_replica_register_endpoint, R(h), app_id, vapid_public_key);
 }
 
 PBX_JNI(jobject, replicaListEndpoints)
 (JNIEnv* env, jclass, jlong h, jbyteArray start_after, jlong limit) {
-  if (!InRange(env, limit, UINT32_MAX, "limit")) return nullptr;
-  Utf8 s(env, start_after);
-  pbx_endpoint_list* list = nullptr;
-  pbx_error err;
-  const int rc =
-      pbx_replica_list_endpoints(R(h), s.c_str(), static_cast<size_t>(limit), &list, &err);
-  return TakeEndpointPage(env, rc, list, err);
+  return ListEndpoints(env, pbx_replica_list_endpoints, R(h), start_after, limit);
 }
 
 PBX_JNI(void, replicaRevokeEndpoint)(JNIEnv* env, jclass, jlong h, jbyteArray token) {
-  Utf8 t(env, token);
-  pbx_error err;
-  Failed(env, pbx_replica_revoke_endpoint(R(h), t.c_str(), &err), err);
+  RevokeEndpoint(env, pbx_replica_revoke_endpoint, R(h), token);
 }
 
 PBX_JNI(jobjectArray, replicaPushNotifications)(JNIEnv* env, jclass, jlong h, jbyteArray token) {

@@ -6,9 +6,6 @@ import static org.postbox.TestSupport.utf8;
 import java.io.File;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -19,36 +16,16 @@ import org.junit.jupiter.api.Timeout;
  * replica's mirror and consumed.
  */
 @Timeout(120)
-class PushTest {
+class PushTest extends EmbeddedServerTest {
   private static final String TOKEN = "AAAAAAAAAAAAAAAAAAAAAA";
   private static final String ID1 = "0123456789abcdef0123456789abcdef";
   private static final String ID2 = "fedcba9876543210fedcba9876543210";
 
-  private File dir;
-  private Store store;
-  private Server server;
   private Credentials alice;
-  private final List<AutoCloseable> open = new CopyOnWriteArrayList<>();
 
   @BeforeEach
-  void start() throws Exception {
-    dir = TestSupport.tempDir();
-    store = Store.open(new File(dir, "server"), new Store.Options().durability(Durability.RELAXED));
+  void mailbox() {
     alice = store.createMailbox();
-    server = Server.start(store);
-  }
-
-  @AfterEach
-  void stop() throws Exception {
-    for (AutoCloseable c : open) c.close();
-    if (server != null) server.close();
-    if (store != null) store.close();
-    TestSupport.deleteTree(dir);
-  }
-
-  @AfterAll
-  static void nothingLeaked() throws Exception {
-    TestSupport.assertNoLiveHandles();
   }
 
   /** An entry value as the server stores a notification (postbox/push.h), written by hand. */
