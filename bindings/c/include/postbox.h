@@ -563,7 +563,7 @@ PBX_EXPORT int pbx_client_register_push(pbx_client* client, int platform, const 
                                         pbx_error* err);
 /* Web Push endpoints, on the server (protocol 3 or later; an older server:
  * PBX_E_PROTOCOL_UNSUPPORTED). Registers the mailbox's endpoint for `app_id`
- * (1..256 bytes, NUL-terminated) with the VAPID public key
+ * (NUL-terminated; 1..256 bytes on a default server) with the VAPID public key
  * vapid_public_key[0, key_len) (empty, or a 65-byte uncompressed P-256
  * point; NULL allowed with 0): the same endpoint again when registered again
  * with the same key, a new one (the app's old one revoked) for a new key.
