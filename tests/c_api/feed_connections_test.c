@@ -49,11 +49,7 @@ static int IdEq(const pbx_id* a, const pbx_id* b) { return memcmp(a->bytes, b->b
 static void TestStore(void) {
   pbx_error err;
   char* dir = MakeTempDir();
-  pbx_db_options o;
-  pbx_db_options_init(&o);
-  o.max_map_size = 64u << 20;
-  pbx_db* db = NULL;
-  REQUIRE_OK(pbx_db_open(dir, &o, &db, NULL));
+  pbx_db* db = OpenTestDb(dir);
   pbx_credentials alice, bob, carol;
   REQUIRE_OK(pbx_db_create_mailbox(db, &alice, NULL));
   REQUIRE_OK(pbx_db_create_mailbox(db, &bob, NULL));
@@ -189,22 +185,13 @@ static void TestStore(void) {
 static void TestClient(void) {
   pbx_error err;
   char* dir = MakeTempDir();
-  pbx_db_options o;
-  pbx_db_options_init(&o);
-  o.max_map_size = 64u << 20;
-  pbx_db* db = NULL;
-  REQUIRE_OK(pbx_db_open(dir, &o, &db, NULL));
+  pbx_db* db = OpenTestDb(dir);
   pbx_credentials alice, bob, carol;
   REQUIRE_OK(pbx_db_create_mailbox(db, &alice, NULL));
   REQUIRE_OK(pbx_db_create_mailbox(db, &bob, NULL));
   REQUIRE_OK(pbx_db_create_mailbox(db, &carol, NULL));
-  pbx_server_options so;
-  pbx_server_options_init(&so);
-  so.port = 0;
-  pbx_server* server = NULL;
-  REQUIRE_OK(pbx_server_start(db, &so, &server, NULL));
   uint16_t port = 0;
-  REQUIRE_OK(pbx_server_port(server, &port, NULL));
+  pbx_server* server = StartTestServer(db, &port);
 
   pbx_client_options co;
   pbx_client_options_init(&co);

@@ -48,11 +48,7 @@ int main(void) {
   char server_dir[128], alice_dir[128];
   snprintf(server_dir, sizeof(server_dir), "%s/server", dir);
   snprintf(alice_dir, sizeof(alice_dir), "%s/alice", dir);
-  pbx_db_options o;
-  pbx_db_options_init(&o);
-  o.max_map_size = 64u << 20;
-  pbx_db* db = NULL;
-  REQUIRE_OK(pbx_db_open(server_dir, &o, &db, NULL));
+  pbx_db* db = OpenTestDb(server_dir);
   pbx_credentials alice, bob, carol;
   REQUIRE_OK(pbx_db_create_mailbox(db, &alice, NULL));
   REQUIRE_OK(pbx_db_create_mailbox(db, &bob, NULL));

@@ -82,22 +82,13 @@ int main(void) {
   snprintf(alice_dir, sizeof(alice_dir), "%s/alice", dir);
   snprintf(bob_dir, sizeof(bob_dir), "%s/bob", dir);
 
-  pbx_db_options o;
-  pbx_db_options_init(&o);
-  o.max_map_size = 64u << 20;
-  pbx_db* db = NULL;
-  REQUIRE_OK(pbx_db_open(server_dir, &o, &db, NULL));
+  pbx_db* db = OpenTestDb(server_dir);
   pbx_credentials alice, bob;
   REQUIRE_OK(pbx_db_create_mailbox(db, &alice, NULL));
   REQUIRE_OK(pbx_db_create_mailbox(db, &bob, NULL));
   REQUIRE_OK(pbx_db_connect(db, &alice.mkey, &bob.mkey, NULL));
-  pbx_server_options so;
-  pbx_server_options_init(&so);
-  so.port = 0;
-  pbx_server* server = NULL;
-  REQUIRE_OK(pbx_server_start(db, &so, &server, NULL));
   uint16_t port = 0;
-  REQUIRE_OK(pbx_server_port(server, &port, NULL));
+  pbx_server* server = StartTestServer(db, &port);
 
   /* Options and their errors. */
   Seen seen_a;

@@ -73,6 +73,28 @@ static void RemoveDir(char* dir) {
   free(dir);
 }
 
+/* A store in folder `path` (64 MiB map); exits the test if it cannot be opened. */
+static inline pbx_db* OpenTestDb(const char* path) {
+  pbx_db_options o;
+  pbx_db_options_init(&o);
+  o.max_map_size = 64u << 20;
+  pbx_db* db = NULL;
+  REQUIRE_OK(pbx_db_open(path, &o, &db, NULL));
+  return db;
+}
+
+/* An embedded server over `db` on 127.0.0.1 with an ephemeral port, written to
+ * *port; exits the test if it cannot start. Stop it with pbx_server_stop. */
+static inline pbx_server* StartTestServer(pbx_db* db, uint16_t* port) {
+  pbx_server_options so;
+  pbx_server_options_init(&so);
+  so.port = 0;
+  pbx_server* server = NULL;
+  REQUIRE_OK(pbx_server_start(db, &so, &server, NULL));
+  REQUIRE_OK(pbx_server_port(server, port, NULL));
+  return server;
+}
+
 /* Every test ends here: all handles and results released, no failed CHECK. */
 static int Finish(const char* name) {
   if (pbx_live_handles() != 0) {

@@ -26,7 +26,8 @@
  *
  * Memory. What the library returns is owned by the caller and released with
  * the free function named at the call: pbx_entry_free, pbx_entry_list_free,
- * pbx_message_free, pbx_message_list_free, or pbx_free for byte buffers. Out
+ * pbx_message_free, pbx_message_list_free, pbx_endpoint_free, ..., or
+ * pbx_free for byte buffers. Out
  * parameters are written only on success (on failure, pointers are set to
  * NULL). Inputs are copied or used only during the call unless stated.
  * pbx_live_handles() counts every handle and every returned object not yet
@@ -62,13 +63,14 @@ extern "C" {
 /* ---- Version ---------------------------------------------------------- */
 
 #define PBX_VERSION_MAJOR 0
-#define PBX_VERSION_MINOR 1
+#define PBX_VERSION_MINOR 2
 #define PBX_VERSION_PATCH 0
 /* MAJOR * 10000 + MINOR * 100 + PATCH, as the header was compiled. */
 #define PBX_VERSION_NUMBER (PBX_VERSION_MAJOR * 10000 + PBX_VERSION_MINOR * 100 + PBX_VERSION_PATCH)
-#define PBX_VERSION_STRING "0.1.0"
+#define PBX_VERSION_STRING "0.2.0"
 
-/* The library's version as linked: "0.1.0". Static storage. */
+/* The library's version as linked: "0.2.0" (0.2 added Web Push: endpoints and
+ * notifications). Static storage. */
 PBX_EXPORT const char* pbx_version(void);
 /* The runtime twin of PBX_VERSION_NUMBER. */
 PBX_EXPORT int pbx_version_number(void);
@@ -269,6 +271,75 @@ typedef struct pbx_info {
   size_t tombstones_count;
 } pbx_info;
 PBX_EXPORT void pbx_info_free(pbx_info* info);
+
+/* ---- Web Push: endpoints and notifications (postbox/push.h) ----------- */
+
+/* A Web Push endpoint of a mailbox (protocol 3; docs/notifications.md): app
+ * servers POST notifications to `url`, and the server stores each as an entry
+ * of the mailbox (pbx_push_notification). Owned by the caller; release with
+ * pbx_endpoint_free (or, inside a list, pbx_endpoint_list_free). */
+typedef struct pbx_endpoint {
+  char* token;               /* 22 characters of base64url, NUL-terminated */
+  char* app_id;              /* NUL-terminated */
+  uint8_t* vapid_public_key; /* vapid_public_key_len bytes (0 or 65), followed by a NUL */
+  size_t vapid_public_key_len;
+  uint64_t created_ms; /* ms since the Unix epoch */
+  char* url;           /* where app servers send; "" if the server has no public URL set */
+} pbx_endpoint;
+PBX_EXPORT void pbx_endpoint_free(pbx_endpoint* endpoint);
+
+typedef struct pbx_endpoint_list {
+  pbx_endpoint* items; /* count endpoints, in token order */
+  size_t count;
+  int more; /* 1: the limit cut the list short: list again after the last token */
+} pbx_endpoint_list;
+PBX_EXPORT void pbx_endpoint_list_free(pbx_endpoint_list* list);
+
+/* A notification's urgency (RFC 8030 section 5.3), lowest first. Do not renumber. */
+typedef enum pbx_urgency {
+  PBX_URGENCY_VERY_LOW = 0,
+  PBX_URGENCY_LOW = 1,
+  PBX_URGENCY_NORMAL = 2,
+  PBX_URGENCY_HIGH = 3
+} pbx_urgency;
+
+/* A Web Push notification as the server stores it: an entry of the mailbox
+ * under "postbox/push/<token>/<id>", or ".../t.<topic>" when it has a topic
+ * (a newer one of the same topic replaces it). A client consumes one by
+ * deleting its entry (pbx_replica_consume_push_notification). Owned by the
+ * caller; release with pbx_push_notification_free (or, inside a list,
+ * pbx_push_notification_list_free). */
+typedef struct pbx_push_notification {
+  char* token;          /* the endpoint's token, NUL-terminated */
+  char* id;             /* 32 lowercase hex characters, unique per notification */
+  char* topic;          /* "" or 1..32 characters of base64url */
+  int urgency;          /* a pbx_urgency */
+  uint32_t ttl_s;       /* seconds the app server asked it be kept */
+  uint64_t received_ms; /* when the server stored it (ms since the Unix epoch) */
+  char* encoding;       /* the Content-Encoding sent ("aes128gcm"), or "" */
+  uint8_t* payload;     /* payload_len bytes as the app server sent them, followed by a NUL */
+  size_t payload_len;
+  char* key;        /* the entry key it is stored under */
+  uint64_t version; /* the entry's version (what consuming deletes); 0 if not known */
+} pbx_push_notification;
+PBX_EXPORT void pbx_push_notification_free(pbx_push_notification* notification);
+
+typedef struct pbx_push_notification_list {
+  pbx_push_notification* items; /* oldest first: by received_ms, then key */
+  size_t count;
+} pbx_push_notification_list;
+PBX_EXPORT void pbx_push_notification_list_free(pbx_push_notification_list* list);
+
+/* Reads a notification from its entry: `key` and value[0, value_len) as any
+ * entry read returns them (pbx_client_get_entry, an on_push packet's entries,
+ * pbx_replica_list_entries, ...); `version` is the entry's and is copied into
+ * (*out)->version (0 if unknown). *out: release with
+ * pbx_push_notification_free. PBX_E_INVALID_ARGUMENT if the key is not under
+ * "postbox/push/" or the value is not a notification's (the message says
+ * what is wrong), or for a NULL key or out. Needs no handle; any thread. */
+PBX_EXPORT int pbx_push_notification_parse(const char* key, const void* value, size_t value_len,
+                                           uint64_t version, pbx_push_notification** out,
+                                           pbx_error* err);
 
 /* ---- The store (postbox/db.h) ------------------------------------------ */
 
@@ -490,6 +561,28 @@ PBX_EXPORT int pbx_client_list_connections(pbx_client* client, int kind, const p
 /* Registers the device's push token (platform PBX_PLATFORM_NONE clears it). */
 PBX_EXPORT int pbx_client_register_push(pbx_client* client, int platform, const char* token,
                                         pbx_error* err);
+/* Web Push endpoints, on the server (protocol 3 or later; an older server:
+ * PBX_E_PROTOCOL_UNSUPPORTED). Registers the mailbox's endpoint for `app_id`
+ * (NUL-terminated; 1..256 bytes on a default server) with the VAPID public key
+ * vapid_public_key[0, key_len) (empty, or a 65-byte uncompressed P-256
+ * point; NULL allowed with 0): the same endpoint again when registered again
+ * with the same key, a new one (the app's old one revoked) for a new key.
+ * *out: release with pbx_endpoint_free. PBX_E_INVALID_ARGUMENT for a bad app
+ * id or key, PBX_E_BACK_OFF past the server's cap on live endpoints per
+ * mailbox (64 by default), PBX_E_UNAVAILABLE (not connected, timeout). */
+PBX_EXPORT int pbx_client_register_endpoint(pbx_client* client, const char* app_id,
+                                            const void* vapid_public_key, size_t key_len,
+                                            pbx_endpoint** out, pbx_error* err);
+/* The mailbox's live endpoints in token order after `start_after` (NULL: from
+ * the first), at most `limit` (0: the server's page). *out: release with
+ * pbx_endpoint_list_free. PBX_E_INVALID_ARGUMENT for a limit over 2^32 - 1;
+ * PBX_E_PROTOCOL_UNSUPPORTED, PBX_E_UNAVAILABLE as above. */
+PBX_EXPORT int pbx_client_list_endpoints(pbx_client* client, const char* start_after, size_t limit,
+                                         pbx_endpoint_list** out, pbx_error* err);
+/* Revokes endpoint `token`: app servers get 410 from it afterwards.
+ * PBX_E_NOT_FOUND unless it is a live endpoint of this mailbox;
+ * PBX_E_PROTOCOL_UNSUPPORTED, PBX_E_UNAVAILABLE as above. */
+PBX_EXPORT int pbx_client_revoke_endpoint(pbx_client* client, const char* token, pbx_error* err);
 /* Polls the mailbox's feed after cursor `since`, at most `limit` items (0: the
  * server's page). *out: release with pbx_info_free. */
 PBX_EXPORT int pbx_client_poll(pbx_client* client, uint64_t since, uint32_t limit, pbx_info** out,
@@ -665,7 +758,9 @@ PBX_EXPORT int pbx_replica_get_state(pbx_replica* replica, pbx_replica_state* ou
  * one this mailbox did not receive, PBX_E_INVALID_ARGUMENT for a bad status. */
 PBX_EXPORT int pbx_replica_update_status(pbx_replica* replica, const pbx_id* id, int status,
                                          uint64_t* item, pbx_error* err);
-/* version 0: one above what the mirror shows. PBX_E_TOO_LARGE. */
+/* version 0: one above what the mirror shows. PBX_E_TOO_LARGE;
+ * PBX_E_PERMISSION_DENIED for a key under "postbox/push/" or
+ * "postbox/simplepush/" (only the server writes there). */
 PBX_EXPORT int pbx_replica_put_entry(pbx_replica* replica, const char* key, const void* value,
                                      size_t value_len, uint64_t version, uint64_t* item,
                                      pbx_error* err);
@@ -695,6 +790,37 @@ PBX_EXPORT int pbx_replica_request_blob(pbx_replica* replica, const pbx_id* id, 
  * requested. */
 PBX_EXPORT int pbx_replica_read_blob(pbx_replica* replica, const pbx_id* id, uint8_t** out,
                                      size_t* out_len, pbx_error* err);
+
+/* Web Push endpoints through the replica's session: as the pbx_client_
+ * functions above (same arguments, results and errors), sent at once, never
+ * through the outbox (endpoints are the server's, not mirrored), blocking up
+ * to client.request_timeout_ms. PBX_E_UNAVAILABLE while the replica has no
+ * session (offline, not started, reconnecting): register at each start once
+ * pbx_replica_sync succeeded, say (registering again is harmless). */
+PBX_EXPORT int pbx_replica_register_endpoint(pbx_replica* replica, const char* app_id,
+                                             const void* vapid_public_key, size_t key_len,
+                                             pbx_endpoint** out, pbx_error* err);
+PBX_EXPORT int pbx_replica_list_endpoints(pbx_replica* replica, const char* start_after,
+                                          size_t limit, pbx_endpoint_list** out, pbx_error* err);
+PBX_EXPORT int pbx_replica_revoke_endpoint(pbx_replica* replica, const char* token, pbx_error* err);
+/* The notifications in the mirror (works offline; consumptions still in the
+ * outbox already applied) of endpoint `token`, or of every endpoint (NULL or
+ * ""), oldest first (received_ms, then key). Entries under "postbox/push/"
+ * that do not parse (a later server's format) are skipped; they stay visible
+ * to pbx_replica_list_entries. *out: release with
+ * pbx_push_notification_list_free. PBX_E_INVALID_ARGUMENT for a token that is
+ * not base64url. */
+PBX_EXPORT int pbx_replica_push_notifications(pbx_replica* replica, const char* token,
+                                              pbx_push_notification_list** out, pbx_error* err);
+/* Consumes a notification: deletes its entry (notification->key) at its
+ * version (notification->version) through the outbox, as
+ * pbx_replica_delete_entry, *item (may be NULL) getting the outbox item. At
+ * that version the delete removes exactly this notification: a newer one of
+ * the same topic that replaced it survives (on_outbox then says applied = 0).
+ * PBX_E_INVALID_ARGUMENT for a key not under "postbox/push/" or version 0. */
+PBX_EXPORT int pbx_replica_consume_push_notification(pbx_replica* replica,
+                                                     const pbx_push_notification* notification,
+                                                     uint64_t* item, pbx_error* err);
 
 /* An outbox item not yet ended (pbx_replica_pending). */
 typedef struct pbx_outbox_item {

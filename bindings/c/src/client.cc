@@ -243,6 +243,40 @@ int pbx_client_register_push(pbx_client* client, int platform, const char* token
   });
 }
 
+int pbx_client_register_endpoint(pbx_client* client, const char* app_id,
+                                 const void* vapid_public_key, size_t key_len, pbx_endpoint** out,
+                                 pbx_error* err) {
+  if (out != nullptr) *out = nullptr;
+  return Guard(err, [&] {
+    const InUse use(client);
+    if (!use.ok())
+      return Status::Unavailable("pbx_client_register_endpoint: the client is closing");
+    if (!Valid(client)) return Bad("pbx_client_register_endpoint: not a pbx_client handle");
+    return RegisterEndpoint(*client->client, "pbx_client_register_endpoint", app_id,
+                            vapid_public_key, key_len, out);
+  });
+}
+
+int pbx_client_list_endpoints(pbx_client* client, const char* start_after, size_t limit,
+                              pbx_endpoint_list** out, pbx_error* err) {
+  if (out != nullptr) *out = nullptr;
+  return Guard(err, [&] {
+    const InUse use(client);
+    if (!use.ok()) return Status::Unavailable("pbx_client_list_endpoints: the client is closing");
+    if (!Valid(client)) return Bad("pbx_client_list_endpoints: not a pbx_client handle");
+    return ListEndpoints(*client->client, "pbx_client_list_endpoints", start_after, limit, out);
+  });
+}
+
+int pbx_client_revoke_endpoint(pbx_client* client, const char* token, pbx_error* err) {
+  return Guard(err, [&] {
+    const InUse use(client);
+    if (!use.ok()) return Status::Unavailable("pbx_client_revoke_endpoint: the client is closing");
+    if (!Valid(client)) return Bad("pbx_client_revoke_endpoint: not a pbx_client handle");
+    return RevokeEndpoint(*client->client, "pbx_client_revoke_endpoint", token);
+  });
+}
+
 int pbx_client_poll(pbx_client* client, uint64_t since, uint32_t limit, pbx_info** out,
                     pbx_error* err) {
   if (out != nullptr) *out = nullptr;

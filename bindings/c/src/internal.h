@@ -130,6 +130,19 @@ List* NewList(const Vec& v, F&& fill, void (*free_list)(List*)) {
 pbx_connection_list* NewConnectionList(
     const std::vector<std::pair<postbox::MailboxKey, postbox::ConnectionState>>& v, bool more);
 
+// The Web Push endpoint calls (push.cc), the same for a client and a
+// replica (`Api` is postbox::sync::Client or Replica); `fn` names the C
+// function in error messages. Arguments are checked here; the handle by the
+// caller.
+template <typename Api>
+postbox::Status RegisterEndpoint(Api& api, const char* fn, const char* app_id, const void* key,
+                                 size_t key_len, pbx_endpoint** out);
+template <typename Api>
+postbox::Status ListEndpoints(Api& api, const char* fn, const char* start_after, size_t limit,
+                              pbx_endpoint_list** out);
+template <typename Api>
+postbox::Status RevokeEndpoint(Api& api, const char* fn, const char* token);
+
 postbox::sync::ClientOptions ToClientOptions(const pbx_client_options& o);
 postbox::Status CheckClientOptions(const pbx_client_options& o);
 
@@ -161,5 +174,9 @@ struct pbx_replica {
   uint32_t magic = pbx_internal::kReplicaMagic;
   std::unique_ptr<postbox::sync::Replica> replica;
 };
+
+namespace pbx_internal {
+inline bool Valid(const pbx_replica* r) { return r != nullptr && r->magic == kReplicaMagic; }
+}  // namespace pbx_internal
 
 #endif  // POSTBOX_BINDINGS_C_INTERNAL_H_

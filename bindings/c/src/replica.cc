@@ -18,8 +18,6 @@ struct pbx_task {
 
 namespace {
 
-bool Valid(const pbx_replica* r) { return r != nullptr && r->magic == kReplicaMagic; }
-
 void FillReplicaMessage(pbx_message* out, const postbox::sync::ReplicaMessage& m) {
   FillMessage(out, m.info);
   out->incoming = m.incoming ? 1 : 0;

@@ -213,6 +213,20 @@ PBX_JNI(void, clientRegisterPush)(JNIEnv* env, jclass, jlong h, jint platform, j
   Failed(env, pbx_client_register_push(C(h), platform, t.c_str(), &err), err);
 }
 
+PBX_JNI(jobject, clientRegisterEndpoint)
+(JNIEnv* env, jclass, jlong h, jbyteArray app_id, jbyteArray vapid_public_key) {
+  return RegisterEndpoint(env, pbx_client_register_endpoint, C(h), app_id, vapid_public_key);
+}
+
+PBX_JNI(jobject, clientListEndpoints)
+(JNIEnv* env, jclass, jlong h, jbyteArray start_after, jlong limit) {
+  return ListEndpoints(env, pbx_client_list_endpoints, C(h), start_after, limit);
+}
+
+PBX_JNI(void, clientRevokeEndpoint)(JNIEnv* env, jclass, jlong h, jbyteArray token) {
+  RevokeEndpoint(env, pbx_client_revoke_endpoint, C(h), token);
+}
+
 PBX_JNI(jobject, clientPoll)(JNIEnv* env, jclass, jlong h, jlong since, jlong limit) {
   if (!InRange(env, limit, UINT32_MAX, "limit")) return nullptr;
   pbx_info* info = nullptr;

@@ -53,6 +53,8 @@ bool Load(JNIEnv* env) {
   PBX_CLASS(exception, "org/postbox/PostboxException");
   PBX_CLASS(client_dispatcher, "org/postbox/Client$Dispatcher");
   PBX_CLASS(replica_dispatcher, "org/postbox/Replica$Dispatcher");
+  PBX_CLASS(endpoint, "org/postbox/Endpoint");
+  PBX_CLASS(push_notification, "org/postbox/PushNotification");
   PBX_METHOD(entry_init, entry, "<init>", "([B[BJJ)V");
   PBX_METHOD(message_init, message, "<init>", "([B[B[B[B[BJ[BIJJZIZ)V");
   PBX_METHOD(connection_init, connection, "<init>", "([BI)V");
@@ -75,6 +77,8 @@ bool Load(JNIEnv* env) {
   PBX_METHOD(replica_on_change, replica_dispatcher, "onChange", "(Lorg/postbox/Change;)V");
   PBX_METHOD(replica_on_outbox, replica_dispatcher, "onOutbox", "(Lorg/postbox/OutboxOutcome;)V");
   PBX_METHOD(replica_on_error, replica_dispatcher, "onError", "(IZ[B)V");
+  PBX_METHOD(endpoint_init, endpoint, "<init>", "([B[B[BJ[B)V");
+  PBX_METHOD(push_notification_init, push_notification, "<init>", "([B[B[BIJJ[B[B[BJ)V");
 #undef PBX_CLASS
 #undef PBX_METHOD
 #undef PBX_STATIC
@@ -264,6 +268,45 @@ jobjectArray NewMessageArray(JNIEnv* env, const pbx_message* items, size_t n) {
 
 jobjectArray NewConnectionArray(JNIEnv* env, const pbx_connection* items, size_t n) {
   return NewArray(env, g.connection, items, n, NewConnection);
+}
+
+jobject NewEndpoint(JNIEnv* env, const pbx_endpoint& e) {
+  Local<jbyteArray> token(env, NewUtf8(env, e.token)), app_id(env, NewUtf8(env, e.app_id)),
+      key(env, NewBytes(env, e.vapid_public_key, e.vapid_public_key_len)),
+      url(env, NewUtf8(env, e.url));
+  if (env->ExceptionCheck()) return nullptr;
+  return env->NewObject(g.endpoint, g.endpoint_init, token.get(), app_id.get(), key.get(),
+                        static_cast<jlong>(e.created_ms), url.get());
+}
+
+jobject NewPushNotification(JNIEnv* env, const pbx_push_notification& n) {
+  Local<jbyteArray> token(env, NewUtf8(env, n.token)), id(env, NewUtf8(env, n.id)),
+      topic(env, NewUtf8(env, n.topic)), encoding(env, NewUtf8(env, n.encoding)),
+      payload(env, NewBytes(env, n.payload, n.payload_len)), key(env, NewUtf8(env, n.key));
+  if (env->ExceptionCheck()) return nullptr;
+  return env->NewObject(g.push_notification, g.push_notification_init, token.get(), id.get(),
+                        topic.get(), static_cast<jint>(n.urgency), static_cast<jlong>(n.ttl_s),
+                        static_cast<jlong>(n.received_ms), encoding.get(), payload.get(), key.get(),
+                        static_cast<jlong>(n.version));
+}
+
+jobjectArray NewPushNotificationArray(JNIEnv* env, const pbx_push_notification* items, size_t n) {
+  return NewArray(env, g.push_notification, items, n, NewPushNotification);
+}
+
+jobject TakeEndpoint(JNIEnv* env, int rc, pbx_endpoint* e, const pbx_error& err) {
+  if (Failed(env, rc, err)) return nullptr;
+  jobject out = NewEndpoint(env, *e);
+  pbx_endpoint_free(e);
+  return out;
+}
+
+jobject TakeEndpointPage(JNIEnv* env, int rc, pbx_endpoint_list* list, const pbx_error& err) {
+  if (Failed(env, rc, err)) return nullptr;
+  jobject out = NewPage(env, NewArray(env, g.endpoint, list->items, list->count, NewEndpoint),
+                        list->more != 0);
+  pbx_endpoint_list_free(list);
+  return out;
 }
 
 jobject NewInfo(JNIEnv* env, const pbx_info& info) {

@@ -17,11 +17,12 @@ namespace pbx_jni {
 struct Cache {
   jclass object, entry, message, connection, tombstone, info, change, outbox_outcome, outbox_item,
       replica_state, put_result, status_result, page, credentials, exception, client_dispatcher,
-      replica_dispatcher;
+      replica_dispatcher, endpoint, push_notification;
   jmethodID entry_init, message_init, connection_init, tombstone_init, info_init, change_init,
       outbox_outcome_init, outbox_item_init, replica_state_init, put_result_init,
       status_result_init, page_init, credentials_from_native, exception_from_native, client_on_push,
-      replica_execute, replica_on_change, replica_on_outbox, replica_on_error;
+      replica_execute, replica_on_change, replica_on_outbox, replica_on_error, endpoint_init,
+      push_notification_init;
 };
 extern JavaVM* g_vm;
 extern Cache g;
@@ -127,6 +128,48 @@ jobject NewPage(JNIEnv* env, jobjectArray items, bool more);
 // The Page<Entry> of a pbx_*_list_entries call that returned `rc`, which
 // releases `list`; null with the Java exception thrown on failure.
 jobject TakeEntryPage(JNIEnv* env, int rc, pbx_entry_list* list, const pbx_error& err);
+
+// Web Push: the Endpoint and Page<Endpoint> of a pbx_*_register_endpoint / list_endpoints
+// call that returned `rc`, releasing what it returned; null with the Java exception thrown on
+// failure.
+jobject TakeEndpoint(JNIEnv* env, int rc, pbx_endpoint* e, const pbx_error& err);
+jobject TakeEndpointPage(JNIEnv* env, int rc, pbx_endpoint_list* list, const pbx_error& err);
+// The endpoint natives, the same for a client and a replica: `fn` is the C function
+// (pbx_client_... or pbx_replica_...), `h` its handle. Null / nothing with the Java exception
+// thrown on failure.
+template <typename H>
+jobject RegisterEndpoint(JNIEnv* env,
+                         int (*fn)(H*, const char*, const void*, size_t, pbx_endpoint**,
+                                   pbx_error*),
+                         H* h, jbyteArray app_id, jbyteArray vapid_public_key) {
+  Utf8 a(env, app_id);
+  Bytes k(env, vapid_public_key);
+  if (!k.ok()) return nullptr;
+  pbx_endpoint* e = nullptr;
+  pbx_error err;
+  const int rc = fn(h, a.c_str(), k.data(), k.size(), &e, &err);
+  return TakeEndpoint(env, rc, e, err);
+}
+template <typename H>
+jobject ListEndpoints(JNIEnv* env,
+                      int (*fn)(H*, const char*, size_t, pbx_endpoint_list**, pbx_error*), H* h,
+                      jbyteArray start_after, jlong limit) {
+  if (!InRange(env, limit, UINT32_MAX, "limit")) return nullptr;
+  Utf8 s(env, start_after);
+  pbx_endpoint_list* list = nullptr;
+  pbx_error err;
+  const int rc = fn(h, s.c_str(), static_cast<size_t>(limit), &list, &err);
+  return TakeEndpointPage(env, rc, list, err);
+}
+template <typename H>
+void RevokeEndpoint(JNIEnv* env, int (*fn)(H*, const char*, pbx_error*), H* h, jbyteArray token) {
+  Utf8 t(env, token);
+  pbx_error err;
+  Failed(env, fn(h, t.c_str(), &err), err);
+}
+// org.postbox.PushNotification objects (copied).
+jobject NewPushNotification(JNIEnv* env, const pbx_push_notification& n);
+jobjectArray NewPushNotificationArray(JNIEnv* env, const pbx_push_notification* items, size_t n);
 
 }  // namespace pbx_jni
 

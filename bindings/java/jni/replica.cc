@@ -438,3 +438,42 @@ PBX_JNI(void, replicaCancel)(JNIEnv* env, jclass, jlong h, jlong item) {
   pbx_error err;
   Failed(env, pbx_replica_cancel(R(h), static_cast<uint64_t>(item), &err), err);
 }
+
+PBX_JNI(jobject, replicaRegisterEndpoint)
+(JNIEnv* env, jclass, jlong h, jbyteArray app_id, jbyteArray vapid_public_key) {
+  return RegisterEndpoint(env, pbx_replica_register_endpoint, R(h), app_id, vapid_public_key);
+}
+
+PBX_JNI(jobject, replicaListEndpoints)
+(JNIEnv* env, jclass, jlong h, jbyteArray start_after, jlong limit) {
+  return ListEndpoints(env, pbx_replica_list_endpoints, R(h), start_after, limit);
+}
+
+PBX_JNI(void, replicaRevokeEndpoint)(JNIEnv* env, jclass, jlong h, jbyteArray token) {
+  RevokeEndpoint(env, pbx_replica_revoke_endpoint, R(h), token);
+}
+
+PBX_JNI(jobjectArray, replicaPushNotifications)(JNIEnv* env, jclass, jlong h, jbyteArray token) {
+  Utf8 t(env, token);
+  pbx_push_notification_list* list = nullptr;
+  pbx_error err;
+  if (Failed(env, pbx_replica_push_notifications(R(h), t.c_str(), &list, &err), err)) {
+    return nullptr;
+  }
+  jobjectArray out = NewPushNotificationArray(env, list->items, list->count);
+  pbx_push_notification_list_free(list);
+  return out;
+}
+
+PBX_JNI(jlong, replicaConsumePushNotification)
+(JNIEnv* env, jclass, jlong h, jbyteArray key, jlong version) {
+  Utf8 k(env, key);
+  // Only the key and the version name the entry to delete.
+  pbx_push_notification n{};
+  n.key = const_cast<char*>(k.c_str());
+  n.version = static_cast<uint64_t>(version);
+  uint64_t item = 0;
+  pbx_error err;
+  Failed(env, pbx_replica_consume_push_notification(R(h), &n, &item, &err), err);
+  return static_cast<jlong>(item);
+}

@@ -53,6 +53,26 @@ PBX_JNI(jstring, idToHex)(JNIEnv* env, jclass, jbyteArray raw) {
   return env->NewStringUTF(out);
 }
 
+// ---- Web Push notifications ---------------------------------------------------
+
+PBX_JNI(jobject, pushNotificationParse)
+(JNIEnv* env, jclass, jbyteArray key, jbyteArray value, jlong version) {
+  Utf8 k(env, key);
+  Bytes v(env, value);
+  if (!v.ok()) return nullptr;
+  pbx_push_notification* n = nullptr;
+  pbx_error err;
+  if (Failed(env,
+             pbx_push_notification_parse(k.c_str(), v.data(), v.size(),
+                                         static_cast<uint64_t>(version), &n, &err),
+             err)) {
+    return nullptr;
+  }
+  jobject out = NewPushNotification(env, *n);
+  pbx_push_notification_free(n);
+  return out;
+}
+
 // ---- Store --------------------------------------------------------------------
 
 PBX_JNI(jlong, dbOpen)

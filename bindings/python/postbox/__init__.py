@@ -19,18 +19,19 @@ from .client import Client
 from .errors import (BackOff, Conflict, DigestMismatch, Gone, Internal, InvalidArgument, NotFound,
                      PermissionDenied, PostboxError, ProtocolUnsupported, ResourceExhausted,
                      TooLarge, Unauthenticated, Unavailable, error_class)
+from .push import parse_push_notification
 from .replica import Replica
 from .store import Server, Store
 from .types import (Change, Code, Connection, ConnectionKind, ConnectionState, Credentials,
-                    Durability, Entry, Id, Info, Message, OutboxItem, OutboxKind, OutboxOutcome,
-                    Platform, PostingPolicy, PutResult, ReplicaState, Status, Tombstone,
-                    TombstoneKind, Verdict)
+                    Durability, Endpoint, Entry, Id, Info, Message, OutboxItem, OutboxKind,
+                    OutboxOutcome, Platform, PostingPolicy, PushNotification, PutResult,
+                    ReplicaState, Status, Tombstone, TombstoneKind, Urgency, Verdict)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def version() -> str:
-    """The C library's version as linked ("0.1.0")."""
+    """The C library's version as linked ("0.2.0")."""
     return _string(lib.pbx_version())
 
 
@@ -56,11 +57,12 @@ def code_retryable(code: int) -> bool:
 
 __all__ = [
     "BackOff", "Change", "Client", "Code", "Conflict", "Connection", "ConnectionKind",
-    "ConnectionState", "Credentials", "DigestMismatch", "Durability", "Entry", "Gone", "Id",
-    "Info", "Internal", "InvalidArgument", "LIBRARY_PATH", "Message", "NotFound", "OutboxItem",
-    "OutboxKind", "OutboxOutcome", "PermissionDenied", "Platform", "PostboxError",
-    "PostingPolicy", "ProtocolUnsupported", "PutResult", "Replica", "ReplicaState",
-    "ResourceExhausted", "Server", "Status", "Store", "Tombstone", "TombstoneKind", "TooLarge",
-    "Unauthenticated", "Unavailable", "Verdict", "code_retryable", "error_class",
-    "live_handles", "strerror", "version", "version_number",
+    "ConnectionState", "Credentials", "DigestMismatch", "Durability", "Endpoint", "Entry", "Gone",
+    "Id", "Info", "Internal", "InvalidArgument", "LIBRARY_PATH", "Message", "NotFound",
+    "OutboxItem", "OutboxKind", "OutboxOutcome", "PermissionDenied", "Platform", "PostboxError",
+    "PostingPolicy", "ProtocolUnsupported", "PushNotification", "PutResult", "Replica",
+    "ReplicaState", "ResourceExhausted", "Server", "Status", "Store", "Tombstone",
+    "TombstoneKind", "TooLarge", "Unauthenticated", "Unavailable", "Urgency", "Verdict",
+    "code_retryable", "error_class", "live_handles", "parse_push_notification", "strerror",
+    "version", "version_number",
 ]

@@ -144,6 +144,48 @@ typedef struct pbx_info {
   size_t tombstones_count;
 } pbx_info;
 void pbx_info_free(pbx_info* info);
+typedef struct pbx_endpoint {
+  char* token;
+  char* app_id;
+  uint8_t* vapid_public_key;
+  size_t vapid_public_key_len;
+  uint64_t created_ms;
+  char* url;
+} pbx_endpoint;
+void pbx_endpoint_free(pbx_endpoint* endpoint);
+typedef struct pbx_endpoint_list {
+  pbx_endpoint* items;
+  size_t count;
+  int more;
+} pbx_endpoint_list;
+void pbx_endpoint_list_free(pbx_endpoint_list* list);
+typedef enum pbx_urgency {
+  PBX_URGENCY_VERY_LOW = 0,
+  PBX_URGENCY_LOW = 1,
+  PBX_URGENCY_NORMAL = 2,
+  PBX_URGENCY_HIGH = 3
+} pbx_urgency;
+typedef struct pbx_push_notification {
+  char* token;
+  char* id;
+  char* topic;
+  int urgency;
+  uint32_t ttl_s;
+  uint64_t received_ms;
+  char* encoding;
+  uint8_t* payload;
+  size_t payload_len;
+  char* key;
+  uint64_t version;
+} pbx_push_notification;
+void pbx_push_notification_free(pbx_push_notification* notification);
+typedef struct pbx_push_notification_list {
+  pbx_push_notification* items;
+  size_t count;
+} pbx_push_notification_list;
+void pbx_push_notification_list_free(pbx_push_notification_list* list);
+int pbx_push_notification_parse(const char* key, const void* value, size_t value_len,
+                                uint64_t version, pbx_push_notification** out, pbx_error* err);
 typedef struct pbx_db pbx_db;
 typedef enum pbx_durability {
   PBX_DURABLE = 0,
@@ -220,6 +262,12 @@ int pbx_client_add_connection(pbx_client* client, const pbx_id* peer, int* state
 int pbx_client_remove_connection(pbx_client* client, const pbx_id* peer, pbx_error* err);
 int pbx_client_list_connections(pbx_client* client, int kind, const pbx_id* start_after, size_t limit, pbx_connection_list** out, pbx_error* err);
 int pbx_client_register_push(pbx_client* client, int platform, const char* token, pbx_error* err);
+int pbx_client_register_endpoint(pbx_client* client, const char* app_id,
+                                 const void* vapid_public_key, size_t key_len, pbx_endpoint** out,
+                                 pbx_error* err);
+int pbx_client_list_endpoints(pbx_client* client, const char* start_after, size_t limit,
+                              pbx_endpoint_list** out, pbx_error* err);
+int pbx_client_revoke_endpoint(pbx_client* client, const char* token, pbx_error* err);
 int pbx_client_poll(pbx_client* client, uint64_t since, uint32_t limit, pbx_info** out, pbx_error* err);
 int pbx_client_ack(pbx_client* client, uint64_t cursor, pbx_error* err);
 int pbx_client_ping(pbx_client* client, pbx_error* err);
@@ -329,5 +377,16 @@ typedef struct pbx_outbox_list {
 void pbx_outbox_list_free(pbx_outbox_list* list);
 int pbx_replica_pending(pbx_replica* replica, pbx_outbox_list** out, pbx_error* err);
 int pbx_replica_cancel(pbx_replica* replica, uint64_t item, pbx_error* err);
+int pbx_replica_register_endpoint(pbx_replica* replica, const char* app_id,
+                                  const void* vapid_public_key, size_t key_len, pbx_endpoint** out,
+                                  pbx_error* err);
+int pbx_replica_list_endpoints(pbx_replica* replica, const char* start_after, size_t limit,
+                               pbx_endpoint_list** out, pbx_error* err);
+int pbx_replica_revoke_endpoint(pbx_replica* replica, const char* token, pbx_error* err);
+int pbx_replica_push_notifications(pbx_replica* replica, const char* token,
+                                   pbx_push_notification_list** out, pbx_error* err);
+int pbx_replica_consume_push_notification(pbx_replica* replica,
+                                          const pbx_push_notification* notification,
+                                          uint64_t* item, pbx_error* err);
 
 """

@@ -6,13 +6,13 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
-from . import _runtime
+from . import _runtime, push
 from ._conv import (c_bytes, c_id, c_id_or_null, c_str, pages, py_info, take_buffer,
                     take_connection_page, take_entry, take_entry_page, take_info)
 from ._ffi import ffi, lib, new_error
 from .errors import raise_error
-from .types import (Connection, ConnectionKind, ConnectionState, Entry, Id, IdLike, Info,
-                    Platform, PutResult, Status, Verdict, _enum)
+from .types import (Connection, ConnectionKind, ConnectionState, Endpoint, Entry, Id, IdLike,
+                    Info, Platform, PutResult, Status, Verdict, _enum)
 
 PushCallback = Callable[[Info], Any]
 
@@ -231,6 +231,33 @@ class Client(_runtime.Handle):
         rc = lib.pbx_client_register_push(self._handle(), int(platform), c_str(token), err)
         if rc:
             raise_error(rc, err)
+
+    # ---- Web Push endpoints (protocol 3: ProtocolUnsupported from an older server)
+
+    def register_endpoint(self, app_id: str, vapid_public_key: bytes = b"") -> Endpoint:
+        """The mailbox's endpoint for `app_id` with this VAPID public key
+        (empty, or a 65-byte uncompressed P-256 point): the same one when
+        registered again, a new one (the old revoked) for a new key.
+        InvalidArgument for a bad app id or key, BackOff past the server's cap
+        on live endpoints (64 by default), Unavailable."""
+        return push.register_endpoint(lib.pbx_client_register_endpoint, self._handle(), app_id,
+                                      vapid_public_key)
+
+    def list_endpoints(self, start_after: Optional[str] = None,
+                       limit: int = 0) -> Tuple[List[Endpoint], bool]:
+        """One page of live endpoints in token order (limit 0: the server's
+        page): (endpoints, more)."""
+        return push.list_endpoints(lib.pbx_client_list_endpoints, self._handle(), start_after,
+                                   limit)
+
+    def endpoints(self, *, page_size: int = 0) -> Iterator[Endpoint]:
+        """Every live endpoint, paging until the last page."""
+        return pages(lambda after: self.list_endpoints(after, page_size), lambda e: e.token)
+
+    def revoke_endpoint(self, token: str) -> None:
+        """App servers get 410 from it afterwards. NotFound unless it is a
+        live endpoint of this mailbox."""
+        push.revoke_endpoint(lib.pbx_client_revoke_endpoint, self._handle(), token)
 
     # ---- The feed
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
-from . import _runtime
+from . import _runtime, push
 from ._conv import (c_bytes, c_id, c_id_or_null, c_str, pages, py_change, py_id, py_outcome,
                     take_buffer, take_connection_page, take_entry, take_entry_page,
                     take_message, take_message_list, take_outbox_list, py_state)
 from ._ffi import ffi, lib, new_error, scratch
 from .errors import InvalidArgument, PostboxError, from_c, raise_error
-from .types import (Change, Connection, Durability, Entry, Id, IdLike, Message, OutboxItem,
-                    OutboxOutcome, Platform, ReplicaState, Status)
+from .types import (Change, Connection, Durability, Endpoint, Entry, Id, IdLike, Message,
+                    OutboxItem, OutboxOutcome, Platform, PushNotification, ReplicaState, Status)
 
 ChangeCallback = Callable[[Change], Any]
 OutboxCallback = Callable[[OutboxOutcome], Any]
@@ -370,6 +370,58 @@ class Replica(_runtime.Handle):
         rc = lib.pbx_replica_request_blob(self._handle(), c_id(id), err)
         if rc:
             raise_error(rc, err)
+
+    # ---- Web Push (docs/replica.md "Web Push endpoints and notifications")
+
+    def register_endpoint(self, app_id: str, vapid_public_key: bytes = b"") -> Endpoint:
+        """As Client.register_endpoint, at once through the replica's session
+        (endpoints are the server's, not mirrored; never queued): Unavailable
+        while the replica has no session (offline, not started,
+        reconnecting). Register at each start once sync() succeeded."""
+        return push.register_endpoint(lib.pbx_replica_register_endpoint, self._handle(), app_id,
+                                      vapid_public_key)
+
+    def list_endpoints(self, start_after: Optional[str] = None,
+                       limit: int = 0) -> Tuple[List[Endpoint], bool]:
+        """As Client.list_endpoints, through the session (Unavailable without one)."""
+        return push.list_endpoints(lib.pbx_replica_list_endpoints, self._handle(), start_after,
+                                   limit)
+
+    def endpoints(self, *, page_size: int = 0) -> Iterator[Endpoint]:
+        """Every live endpoint, paging until the last page."""
+        return pages(lambda after: self.list_endpoints(after, page_size), lambda e: e.token)
+
+    def revoke_endpoint(self, token: str) -> None:
+        """As Client.revoke_endpoint, through the session (Unavailable without one)."""
+        push.revoke_endpoint(lib.pbx_replica_revoke_endpoint, self._handle(), token)
+
+    def push_notifications(self, token: Optional[str] = None) -> List[PushNotification]:
+        """The notifications in the mirror (offline too; consumptions still in
+        the outbox already applied) of endpoint `token`, or of every endpoint
+        (None), oldest first. Entries under postbox/push/ that do not parse are
+        skipped (list_entries still shows them). InvalidArgument for a token
+        that is not base64url."""
+        out = ffi.new("pbx_push_notification_list**")
+        err = new_error()
+        rc = lib.pbx_replica_push_notifications(self._handle(), c_str(token), out, err)
+        if rc:
+            raise_error(rc, err)
+        return push.take_push_notification_list(out[0])
+
+    def consume_push_notification(self, notification: PushNotification) -> int:
+        """Deletes the notification's entry at its version through the outbox
+        (a newer one of the same topic survives); returns the outbox item.
+        InvalidArgument for a key not under postbox/push/ or version 0."""
+        n = ffi.new("pbx_push_notification*")
+        key = ffi.new("char[]", c_str(notification.key))
+        n.key = key
+        n.version = notification.version
+        item = ffi.new("uint64_t*")
+        err = new_error()
+        rc = lib.pbx_replica_consume_push_notification(self._handle(), n, item, err)
+        if rc:
+            raise_error(rc, err)
+        return int(item[0])
 
     def cancel(self, item: int) -> None:
         """Removes a pending item and rolls its effect back; on_outbox reports

@@ -127,6 +127,14 @@ class OutboxKind(enum.IntEnum):
     REGISTER_PUSH = 7
 
 
+class Urgency(enum.IntEnum):
+    """A Web Push notification's urgency (RFC 8030 section 5.3), lowest first."""
+    VERY_LOW = 0
+    LOW = 1
+    NORMAL = 2
+    HIGH = 3
+
+
 class Verdict(enum.IntEnum):
     """A Hello's verdict on the app's version."""
     CURRENT = 0
@@ -282,3 +290,30 @@ class ReplicaState:
     packets_applied: int
     sessions: int
     last_error_code: Code  # Code.OK: none
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A Web Push endpoint of a mailbox (Client/Replica.register_endpoint)."""
+    token: str               # 22 characters of base64url
+    app_id: str
+    vapid_public_key: bytes  # empty or 65 bytes
+    created_ms: int
+    url: str                 # where app servers send; "" if the server has no public URL set
+
+
+@dataclass(frozen=True)
+class PushNotification:
+    """A Web Push notification as the server stores it: an entry of the
+    mailbox under postbox/push/<token>/ (parse_push_notification,
+    Replica.push_notifications). Consumed by deleting that entry."""
+    token: str        # the endpoint's token
+    id: str           # 32 lowercase hex characters, unique per notification
+    topic: str        # "" or 1..32 characters of base64url
+    urgency: Urgency
+    ttl_s: int        # seconds the app server asked it be kept
+    received_ms: int  # when the server stored it
+    encoding: str     # the Content-Encoding sent ("aes128gcm"), or ""
+    payload: bytes    # as the app server sent it
+    key: str          # the entry key it is stored under
+    version: int      # the entry's version (what consuming deletes); 0 if not known

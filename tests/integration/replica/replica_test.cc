@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "integration/replica/replica_test_util.h"
 #include "integration/sync/sync_test_util.h"
 #include "tests/support/fault_proxy.h"
 
@@ -18,70 +19,6 @@ namespace postbox::sync::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Records what the replica reports through its callbacks.
-class Reports {
- public:
-  void Outcome(const OutboxOutcome& o) {
-    std::lock_guard lock(mu_);
-    outcomes_.push_back(o);
-    cv_.notify_all();
-  }
-  void Change(const ReplicaChange& c) {
-    std::lock_guard lock(mu_);
-    changes_.push_back(c);
-    cv_.notify_all();
-  }
-  bool WaitOutcomes(size_t n) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, kWait, [&] { return outcomes_.size() >= n; });
-  }
-  std::vector<OutboxOutcome> outcomes() {
-    std::lock_guard lock(mu_);
-    return outcomes_;
-  }
-  std::vector<ReplicaChange> changes() {
-    std::lock_guard lock(mu_);
-    return changes_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<OutboxOutcome> outcomes_;
-  std::vector<ReplicaChange> changes_;
-};
-
-class ReplicaTest : public SyncTest {
- protected:
-  ReplicaOptions OptionsFor(const MailboxCredentials& c, const std::string& name,
-                            Reports* reports = nullptr) {
-    ReplicaOptions o;
-    o.folder = (apps_.path() / name).string();
-    o.client = SyncTest::OptionsFor(c);
-    o.client.request_timeout = 2000ms;
-    o.durability = Durability::kRelaxed;
-    o.retry_initial = 10ms;
-    o.retry_max = 200ms;
-    o.poll_interval = 1000ms;
-    if (reports != nullptr) {
-      o.on_outbox = [reports](const OutboxOutcome& out) { reports->Outcome(out); };
-      o.on_change = [reports](const ReplicaChange& ch) { reports->Change(ch); };
-    }
-    return o;
-  }
-  std::unique_ptr<Replica> Open(ReplicaOptions o) {
-    auto r = Replica::Open(std::move(o));
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? std::move(*r) : nullptr;
-  }
-  void ExpectSynced(Replica* r) {
-    Status s = r->Sync(kWait);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-  }
-
-  TempDir apps_;
-};
 
 TEST_F(ReplicaTest, TheInboxIsReadOfflineAfterARestart) {
   auto a = NewMailbox(), b = NewMailbox();

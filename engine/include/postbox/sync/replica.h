@@ -39,6 +39,7 @@
 
 #include "postbox/merge.h"
 #include "postbox/options.h"
+#include "postbox/push.h"
 #include "postbox/result.h"
 #include "postbox/status.h"
 #include "postbox/sync/client.h"
@@ -145,6 +146,15 @@ struct OutboxOutcome {
   // server's state (its merge lost: the server's state was at or above it);
   // the mirror now shows the winner.
   bool applied = true;
+};
+
+// A Web Push notification in the mirror (postbox/push.h) with the entry that
+// holds it.
+struct ReplicaPushNotification {
+  PushNotification notification;
+  std::string key;       // its entry key (PushEntryKey(notification))
+  uint64_t version = 0;  // its entry version: what ConsumePushNotification deletes
+  bool operator==(const ReplicaPushNotification&) const = default;
 };
 
 // Which blobs download by themselves (besides those the app asks for).
@@ -272,6 +282,8 @@ class Replica {
   // version 0: one above the version the mirror shows (resolved now and sent
   // explicitly, so a resend cannot apply twice; an offline write can then lose
   // to a newer one it did not see, reported with applied = false).
+  // PermissionDenied for a key under kPushKeyPrefix or kSimplePushKeyPrefix
+  // (push.h: only the server writes there; deleting is consuming).
   Result<uint64_t> PutEntry(std::string_view key, std::string_view value, uint64_t version = 0);
   Result<uint64_t> DeleteEntry(std::string_view key, uint64_t version = 0);
   // The writes of `batch`, in order, in one local transaction: each gets the
@@ -290,6 +302,29 @@ class Replica {
   Result<uint64_t> AddConnection(const MailboxKey& peer);
   Result<uint64_t> RemoveConnection(const MailboxKey& peer);
   Result<uint64_t> RegisterPush(Platform platform, std::string_view token);
+
+  // ---- Web Push (docs/replica.md "Web Push endpoints and notifications") ----
+  // Endpoints live on the server and are not mirrored: these three are
+  // Client's (client.h: protocol 3, the same errors) sent at once through the
+  // replica's session, blocking up to client.request_timeout. Unavailable when
+  // the replica has no session (offline, not started, reconnecting): an app
+  // registers at each start once connected (after Sync, say) — registering is
+  // idempotent — and keeps the URL it gets.
+  Result<Endpoint> RegisterEndpoint(std::string_view app_id,
+                                    std::string_view vapid_public_key = {});
+  Result<EndpointPage> ListEndpoints(std::string_view start_after = {}, uint32_t limit = 0);
+  Status RevokeEndpoint(std::string_view token);
+  // The notifications the mirror holds (entries under kPushKeyPrefix, pending
+  // consumptions already applied: works offline), of endpoint `token` or
+  // (empty) of every endpoint, oldest first (received_ms, then key). Entries
+  // there that do not parse (a later server's format) are skipped; they stay
+  // visible to ListEntries. InvalidArgument for a token that is not base64url.
+  Result<std::vector<ReplicaPushNotification>> PushNotifications(std::string_view token = {}) const;
+  // Consumes `n`: deletes its entry at its version through the outbox (as
+  // DeleteEntry(n.key, n.version), the item's id returned), so a newer
+  // notification that replaced it (same topic, higher version) survives.
+  // InvalidArgument if n.key is not under kPushKeyPrefix or n.version is 0.
+  Result<uint64_t> ConsumePushNotification(const ReplicaPushNotification& n);
 
   // ---- the outbox ----
   // Items not yet ended, oldest first.

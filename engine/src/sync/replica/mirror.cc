@@ -8,6 +8,7 @@
 #include <map>
 #include <unordered_set>
 
+#include "postbox/push.h"
 #include "store/codec.h"
 
 namespace postbox::sync::replica {
@@ -757,6 +758,11 @@ Status CheckItem(const OutboxItem& item, const MailboxKey& self) {
       if (item.key.empty()) return Status::InvalidArgument("an entry key must not be empty");
       if (item.key.size() > kMaxKey) return Status::TooLarge("entry key over 256 bytes");
       if (item.value.size() > kMaxValue) return Status::TooLarge("entry value over 64 KiB");
+      if (item.kind == OutboxKind::kPutEntry && IsReservedEntryKey(item.key)) {
+        return Status::PermissionDenied("entry '" + item.key +
+                                        "': keys under postbox/push/ and postbox/simplepush/ are "
+                                        "written by the server only (a client may delete them)");
+      }
       break;
     case OutboxKind::kPost:
       if (item.peer == self) return Status::InvalidArgument("a mailbox cannot post to itself");

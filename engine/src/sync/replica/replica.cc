@@ -834,6 +834,9 @@ class Replica::Impl {
     return Status::Ok();
   }
 
+  // Ok while a session with the server is up; else Unavailable naming `what`.
+  Status Online(std::string_view what) const;
+
   ReplicaState State() const {
     ReplicaState s;
     s.connected = client_ && client_->connected();
@@ -973,6 +976,30 @@ Result<std::vector<std::pair<MailboxKey, ConnectionState>>> Replica::Connections
   return impl_->mirror_->Connections();
 }
 Result<PushRegistration> Replica::Push() const { return impl_->mirror_->Push(); }
+
+// Endpoints are the server's state, not the mirror's: asked at once through
+// the replica's session, never queued in the outbox (a registration is only
+// useful to an app that gets the URL back, which needs the server).
+Status Replica::Impl::Online(std::string_view what) const {
+  if (client_->connected()) return Status::Ok();
+  return Status::Unavailable(std::string(what) +
+                             ": the replica has no session with the server (offline, not "
+                             "started or reconnecting); endpoints need one");
+}
+
+Result<Endpoint> Replica::RegisterEndpoint(std::string_view app_id,
+                                           std::string_view vapid_public_key) {
+  POSTBOX_RETURN_IF_ERROR(impl_->Online("RegisterEndpoint"));
+  return impl_->client_->RegisterEndpoint(app_id, vapid_public_key);
+}
+Result<EndpointPage> Replica::ListEndpoints(std::string_view start_after, uint32_t limit) {
+  POSTBOX_RETURN_IF_ERROR(impl_->Online("ListEndpoints"));
+  return impl_->client_->ListEndpoints(start_after, limit);
+}
+Status Replica::RevokeEndpoint(std::string_view token) {
+  POSTBOX_RETURN_IF_ERROR(impl_->Online("RevokeEndpoint"));
+  return impl_->client_->RevokeEndpoint(token);
+}
 
 void ReplicaBatch::UpdateStatus(const MessageId& id, MessageStatus status) {
   OutboxItem item;

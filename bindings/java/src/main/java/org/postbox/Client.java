@@ -156,6 +156,33 @@ public final class Client implements AutoCloseable {
     Native.clientRegisterPush(h(), platform.code(), Native.utf8(token, "token"));
   }
 
+  /**
+   * Web Push endpoints (protocol 3: ProtocolUnsupportedException from an older server). The
+   * mailbox's endpoint for {@code appId} with this VAPID public key (empty or null, or a 65-byte
+   * uncompressed P-256 point): the same one when registered again, a new one (the app's old one
+   * revoked) for a new key. InvalidArgumentException for a bad app id or key,
+   * BackOffException past the server's cap on live endpoints (64 by default), Unavailable.
+   */
+  public Endpoint registerEndpoint(String appId, byte[] vapidPublicKey) {
+    return Native.clientRegisterEndpoint(h(), Native.utf8(appId, "appId"), vapidPublicKey);
+  }
+
+  public Endpoint registerEndpoint(String appId) {
+    return registerEndpoint(appId, null);
+  }
+
+  /** Live endpoints in token order after {@code startAfter} (null: from the first), at most
+   * {@code limit} (0: the server's page). */
+  public Page<Endpoint> listEndpoints(String startAfter, int limit) {
+    return Native.clientListEndpoints(h(), Native.utf8OrNull(startAfter, "startAfter"), limit);
+  }
+
+  /** App servers get 410 from it afterwards. NotFoundException unless it is a live endpoint of
+   * this mailbox. */
+  public void revokeEndpoint(String token) {
+    Native.clientRevokeEndpoint(h(), Native.utf8(token, "token"));
+  }
+
   /** The feed after cursor {@code since}, at most {@code limit} items (0: the server's page). */
   public Info poll(long since, int limit) {
     return Native.clientPoll(h(), since, limit);

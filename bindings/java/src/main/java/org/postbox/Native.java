@@ -106,6 +106,9 @@ final class Native {
   static native Page<Connection> clientListConnections(long client, int kind,
       byte[] startAfter, long limit);
   static native void clientRegisterPush(long client, int platform, byte[] token);
+  static native Endpoint clientRegisterEndpoint(long client, byte[] appId, byte[] vapidPublicKey);
+  static native Page<Endpoint> clientListEndpoints(long client, byte[] startAfter, long limit);
+  static native void clientRevokeEndpoint(long client, byte[] token);
   static native Info clientPoll(long client, long since, long limit);
   static native void clientAck(long client, long cursor);
   static native void clientPing(long client);
@@ -145,4 +148,13 @@ final class Native {
   static native byte[] replicaReadBlob(long replica, byte[] id);
   static native Object[] replicaPending(long replica);
   static native void replicaCancel(long replica, long item);
+  static native Endpoint replicaRegisterEndpoint(long replica, byte[] appId,
+      byte[] vapidPublicKey);
+  static native Page<Endpoint> replicaListEndpoints(long replica, byte[] startAfter, long limit);
+  static native void replicaRevokeEndpoint(long replica, byte[] token);
+  static native Object[] replicaPushNotifications(long replica, byte[] token);
+  static native long replicaConsumePushNotification(long replica, byte[] key, long version);
+
+  // ---- Web Push notifications ------------------------------------------------------------
+  static native PushNotification pushNotificationParse(byte[] key, byte[] value, long version);
 }

@@ -4,7 +4,7 @@ package org.postbox;
 public final class Postbox {
   private Postbox() {}
 
-  /** The native library's version as linked, e.g. "0.1.0" (pbx_version). */
+  /** The native library's version as linked, e.g. "0.2.0" (pbx_version). */
   public static String version() {
     return Native.version();
   }

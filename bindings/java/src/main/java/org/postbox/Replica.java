@@ -279,7 +279,11 @@ public final class Replica implements AutoCloseable {
     return Native.replicaUpdateStatus(h(), Native.required(id, "id"), status.code());
   }
 
-  /** Puts an entry (version 0: one above what the mirror shows). TooLargeException. */
+  /**
+   * Puts an entry (version 0: one above what the mirror shows). TooLargeException;
+   * PermissionDeniedException under {@code postbox/push/} or {@code postbox/simplepush/} (only
+   * the server writes there).
+   */
   public long putEntry(String key, byte[] value, long version) {
     return Native.replicaPutEntry(h(), Native.utf8(key, "key"), value, version);
   }
@@ -342,6 +346,58 @@ public final class Replica implements AutoCloseable {
   /** The outbox items not yet ended, in item order. */
   public List<OutboxItem> pending() {
     return list(Native.replicaPending(h()));
+  }
+
+  /**
+   * Web Push endpoints (docs/replica.md "Web Push endpoints and notifications"): as {@link
+   * Client#registerEndpoint}, sent at once through the replica's session, never through the
+   * outbox (endpoints are the server's, not mirrored). UnavailableException while the replica
+   * has no session (offline, not started, reconnecting): register at each start once {@link
+   * #sync} succeeded; registering again is harmless.
+   */
+  public Endpoint registerEndpoint(String appId, byte[] vapidPublicKey) {
+    return Native.replicaRegisterEndpoint(h(), Native.utf8(appId, "appId"), vapidPublicKey);
+  }
+
+  public Endpoint registerEndpoint(String appId) {
+    return registerEndpoint(appId, null);
+  }
+
+  /** As {@link Client#listEndpoints}, through the session (UnavailableException without one). */
+  public Page<Endpoint> listEndpoints(String startAfter, int limit) {
+    return Native.replicaListEndpoints(h(), Native.utf8OrNull(startAfter, "startAfter"), limit);
+  }
+
+  /** As {@link Client#revokeEndpoint}, through the session (UnavailableException without one). */
+  public void revokeEndpoint(String token) {
+    Native.replicaRevokeEndpoint(h(), Native.utf8(token, "token"));
+  }
+
+  /**
+   * The notifications in the mirror (offline too; consumptions still in the outbox already
+   * applied) of endpoint {@code token}, or of every endpoint (null), oldest first. Entries under
+   * {@code postbox/push/} that do not parse are skipped ({@link #listEntries} still shows them).
+   * InvalidArgumentException for a token that is not base64url.
+   */
+  public List<PushNotification> pushNotifications(String token) {
+    return list(Native.replicaPushNotifications(h(), Native.utf8OrNull(token, "token")));
+  }
+
+  public List<PushNotification> pushNotifications() {
+    return pushNotifications(null);
+  }
+
+  /**
+   * Consumes a notification: deletes its entry at its version through the outbox (a newer one
+   * of the same topic survives); returns the outbox item's id. InvalidArgumentException for a
+   * key not under {@code postbox/push/} or version 0.
+   */
+  public long consumePushNotification(PushNotification notification) {
+    if (notification == null) {
+      throw new InvalidArgumentException(false, "notification must not be null");
+    }
+    return Native.replicaConsumePushNotification(h(), Native.utf8(notification.key(), "key"),
+        notification.version());
   }
 
   /**

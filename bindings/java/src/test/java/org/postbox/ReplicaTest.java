@@ -6,22 +6,16 @@ import static org.postbox.TestSupport.utf8;
 import java.io.File;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** Two replicas syncing through an embedded server; the outbox; working offline. */
 @Timeout(120)
-class ReplicaTest {
-  private File dir;
-  private Store store;
-  private Server server;
+class ReplicaTest extends EmbeddedServerTest {
   private Credentials alice;
   private Credentials bob;
   private Credentials carol;  // connected to nobody
-  private final List<AutoCloseable> open = new CopyOnWriteArrayList<>();
 
   /** Every outcome and change a replica's listener heard. */
   static final class Recorder implements Replica.Listener {
@@ -60,27 +54,11 @@ class ReplicaTest {
   }
 
   @BeforeEach
-  void start() throws Exception {
-    dir = TestSupport.tempDir();
-    store = Store.open(new File(dir, "server"), new Store.Options().durability(Durability.RELAXED));
+  void mailboxes() {
     alice = store.createMailbox();
     bob = store.createMailbox();
     carol = store.createMailbox();
     store.connect(alice.mkey(), bob.mkey());
-    server = Server.start(store);
-  }
-
-  @AfterEach
-  void stop() throws Exception {
-    for (AutoCloseable c : open) c.close();
-    if (server != null) server.close();
-    if (store != null) store.close();
-    TestSupport.deleteTree(dir);
-  }
-
-  @AfterAll
-  static void nothingLeaked() throws Exception {
-    TestSupport.assertNoLiveHandles();
   }
 
   private Replica replica(Credentials c, String name, Replica.Listener l, boolean start) {
