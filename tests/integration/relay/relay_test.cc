@@ -181,6 +181,28 @@ TEST_F(RelayTest, EntriesFlowBothWaysByTheirVersions) {
   EXPECT_EQ(up_->db->GetEntry(a_.mkey, "there").status().code(), Code::kNotFound);
 }
 
+// Web Push notifications are entries only app servers write: one sent to
+// upstream's endpoint comes down like any entry; one sent to the relay's own
+// endpoint (stored at the relay) stays there, since upstream refuses client
+// puts under postbox/push/; consuming either deletes it on both sides.
+TEST_F(RelayTest, PushNotificationsComeDownAndTheRelaysOwnStayThere) {
+  auto a = ClientAt(relay_node_->port, a_);
+  const std::string from_up = "postbox/push/AAAAAAAAAAAAAAAAAAAAAA/t.up";
+  const std::string at_relay = "postbox/push/BBBBBBBBBBBBBBBBBBBBBB/t.relay";
+  ASSERT_TRUE(up_->db->PutEntry(a_.mkey, from_up, "n1").ok());
+  ASSERT_TRUE(relay_node_->db->PutEntry(a_.mkey, at_relay, "n2").ok());
+  Synced(relay_.get());
+  EXPECT_EQ(relay_node_->db->GetEntry(a_.mkey, from_up)->value, "n1");
+  EXPECT_EQ(up_->db->GetEntry(a_.mkey, at_relay).status().code(), Code::kNotFound);
+  Synced(relay_.get());  // settled: nothing is sent again and again
+  EXPECT_TRUE(Errors().empty());
+  ASSERT_TRUE(a->DeleteEntry(from_up).ok());
+  ASSERT_TRUE(a->DeleteEntry(at_relay).ok());
+  Synced(relay_.get());
+  EXPECT_EQ(up_->db->GetEntry(a_.mkey, from_up).status().code(), Code::kNotFound);
+  EXPECT_EQ(relay_node_->db->GetEntry(a_.mkey, at_relay).status().code(), Code::kNotFound);
+}
+
 TEST_F(RelayTest, ClientsKeepWorkingWhileUpstreamIsDownAndItAllConvergesAfter) {
   Synced(relay_.get());
   const uint16_t port = up_->port;

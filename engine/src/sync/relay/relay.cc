@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "postbox/merge.h"
+#include "postbox/push.h"
 #include "postbox/sync/replica.h"
 
 namespace postbox::sync {
@@ -563,6 +564,11 @@ class Relay::Impl {
       if (sent != b.sent_entries.end() && sent->second >= local->version) return;
       if (local->deleted) {
         out->up.DeleteEntry(key, local->version);
+      } else if (IsReservedEntryKey(key)) {
+        // A notification an app server sent to this relay's own endpoint
+        // stays here: only app servers write under these keys, and upstream
+        // would refuse it (a consumed one's delete still goes up).
+        return;
       } else {
         out->up.PutEntry(key, local->value, local->version);
       }
