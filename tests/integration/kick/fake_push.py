@@ -143,6 +143,7 @@ class Fake:
         self.requests = []
         self.refused = set()  # tokens refused (expired) from now on
         self.issued = set()   # FCM access tokens handed out
+        self.tokens_made = 0
         self.token_expires_in = 3600
         self.port = 0
         if args.service == "apns":
@@ -262,7 +263,7 @@ class Fake:
             errors.append(":path %r is not %r" % (h.get(":path"), want))
         auth = h.get("authorization", "")
         token = auth[len("Bearer "):] if auth.startswith("Bearer ") else None
-        if token is None or token not in self.issued:
+        if token is None or (token not in self.issued and token not in self.refused):
             errors.append("authorization is not 'Bearer <an access token this fake issued>'")
         if not h.get("content-type", "").startswith("application/json"):
             errors.append("content-type %r" % h.get("content-type"))
@@ -330,12 +331,15 @@ class Fake:
         if self.scripts[kind]:
             r = self.scripts[kind].pop(0)
             body = r.get("body", "")
+            if kind == "token" and r["status"] == 200 and isinstance(body, dict):
+                self.issued.add(body.get("access_token"))
             return (r["status"], r.get("headers", {}),
                     body if isinstance(body, str) else json.dumps(body), r.get("delay", 0))
         if kind == "apns":
             return 200, {"apns-id": h.get("apns-id", "")}, "", 0
         if kind == "token":
-            token = "fake-access-%d" % (len(self.issued) + 1)
+            self.tokens_made += 1
+            token = "fake-access-%d" % self.tokens_made
             self.issued.add(token)
             return 200, {"content-type": "application/json"}, json.dumps(
                 {"access_token": token, "expires_in": self.token_expires_in,
