@@ -253,7 +253,8 @@ TEST_F(KickTest, KicksGiveUpAfterMaxAttempts) {
   ASSERT_TRUE(Eventually([&] { return server_->stats().kicks_dropped == 1; }));
   EXPECT_EQ(fake_.count(), 3u);
   EXPECT_EQ(server_->stats().kicks_retried, 2u);
-  EXPECT_EQ(StoredKicks(), 0u);
+  // The scheduler counts the drop before its store write removes the kick.
+  EXPECT_TRUE(Eventually([&] { return StoredKicks() == 0; }));
 }
 
 TEST_F(KickTest, LogDriverWritesOneJsonObjectPerLine) {
