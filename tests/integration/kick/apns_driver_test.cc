@@ -3,10 +3,10 @@
 // verified with the key's public half), every answer Apple documents mapped.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <set>
 #include <thread>
 
-#include "integration/kick/fake_push.h"
 #include "integration/kick/push_test_util.h"
 #include "postbox/sync/kick.h"
 #include "sync/kick/push_util.h"
@@ -22,7 +22,7 @@ constexpr char kTeamId[] = "DEF123GHIJ";
 constexpr char kTopic[] = "com.example.postbox";
 const std::string kDevice(64, 'a');
 
-class ApnsDriverTest : public ::testing::Test {
+class ApnsDriverTest : public PushDriverTest {
  protected:
   void SetUp() override {
     ASSERT_FALSE(folder_.path().empty());
@@ -32,13 +32,6 @@ class ApnsDriverTest : public ::testing::Test {
                                        FakePush::ApnsArgs(key_path, kKeyId, kTeamId, kTopic));
     ASSERT_TRUE(fake_->ok()) << "fake_push.py did not start";
   }
-  void TearDown() override {
-    driver_.reset();
-    if (check_requests_) {
-      for (const auto& e : fake_->Errors()) ADD_FAILURE() << "a request not as documented: " << e;
-    }
-  }
-
   ApnsOptions Options() {
     ApnsOptions o;
     o.key_pem = key_pem_;
@@ -50,23 +43,9 @@ class ApnsDriverTest : public ::testing::Test {
     o.timeout = milliseconds(5000);
     return o;
   }
-  KickDriver* Start(const ApnsOptions& o) {
-    auto d = MakeApnsKickDriver(o);
-    EXPECT_TRUE(d.ok()) << d.status().ToString();
-    driver_ = d.ok() ? std::move(*d) : nullptr;
-    return driver_.get();
-  }
-  KickResult Send(const Kick& k) {
-    auto r = SendAndWait(driver_.get(), k);
-    EXPECT_TRUE(r.has_value()) << "no answer in 10 s";
-    return r ? *r : KickResult{Status::Internal("no answer"), milliseconds(0)};
-  }
+  KickDriver* Start(const ApnsOptions& o) { return Adopt(MakeApnsKickDriver(o)); }
 
-  TempFolder folder_;
   std::string key_pem_;
-  std::unique_ptr<FakePush> fake_;
-  std::unique_ptr<KickDriver> driver_;
-  bool check_requests_ = true;
 };
 
 TEST_F(ApnsDriverTest, AlertPushIsExactlyTheDocumentedRequest) {
@@ -290,67 +269,26 @@ TEST_F(ApnsDriverTest, ANonHexDeviceTokenIsRefusedWithoutARequest) {
 
 TEST_F(ApnsDriverTest, BadOptionsAreRefused) {
   check_requests_ = false;
-  const auto refused = [&](ApnsOptions o) {
-    auto d = MakeApnsKickDriver(o);
-    return !d.ok() && d.status().Is(Code::kInvalidArgument);
+  const std::function<void(ApnsOptions&)> spoil[] = {
+      [](ApnsOptions& x) { x.key_pem = "junk"; },
+      [](ApnsOptions& x) { x.key_pem = postbox::testing::NewRsaKeyPem(); },
+      [](ApnsOptions& x) { x.key_id = ""; },
+      [](ApnsOptions& x) { x.team_id = "a\"b"; },
+      [](ApnsOptions& x) { x.topic = "a b"; },
+      [](ApnsOptions& x) { x.base_url = "http://127.0.0.1:1"; },
+      [](ApnsOptions& x) { x.base_url = "https://h/path"; },
+      [](ApnsOptions& x) { x.queue_limit = 0; },
+      [](ApnsOptions& x) { x.max_in_flight = 0; },
+      [](ApnsOptions& x) { x.token_refresh = std::chrono::minutes(61); },
+      [](ApnsOptions& x) { x.token_refresh_min = std::chrono::minutes(50); },
   };
-  ApnsOptions o = Options();
-  EXPECT_TRUE(refused([&] {
-    auto x = o;
-    x.key_pem = "junk";
-    return x;
-  }()));
-  EXPECT_TRUE(refused([&] {
-    auto x = o;
-    x.key_pem = postbox::testing::NewRsaKeyPem();
-    return x;
-  }()));
-  EXPECT_TRUE(refused([&] {
-    auto x = o;
-    x.key_id = "";
-    return x;
-  }()));
-  EXPECT_TRUE(refused([&] {
-    auto x = o;
-    x.team_id = "a\"b";
-    return x;
-  }()));
-  EXPECT_TRUE(refused([&] {
-    auto x = o;
-    x.topic = "a b";
-    return x;
-  }()));
-  EXPECT_TRUE(refused([&] {
-    auto x = o;
-    x.base_url = "http://127.0.0.1:1";
-    return x;
-  }()));
-  EXPECT_TRUE(refused([&] {
-    auto x = o;
-    x.base_url = "https://h/path";
-    return x;
-  }()));
-  EXPECT_TRUE(refused([&] {
-    auto x = o;
-    x.queue_limit = 0;
-    return x;
-  }()));
-  EXPECT_TRUE(refused([&] {
-    auto x = o;
-    x.max_in_flight = 0;
-    return x;
-  }()));
-  EXPECT_TRUE(refused([&] {
-    auto x = o;
-    x.token_refresh = std::chrono::minutes(61);
-    return x;
-  }()));
-  EXPECT_TRUE(refused([&] {
-    auto x = o;
-    x.token_refresh_min = std::chrono::minutes(50);
-    return x;
-  }()));
-  EXPECT_TRUE(MakeApnsKickDriver(o).ok());
+  for (size_t i = 0; i < std::size(spoil); ++i) {
+    ApnsOptions o = Options();
+    spoil[i](o);
+    auto d = MakeApnsKickDriver(o);
+    EXPECT_TRUE(!d.ok() && d.status().Is(Code::kInvalidArgument)) << "case " << i;
+  }
+  EXPECT_TRUE(MakeApnsKickDriver(Options()).ok());
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "integration/sync/server_process.h"
 #include "tests/support/test_keys.h"
 
 namespace postbox::sync::testing {
@@ -64,31 +65,14 @@ class FakePush {
 
   FakePush(const std::string& folder, std::vector<std::string> args) {
     args.insert(args.begin(), {POSTBOX_FAKE_PUSH_PYTHON, POSTBOX_FAKE_PUSH_PY, "--dir", folder});
-    int fds[2];
-    if (pipe(fds) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(fds[1], STDOUT_FILENO);
-      close(fds[0]);
-      close(fds[1]);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
+    std::string line;
+    pid_ = SpawnAndReadFirstLine(std::move(args), &line);
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object()) {
+      port_ = j.value("port", 0);
+      control_port_ = j.value("control", 0);
+      ca_file_ = j.value("ca", "");
     }
-    close(fds[1]);
-    FILE* out = fdopen(fds[0], "r");
-    char line[1024] = {};
-    if (out != nullptr && std::fgets(line, sizeof(line), out) != nullptr) {
-      const auto j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_object()) {
-        port_ = j.value("port", 0);
-        control_port_ = j.value("control", 0);
-        ca_file_ = j.value("ca", "");
-      }
-    }
-    if (out != nullptr) std::fclose(out);
     if (control_port_ != 0) Connect();
   }
   ~FakePush() {

@@ -58,6 +58,15 @@ def b64url_decode(s):
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
 
+def json_body(body, errors):
+    """The body as JSON, or None with the error recorded."""
+    try:
+        return json.loads(body)
+    except ValueError:
+        errors.append("body is not JSON")
+        return None
+
+
 def make_tls(folder):
     """A CA and a certificate for 127.0.0.1 it signed; the CA goes to ca.pem."""
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -203,10 +212,8 @@ class Fake:
             errors.append("apns-id %r is not a lowercase canonical UUID" % h.get("apns-id"))
         if len(body) > 4096:
             errors.append("payload over 4096 bytes")
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            errors.append("body is not JSON")
+        payload = json_body(body, errors)
+        if payload is None:
             return token
         aps = payload.get("aps") if isinstance(payload, dict) else None
         if not isinstance(aps, dict):
@@ -267,10 +274,8 @@ class Fake:
             errors.append("authorization is not 'Bearer <an access token this fake issued>'")
         if not h.get("content-type", "").startswith("application/json"):
             errors.append("content-type %r" % h.get("content-type"))
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            errors.append("body is not JSON")
+        payload = json_body(body, errors)
+        if payload is None:
             return token
         msg = payload.get("message") if isinstance(payload, dict) else None
         if not isinstance(msg, dict) or set(payload) != {"message"}:

@@ -4,9 +4,9 @@
 // checked as the FCM HTTP v1 reference describes it, every answer mapped.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <thread>
 
-#include "integration/kick/fake_push.h"
 #include "integration/kick/push_test_util.h"
 #include "postbox/sync/kick.h"
 
@@ -19,7 +19,7 @@ using std::chrono::milliseconds;
 constexpr char kProject[] = "postbox-test";
 constexpr char kRegistration[] = "fcm-registration-token:APA91b";
 
-class FcmDriverTest : public ::testing::Test {
+class FcmDriverTest : public PushDriverTest {
  protected:
   void SetUp() override {
     ASSERT_FALSE(folder_.path().empty());
@@ -35,13 +35,6 @@ class FcmDriverTest : public ::testing::Test {
         folder_.path(), FakePush::FcmArgs(folder_.Write("account.json", account_.dump())));
     ASSERT_TRUE(fake_->ok()) << "fake_push.py did not start";
   }
-  void TearDown() override {
-    driver_.reset();
-    if (check_requests_) {
-      for (const auto& e : fake_->Errors()) ADD_FAILURE() << "a request not as documented: " << e;
-    }
-  }
-
   FcmOptions Options() {
     FcmOptions o;
     o.service_account_json = account_.dump();
@@ -51,23 +44,9 @@ class FcmDriverTest : public ::testing::Test {
     o.timeout = milliseconds(5000);
     return o;
   }
-  KickDriver* Start(const FcmOptions& o) {
-    auto d = MakeFcmKickDriver(o);
-    EXPECT_TRUE(d.ok()) << d.status().ToString();
-    driver_ = d.ok() ? std::move(*d) : nullptr;
-    return driver_.get();
-  }
-  KickResult Send(const Kick& k) {
-    auto r = SendAndWait(driver_.get(), k);
-    EXPECT_TRUE(r.has_value()) << "no answer in 10 s";
-    return r ? *r : KickResult{Status::Internal("no answer"), milliseconds(0)};
-  }
+  KickDriver* Start(const FcmOptions& o) { return Adopt(MakeFcmKickDriver(o)); }
 
-  TempFolder folder_;
   json account_;
-  std::unique_ptr<FakePush> fake_;
-  std::unique_ptr<KickDriver> driver_;
-  bool check_requests_ = true;
 };
 
 TEST_F(FcmDriverTest, TokenRequestAndSendAreExactlyAsDocumented) {
@@ -225,58 +204,38 @@ TEST_F(FcmDriverTest, StopAnswersKicksWaitingForATokenAndInFlight) {
 
 TEST_F(FcmDriverTest, BadServiceAccountsAndOptionsAreRefused) {
   check_requests_ = false;
-  const auto refused = [&](FcmOptions o) {
-    auto d = MakeFcmKickDriver(o);
-    return !d.ok() && d.status().Is(Code::kInvalidArgument);
-  };
-  const FcmOptions o = Options();
-  for (const char* field : {"client_email", "private_key", "token_uri", "project_id"}) {
+  // The account with `field` set to `value` (null: removed).
+  const auto account = [&](const char* field, json value) {
     json a = account_;
-    a.erase(field);
-    FcmOptions x = o;
-    x.service_account_json = a.dump();
-    EXPECT_TRUE(refused(x)) << field;
+    if (value.is_null()) {
+      a.erase(field);
+    } else {
+      a[field] = std::move(value);
+    }
+    return a.dump();
+  };
+  const std::function<void(FcmOptions&)> spoil[] = {
+      [&](FcmOptions& x) { x.service_account_json = account("client_email", nullptr); },
+      [&](FcmOptions& x) { x.service_account_json = account("private_key", nullptr); },
+      [&](FcmOptions& x) { x.service_account_json = account("token_uri", nullptr); },
+      [&](FcmOptions& x) { x.service_account_json = account("project_id", nullptr); },
+      [&](FcmOptions& x) {
+        x.service_account_json = account("private_key", postbox::testing::NewP256KeyPem());
+      },
+      [&](FcmOptions& x) { x.service_account_json = account("project_id", "a/b"); },
+      [](FcmOptions& x) { x.service_account_json = "{"; },
+      [](FcmOptions& x) { x.base_url = "http://127.0.0.1:1"; },
+      [](FcmOptions& x) { x.token_uri = "http://127.0.0.1:1/token"; },
+      [](FcmOptions& x) { x.queue_limit = 0; },
+      [](FcmOptions& x) { x.timeout = milliseconds(0); },
+  };
+  for (size_t i = 0; i < std::size(spoil); ++i) {
+    FcmOptions o = Options();
+    spoil[i](o);
+    auto d = MakeFcmKickDriver(o);
+    EXPECT_TRUE(!d.ok() && d.status().Is(Code::kInvalidArgument)) << "case " << i;
   }
-  json ec = account_;
-  ec["private_key"] = postbox::testing::NewP256KeyPem();
-  EXPECT_TRUE(refused([&] {
-    auto x = o;
-    x.service_account_json = ec.dump();
-    return x;
-  }()));
-  json project = account_;
-  project["project_id"] = "a/b";
-  EXPECT_TRUE(refused([&] {
-    auto x = o;
-    x.service_account_json = project.dump();
-    return x;
-  }()));
-  EXPECT_TRUE(refused([&] {
-    auto x = o;
-    x.service_account_json = "{";
-    return x;
-  }()));
-  EXPECT_TRUE(refused([&] {
-    auto x = o;
-    x.base_url = "http://127.0.0.1:1";
-    return x;
-  }()));
-  EXPECT_TRUE(refused([&] {
-    auto x = o;
-    x.token_uri = "http://127.0.0.1:1/token";
-    return x;
-  }()));
-  EXPECT_TRUE(refused([&] {
-    auto x = o;
-    x.queue_limit = 0;
-    return x;
-  }()));
-  EXPECT_TRUE(refused([&] {
-    auto x = o;
-    x.timeout = milliseconds(0);
-    return x;
-  }()));
-  EXPECT_TRUE(MakeFcmKickDriver(o).ok());
+  EXPECT_TRUE(MakeFcmKickDriver(Options()).ok());
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "integration/kick/fake_push.h"
 #include "integration/kick/fake_webhook.h"
+#include "integration/kick/push_test_util.h"
 #include "integration/sync/sync_test_util.h"
 #include "postbox/sync/kick.h"
 
@@ -17,15 +18,6 @@ namespace {
 
 using nlohmann::json;
 using std::chrono::milliseconds;
-
-bool Eventually(const std::function<bool()>& pred, milliseconds timeout = milliseconds(10000)) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return pred();
-}
 
 class PushServerTest : public SyncTest {
  protected:

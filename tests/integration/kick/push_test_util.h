@@ -3,6 +3,8 @@
 #ifndef POSTBOX_TESTS_INTEGRATION_KICK_PUSH_TEST_UTIL_H_
 #define POSTBOX_TESTS_INTEGRATION_KICK_PUSH_TEST_UTIL_H_
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -11,8 +13,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "integration/kick/fake_push.h"
 #include "postbox/sync/kick.h"
 
 namespace postbox::sync::testing {
@@ -69,6 +73,46 @@ inline std::optional<KickResult> SendAndWait(KickDriver* driver, const Kick& kic
   if (!a.WaitFor(1)) return std::nullopt;
   return a.got()[0];
 }
+
+// Polls `pred` until it holds; false after `timeout`.
+inline bool Eventually(const std::function<bool()>& pred,
+                       std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pred();
+}
+
+// A driver under test against a fake (fake_push.h) in a temporary folder.
+// TearDown fails the test if the fake found any request not as documented
+// (unless check_requests_ was cleared).
+class PushDriverTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    driver_.reset();
+    if (check_requests_ && fake_) {
+      for (const auto& e : fake_->Errors()) ADD_FAILURE() << "a request not as documented: " << e;
+    }
+  }
+  // Keeps the driver a factory made (nullptr, and a failure, if it refused).
+  KickDriver* Adopt(Result<std::unique_ptr<KickDriver>> made) {
+    EXPECT_TRUE(made.ok()) << made.status().ToString();
+    driver_ = made.ok() ? std::move(*made) : nullptr;
+    return driver_.get();
+  }
+  KickResult Send(const Kick& k) {
+    auto r = SendAndWait(driver_.get(), k);
+    EXPECT_TRUE(r.has_value()) << "no answer in 10 s";
+    return r ? *r : KickResult{Status::Internal("no answer"), std::chrono::milliseconds(0)};
+  }
+
+  TempFolder folder_;
+  std::unique_ptr<FakePush> fake_;
+  std::unique_ptr<KickDriver> driver_;
+  bool check_requests_ = true;
+};
 
 }  // namespace postbox::sync::testing
 

@@ -31,16 +31,10 @@ class ApnsKickDriver final : public KickDriver {
       done({Status::InvalidArgument("apns: the device token is not hex digits"), milliseconds(0)});
       return;
     }
-    if (outstanding_.fetch_add(1) >= options_.queue_limit) {
-      outstanding_.fetch_sub(1);
-      done({Status(Code::kBackOff, "apns queue full (" + std::to_string(options_.queue_limit) +
-                                       " kicks waiting or in flight)"),
-            milliseconds(0)});
-      return;
-    }
+    if (!budget_.Take(done)) return;
     Result<std::string> token = ProviderToken();
     if (!token) {
-      outstanding_.fetch_sub(1);
+      budget_.Release();
       done({Status::Unavailable("apns: cannot sign a provider token: " +
                                 std::string(token.error().message())),
             milliseconds(0)});
@@ -65,7 +59,7 @@ class ApnsKickDriver final : public KickDriver {
     req.body = kick::ApnsBody(kick, options_);
     client_->Submit(std::move(req), [this, used = std::move(*token),
                                      done = std::move(done)](kick::HttpResponse r) {
-      outstanding_.fetch_sub(1);
+      budget_.Release();
       if (!r.transport.ok()) {
         done({std::move(r.transport), milliseconds(0)});
         return;
@@ -114,7 +108,7 @@ class ApnsKickDriver final : public KickDriver {
   const crypto::PrivateKey key_;
   const std::string origin_;  // https://HOST[:PORT]
   std::unique_ptr<kick::HttpClient> client_;
-  std::atomic<size_t> outstanding_{0};  // kicks submitted and not yet answered
+  kick::KickBudget budget_{"apns", options_.queue_limit};
 
   std::mutex mu_;
   std::string token_;          // guarded by mu_

@@ -35,13 +35,7 @@ class FcmKickDriver final : public KickDriver {
   ~FcmKickDriver() override { Stop(); }
 
   void Send(const Kick& kick, std::function<void(KickResult)> done) override {
-    if (outstanding_.fetch_add(1) >= options_.queue_limit) {
-      outstanding_.fetch_sub(1);
-      done({Status(Code::kBackOff, "fcm queue full (" + std::to_string(options_.queue_limit) +
-                                       " kicks waiting or in flight)"),
-            milliseconds(0)});
-      return;
-    }
+    if (!budget_.Take(done)) return;
     Pending p{kick, std::move(done)};
     std::string token;
     bool fetch = false;
@@ -71,7 +65,7 @@ class FcmKickDriver final : public KickDriver {
   };
 
   void Finish(Pending& p, KickResult r) {
-    outstanding_.fetch_sub(1);
+    budget_.Release();
     p.done(std::move(r));
   }
 
@@ -179,7 +173,7 @@ class FcmKickDriver final : public KickDriver {
   const crypto::PrivateKey key_;
   const std::string send_url_;
   std::unique_ptr<kick::HttpClient> client_;
-  std::atomic<size_t> outstanding_{0};  // kicks accepted and not yet answered
+  kick::KickBudget budget_{"fcm", options_.queue_limit};
 
   std::mutex mu_;
   std::string token_;             // guarded by mu_; empty: none

@@ -43,6 +43,15 @@ std::string StringAt(const json& j, const char* name) {
 
 }  // namespace
 
+bool KickBudget::Take(const std::function<void(KickResult)>& done) {
+  if (held_.fetch_add(1) < limit_) return true;
+  held_.fetch_sub(1);
+  done({Status(Code::kBackOff,
+               name_ + " queue full (" + std::to_string(limit_) + " kicks waiting or in flight)"),
+        milliseconds(0)});
+  return false;
+}
+
 Result<std::string> HttpsOrigin(std::string_view url, std::string_view what) {
   std::string_view rest = url;
   const auto bad = [&] {

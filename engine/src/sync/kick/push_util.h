@@ -4,7 +4,10 @@
 #ifndef POSTBOX_SYNC_KICK_PUSH_UTIL_H_
 #define POSTBOX_SYNC_KICK_PUSH_UTIL_H_
 
+#include <atomic>
 #include <chrono>
+#include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -12,6 +15,23 @@
 #include "postbox/sync/kick.h"
 
 namespace postbox::sync::kick {
+
+// The kicks a driver holds (waiting or in flight), bounded by its queue_limit:
+// past it Send answers BackOff at once, so memory stays bounded whatever the
+// service does. Thread-safe.
+class KickBudget {
+ public:
+  KickBudget(std::string name, size_t limit) : name_(std::move(name)), limit_(limit) {}
+  // True if there was room: the kick counts until Release(). Otherwise
+  // answers `done` BackOff and returns false.
+  bool Take(const std::function<void(KickResult)>& done);
+  void Release() { held_.fetch_sub(1); }
+
+ private:
+  const std::string name_;
+  const size_t limit_;
+  std::atomic<size_t> held_{0};
+};
 
 // "https://HOST[:PORT]" from `url` (a trailing '/' dropped). InvalidArgument,
 // naming `what`, for anything else (another scheme, a path, a query, user
