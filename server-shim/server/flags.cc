@@ -6,6 +6,8 @@
 #include <memory>
 #include <optional>
 
+#include "server/kick_flags.h"
+
 namespace postbox::server {
 namespace {
 
@@ -154,43 +156,6 @@ bool ParseRelay(const std::string& spec, sync::RelayOptions* o, std::string* err
     }
   }
   o->mailboxes.push_back({*mkey, spec.substr(colon + 1)});
-  return true;
-}
-
-// "log:PATH" or "webhook:URL" → the kick driver (docs/notifications.md).
-bool MakeKickDriver(Flags* f, std::string* err) {
-  const size_t colon = f->kick.find(':');
-  const std::string kind = f->kick.substr(0, colon);
-  const std::string arg = colon == std::string::npos ? "" : f->kick.substr(colon + 1);
-  Result<std::unique_ptr<sync::KickDriver>> driver = Status::InvalidArgument("");
-  if (kind == "log" && !arg.empty()) {
-    driver = sync::MakeLogKickDriver({.path = arg, .fsync = f->kick_log_fsync});
-  } else if (kind == "webhook" && !arg.empty()) {
-    sync::WebhookOptions w{.url = arg,
-                           .timeout = f->kick_webhook_timeout,
-                           .max_in_flight = f->kick_webhook_max_in_flight,
-                           .queue_limit = f->kick_webhook_queue,
-                           .headers = {}};
-    for (const auto& h : f->kick_webhook_headers) {
-      const size_t c = h.find(':');
-      if (c == std::string::npos) {
-        *err = "--kick-webhook-header '" + h + "': expected 'Name: value'";
-        return false;
-      }
-      std::string value = h.substr(c + 1);
-      value.erase(0, value.find_first_not_of(" \t"));
-      w.headers.emplace_back(h.substr(0, c), value);
-    }
-    driver = sync::MakeWebhookKickDriver(w);
-  } else {
-    *err = "--kick '" + f->kick + "': expected log:PATH or webhook:http://HOST:PORT/PATH";
-    return false;
-  }
-  if (!driver) {
-    *err = "--kick '" + f->kick + "': " + driver.error().ToString();
-    return false;
-  }
-  f->server.kick_driver = std::move(*driver);
   return true;
 }
 
@@ -350,8 +315,11 @@ void AddFlags(CLI::App* app, Flags* f) {
 
   // Kicks (docs/notifications.md).
   app->add_option("--kick", f->kick,
-                  "notify offline mailboxes' push registrations: log:PATH (JSON lines) or "
-                  "webhook:http://HOST:PORT/PATH (default: none)");
+                  "notify offline mailboxes' push registrations, repeatable: "
+                  "[PLATFORMS=]KIND:ARG with KIND log:PATH (JSON lines), "
+                  "webhook:http://HOST:PORT/PATH, apns:P8_KEY_FILE (ios by default) or "
+                  "fcm:SERVICE_ACCOUNT_JSON (android by default); PLATFORMS is a comma list of "
+                  "ios, android, web (default: none)");
   AddDuration(app, "--kick-delay", &so.kick_delay,
               "coalescing window: a kick goes this long after the first change it covers",
               /*zero_allowed=*/true);
@@ -372,6 +340,33 @@ void AddFlags(CLI::App* app, Flags* f) {
   app->add_option("--kick-webhook-header", f->kick_webhook_headers,
                   "webhook driver: an extra request header 'Name: value', repeatable "
                   "(e.g. 'Authorization: Bearer ...'; prefer --config for secrets)");
+  app->add_option("--kick-apns-key-id", f->kick_apns_key_id,
+                  "apns driver: the id of the .p8 signing key (10 characters)");
+  app->add_option("--kick-apns-team-id", f->kick_apns_team_id,
+                  "apns driver: the Apple developer team id (the provider token's issuer)");
+  app->add_option("--kick-apns-topic", f->kick_apns_topic, "apns driver: the app's bundle id");
+  app->add_flag("--kick-apns-sandbox", f->kick_apns_sandbox,
+                "apns driver: api.sandbox.push.apple.com (development builds) instead of "
+                "api.push.apple.com");
+  app->add_option("--kick-apns-push-type", f->kick_apns_push_type,
+                  "apns driver: alert (a visible notification, mutable-content) or background "
+                  "(content-available, throttled by iOS)")
+      ->check(CLI::IsMember({"alert", "background"}));
+  app->add_option("--kick-apns-alert-title", f->kick_apns_alert_title,
+                  "apns driver: the alert's title (alert pushes; empty: none)");
+  app->add_option("--kick-apns-alert-body", f->kick_apns_alert_body,
+                  "apns driver: the alert's text (alert pushes)");
+  app->add_option("--kick-apns-url", f->kick_apns_url,
+                  "apns driver: https://HOST[:PORT] instead of Apple's (tests)");
+  app->add_option("--kick-apns-ca-file", f->kick_apns_ca_file,
+                  "apns driver: PEM CA bundle to trust instead of the system's (tests)");
+  app->add_option("--kick-fcm-url", f->kick_fcm_url,
+                  "fcm driver: https://HOST[:PORT] instead of https://fcm.googleapis.com (tests)");
+  app->add_option("--kick-fcm-token-uri", f->kick_fcm_token_uri,
+                  "fcm driver: the OAuth 2 token endpoint instead of the service account's "
+                  "token_uri (tests)");
+  app->add_option("--kick-fcm-ca-file", f->kick_fcm_ca_file,
+                  "fcm driver: PEM CA bundle to trust instead of the system's (tests)");
 }
 
 bool FinishFlags(Flags* f, std::string* err) {
@@ -409,7 +404,7 @@ bool FinishFlags(Flags* f, std::string* err) {
     }
     r.folder = f->relay_folder.empty() ? f->data + "/relay" : f->relay_folder;
   }
-  if (!f->kick.empty() && !MakeKickDriver(f, err)) return false;
+  if (!f->kick.empty() && !MakeKickDriver(f, err)) return false;  // server/kick_flags.h
   return true;
 }
 

@@ -32,14 +32,23 @@ struct Flags {
   std::vector<std::string> relay_specs;
   std::string relay_folder;  // empty: <data>/relay
   sync::RelayOptions relay;
-  // Kicks (docs/notifications.md): --kick log:PATH or webhook:URL (empty: no
-  // kicks); FinishFlags makes the driver into server.kick_driver.
-  std::string kick;
+  // Kicks (docs/notifications.md): each --kick is [PLATFORMS=]KIND:ARG with
+  // KIND log:PATH, webhook:URL, apns:P8_KEY_FILE or fcm:SERVICE_ACCOUNT_JSON
+  // (none: no kicks); FinishFlags makes them into server.kick_driver (one
+  // driver, or a platform driver routing to several).
+  std::vector<std::string> kick;
   bool kick_log_fsync = false;
   std::chrono::milliseconds kick_webhook_timeout{10000};
   size_t kick_webhook_max_in_flight = 4;
   size_t kick_webhook_queue = 1024;
   std::vector<std::string> kick_webhook_headers;  // "Name: value"
+  std::string kick_apns_key_id, kick_apns_team_id, kick_apns_topic;
+  bool kick_apns_sandbox = false;
+  std::string kick_apns_push_type = "alert";
+  std::string kick_apns_alert_title;
+  std::string kick_apns_alert_body = "New activity";
+  std::string kick_apns_url, kick_apns_ca_file;                    // tests: a fake APNs and its CA
+  std::string kick_fcm_url, kick_fcm_token_uri, kick_fcm_ca_file;  // tests: a fake FCM
 };
 
 // Declares every flag on `app`, bound to `flags` (defaults shown in --help).
@@ -47,9 +56,9 @@ void AddFlags(CLI::App* app, Flags* flags);
 
 // Completes `flags` after parsing: --listen, --http-listen and --upstream into
 // hosts and ports, --durability, --open-policy, --compat and --relay into the
-// options, and --kick into server.kick_driver (opening the log file, or
-// checking the webhook URL). false with *err set on a bad value (the caller
-// prints it and exits 2).
+// options, and --kick into server.kick_driver (opening the log file, checking
+// the webhook URL, reading the APNs key or the FCM service account). false with *err set on a bad
+// value (the caller prints it and exits 2).
 bool FinishFlags(Flags* flags, std::string* err);
 
 }  // namespace postbox::server

@@ -2,7 +2,7 @@
 # Included from server-shim/CMakeLists.txt; paths are relative to server-shim/.
 if(TARGET postbox_sync AND TARGET postbox_relay)
   find_package(spdlog CONFIG REQUIRED)
-  add_executable(postbox-server server/main.cc server/flags.cc)
+  add_executable(postbox-server server/main.cc server/flags.cc server/kick_flags.cc)
   target_include_directories(postbox-server PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   target_link_libraries(postbox-server
     PRIVATE postbox::relay postbox::sync postbox::engine CLI11::CLI11 spdlog::spdlog Threads::Threads)
@@ -18,6 +18,23 @@ if(TARGET postbox-server AND POSTBOX_BUILD_TESTS)
              COMMAND postbox-server ${bad} --data ${CMAKE_CURRENT_BINARY_DIR}/never-opened)
     set_tests_properties(server_cli_rejects${id} PROPERTIES
       LABELS integration TIMEOUT 10 PASS_REGULAR_EXPRESSION "not in range|greater than|positive|Run with --help")
+  endforeach()
+endif()
+
+# --kick specs that cannot work are usage errors, named as such.
+if(TARGET postbox-server AND POSTBOX_BUILD_TESTS)
+  set(_never ${CMAKE_CURRENT_BINARY_DIR}/never-opened)
+  foreach(case
+      "unknown_platform|--kick|mars=log:/dev/null|platforms are ios, android and web"
+      "unreadable_key|--kick|apns:/nonexistent/AuthKey.p8|cannot read '/nonexistent/AuthKey.p8'"
+      "two_for_ios|--kick|ios=log:/dev/null|--kick|ios,web=log:/dev/null|already serves ios"
+      "two_defaults|--kick|log:/dev/null|--kick|log:/dev/null|two --kick without platforms")
+    string(REPLACE "|" ";" parts "${case}")
+    list(POP_FRONT parts name)
+    list(POP_BACK parts expected)
+    add_test(NAME server_cli_kick_${name} COMMAND postbox-server ${parts} --data ${_never})
+    set_tests_properties(server_cli_kick_${name} PROPERTIES
+      LABELS integration TIMEOUT 10 PASS_REGULAR_EXPRESSION "${expected}")
   endforeach()
 endif()
 
@@ -57,7 +74,7 @@ endif()
 if(TARGET postbox-server AND POSTBOX_BUILD_TESTS)
   set(_never ${CMAKE_CURRENT_BINARY_DIR}/never-opened)
   add_test(NAME server_cli_kick_rejects_an_unknown_driver
-           COMMAND postbox-server --kick apns:whatever --data ${_never})
+           COMMAND postbox-server --kick carrier-pigeon:whatever --data ${_never})
   add_test(NAME server_cli_kick_rejects_https
            COMMAND postbox-server --kick webhook:https://gateway.example/kick --data ${_never})
   add_test(NAME server_cli_kick_rejects_a_header_without_colon
@@ -66,7 +83,7 @@ if(TARGET postbox-server AND POSTBOX_BUILD_TESTS)
   add_test(NAME server_cli_kick_rejects_an_unwritable_log
            COMMAND postbox-server --kick log:/nonexistent-dir/kicks.jsonl --data ${_never})
   set_tests_properties(server_cli_kick_rejects_an_unknown_driver PROPERTIES
-    PASS_REGULAR_EXPRESSION "expected log:PATH or webhook:")
+    PASS_REGULAR_EXPRESSION "log:PATH, webhook:http://HOST:PORT/PATH, apns:P8_KEY_FILE or fcm:")
   set_tests_properties(server_cli_kick_rejects_https PROPERTIES
     PASS_REGULAR_EXPRESSION "https is not supported")
   set_tests_properties(server_cli_kick_rejects_a_header_without_colon PROPERTIES

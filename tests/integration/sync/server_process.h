@@ -23,40 +23,49 @@ inline std::string ServerBinary() {
   return POSTBOX_SERVER_BIN_PATH;
 }
 
+// Starts `args` (args[0] the program's path) with its stdout on a pipe and
+// reads the first line the child prints into *first_line (empty if none).
+// The child's pid, or -1 if it could not be started; the caller reaps it.
+inline pid_t SpawnAndReadFirstLine(std::vector<std::string> args, std::string* first_line) {
+  first_line->clear();
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    close(fds[0]);
+    close(fds[1]);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  FILE* out = fdopen(fds[0], "r");
+  char line[1024] = {};
+  if (out != nullptr && std::fgets(line, sizeof(line), out) != nullptr) *first_line = line;
+  if (out != nullptr) std::fclose(out);
+  return pid;
+}
+
 class ServerProcess {
  public:
   // Starts `bin` on `data`, listening on 127.0.0.1:`port` (0: ephemeral), with
   // `extra` flags; port() is 0 if it did not report where it listens.
   ServerProcess(const std::string& bin, const std::string& data, uint16_t port = 0,
                 std::vector<std::string> extra = {}) {
-    int fds[2];
-    if (pipe(fds) != 0) return;
     std::vector<std::string> args = {bin,      "--listen",    "127.0.0.1:" + std::to_string(port),
                                      "--data", data,          "--threads",
                                      "2",      "--log-level", "warn"};
     args.insert(args.end(), extra.begin(), extra.end());
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(fds[1], STDOUT_FILENO);
-      close(fds[0]);
-      close(fds[1]);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(bin.c_str(), argv.data());
-      _exit(127);
-    }
-    close(fds[1]);
     // The first stdout line says where it listens.
-    FILE* out = fdopen(fds[0], "r");
-    char line[256] = {};
-    if (out != nullptr && std::fgets(line, sizeof(line), out) != nullptr) {
-      unsigned p = 0;
-      if (std::sscanf(line, "postbox-server listening on 127.0.0.1:%u", &p) == 1) {
-        port_ = static_cast<uint16_t>(p);
-      }
+    std::string line;
+    pid_ = SpawnAndReadFirstLine(std::move(args), &line);
+    unsigned p = 0;
+    if (std::sscanf(line.c_str(), "postbox-server listening on 127.0.0.1:%u", &p) == 1) {
+      port_ = static_cast<uint16_t>(p);
     }
-    if (out != nullptr) std::fclose(out);
   }
   ~ServerProcess() { Kill(SIGKILL); }
   ServerProcess(const ServerProcess&) = delete;

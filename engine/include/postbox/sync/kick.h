@@ -2,8 +2,10 @@
 // offline mailbox's push registration that the mailbox changed. The server's
 // scheduler decides when (coalescing, retries, persistence across restarts);
 // a driver only delivers one kick. A host server may supply its own driver;
-// two are built in: `log` (JSON lines to a file) and `webhook` (an HTTP POST
-// of JSON to a gateway, e.g. one that talks to APNs or FCM).
+// four are built in: `log` (JSON lines to a file), `webhook` (an HTTP POST of
+// JSON to a gateway), `apns` (Apple's push service, HTTP/2 with a provider
+// token) and `fcm` (Firebase Cloud Messaging's HTTP v1 API with a service
+// account); a platform driver routes each kick to the driver of its platform.
 //
 // Thread-safety: a KickDriver's methods may be called from any thread; the
 // built-in drivers are thread-safe.
@@ -106,6 +108,94 @@ struct WebhookOptions {
 // zero max_in_flight or queue_limit, a non-positive timeout, or a header name
 // or value with CR, LF or (in the name) ':'.
 Result<std::unique_ptr<KickDriver>> MakeWebhookKickDriver(const WebhookOptions& options);
+
+// The `apns` driver: an HTTP/2 POST /3/device/<token> per kick to Apple's
+// push service, over one TLS connection whose streams all kicks share,
+// authenticated by an ES256 provider token (docs/notifications.md, "APNs").
+// 200: delivered. 410 Unregistered: NotFound; 400 (BadDeviceToken, ...):
+// InvalidArgument; 403 ExpiredProviderToken / InvalidProviderToken: the token
+// is renewed, Unavailable (retried); other 403: PermissionDenied; 413:
+// TooLarge; 429: BackOff and 5xx, connection errors and timeouts:
+// Unavailable, both honouring Retry-After.
+struct ApnsOptions {
+  std::string key_pem;  // the .p8 signing key's text (PEM, EC P-256)
+  std::string key_id;   // its 10-character key id
+  std::string team_id;  // the developer team id (the token's issuer)
+  std::string topic;    // the app's bundle id (apns-topic)
+  // api.sandbox.push.apple.com instead of api.push.apple.com.
+  bool sandbox = false;
+  // https://HOST[:PORT] replacing Apple's (a test's fake); empty: Apple's.
+  std::string base_url;
+  std::string ca_file;  // PEM CA bundle to trust; empty: the system's
+  // `alert` (a visible notification, apns-priority 10, mutable-content so a
+  // notification service extension can fetch and rewrite it) or `background`
+  // (content-available, apns-priority 5, throttled by iOS).
+  enum class PushType { kAlert, kBackground };
+  PushType push_type = PushType::kAlert;
+  std::string alert_title;                  // alert pushes: may be empty
+  std::string alert_body = "New activity";  // alert pushes
+  // Apple stores an undeliverable notification this long (apns-expiration);
+  // zero: it tries once.
+  std::chrono::seconds ttl{86400};
+  // A provider token is renewed after `token_refresh` (Apple: between 20 and
+  // 60 minutes), and after a 403 ExpiredProviderToken / InvalidProviderToken,
+  // but never sooner than `token_refresh_min` after the last one (Apple
+  // answers TooManyProviderTokenUpdates to more frequent renewals).
+  std::chrono::seconds token_refresh{40 * 60};
+  std::chrono::seconds token_refresh_min{20 * 60};
+  std::chrono::milliseconds timeout{10000};  // per request
+  size_t max_in_flight = 100;                // HTTP/2 streams at once
+  // Kicks waiting or in flight; past it Send answers BackOff at once.
+  size_t queue_limit = 1024;
+};
+// InvalidArgument for a key that is no P-256 PEM, an empty key id, team id or
+// topic, a base_url that is not https://HOST[:PORT], zero max_in_flight or
+// queue_limit, a non-positive timeout or token_refresh, or token_refresh_min
+// above token_refresh or token_refresh above 60 minutes.
+Result<std::unique_ptr<KickDriver>> MakeApnsKickDriver(const ApnsOptions& options);
+
+// The `fcm` driver: an HTTP/1.1-or-2 POST /v1/projects/<project>/messages:send
+// per kick to Firebase Cloud Messaging, authenticated by an OAuth 2 access
+// token that the driver gets from the service account's token_uri with an
+// RS256 JWT assertion and caches until shortly before it expires
+// (docs/notifications.md, "FCM"). 200: delivered. 404 UNREGISTERED:
+// NotFound; 400 INVALID_ARGUMENT: InvalidArgument; 403 SENDER_ID_MISMATCH:
+// PermissionDenied; 401: the access token is renewed, Unavailable; 429:
+// BackOff and 5xx, connection errors, timeouts and a failed token request:
+// Unavailable, both honouring Retry-After.
+struct FcmOptions {
+  // The service-account key file's text (JSON with "client_email",
+  // "private_key" (PEM, RSA), "token_uri" and "project_id").
+  std::string service_account_json;
+  // https://HOST[:PORT] replacing https://fcm.googleapis.com (a test's
+  // fake); empty: Google's.
+  std::string base_url;
+  // Replaces the service account's token_uri when not empty.
+  std::string token_uri;
+  std::string ca_file;  // PEM CA bundle to trust; empty: the system's
+  // android.priority: `high` wakes the device at once (Doze or not).
+  bool high_priority = true;
+  std::chrono::seconds ttl{86400};  // android.ttl
+  std::chrono::milliseconds timeout{10000};
+  size_t max_in_flight = 100;
+  size_t queue_limit = 1024;
+};
+// InvalidArgument for service-account JSON without those four strings or
+// whose private_key is no RSA PEM of at least 2048 bits, a base_url or
+// token_uri that is not https, zero max_in_flight or queue_limit, or a
+// non-positive timeout.
+Result<std::unique_ptr<KickDriver>> MakeFcmKickDriver(const FcmOptions& options);
+
+// One driver per platform, for a server that kicks several (each may be
+// null; one driver may serve several platforms).
+struct PlatformKickDrivers {
+  std::shared_ptr<KickDriver> ios, android, web;
+};
+// A driver that hands each kick to its platform's driver. A kick for a
+// platform without one is answered NotFound at once (dropped, counted in
+// ServerStats::kicks_dropped and logged by the server). Stop and Reopen reach
+// every distinct driver once. InvalidArgument if all three are null.
+Result<std::unique_ptr<KickDriver>> MakePlatformKickDriver(PlatformKickDrivers drivers);
 
 }  // namespace postbox::sync
 
