@@ -86,10 +86,10 @@ bool TrimPage(std::vector<T>* items, size_t limit) {
 }
 
 // The command groups, one file each.
-void AddStoreCommands(CLI::App* app, Command* selected);    // init, stats, purge
-void AddMailboxCommands(CLI::App* app, Command* selected);  // mailbox, connections, push
-void AddEntryCommands(CLI::App* app, Command* selected);    // entry put|get|list|delete
-void AddMessageCommands(CLI::App* app, Command* selected);  // post, status, changes
+void AddStoreCommands(CLI::App* app, Command* selected);     // init, stats, purge
+void AddMailboxCommands(CLI::App* app, Command* selected);   // mailbox, connections, push
+void AddEntryCommands(CLI::App* app, Command* selected);     // entry put|get|list|delete
+void AddMessageCommands(CLI::App* app, Command* selected);   // post, status, changes
 void AddEndpointCommands(CLI::App* app, Command* selected);  // endpoint add|list|revoke
 
 }  // namespace postbox::admin

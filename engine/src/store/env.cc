@@ -132,7 +132,8 @@ namespace {
 constexpr const char* kDataTables[] = {
     "mailboxes",     "conns",       "push",          "entries",   "messages",          "slots",
     "blobs",         "gone",        "feed",          "tombs",     "uploads",           "upload_ttl",
-    "message_state", "upload_tail", "conn_requests", "endpoints", "mailbox_endpoints", "kicks", "entry_ttl"};
+    "message_state", "upload_tail", "conn_requests", "endpoints", "mailbox_endpoints", "kicks",
+    "entry_ttl"};
 
 // Checks meta["format"] in the open-time transaction `txn`: OK for this
 // format, and for a store without data (stamped with this format unless

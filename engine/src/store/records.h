@@ -47,11 +47,11 @@ std::string ConnKey(const MailboxKey& a, const MailboxKey& b);  // conns
 inline constexpr uint8_t kRequestOut = 0;
 inline constexpr uint8_t kRequestIn = 1;
 std::string ConnRequestKey(const MailboxKey& owner, uint8_t kind, const MailboxKey& peer);
-std::string EntryKey(const MailboxKey& m, std::string_view key);       // entries
+std::string EntryKey(const MailboxKey& m, std::string_view key);  // entries
 // expires_ms BE64 ‖ an entries key.
 std::string EntryTtlKey(uint64_t expires_ms, std::string_view entry_key);  // entry_ttl
-std::string MessageKey(const MessageId& id);                           // messages, gone
-std::string MessageStateKey(const MailboxKey& to, uint64_t post_seq);  // message_state
+std::string MessageKey(const MessageId& id);                               // messages, gone
+std::string MessageStateKey(const MailboxKey& to, uint64_t post_seq);      // message_state
 std::string SlotPrefix(const MailboxKey& from, const MailboxKey& to, std::string_view topic);
 std::string SlotKey(std::string_view slot_prefix, uint64_t order);            // slots
 std::string BlobKey(const MessageId& id, uint32_t piece);                     // blobs
