@@ -160,7 +160,8 @@ TEST_F(HttpServerTest, IdleKeepAliveConnectionsCloseSilently) {
 TEST_F(HttpServerTest, AClientThatNeverReadsIsCutOffWithMemoryBounded) {
   options_.http_idle_timeout = 1000ms;
   const std::string big(64 * 1024, 'z');
-  Start([&](HttpRequest, HttpRespond respond) { respond(HttpResponse::Text(200, big)); });
+  // By value: the server (stopped in TearDown) outlives this body's locals.
+  Start([big](HttpRequest, HttpRespond respond) { respond(HttpResponse::Text(200, big)); });
   RawClient c(port());
   int rcvbuf = 4096;
   setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
