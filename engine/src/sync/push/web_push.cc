@@ -37,6 +37,11 @@ bool IsBase64Url(std::string_view s) { return std::all_of(s.begin(), s.end(), Is
 
 bool IsToken(std::string_view s) { return s.size() == kTokenChars && IsBase64Url(s); }
 
+// RFC 8030 §5.4: 1 to 32 characters of base64url.
+bool IsTopic(std::string_view s) {
+  return !s.empty() && s.size() <= kMaxTopicChars && IsBase64Url(s);
+}
+
 bool EqualsNoCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
@@ -231,7 +236,7 @@ void WebPushRoutes::Post(const HttpRequest& r, const EndpointInfo& e, HttpRespon
     n.urgency = *urgency;
   }
   if (const std::string* topic = r.Header("topic")) {
-    if (topic->empty() || topic->size() > kMaxTopicChars || !IsBase64Url(*topic)) {
+    if (!IsTopic(*topic)) {
       return respond(Error(400, "Topic must be 1 to 32 characters of base64url"));
     }
     n.topic = *topic;
@@ -295,9 +300,8 @@ void WebPushRoutes::Delete(const HttpRequest&, const EndpointInfo& e, std::strin
   const size_t dot = message.find('.');
   n.id = std::string(message.substr(0, dot));
   if (dot != std::string_view::npos) n.topic = std::string(message.substr(dot + 1));
-  if (!MessageId::FromHex(n.id) || n.id != MessageId::FromHex(n.id)->ToHex() ||
-      (dot != std::string_view::npos &&
-       (n.topic.empty() || n.topic.size() > kMaxTopicChars || !IsBase64Url(n.topic)))) {
+  const auto id = MessageId::FromHex(n.id);  // as written: lower case only
+  if (!id || n.id != id->ToHex() || (dot != std::string_view::npos && !IsTopic(n.topic))) {
     return respond(Error(404, "no such notification"));
   }
   const std::string key = PushEntryKey(n);
