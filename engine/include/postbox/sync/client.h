@@ -27,6 +27,7 @@
 #include "postbox/result.h"
 #include "postbox/status.h"
 #include "postbox/sync/server.h"
+#include "postbox/sync/tls.h"
 #include "postbox/types.h"
 
 namespace postbox::sync {
@@ -34,6 +35,12 @@ namespace postbox::sync {
 struct ClientOptions {
   std::string host = "127.0.0.1";  // an IPv4 or IPv6 literal
   uint16_t port = 7420;
+  // TLS to the server (docs/tls.md): verifies its chain and name (and pins);
+  // off by default (plain TCP for loopback and tests). A failed handshake
+  // fails the connection with Unavailable naming OpenSSL's reason (an
+  // expired or wrong-host certificate, an unknown CA, a pin that does not
+  // match); the client keeps reconnecting with backoff as after any loss.
+  TlsClientOptions tls;
   MailboxKey mkey;
   std::string secret;
   Platform platform = Platform::kNone;

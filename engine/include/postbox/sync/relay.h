@@ -52,6 +52,9 @@ struct RelayOptions {
   // The upstream server.
   std::string upstream_host = "127.0.0.1";
   uint16_t upstream_port = 7420;
+  // TLS to upstream (docs/tls.md), with a client certificate for an
+  // upstream that requires one (mutual TLS).
+  TlsClientOptions upstream_tls;
   // The relayed mailboxes, with the credentials upstream knows them by; the
   // relay's store gets the same credentials, so clients use them unchanged.
   std::vector<MailboxCredentials> mailboxes;

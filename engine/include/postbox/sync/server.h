@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -24,6 +25,7 @@
 #include "postbox/result.h"
 #include "postbox/status.h"
 #include "postbox/sync/kick.h"
+#include "postbox/sync/tls.h"
 #include "postbox/types.h"
 #include "postbox/write_batch.h"
 
@@ -178,6 +180,15 @@ struct ServerOptions {
   double webpush_rate = 10;
   uint32_t webpush_burst = 100;
   // ---- end Web Push ----
+  // ---- TLS (docs/tls.md) ----
+  // Set: the sync listener speaks TLS only (ALPN "postbox"); the handshake
+  // must finish within tls->handshake_timeout and counts towards
+  // hello_timeout. Unset: plain TCP (loopback, tests, a TLS-terminating
+  // proxy in front).
+  std::optional<TlsServerOptions> tls;
+  // Likewise for the HTTP listener (ALPN "http/1.1"); usually the same
+  // certificate as `tls`.
+  std::optional<TlsServerOptions> http_tls;
 };
 
 // Counters for tests, logs and benchmarks. A snapshot; each field is exact at
@@ -214,6 +225,10 @@ struct ServerStats {
   uint64_t webpush_dropped = 0;       // TTL 0 with no session of the mailbox: not stored
   uint64_t webpush_rate_limited = 0;  // answered 429
   uint64_t entries_expired = 0;       // expired entries (notifications) the writer deleted
+  // ---- TLS (both listeners) ----
+  uint64_t tls_handshakes = 0;          // completed
+  uint64_t tls_handshake_failures = 0;  // refused, failed, or timed out
+  uint64_t tls_reloads = 0;             // successful ReloadTls calls
 };
 
 namespace http {
@@ -238,6 +253,14 @@ class Server {
   // The HTTP listener's port (the ephemeral one when options.http_port was
   // 0); 0 when there is no HTTP listener.
   uint16_t http_port() const;
+
+  // Reads the certificate, key and client CA files of options.tls and
+  // options.http_tls again (postbox-server does on SIGHUP): connections
+  // accepted from now on use them; open sessions keep the ones they were
+  // made with and are not interrupted. On any error nothing changes and the
+  // error (InvalidArgument, naming the file and OpenSSL's reason) is
+  // returned. OK and nothing done when neither listener has TLS.
+  Status ReloadTls();
 
   // Graceful stop: stops accepting; lets the writer finish every write already
   // queued (so each is committed and answered); tells every session 503
