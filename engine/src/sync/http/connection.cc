@@ -81,6 +81,9 @@ void HttpConnection::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) 
     return;
   }
   if (nread == UV_EOF) {
+    if (self->tls_ && !self->tls_->established()) {
+      self->hl_->loop->core->CountTlsHandshake(false);  // the client gave up on it
+    }
     // The client finished sending: what it sent is still answered.
     self->eof_ = true;
     self->Process({});
@@ -100,9 +103,25 @@ void HttpConnection::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) 
 }
 
 bool HttpConnection::Decrypt(std::span<const uint8_t> cipher, std::string_view* plain) {
+  internal::ServerCore* core = hl_->loop->core;
+  if (!tls_seen_bytes_ && !cipher.empty()) {
+    tls_seen_bytes_ = true;
+    if (cipher[0] != tls::kHandshakeRecord) {
+      // Plain HTTP to the HTTPS listener: say so in plain HTTP (nothing
+      // secret is in it), as web servers do, then close.
+      core->CountTlsHandshake(false);
+      hl_->shared->CountResponse(400);
+      std::string r;
+      AppendResponse(HttpResponse::JsonError(
+                         400, "plain HTTP sent to an HTTPS listener: use https:// (docs/tls.md)"),
+                     ResponseFraming{.close = true, .date = hl_->Date()}, &r);
+      TryWrite(&r);
+      Close();
+      return false;
+    }
+  }
   std::vector<uint8_t>& buf = hl_->loop->tls_plain;
   buf.clear();
-  internal::ServerCore* core = hl_->loop->core;
   const bool was_established = tls_->established();
   if (Status s = tls_->Receive(cipher, &buf); !s.ok()) {
     spdlog::debug("http connection {}: {}", id_, s.ToString());
