@@ -7,6 +7,8 @@
 // keeps working throughout.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <iterator>
 #include <random>
 
 #include "tests/integration/tls/tls_test_util.h"
@@ -125,6 +127,18 @@ TEST_F(TlsHostileTest, GarbageBeforeTheHandshakeIsClosedAtOnce) {
   ExpectGoodClientsServed();
 }
 
+// 64 KiB of random bytes: they hold a whole record whatever length the first
+// header claims. Round 0 starts like a real application-data record.
+std::vector<uint8_t> Junk(std::mt19937* rng, int round) {
+  std::vector<uint8_t> junk(64 * 1024);
+  for (auto& b : junk) b = static_cast<uint8_t>((*rng)());
+  if (round == 0) {
+    const uint8_t header[] = {23, 3, 3, 0x10, 0};
+    std::copy(std::begin(header), std::end(header), junk.begin());
+  }
+  return junk;
+}
+
 TEST_F(TlsHostileTest, RandomBytesAfterACompletedHandshakeAreClosed) {
   std::mt19937 rng(5);
   for (int round = 0; round < 3; ++round) {
@@ -132,18 +146,73 @@ TEST_F(TlsHostileTest, RandomBytesAfterACompletedHandshakeAreClosed) {
     ASSERT_TRUE(tls.connected());
     ASSERT_TRUE(tls.Handshake()) << tls.error();
     EXPECT_EQ(tls.alpn(), "postbox");
-    // Bytes that are no record of this session, on the socket itself. 64 KiB
-    // hold a whole record whatever length the first header claims.
-    std::vector<uint8_t> junk(64 * 1024);
-    for (auto& b : junk) b = static_cast<uint8_t>(rng());
-    if (round == 0) junk[0] = 23;  // application data, as a real record starts
-    if (round == 0) junk[1] = 3, junk[2] = 3, junk[3] = 0x10, junk[4] = 0;
+    // The server has taken the client's Finished (a TLS 1.3 client is done
+    // before that) ...
+    ASSERT_TRUE(Eventually(
+        [&] { return server_->stats().tls_handshakes == before_.tls_handshakes + round + 1; }));
+    // ... and now gets bytes that are no record of this session.
     const auto start = Clock::now();
-    ASSERT_TRUE(tls.tcp().SendBytes(junk));
+    ASSERT_TRUE(tls.tcp().SendBytes(Junk(&rng, round)));
     EXPECT_TRUE(tls.tcp().WaitClosed()) << "round " << round;
     EXPECT_LT(Clock::now() - start, 2000ms);
   }
-  EXPECT_GE(server_->stats().tls_handshakes, before_.tls_handshakes + 3);
+  EXPECT_EQ(server_->stats().tls_handshake_failures, before_.tls_handshake_failures);
+  ExpectGoodClientsServed();
+}
+
+// The client's Finished and a bad record in one read: the handshake
+// completed, then the record failed. The connection is closed, and counted
+// once (ServerStats: every TLS connection is a completed handshake or a
+// failed one).
+TEST_F(TlsHostileTest, AFinishedAndABadRecordInOneReadAreCountedOnce) {
+  std::mt19937 rng(9);
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    RawConn tcp(server_->port());
+    ASSERT_TRUE(tcp.connected());
+    // A TLS 1.3 client over memory BIOs: its last flight stays here until
+    // the junk is appended to it.
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+    SSL* ssl = SSL_new(ctx);
+    BIO* rbio = BIO_new(BIO_s_mem());
+    BIO* wbio = BIO_new(BIO_s_mem());
+    SSL_set_bio(ssl, rbio, wbio);
+    SSL_set_connect_state(ssl);
+    auto take = [&] {
+      char* data = nullptr;
+      const long n = BIO_get_mem_data(wbio, &data);
+      std::vector<uint8_t> out(data, data + n);
+      (void)BIO_reset(wbio);
+      return out;
+    };
+    int r = 0;
+    while ((r = SSL_do_handshake(ssl)) != 1 && SSL_get_error(ssl, r) == SSL_ERROR_WANT_READ) {
+      ASSERT_TRUE(tcp.SendBytes(take()));
+      uint8_t buf[16384];
+      const ssize_t n = recv(tcp.fd(), buf, sizeof(buf), 0);
+      ASSERT_GT(n, 0) << "the server closed during the handshake";
+      BIO_write(rbio, buf, static_cast<int>(n));
+    }
+    ASSERT_EQ(r, 1) << "the raw client's handshake failed";
+    std::vector<uint8_t> finished_and_junk = take();
+    ASSERT_FALSE(finished_and_junk.empty());
+    const std::vector<uint8_t> junk = Junk(&rng, round);
+    finished_and_junk.insert(finished_and_junk.end(), junk.begin(), junk.end());
+    const ServerStats before = server_->stats();
+    ASSERT_TRUE(tcp.SendBytes(finished_and_junk));
+    EXPECT_TRUE(tcp.WaitClosed());
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    auto counted = [&] {
+      const ServerStats now = server_->stats();
+      return (now.tls_handshakes - before.tls_handshakes) +
+             (now.tls_handshake_failures - before.tls_handshake_failures);
+    };
+    EXPECT_TRUE(Eventually([&] { return counted() >= 1; }, 2000ms))
+        << "the connection was counted neither as a completed handshake nor as a failed one";
+    EXPECT_LE(counted(), 1u);
+  }
   ExpectGoodClientsServed();
 }
 
