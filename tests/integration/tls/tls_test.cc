@@ -284,8 +284,20 @@ TEST_F(TlsTest, TheHttpListenerSpeaksTlsWithAlpnHttp11) {
   ServerOptions so;
   so.http_port = 0;
   so.http_tls = LiveTls();
+  so.http_tls->handshake_timeout = 300ms;
   StartTlsServer(LiveTls(), so);
   ASSERT_NE(server_->http_port(), 0);
+  {
+    SCOPED_TRACE("a connection that never starts its handshake");
+    RawConn silent(server_->http_port());
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(silent.WaitClosed());
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_GE(took, 250ms);
+    EXPECT_LT(took, 2800ms);
+    EXPECT_TRUE(Eventually([&] { return server_->stats().tls_handshake_failures >= 1; }, 2000ms))
+        << "the HTTP listener's timed-out handshake was not counted";
+  }
   {
     RawTls tls(server_->http_port(), {.ca_file = pki_.ca.cert, .alpn = {"http/1.1"}});
     ASSERT_TRUE(tls.connected());
