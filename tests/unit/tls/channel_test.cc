@@ -109,16 +109,20 @@ TEST(TlsChannelTest, ATruncatedRecordWaitsForItsRest) {
   ASSERT_GT(wire.size(), 5u);
   // The header alone, then all but the last byte: no plaintext, no error.
   std::string plain;
+  EXPECT_FALSE(p.server->partial());
   ASSERT_TRUE(p.server->Receive(Bytes(std::string_view(wire).substr(0, 5)), &plain).ok());
   EXPECT_EQ(plain, "");
+  EXPECT_TRUE(p.server->partial()) << "a record header is part of a record";
   const Status s =
       p.server->Receive(Bytes(std::string_view(wire).substr(5, wire.size() - 6)), &plain);
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(plain, "");
+  EXPECT_TRUE(p.server->partial());
   // Then the last byte: the whole record.
   ASSERT_TRUE(
       p.server->Receive(Bytes(std::string_view(wire).substr(wire.size() - 1)), &plain).ok());
   EXPECT_EQ(plain, "hello");
+  EXPECT_FALSE(p.server->partial());
 }
 
 TEST(TlsChannelTest, SendingNothingIsFine) {
