@@ -381,7 +381,10 @@ void HttpConnection::UpdateReading() {
 
 void HttpConnection::UpdateClocks() {
   const uint64_t now = uv_now(&hl_->loop->uv);
-  if (!parser_.started() || handling_ || closing_) {
+  // A TLS record begun and not complete runs the clocks like request bytes:
+  // a trickled record must not hold a connection longer than a trickled head.
+  const bool begun = parser_.started() || (tls_ && tls_->partial());
+  if (!begun || handling_ || closing_) {
     head_started_ms_ = body_started_ms_ = 0;
   } else if (!parser_.head_complete()) {
     body_started_ms_ = 0;
