@@ -123,9 +123,12 @@ bool HttpConnection::Decrypt(std::span<const uint8_t> cipher, std::string_view* 
   std::vector<uint8_t>& buf = hl_->loop->tls_plain;
   buf.clear();
   const bool was_established = tls_->established();
-  if (Status s = tls_->Receive(cipher, &buf); !s.ok()) {
+  const Status s = tls_->Receive(cipher, &buf);
+  // Counted even if what followed the handshake in the same read then fails.
+  if (!was_established && tls_->established()) core->CountTlsHandshake(true);
+  if (!s.ok()) {
     spdlog::debug("http connection {}: {}", id_, s.ToString());
-    if (!was_established) core->CountTlsHandshake(false);
+    if (!tls_->established()) core->CountTlsHandshake(false);
     if (!writing_) {
       std::string alert;
       tls_->TakeOutput(&alert);
@@ -134,7 +137,6 @@ bool HttpConnection::Decrypt(std::span<const uint8_t> cipher, std::string_view* 
     Close();
     return false;
   }
-  if (!was_established && tls_->established()) core->CountTlsHandshake(true);
   *plain = std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size());
   Flush();  // the handshake's answers
   return !closed_;
@@ -381,7 +383,10 @@ void HttpConnection::UpdateReading() {
 
 void HttpConnection::UpdateClocks() {
   const uint64_t now = uv_now(&hl_->loop->uv);
-  if (!parser_.started() || handling_ || closing_) {
+  // A TLS record begun and not complete runs the clocks like request bytes:
+  // a trickled record must not hold a connection longer than a trickled head.
+  const bool begun = parser_.started() || (tls_ && tls_->partial());
+  if (!begun || handling_ || closing_) {
     head_started_ms_ = body_started_ms_ = 0;
   } else if (!parser_.head_complete()) {
     body_started_ms_ = 0;

@@ -107,11 +107,13 @@ bool Session::Decrypt(std::span<const uint8_t>* bytes) {
   std::vector<uint8_t>& plain = loop_->tls_plain;
   plain.clear();
   const bool was_established = tls_->established();
-  if (Status s = tls_->Receive(*bytes, &plain); !s.ok()) {
+  const Status s = tls_->Receive(*bytes, &plain);
+  // Counted even if what followed the handshake in the same read then fails.
+  if (!was_established && tls_->established()) core_->CountTlsHandshake(true);
+  if (!s.ok()) {
     TlsFailed(s);
     return false;
   }
-  if (!was_established && tls_->established()) core_->CountTlsHandshake(true);
   *bytes = plain;
   Flush();  // the handshake's answers
   return !closed_;
