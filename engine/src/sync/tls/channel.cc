@@ -163,8 +163,10 @@ Result<std::shared_ptr<const Context>> Context::ForServer(const TlsServerOptions
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   }
   std::shared_ptr<Context> c(new Context(ctx.release(), /*server=*/true));
-  c->alpn_ = AlpnWire(alpn);
-  SSL_CTX_set_alpn_select_cb(c->ctx_, SelectAlpn, &c->alpn_);
+  if (!alpn.empty()) {
+    c->alpn_ = AlpnWire(alpn);
+    SSL_CTX_set_alpn_select_cb(c->ctx_, SelectAlpn, &c->alpn_);
+  }
   return std::shared_ptr<const Context>(std::move(c));
 }
 
@@ -196,7 +198,8 @@ Result<std::shared_ptr<const Context>> Context::ForClient(const TlsClientOptions
   }
   const std::string wire = AlpnWire(alpn);
   // SSL_CTX_set_alpn_protos returns 0 on success.
-  if (SSL_CTX_set_alpn_protos(ctx.get(), reinterpret_cast<const unsigned char*>(wire.data()),
+  if (!alpn.empty() &&
+      SSL_CTX_set_alpn_protos(ctx.get(), reinterpret_cast<const unsigned char*>(wire.data()),
                               static_cast<unsigned int>(wire.size())) != 0) {
     return Status::Internal("SSL_CTX_set_alpn_protos: " + DrainErrors());
   }
@@ -375,6 +378,7 @@ Status Channel::ReceiveInto(std::span<const uint8_t> cipher, Buffer* plain) {
   if (failed_) return Status::Unavailable("TLS channel already failed");
   if (peer_closed_) return Status::Ok();  // nothing counts after close_notify
   ERR_clear_error();
+  TrackRecords(cipher);
   in_ = cipher;
   struct Clear {
     Channel* c;
@@ -398,6 +402,26 @@ Status Channel::ReceiveInto(std::span<const uint8_t> cipher, Buffer* plain) {
       return Status::Ok();
     }
     return Failure(n, "read");
+  }
+}
+
+void Channel::TrackRecords(std::span<const uint8_t> cipher) {
+  // A record is a 5-byte header (type, version, 16-bit length) and a body.
+  constexpr uint8_t kHeader = 5;
+  size_t i = 0;
+  while (i < cipher.size()) {
+    if (record_left_ > 0) {
+      const size_t n = std::min(record_left_, cipher.size() - i);
+      record_left_ -= n;
+      i += n;
+      continue;
+    }
+    if (header_n_ >= 3) length_[header_n_ - 3] = cipher[i];
+    ++i;
+    if (++header_n_ == kHeader) {
+      header_n_ = 0;
+      record_left_ = size_t{length_[0]} << 8 | length_[1];
+    }
   }
 }
 
@@ -446,8 +470,6 @@ void Channel::TakeOutput(std::string* out) {
   out->append(reinterpret_cast<const char*>(out_.data()), out_.size());
   out_ = {};
 }
-
-bool Channel::partial() const { return established_ && SSL_has_pending(ssl_) == 1; }
 
 std::string Channel::alpn() const {
   const unsigned char* p = nullptr;

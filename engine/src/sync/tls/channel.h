@@ -45,12 +45,13 @@ class Context {
  public:
   // A listener's context. `alpn`: the protocol this listener speaks; a
   // client offering ALPN without it is refused (no_application_protocol), one
-  // offering none is accepted. InvalidArgument (naming the file and
+  // offering none is accepted. Empty: no ALPN. InvalidArgument (naming the file and
   // OpenSSL's reason) for a certificate, key or CA file that cannot be
   // loaded, or a key that does not match the certificate.
   static Result<std::shared_ptr<const Context>> ForServer(const TlsServerOptions& options,
                                                           std::string_view alpn);
-  // A client's context (options.enabled is not looked at). Errors as above.
+  // A client's context (options.enabled is not looked at); `alpn` is offered
+  // (empty: none). Errors as above.
   static Result<std::shared_ptr<const Context>> ForClient(const TlsClientOptions& options,
                                                           std::string_view alpn);
   ~Context();
@@ -109,8 +110,8 @@ class Channel {
   bool established() const { return established_; }
   // Shutdown() was called.
   bool shut_down() const { return shut_down_; }
-  // Part of a record has arrived and not the rest.
-  bool partial() const;
+  // Part of a record (its header included) has arrived and not the rest.
+  bool partial() const { return header_n_ > 0 || record_left_ > 0; }
   // The peer sent close_notify: it will send nothing more.
   bool peer_closed() const { return peer_closed_; }
   // The negotiated ALPN protocol ("" if none), and version ("TLSv1.3").
@@ -126,6 +127,8 @@ class Channel {
   // Drives the handshake; true once it has completed.
   Status Handshake();
   Status CheckPins();
+  // Follows the record framing of what the peer sends (for partial()).
+  void TrackRecords(std::span<const uint8_t> cipher);
   Status Failure(int ret, std::string_view during);
   static int BioWrite(bio_st* bio, const char* data, int len);
   static int BioRead(bio_st* bio, char* data, int len);
@@ -137,6 +140,11 @@ class Channel {
   // While Receive runs: the ciphertext not yet read by OpenSSL.
   std::span<const uint8_t> in_;
   std::vector<uint8_t> out_;  // ciphertext to send
+  // The record being received: header bytes seen (of 5) and its length
+  // field's bytes, then the body bytes still to come.
+  uint8_t header_n_ = 0;
+  uint8_t length_[2] = {};
+  size_t record_left_ = 0;
   bool established_ = false;
   bool peer_closed_ = false;
   bool failed_ = false;
