@@ -456,7 +456,7 @@ void Client::Core::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(buf->base),
                                  static_cast<size_t>(nread));
   if (c->tls && !self->Decrypt(c, &bytes)) return;
-  c->decoder.Feed(bytes);
+  if (!bytes.empty()) c->decoder.Feed(bytes);
   wire::Frame frame;
   while (!c->closed) {
     auto p = c->decoder.Next(&frame);
@@ -475,14 +475,15 @@ void Client::Core::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
 }
 
 bool Client::Core::Decrypt(Conn* c, std::span<const uint8_t>* bytes) {
-  tls_plain_.clear();
-  if (Status s = c->tls->Receive(*bytes, &tls_plain_); !s.ok()) {
+  // Straight into the frame decoder, a record at a time.
+  const Status s = c->tls->Receive(*bytes, [c](std::span<const uint8_t> p) { c->decoder.Feed(p); });
+  *bytes = {};
+  if (!s.ok()) {
     // The alert (if any) is not worth waiting for: the connection is over.
     Lost(Status::Unavailable(std::string(s.message()) + " (" + options_.host + ":" +
                              std::to_string(options_.port) + ")"));
     return false;
   }
-  *bytes = tls_plain_;
   Flush();  // the handshake's answers, and once it is done the Hello waiting for it
   return conn_ == c && !c->closed;
 }

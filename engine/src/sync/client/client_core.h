@@ -151,8 +151,8 @@ class Client::Core {
   void DeliverPush(const InfoPacket& packet);
   void ResumePoll(uint64_t since);
   void Flush();
-  // TLS: decrypts a read of `c` in place of the bytes (false: the connection
-  // was lost over it).
+  // TLS: decrypts a read of `c` into its decoder and empties `bytes` (false:
+  // the connection was lost over it).
   bool Decrypt(Conn* c, std::span<const uint8_t>* bytes);
   // The session is gone: fail what waits on it, then back off or stop.
   void Lost(const Status& why);
@@ -175,7 +175,6 @@ class Client::Core {
 
   // TLS (options_.tls.enabled): the context every connection is made from.
   std::shared_ptr<const tls::Context> tls_;
-  std::vector<uint8_t> tls_plain_;  // a read, decrypted (loop thread)
 
   // Loop-thread state.
   wire::Encoder encoder_;

@@ -104,17 +104,16 @@ bool Session::Decrypt(std::span<const uint8_t>* bytes) {
       return false;
     }
   }
-  std::vector<uint8_t>& plain = loop_->tls_plain;
-  plain.clear();
   const bool was_established = tls_->established();
-  const Status s = tls_->Receive(*bytes, &plain);
+  // Straight into the frame decoder, a record at a time.
+  const Status s = tls_->Receive(*bytes, [this](std::span<const uint8_t> p) { decoder_.Feed(p); });
+  *bytes = {};
   // Counted even if what followed the handshake in the same read then fails.
   if (!was_established && tls_->established()) core_->CountTlsHandshake(true);
   if (!s.ok()) {
     TlsFailed(s);
     return false;
   }
-  *bytes = plain;
   Flush();  // the handshake's answers
   return !closed_;
 }

@@ -103,8 +103,8 @@ class Session {
   void Account();
   size_t Held() const;
   size_t Unsent() const { return out_.size() + inflight_.size() + (tls_ ? tls_->pending() : 0); }
-  // TLS: decrypts a read in place of the plain bytes (false: the session is
-  // closing for a TLS failure, already handled).
+  // TLS: decrypts a read into the frame decoder and empties `bytes` (false:
+  // the session is closing for a TLS failure, already handled).
   bool Decrypt(std::span<const uint8_t>* bytes);
   // A TLS failure: its alert if the socket takes it at once, then close.
   void TlsFailed(const Status& why);

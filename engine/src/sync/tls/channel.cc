@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -245,7 +247,7 @@ int Channel::BioRead(BIO* bio, char* data, int len) {
     return -1;
   }
   const size_t n = std::min(self->in_.size(), static_cast<size_t>(std::max(len, 0)));
-  std::copy_n(self->in_.data(), n, data);
+  std::memcpy(data, self->in_.data(), n);
   self->in_ = self->in_.subspan(n);
   return static_cast<int>(n);
 }
@@ -373,38 +375,6 @@ Status Channel::CheckPins() {
       (seen.empty() ? std::string("no chain") : "chain: " + seen) + ")");
 }
 
-template <class Buffer>
-Status Channel::ReceiveInto(std::span<const uint8_t> cipher, Buffer* plain) {
-  if (failed_) return Status::Unavailable("TLS channel already failed");
-  if (peer_closed_) return Status::Ok();  // nothing counts after close_notify
-  ERR_clear_error();
-  TrackRecords(cipher);
-  in_ = cipher;
-  struct Clear {
-    Channel* c;
-    ~Clear() { c->in_ = {}; }
-  } clear{this};
-  if (!established_) {
-    if (Status s = Handshake(); !s.ok()) return s;
-    if (!established_) return Status::Ok();
-  }
-  constexpr size_t kStep = 16 * 1024;  // one record's plaintext
-  for (;;) {
-    const size_t at = plain->size();
-    plain->resize(at + kStep);
-    const int n = SSL_read(ssl_, plain->data() + at, static_cast<int>(kStep));
-    plain->resize(at + static_cast<size_t>(std::max(n, 0)));
-    if (n > 0) continue;
-    const int err = SSL_get_error(ssl_, n);
-    if (err == SSL_ERROR_WANT_READ) return Status::Ok();  // all taken
-    if (err == SSL_ERROR_ZERO_RETURN) {
-      peer_closed_ = true;
-      return Status::Ok();
-    }
-    return Failure(n, "read");
-  }
-}
-
 void Channel::TrackRecords(std::span<const uint8_t> cipher) {
   // A record is a 5-byte header (type, version, 16-bit length) and a body.
   constexpr uint8_t kHeader = 5;
@@ -425,12 +395,49 @@ void Channel::TrackRecords(std::span<const uint8_t> cipher) {
   }
 }
 
+Status Channel::Receive(std::span<const uint8_t> cipher, const PlainSink& sink) {
+  if (failed_) return Status::Unavailable("TLS channel already failed");
+  if (peer_closed_) return Status::Ok();  // nothing counts after close_notify
+  ERR_clear_error();
+  TrackRecords(cipher);
+  in_ = cipher;
+  struct Clear {
+    Channel* c;
+    ~Clear() { c->in_ = {}; }
+  } clear{this};
+  if (!established_) {
+    if (Status s = Handshake(); !s.ok()) return s;
+    if (!established_) return Status::Ok();
+  }
+  // One record's plaintext at a time, on the stack: the sink copies it where
+  // it belongs (a frame decoder's buffer), and an idle channel holds nothing.
+  uint8_t record[16 * 1024];
+  for (;;) {
+    const int n = SSL_read(ssl_, record, static_cast<int>(sizeof(record)));
+    if (n > 0) {
+      sink(std::span<const uint8_t>(record, static_cast<size_t>(n)));
+      continue;
+    }
+    const int err = SSL_get_error(ssl_, n);
+    if (err == SSL_ERROR_WANT_READ) return Status::Ok();  // all taken
+    if (err == SSL_ERROR_ZERO_RETURN) {
+      peer_closed_ = true;
+      return Status::Ok();
+    }
+    return Failure(n, "read");
+  }
+}
+
 Status Channel::Receive(std::span<const uint8_t> cipher, std::vector<uint8_t>* plain) {
-  return ReceiveInto(cipher, plain);
+  return Receive(cipher, [plain](std::span<const uint8_t> p) {
+    plain->insert(plain->end(), p.begin(), p.end());
+  });
 }
 
 Status Channel::Receive(std::span<const uint8_t> cipher, std::string* plain) {
-  return ReceiveInto(cipher, plain);
+  return Receive(cipher, [plain](std::span<const uint8_t> p) {
+    plain->append(reinterpret_cast<const char*>(p.data()), p.size());
+  });
 }
 
 Status Channel::Send(std::span<const uint8_t> plain) {
@@ -438,6 +445,9 @@ Status Channel::Send(std::span<const uint8_t> plain) {
   if (!established_) return Status::Internal("TLS: write before the handshake completed");
   if (shut_down_) return Status::Internal("TLS: write after close_notify");
   ERR_clear_error();
+  // Room for the records and their overhead (a 5-byte header, a 16-byte tag
+  // and the content type per 16 KiB): one allocation, not a doubling series.
+  out_.reserve(out_.size() + plain.size() + (plain.size() / 16384 + 1) * 32);
   while (!plain.empty()) {
     const int chunk = static_cast<int>(std::min<size_t>(plain.size(), 1u << 30));
     const int n = SSL_write(ssl_, plain.data(), chunk);

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -93,6 +94,9 @@ class Channel {
   // not authenticate, bytes that are no TLS, a renegotiation attempt. Its
   // alert may be in the output: send it (best effort) before closing.
   // Unavailable for the handshake and the peer's faults, Internal for ours.
+  // The plaintext goes to `sink` a record at a time (valid during the call).
+  using PlainSink = std::function<void(std::span<const uint8_t>)>;
+  Status Receive(std::span<const uint8_t> cipher, const PlainSink& sink);
   Status Receive(std::span<const uint8_t> cipher, std::vector<uint8_t>* plain);
   Status Receive(std::span<const uint8_t> cipher, std::string* plain);
   // Encrypts `plain` into the output; only once established().
@@ -122,8 +126,6 @@ class Channel {
 
  private:
   explicit Channel(std::shared_ptr<const Context> context);
-  template <class Buffer>
-  Status ReceiveInto(std::span<const uint8_t> cipher, Buffer* plain);
   // Drives the handshake; true once it has completed.
   Status Handshake();
   Status CheckPins();
