@@ -91,6 +91,7 @@ void AddMailboxCommands(CLI::App* app, Command* selected);   // mailbox, connect
 void AddEntryCommands(CLI::App* app, Command* selected);     // entry put|get|list|delete
 void AddMessageCommands(CLI::App* app, Command* selected);   // post, status, changes
 void AddEndpointCommands(CLI::App* app, Command* selected);  // endpoint add|list|revoke
+void AddTlsCommands(CLI::App* app, Command* selected);       // tls-pin
 
 }  // namespace postbox::admin
 

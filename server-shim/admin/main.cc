@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   AddEntryCommands(&app, &selected);
   AddMessageCommands(&app, &selected);
   AddEndpointCommands(&app, &selected);
+  AddTlsCommands(&app, &selected);
 
   try {
     app.parse(argc, argv);

@@ -159,6 +159,33 @@ bool ParseRelay(const std::string& spec, sync::RelayOptions* o, std::string* err
   return true;
 }
 
+// --tls-* into server.tls / http_tls, --upstream-tls-* into relay.upstream_tls.
+bool FinishTlsFlags(Flags* f, std::string* err) {
+  const auto version = [](const std::string& v) {
+    return v == "1.2" ? sync::TlsVersion::kTls12 : sync::TlsVersion::kTls13;
+  };
+  sync::TlsServerOptions& t = f->tls;
+  const bool any = !t.cert_file.empty() || !t.key_file.empty() || !t.client_ca_file.empty();
+  if (any && (t.cert_file.empty() || t.key_file.empty())) {
+    *err = "TLS needs both --tls-cert and --tls-key";
+    return false;
+  }
+  if (any) {
+    t.min_version = version(f->tls_min_version);
+    f->server.tls = t;
+    if (!f->http_plain) f->server.http_tls = t;
+  }
+  sync::TlsClientOptions& u = f->relay.upstream_tls;
+  u.enabled = f->upstream_tls || !u.ca_file.empty() || !u.server_name.empty() || !u.pins.empty() ||
+              !u.cert_file.empty() || !u.key_file.empty();
+  u.min_version = version(f->upstream_tls_min_version);
+  if (u.enabled && f->upstream.empty()) {
+    *err = "--upstream-tls* needs --upstream HOST:PORT";
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 void AddFlags(CLI::App* app, Flags* f) {
@@ -295,6 +322,23 @@ void AddFlags(CLI::App* app, Flags* f) {
   AddCount(app, "--webpush-burst", &so.webpush_burst,
            "notifications one endpoint may send at once before the rate applies", 1, 1'000'000'000);
 
+  // TLS (docs/tls.md).
+  app->add_option("--tls-cert", f->tls.cert_file,
+                  "PEM certificate chain (the server's first): with --tls-key, both listeners "
+                  "speak TLS only; SIGHUP reads the files again");
+  app->add_option("--tls-key", f->tls.key_file, "PEM private key of --tls-cert");
+  app->add_option("--tls-client-ca", f->tls.client_ca_file,
+                  "PEM CA certificates: clients must present a certificate chained to one "
+                  "(mutual TLS, e.g. relays)");
+  app->add_option("--tls-min-version", f->tls_min_version, "oldest TLS version accepted")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"1.2", "1.3"}));
+  AddDuration(app, "--tls-handshake-timeout", &f->tls.handshake_timeout,
+              "a TLS handshake not finished this long after accept is closed");
+  app->add_flag("--http-plain", f->http_plain,
+                "keep the HTTP listener plain while the sync listener has TLS (behind a "
+                "TLS-terminating proxy)");
+
   // Relaying (docs/relay.md).
   sync::RelayOptions& r = f->relay;
   app->add_option("--upstream", f->upstream,
@@ -312,6 +356,24 @@ void AddFlags(CLI::App* app, Flags* f) {
               "while connected, poll upstream at least this often (a safety net for lost pushes)");
   AddDuration(app, "--relay-scan-interval", &r.scan_interval,
               "how often the relay looks for changes in its own store");
+  sync::TlsClientOptions& ut = r.upstream_tls;
+  app->add_flag("--upstream-tls", f->upstream_tls,
+                "speak TLS to --upstream, verifying its certificate (the system's CAs unless "
+                "--upstream-tls-ca)");
+  app->add_option("--upstream-tls-ca", ut.ca_file,
+                  "PEM CA certificates upstream's chain must lead to (implies --upstream-tls)");
+  app->add_option("--upstream-tls-server-name", ut.server_name,
+                  "the name upstream's certificate must carry (default: the --upstream host)");
+  app->add_option("--upstream-tls-pin", ut.pins,
+                  "sha256/BASE64 of a public key upstream's chain must contain, repeatable "
+                  "(postbox-admin tls-pin CERT prints it)");
+  app->add_option("--upstream-tls-cert", ut.cert_file,
+                  "PEM client certificate chain for an upstream that requires one");
+  app->add_option("--upstream-tls-key", ut.key_file, "its private key");
+  app->add_option("--upstream-tls-min-version", f->upstream_tls_min_version,
+                  "oldest TLS version accepted from upstream")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"1.2", "1.3"}));
 
   // Kicks (docs/notifications.md).
   app->add_option("--kick", f->kick,
@@ -405,7 +467,7 @@ bool FinishFlags(Flags* f, std::string* err) {
     r.folder = f->relay_folder.empty() ? f->data + "/relay" : f->relay_folder;
   }
   if (!f->kick.empty() && !MakeKickDriver(f, err)) return false;  // server/kick_flags.h
-  return true;
+  return FinishTlsFlags(f, err);
 }
 
 }  // namespace postbox::server

@@ -49,6 +49,15 @@ struct Flags {
   std::string kick_apns_alert_body = "New activity";
   std::string kick_apns_url, kick_apns_ca_file;                    // tests: a fake APNs and its CA
   std::string kick_fcm_url, kick_fcm_token_uri, kick_fcm_ca_file;  // tests: a fake FCM
+  // TLS (docs/tls.md): --tls-cert and --tls-key turn it on for the sync
+  // listener and (unless --http-plain) the HTTP listener.
+  sync::TlsServerOptions tls;
+  std::string tls_min_version = "1.3";
+  bool http_plain = false;
+  // TLS to --upstream: --upstream-tls turns it on (the --upstream-tls-*
+  // values imply it).
+  bool upstream_tls = false;
+  std::string upstream_tls_min_version = "1.3";
 };
 
 // Declares every flag on `app`, bound to `flags` (defaults shown in --help).

@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGHUP);  // reopens the kick log (logrotate)
+  sigaddset(&stop_signals, SIGHUP);  // reloads TLS files, reopens the kick log (logrotate)
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -85,10 +85,11 @@ int main(int argc, char** argv) {
     spdlog::info("relaying {} mailbox(es) for {}:{} (replicas in {})", flags.relay.mailboxes.size(),
                  flags.relay.upstream_host, flags.relay.upstream_port, flags.relay.folder);
   }
-  std::printf("postbox-server listening on %s:%u\n", flags.server.host.c_str(), (*server)->port());
+  std::printf("postbox-server listening on %s:%u%s\n", flags.server.host.c_str(), (*server)->port(),
+              flags.server.tls ? " (TLS)" : "");
   if (flags.server.http_port >= 0) {
-    std::printf("postbox-server http listening on %s:%u\n", flags.server.http_host.c_str(),
-                (*server)->http_port());
+    std::printf("postbox-server http listening on %s:%u%s\n", flags.server.http_host.c_str(),
+                (*server)->http_port(), flags.server.http_tls ? " (TLS)" : "");
   }
   std::fflush(stdout);
 
@@ -96,6 +97,16 @@ int main(int argc, char** argv) {
   for (;;) {
     sigwait(&stop_signals, &sig);
     if (sig != SIGHUP) break;
+    if (flags.server.tls || flags.server.http_tls) {
+      const postbox::Status reloaded = (*server)->ReloadTls();
+      if (reloaded.ok()) {
+        spdlog::info(
+            "SIGHUP received: TLS certificate and key reloaded (open sessions keep theirs)");
+      } else {
+        spdlog::error("SIGHUP: reloading TLS failed, the old certificate stays: {}",
+                      reloaded.ToString());
+      }
+    }
     if (flags.server.kick_driver) {
       const postbox::Status reopened = flags.server.kick_driver->Reopen();
       if (reopened.ok()) {

@@ -18,9 +18,16 @@ struct Client::Core::Conn {
   uv_connect_t connect_req{};
   uv_write_t write_req{};
   wire::FrameDecoder decoder;
+  // Set for TLS: out holds plaintext frames until they are encrypted into
+  // inflight (Flush); nothing but the handshake goes before it completes.
+  std::unique_ptr<tls::Channel> tls;
   std::vector<uint8_t> out, inflight;
   bool writing = false;
   bool closed = false;
+  // The first bytes the server sent, for a hint when a plain client meets a
+  // TLS server (whose alert is no frame).
+  uint8_t first[2] = {};
+  size_t first_n = 0;
 
   explicit Conn(Core* c, uint32_t max_payload)
       // Raw frames only until HelloReply says what the session agreed.
@@ -53,6 +60,11 @@ Client::Core::Core(const ClientOptions& options)
 Client::Core::~Core() { Shutdown(); }
 
 Status Client::Core::Start() {
+  if (options_.tls.enabled) {
+    auto context = tls::Context::ForClient(options_.tls, tls::kSyncAlpn);
+    if (!context) return context.error();
+    tls_ = std::move(*context);
+  }
   std::promise<Status> ready;
   auto f = ready.get_future();
   thread_ = std::thread([this, &ready] { Run(&ready); });
@@ -183,6 +195,19 @@ void Client::Core::StartConnect() {
     return;
   }
   conn_ = new Conn(this, options_.max_frame_payload);
+  if (tls_) {
+    const std::string& name =
+        options_.tls.server_name.empty() ? options_.host : options_.tls.server_name;
+    auto channel = tls::Channel::Connect(tls_, name);
+    if (!channel) {
+      delete conn_;
+      conn_ = nullptr;
+      final_ = true;
+      Lost(channel.error());
+      return;
+    }
+    conn_->tls = std::move(*channel);
+  }
   uv_tcp_init(&uv_, &conn_->tcp);
   uv_tcp_nodelay(&conn_->tcp, 1);
   state_ = State::kConnecting;
@@ -213,6 +238,10 @@ void Client::Core::OnConnected(uv_connect_t* req, int status) {
       },
       OnRead);
   self->state_ = State::kHello;
+  if (conn->tls) {
+    // The ClientHello; Hello (below) waits in `out` until the handshake is done.
+    if (Status s = conn->tls->Start(); !s.ok()) return self->Lost(s);
+  }
   self->SendHello();
 }
 
@@ -376,9 +405,19 @@ void Client::Core::Flush() {
   Conn* c = conn_;
   if (c == nullptr || c->closed || c->writing) return;
   FillBulk();
-  if (conn_ != c || c->closed || c->writing || c->out.empty()) return;
-  std::swap(c->out, c->inflight);
-  c->out.clear();
+  if (conn_ != c || c->closed || c->writing) return;
+  if (c->tls) {
+    if (!c->out.empty() && c->tls->established()) {
+      if (Status s = c->tls->Send(c->out); !s.ok()) return Lost(s);
+      c->out.clear();
+    }
+    c->tls->TakeOutput(&c->inflight);
+    if (c->inflight.empty()) return;
+  } else {
+    if (c->out.empty()) return;
+    std::swap(c->out, c->inflight);
+    c->out.clear();
+  }
   uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(c->inflight.data()),
                              static_cast<unsigned>(c->inflight.size()));
   int rc = uv_write(&c->write_req, reinterpret_cast<uv_stream_t*>(&c->tcp), &buf, 1, OnWritten);
@@ -400,11 +439,24 @@ void Client::Core::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   Core* self = c->core;
   if (c->closed) return;
   if (nread < 0) {
-    self->Lost(nread == UV_EOF ? Status::Unavailable("the server closed the connection")
-                               : UvStatus("read", static_cast<int>(nread)));
+    // A TLS record starts 0x15 (alert) or 0x16 (handshake), then 0x03.
+    const bool tls_answer = !c->tls && self->state_ == State::kHello && c->first_n == 2 &&
+                            (c->first[0] == 0x15 || c->first[0] == 0x16) && c->first[1] == 0x03;
+    self->Lost(nread != UV_EOF ? UvStatus("read", static_cast<int>(nread))
+               : tls_answer
+                   ? Status::Unavailable(
+                         "the server closed the connection after answering in TLS: it expects "
+                         "TLS (ClientOptions::tls)")
+                   : Status::Unavailable("the server closed the connection"));
     return;
   }
-  c->decoder.Feed({reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread)});
+  for (ssize_t i = 0; i < nread && c->first_n < 2; ++i) {
+    c->first[c->first_n++] = static_cast<uint8_t>(buf->base[i]);
+  }
+  std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(buf->base),
+                                 static_cast<size_t>(nread));
+  if (c->tls && !self->Decrypt(c, &bytes)) return;
+  c->decoder.Feed(bytes);
   wire::Frame frame;
   while (!c->closed) {
     auto p = c->decoder.Next(&frame);
@@ -416,6 +468,23 @@ void Client::Core::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     }
     self->HandleFrame(frame);
   }
+  // close_notify: the frames before it were handled; nothing more will come.
+  if (c->tls && c->tls->peer_closed() && !c->closed) {
+    self->Lost(Status::Unavailable("the server closed the connection"));
+  }
+}
+
+bool Client::Core::Decrypt(Conn* c, std::span<const uint8_t>* bytes) {
+  tls_plain_.clear();
+  if (Status s = c->tls->Receive(*bytes, &tls_plain_); !s.ok()) {
+    // The alert (if any) is not worth waiting for: the connection is over.
+    Lost(Status::Unavailable(std::string(s.message()) + " (" + options_.host + ":" +
+                             std::to_string(options_.port) + ")"));
+    return false;
+  }
+  *bytes = tls_plain_;
+  Flush();  // the handshake's answers, and once it is done the Hello waiting for it
+  return conn_ == c && !c->closed;
 }
 
 void Client::Core::HandleFrame(const wire::Frame& frame) {

@@ -23,8 +23,10 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <random>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,6 +34,7 @@
 #include "postbox/sync/client.h"
 #include "postbox/wire/codec.h"
 #include "postbox/wire/frame.h"
+#include "sync/tls/channel.h"
 
 namespace postbox::sync {
 
@@ -148,6 +151,9 @@ class Client::Core {
   void DeliverPush(const InfoPacket& packet);
   void ResumePoll(uint64_t since);
   void Flush();
+  // TLS: decrypts a read of `c` in place of the bytes (false: the connection
+  // was lost over it).
+  bool Decrypt(Conn* c, std::span<const uint8_t>* bytes);
   // The session is gone: fail what waits on it, then back off or stop.
   void Lost(const Status& why);
   // Fails every pending request, and the queued ones too if `waiting_too`.
@@ -166,6 +172,10 @@ class Client::Core {
   std::vector<std::function<void()>> inbox_;
   bool loop_done_ = false;
   bool shutdown_ = false;
+
+  // TLS (options_.tls.enabled): the context every connection is made from.
+  std::shared_ptr<const tls::Context> tls_;
+  std::vector<uint8_t> tls_plain_;  // a read, decrypted (loop thread)
 
   // Loop-thread state.
   wire::Encoder encoder_;

@@ -33,9 +33,24 @@ HttpConnection::HttpConnection(HttpLoop* hl, uint64_t id)
 void HttpConnection::Start(bool admitted) {
   POSTBOX_ASSERT_ON_LOOP(hl_->loop);
   counted_ = admitted;
-  last_activity_ms_ = uv_now(&hl_->loop->uv);
+  accepted_ms_ = last_activity_ms_ = uv_now(&hl_->loop->uv);
   hl_->connections.emplace(id_, this);
   uv_tcp_nodelay(&tcp_, 1);
+  if (auto context = hl_->loop->core->tls_context(/*http=*/true)) {
+    if (!admitted) {
+      // No handshake only to say 503 (see Session::Start).
+      hl_->shared->CountRefusal();
+      Close();
+      return;
+    }
+    auto channel = tls::Channel::Accept(std::move(context));
+    if (!channel) {
+      spdlog::error("http connection {}: {}", id_, channel.error().ToString());
+      Close();
+      return;
+    }
+    tls_ = std::move(*channel);
+  }
   if (!admitted) {
     hl_->shared->CountRefusal();
     keep_alive_ = false;
@@ -73,9 +88,43 @@ void HttpConnection::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) 
     self->Close();
   } else if (nread > 0) {
     self->last_activity_ms_ = uv_now(&self->hl_->loop->uv);
-    self->Process(std::string_view(buf->base, static_cast<size_t>(nread)));
+    std::string_view bytes(buf->base, static_cast<size_t>(nread));
+    if (!self->tls_ ||
+        self->Decrypt({reinterpret_cast<const uint8_t*>(buf->base), bytes.size()}, &bytes)) {
+      // close_notify ends the client's sending like an EOF.
+      if (self->tls_ && self->tls_->peer_closed()) self->eof_ = true;
+      self->Process(bytes);
+    }
   }
   self->Account();
+}
+
+bool HttpConnection::Decrypt(std::span<const uint8_t> cipher, std::string_view* plain) {
+  std::vector<uint8_t>& buf = hl_->loop->tls_plain;
+  buf.clear();
+  internal::ServerCore* core = hl_->loop->core;
+  const bool was_established = tls_->established();
+  if (Status s = tls_->Receive(cipher, &buf); !s.ok()) {
+    spdlog::debug("http connection {}: {}", id_, s.ToString());
+    if (!was_established) core->CountTlsHandshake(false);
+    if (!writing_) {
+      std::string alert;
+      tls_->TakeOutput(&alert);
+      TryWrite(&alert);
+    }
+    Close();
+    return false;
+  }
+  if (!was_established && tls_->established()) core->CountTlsHandshake(true);
+  *plain = std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size());
+  Flush();  // the handshake's answers
+  return !closed_;
+}
+
+void HttpConnection::TryWrite(std::string* bytes) {
+  if (bytes->empty()) return;
+  uv_buf_t buf = uv_buf_init(bytes->data(), static_cast<unsigned>(bytes->size()));
+  (void)uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1);
 }
 
 void HttpConnection::Process(std::string_view fresh) {
@@ -190,22 +239,42 @@ void HttpConnection::Refuse(uint16_t status, std::string_view message) {
 void HttpConnection::CloseNow(uint16_t status, std::string_view message) {
   if (closed_) return;
   hl_->shared->CountResponse(status);
-  if (!writing_ && out_.empty()) {
+  if (!writing_ && out_.empty() && (!tls_ || tls_->established())) {
     // A stalled client's socket buffer is empty: the reason goes out at once
     // or not at all, without waiting for a client that does not cooperate.
     std::string r;
     AppendResponse(HttpResponse::JsonError(status, message),
                    ResponseFraming{.close = true, .date = hl_->Date()}, &r);
-    uv_buf_t buf = uv_buf_init(r.data(), static_cast<unsigned>(r.size()));
-    (void)uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1);
+    if (tls_) {
+      (void)tls_->Send({reinterpret_cast<const uint8_t*>(r.data()), r.size()});
+      r.clear();
+      tls_->TakeOutput(&r);
+    }
+    TryWrite(&r);
   }
   Close();
 }
 
 void HttpConnection::Flush() {
-  if (closed_ || writing_ || out_.empty()) return;
-  std::swap(out_, inflight_);
-  out_.clear();
+  if (closed_ || writing_) return;
+  if (tls_) {
+    // Responses wait for the handshake; its own messages go out meanwhile.
+    if (!out_.empty() && tls_->established()) {
+      if (Status s = tls_->Send({reinterpret_cast<const uint8_t*>(out_.data()), out_.size()});
+          !s.ok()) {
+        spdlog::debug("http connection {}: {}", id_, s.ToString());
+        Close();
+        return;
+      }
+      out_.clear();
+    }
+    tls_->TakeOutput(&inflight_);
+    if (inflight_.empty()) return;
+  } else {
+    if (out_.empty()) return;
+    std::swap(out_, inflight_);
+    out_.clear();
+  }
   // Fits an unsigned: output is bounded by http_max_output_bytes plus one response.
   uv_buf_t buf = uv_buf_init(inflight_.data(), static_cast<unsigned>(inflight_.size()));
   if (uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, OnWritten) != 0) {
@@ -247,6 +316,12 @@ void HttpConnection::MaybeFinishClose() {
   if (!closing_ || closed_ || lingering_) return;
   Flush();
   if (writing_ || !out_.empty()) return;
+  if (tls_ && tls_->established() && !tls_->shut_down()) {
+    // close_notify first; once it is written this runs again.
+    tls_->Shutdown();
+    Flush();
+    if (writing_) return;
+  }
   if (eof_) {
     Close();
     return;
@@ -308,6 +383,13 @@ void HttpConnection::Tick(uint64_t now) {
     if (after(linger_started_ms_, std::chrono::milliseconds(kLingerMs))) Close();
     return;
   }
+  if (tls_ && !tls_->established() && after(accepted_ms_, o.http_tls->handshake_timeout)) {
+    spdlog::debug("http connection {}: TLS handshake not finished in time, closing", id_);
+    hl_->shared->CountTimeout();
+    hl_->loop->core->CountTlsHandshake(false);
+    Close();
+    return;
+  }
   if (Unsent() > 0 && after(write_progress_ms_, o.http_idle_timeout)) {
     // The client has read nothing for that long: it holds memory and a slot.
     spdlog::debug("http connection {}: closing, {} bytes of output unread", id_, Unsent());
@@ -339,7 +421,7 @@ void HttpConnection::Shutdown() {
 }
 
 void HttpConnection::Account() {
-  const size_t held = closed_ ? 0 : in_.size() + out_.size() + inflight_.size();
+  const size_t held = closed_ ? 0 : in_.size() + Unsent();
   if (held == accounted_) return;
   hl_->loop->core->AddBuffered(static_cast<int64_t>(held) - static_cast<int64_t>(accounted_));
   accounted_ = held;

@@ -12,11 +12,14 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include "sync/http/listener.h"
 #include "sync/http/parser.h"
+#include "sync/tls/channel.h"
 
 namespace postbox::sync::http {
 
@@ -64,13 +67,22 @@ class HttpConnection {
   void UpdateReading();
   void UpdateClocks();
   void Account();
-  size_t Unsent() const { return out_.size() + inflight_.size(); }
+  size_t Unsent() const { return out_.size() + inflight_.size() + (tls_ ? tls_->pending() : 0); }
+  // TLS: the plaintext of a read (false: the connection closed over a TLS
+  // failure).
+  bool Decrypt(std::span<const uint8_t> cipher, std::string_view* plain);
+  // Writes `bytes` if the socket takes them at once (last words).
+  void TryWrite(std::string* bytes);
 
   HttpLoop* hl_;
   uint64_t id_;
   uv_tcp_t tcp_{};
   uv_write_t write_req_{};
   uv_shutdown_t shutdown_req_{};
+  // TLS (docs/tls.md), when the listener has it: out_ is plaintext,
+  // encrypted into inflight_ as it is written.
+  std::unique_ptr<tls::Channel> tls_;
+  uint64_t accepted_ms_ = 0;
   HttpRequestParser parser_;
   std::string in_;        // read and not yet parsed (at most a read's worth)
   std::string out_;       // responses not yet handed to libuv

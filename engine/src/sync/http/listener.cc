@@ -234,7 +234,9 @@ Status StartHttp(internal::Loop* loop, HttpShared* shared) {
   }
   // Often enough to honour the shortest timeout within a quarter of it.
   const int64_t shortest =
-      std::min({o.http_header_timeout, o.http_body_timeout, o.http_idle_timeout}).count();
+      std::min({o.http_header_timeout, o.http_body_timeout, o.http_idle_timeout,
+                o.http_tls ? o.http_tls->handshake_timeout : o.http_idle_timeout})
+          .count();
   const uint64_t every = static_cast<uint64_t>(std::clamp<int64_t>(shortest / 4, 5, 1000));
   uv_timer_start(&h->tick, OnTick, every, every);
   return Status::Ok();

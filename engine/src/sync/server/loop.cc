@@ -316,7 +316,8 @@ void ServerCore::RunLoop(Loop* loop, uint16_t port, std::promise<Status>* ready)
   // Housekeeping often enough to honour the shortest timeout within a quarter of it.
   const auto shortest =
       std::min({options_.idle_timeout, options_.pong_timeout, options_.max_session,
-                options_.hello_timeout, options_.frame_timeout})
+                options_.hello_timeout, options_.frame_timeout,
+                options_.tls ? options_.tls->handshake_timeout : options_.hello_timeout})
           .count();
   const uint64_t every = static_cast<uint64_t>(std::clamp<int64_t>(shortest / 4, 5, 1000));
   uv_timer_start(&loop->tick, OnTick, every, every);

@@ -11,6 +11,7 @@
 #include "sync/push/web_push.h"  // Web Push
 #include "sync/server/server_impl.h"
 #include "sync/server/write_ops.h"
+#include "sync/tls/channel.h"
 
 namespace postbox::sync {
 namespace {
@@ -36,6 +37,9 @@ int CompareVersions(std::string_view a, std::string_view b) {
   }
   return 0;
 }
+
+// 127.0.0.0/8 and ::1: nobody else can see what travels there.
+bool IsLoopback(std::string_view host) { return host.starts_with("127.") || host == "::1"; }
 
 }  // namespace
 
@@ -80,6 +84,11 @@ Status ServerCore::Validate() {
         "positive");
   }
   if (o.maintenance_interval.count() < 0) return invalid("maintenance_interval must be ≥ 0");
+  for (const auto* t : {&o.tls, &o.http_tls}) {
+    if (*t && (*t)->handshake_timeout.count() <= 0) {
+      return invalid("TLS handshake_timeout must be positive");
+    }
+  }
   // ---- HTTP listener ----
   if (o.http_port < -1 || o.http_port > 65535) {
     return invalid("http_port must be -1 (no HTTP listener) or 0..65535, got " +
@@ -161,6 +170,13 @@ Status ServerCore::Start() {
   if (options_.max_batch_ops == 0) options_.max_batch_ops = 1;
   if (options_.max_batch_bytes == 0) options_.max_batch_bytes = 1;
   POSTBOX_RETURN_IF_ERROR(Validate());
+  POSTBOX_RETURN_IF_ERROR(ReloadTls());
+  if (!options_.tls && !IsLoopback(options_.host)) {
+    spdlog::warn(
+        "the sync listener on {} is not loopback and has no TLS: secrets and messages travel in "
+        "clear text (docs/tls.md)",
+        options_.host);
+  }
   if (rlimit nofile{};
       getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < options_.max_connections + 64) {
     spdlog::warn(
@@ -459,6 +475,28 @@ void ServerCore::CommitGroup(std::vector<QueuedOp>& ops, size_t begin, size_t en
   Deliver(per_loop, changed);
 }
 
+Status ServerCore::ReloadTls() {
+  std::shared_ptr<const tls::Context> sync, http;
+  if (options_.tls) {
+    auto c = tls::Context::ForServer(*options_.tls, tls::kSyncAlpn);
+    if (!c) return c.error();
+    sync = std::move(*c);
+  }
+  if (options_.http_tls && options_.http_port >= 0) {
+    auto c = tls::Context::ForServer(*options_.http_tls, tls::kHttpAlpn);
+    if (!c) return c.error();
+    http = std::move(*c);
+  }
+  std::lock_guard lock(tls_mu_);
+  if (sync || http) {
+    // The first call (Start) is not a reload.
+    if (tls_sync_ || tls_http_) tls_reloads_.fetch_add(1, std::memory_order_relaxed);
+  }
+  tls_sync_ = std::move(sync);
+  tls_http_ = std::move(http);
+  return Status::Ok();
+}
+
 ServerStats ServerCore::stats() const {
   ServerStats s;
   s.sessions = connections_.load(std::memory_order_relaxed);
@@ -483,6 +521,9 @@ ServerStats ServerCore::stats() const {
   http_->FillStats(&s);  // HTTP listener
   if (webpush_) webpush_->FillStats(&s);
   s.entries_expired = expired_.load(std::memory_order_relaxed);
+  s.tls_handshakes = tls_handshakes_.load(std::memory_order_relaxed);
+  s.tls_handshake_failures = tls_failures_.load(std::memory_order_relaxed);
+  s.tls_reloads = tls_reloads_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -516,6 +557,7 @@ uint64_t Server::AddCommitListener(std::function<void(std::span<const MailboxKey
 void Server::RemoveCommitListener(uint64_t id) { impl_->core.RemoveCommitListener(id); }
 ServerStats Server::stats() const { return impl_->core.stats(); }
 uint16_t Server::http_port() const { return impl_->core.http_port(); }
+Status Server::ReloadTls() { return impl_->core.ReloadTls(); }
 
 // ---- HTTP listener: how library code installs the handler (sync/http/http.h) ----
 namespace http {

@@ -43,6 +43,9 @@ struct HttpLoopDeleter {
 namespace postbox::sync::push {
 class WebPushRoutes;
 }
+namespace postbox::sync::tls {
+class Context;
+}
 
 namespace postbox::sync::internal {
 
@@ -140,6 +143,9 @@ struct Loop {
   // ---- HTTP listener: this loop's part of it (null when off) ----
   std::unique_ptr<http::HttpLoop, http::HttpLoopDeleter> http;
   // ---- end HTTP listener ----
+  // TLS connections decrypt a read into this before handling it (one read
+  // callback at a time uses it).
+  std::vector<uint8_t> tls_plain;
   // One read buffer per loop: a read callback consumes it before the next read.
   std::unique_ptr<char[]> read_buf{new char[kReadBufSize]};
   static constexpr size_t kReadBufSize = 64 * 1024;
@@ -168,6 +174,20 @@ class ServerCore {
   http::HttpShared* http() const { return http_.get(); }
   uint16_t http_port() const;
   // ---- end HTTP listener ----
+  // ---- TLS (docs/tls.md) ----
+  // The context a connection accepted now on the sync (http false) or HTTP
+  // listener is made from; null when that listener is plain.
+  std::shared_ptr<const tls::Context> tls_context(bool http) const {
+    std::lock_guard lock(tls_mu_);
+    return http ? tls_http_ : tls_sync_;
+  }
+  // Builds both listeners' contexts from their files again and swaps them in
+  // (Server::ReloadTls); on error keeps the old ones.
+  Status ReloadTls();
+  void CountTlsHandshake(bool ok) {
+    (ok ? tls_handshakes_ : tls_failures_).fetch_add(1, std::memory_order_relaxed);
+  }
+  // ---- end TLS ----
 
   // Queues a session's write; false once the writer has closed (then the
   // caller answers 503 itself).
@@ -269,6 +289,11 @@ class ServerCore {
   // ---- end HTTP listener ----
   // The Web Push routes on it (null without the listener).
   std::shared_ptr<push::WebPushRoutes> webpush_;
+  // ---- TLS (docs/tls.md): the contexts new connections are made from ----
+  mutable std::mutex tls_mu_;
+  std::shared_ptr<const tls::Context> tls_sync_, tls_http_;
+  std::atomic<uint64_t> tls_handshakes_{0}, tls_failures_{0}, tls_reloads_{0};
+  // ---- end TLS ----
 };
 
 // Loop-thread entry points (loop.cc).

@@ -26,6 +26,22 @@ void Session::Start(bool admitted) {
   started_ms_ = last_rx_ms_ = uv_now(&loop_->uv);
   loop_->sessions.emplace(id_, this);
   uv_tcp_nodelay(&tcp_, 1);
+  if (auto context = core_->tls_context(/*http=*/false)) {
+    if (!admitted) {
+      // Over the cap: a handshake only to say 503 would cost the server most
+      // at the worst moment. The client sees the connection close and backs off.
+      core_->CountRefused();
+      Close();
+      return;
+    }
+    auto channel = tls::Channel::Accept(std::move(context));
+    if (!channel) {
+      spdlog::error("session {}: {}", id_, channel.error().ToString());
+      Close();
+      return;
+    }
+    tls_ = std::move(*channel);
+  }
   if (!admitted) {
     core_->CountRefused();
     SendError(0, 503,
@@ -53,11 +69,49 @@ void Session::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   } else if (nread > 0 && !self->closing_ && !self->closed_) {
     self->last_rx_ms_ = uv_now(&self->loop_->uv);
     self->ping_outstanding_ = false;  // any bytes prove the peer alive
-    self->decoder_.Feed({reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread)});
-    self->ProcessFrames();
-    self->UpdateReading();
+    std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(buf->base),
+                                   static_cast<size_t>(nread));
+    if (!self->tls_ || self->Decrypt(&bytes)) {
+      if (!bytes.empty()) self->decoder_.Feed(bytes);
+      self->ProcessFrames();
+      self->UpdateReading();
+      // close_notify: like EOF, what came before it is still answered.
+      if (self->tls_ && self->tls_->peer_closed()) self->CloseAfterFlush();
+    }
   }
   self->Account();
+}
+
+bool Session::Decrypt(std::span<const uint8_t>* bytes) {
+  std::vector<uint8_t>& plain = loop_->tls_plain;
+  plain.clear();
+  const bool was_established = tls_->established();
+  if (Status s = tls_->Receive(*bytes, &plain); !s.ok()) {
+    TlsFailed(s);
+    return false;
+  }
+  if (!was_established && tls_->established()) core_->CountTlsHandshake(true);
+  *bytes = plain;
+  Flush();  // the handshake's answers
+  return !closed_;
+}
+
+void Session::TlsFailed(const Status& why) {
+  spdlog::debug("session {}: {}", id_, why.ToString());
+  if (!tls_->established()) core_->CountTlsHandshake(false);
+  if (!writing_) {
+    std::vector<uint8_t> alert;
+    tls_->TakeOutput(&alert);
+    TryWrite(&alert);
+  }
+  Close();
+}
+
+void Session::TryWrite(std::vector<uint8_t>* bytes) {
+  if (bytes->empty()) return;
+  uv_buf_t buf =
+      uv_buf_init(reinterpret_cast<char*>(bytes->data()), static_cast<unsigned>(bytes->size()));
+  (void)uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1);
 }
 
 void Session::ProcessFrames() {
@@ -87,8 +141,10 @@ void Session::ProcessFrames() {
     }
     const auto p = decoder_.Next(&frame);
     if (p == wire::FrameDecoder::Progress::kNeedMore) {
-      // A frame begun and not complete starts (or keeps) its clock.
-      if (decoder_.buffered() == 0) {
+      // A frame begun and not complete starts (or keeps) its clock; so does
+      // a TLS record begun and not complete (a trickled record must not
+      // hold the connection longer than a trickled frame).
+      if (decoder_.buffered() == 0 && !(tls_ && tls_->partial())) {
         frame_started_ms_ = 0;
       } else if (frame_started_ms_ == 0) {
         frame_started_ms_ = uv_now(&loop_->uv);
@@ -226,9 +282,24 @@ void Session::Flush() {
     Close();
     return;
   }
-  if (writing_ || out_.empty()) return;
-  std::swap(out_, inflight_);
-  out_.clear();
+  if (writing_) return;
+  if (tls_) {
+    // Frames wait for the handshake; its own messages go out meanwhile.
+    if (!out_.empty() && tls_->established()) {
+      if (Status s = tls_->Send(out_); !s.ok()) {
+        spdlog::debug("session {}: {}", id_, s.ToString());
+        Close();
+        return;
+      }
+      out_.clear();
+    }
+    tls_->TakeOutput(&inflight_);
+    if (inflight_.empty()) return;
+  } else {
+    if (out_.empty()) return;
+    std::swap(out_, inflight_);
+    out_.clear();
+  }
   // Fits an unsigned: max_outbound_bytes is at most 1 GiB (Server::Start checks).
   uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(inflight_.data()),
                              static_cast<unsigned>(inflight_.size()));
@@ -285,17 +356,21 @@ void Session::MaybeFinishClose() {
 
 void Session::CloseNow(uint16_t code, std::string_view message, uint64_t rid) {
   if (closed_) return;
-  if (!writing_ && out_.empty()) {
+  if (!writing_ && out_.empty() && (!tls_ || tls_->established())) {
     // A stalled client's socket buffer is empty: the reason goes out at once
     // or not at all, without waiting for a client that does not cooperate.
+    // (Before a TLS handshake has finished there is no way to say it.)
     wire::ErrorReply e;
     e.code = code;
     e.message = message;
     std::vector<uint8_t> frame;
     if (loop_->encoder.Encode(rid, e, &frame, compression_).ok()) {
-      uv_buf_t buf =
-          uv_buf_init(reinterpret_cast<char*>(frame.data()), static_cast<unsigned>(frame.size()));
-      (void)uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1);
+      if (tls_) {
+        (void)tls_->Send(frame);  // on failure only an alert (or nothing) goes
+        frame.clear();
+        tls_->TakeOutput(&frame);
+      }
+      TryWrite(&frame);
     }
   }
   Close();
@@ -328,6 +403,14 @@ void Session::Tick(uint64_t now) {
   if (closing_) {
     // A closing session whose peer does not read is not waited for.
     if (after(closing_since_ms_, o.pong_timeout)) Close();
+    return;
+  }
+  if (tls_ && !tls_->established() && after(started_ms_, o.tls->handshake_timeout)) {
+    spdlog::debug("session {}: TLS handshake not finished within {} ms, closing", id_,
+                  o.tls->handshake_timeout.count());
+    core_->CountTimeout();
+    core_->CountTlsHandshake(false);
+    Close();
     return;
   }
   if (state_ == State::kAwaitHello && after(started_ms_, o.hello_timeout)) {
@@ -382,6 +465,13 @@ void Session::Close() {
   POSTBOX_ASSERT_ON_LOOP(loop_);
   if (closed_) return;
   closed_ = true;
+  if (tls_ && tls_->established() && !writing_) {
+    // close_notify, if the socket takes it at once.
+    tls_->Shutdown();
+    std::vector<uint8_t> bye;
+    tls_->TakeOutput(&bye);
+    TryWrite(&bye);
+  }
   Unregister();
   loop_->sessions.erase(id_);
   Account();

@@ -12,7 +12,9 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -21,6 +23,7 @@
 #include "postbox/wire/codec.h"
 #include "postbox/wire/frame.h"
 #include "sync/server/server_impl.h"
+#include "sync/tls/channel.h"
 
 namespace postbox::sync::internal {
 
@@ -99,7 +102,15 @@ class Session {
   // Brings the server's count of what this session holds up to date.
   void Account();
   size_t Held() const;
-  size_t Unsent() const { return out_.size() + inflight_.size(); }
+  size_t Unsent() const { return out_.size() + inflight_.size() + (tls_ ? tls_->pending() : 0); }
+  // TLS: decrypts a read in place of the plain bytes (false: the session is
+  // closing for a TLS failure, already handled).
+  bool Decrypt(std::span<const uint8_t>* bytes);
+  // A TLS failure: its alert if the socket takes it at once, then close.
+  void TlsFailed(const Status& why);
+  // Writes `bytes` (already encrypted if TLS) if the socket takes them at
+  // once; for last words before closing.
+  void TryWrite(std::vector<uint8_t>* bytes);
   template <class M>
   void Send(uint64_t rid, const M& m);
   void SendError(uint64_t rid, const Status& s);
@@ -151,6 +162,10 @@ class Session {
   uint64_t id_;
   uv_tcp_t tcp_{};
   uv_write_t write_req_{};
+  // TLS (docs/tls.md): set when the listener has it. out_ holds plaintext
+  // frames; they are encrypted as they are handed to libuv (Flush), so
+  // inflight_ then holds ciphertext.
+  std::unique_ptr<tls::Channel> tls_;
   wire::FrameDecoder decoder_;
   std::vector<uint8_t> out_;       // frames not yet handed to libuv
   std::vector<uint8_t> inflight_;  // the buffer of the write in progress

@@ -28,6 +28,7 @@
 
 struct ssl_ctx_st;  // OpenSSL's SSL_CTX
 struct ssl_st;      // OpenSSL's SSL
+struct bio_st;      // OpenSSL's BIO
 
 namespace postbox::sync::tls {
 
@@ -62,7 +63,8 @@ class Context {
   Context(ssl_ctx_st* ctx, bool server) : ctx_(ctx), server_(server) {}
   ssl_ctx_st* ctx_;
   bool server_;
-  std::vector<std::string> pins_;
+  std::vector<std::string> pins_;  // a client's
+  std::string alpn_;               // a server's ALPN id, in the wire form its callback selects from
 };
 
 class Channel {
@@ -103,6 +105,10 @@ class Channel {
 
   // The handshake has completed (and, on a client, the pins matched).
   bool established() const { return established_; }
+  // Shutdown() was called.
+  bool shut_down() const { return shut_down_; }
+  // Part of a record has arrived and not the rest.
+  bool partial() const;
   // The peer sent close_notify: it will send nothing more.
   bool peer_closed() const { return peer_closed_; }
   // The negotiated ALPN protocol ("" if none), and version ("TLSv1.3").
@@ -119,9 +125,9 @@ class Channel {
   Status Handshake();
   Status CheckPins();
   Status Failure(int ret, std::string_view during);
-  static int BioWrite(struct bio_st* bio, const char* data, int len);
-  static int BioRead(struct bio_st* bio, char* data, int len);
-  static long BioCtrl(struct bio_st* bio, int cmd, long num, void* ptr);
+  static int BioWrite(bio_st* bio, const char* data, int len);
+  static int BioRead(bio_st* bio, char* data, int len);
+  static long BioCtrl(bio_st* bio, int cmd, long num, void* ptr);
   friend struct BioMethod;
 
   std::shared_ptr<const Context> context_;
