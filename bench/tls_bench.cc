@@ -212,6 +212,21 @@ void BM_BlobDownload_TlsVsPlain(benchmark::State& state) {
   ReportRatio(state, p, t, static_cast<double>(kBlobBytes) / 1e6, "MBps", 0.5);
 }
 
+// CPU seconds this process has used, all threads (user + system).
+double ProcessCpu() {
+  rusage r;
+  getrusage(RUSAGE_SELF, &r);
+  return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+         static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) * 1e-6;
+}
+
+// CPU seconds the calling thread has used.
+double ThreadCpu() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
 void BM_Handshake_TlsVsPlain(benchmark::State& state) {
   InProcess& f = Fixture();
   const ClientContext none(""), verify(TheCerts().cert);
@@ -219,6 +234,10 @@ void BM_Handshake_TlsVsPlain(benchmark::State& state) {
   const std::vector<uint8_t> tls_hello = HelloFrame(f.tls.alice);
   std::atomic<uint64_t> source{0};
   std::vector<double> p, t;  // seconds per 1,000 sessions
+  // CPU per session: the server's (the process's but the client threads')
+  // and the clients'.
+  double cpu_server[2] = {0, 0}, cpu_client[2] = {0, 0};
+  uint64_t sessions[2] = {0, 0};
   for (auto _ : state) {
     for (int i = 0; i < 6; ++i) {
       const bool tls_now = ((i % 2) ^ ((i / 2) % 2)) == 1;  // P T, T P, P T
@@ -226,11 +245,14 @@ void BM_Handshake_TlsVsPlain(benchmark::State& state) {
       std::atomic<bool> stop{false};
       std::mutex mu;
       std::string failure;
+      double client_cpu = 0;
       std::vector<std::thread> threads;
+      const double cpu0 = ProcessCpu();
       const auto t0 = Clock::now();
       for (int k = 0; k < kHandshakeThreads; ++k) {
         threads.emplace_back([&] {
           std::string error;
+          const double c0 = ThreadCpu();
           while (!stop.load(std::memory_order_relaxed)) {
             const uint16_t port = tls_now ? f.tls.server->port() : f.plain.server->port();
             if (!HelloOnce(port, tls_now ? verify : none, tls_now ? tls_hello : plain_hello,
@@ -238,10 +260,13 @@ void BM_Handshake_TlsVsPlain(benchmark::State& state) {
               std::lock_guard lock(mu);
               failure = error;
               stop = true;
-              return;
+              break;
             }
             done.fetch_add(1, std::memory_order_relaxed);
           }
+          const double used = ThreadCpu() - c0;
+          std::lock_guard lock(mu);
+          client_cpu += used;
         });
       }
       std::this_thread::sleep_for(std::chrono::duration<double>(kHandshakeSeconds));
@@ -250,9 +275,17 @@ void BM_Handshake_TlsVsPlain(benchmark::State& state) {
       const double secs = Seconds(Clock::now() - t0);
       if (!failure.empty()) Fail("handshake bench: " + failure);
       (tls_now ? t : p).push_back(secs / static_cast<double>(done.load()) * 1000);
+      cpu_server[tls_now] += ProcessCpu() - cpu0 - client_cpu;
+      cpu_client[tls_now] += client_cpu;
+      sessions[tls_now] += done.load();
     }
   }
   ReportRatio(state, p, t, 1000, "per_s", 0);
+  for (int tls = 0; tls < 2; ++tls) {
+    const double n = static_cast<double>(sessions[tls]);
+    state.counters[tls ? "tls_server_cpu_us" : "plain_server_cpu_us"] = cpu_server[tls] / n * 1e6;
+    state.counters[tls ? "tls_client_cpu_us" : "plain_client_cpu_us"] = cpu_client[tls] / n * 1e6;
+  }
 }
 
 // ---- postbox-server as a child process, for the memory figure ----
@@ -418,6 +451,13 @@ class SummaryReporter : public SummaryReporterBase {
                                                         : "MISSED";
       std::fprintf(out, "%-34s %16s %16s %7.2f %7.2f %8s  %s\n", name.c_str(), tls, plain,
                    c("ratio"), c("ratio_median"), goal, verdict);
+      if (run.counters.count("tls_server_cpu_us") != 0) {
+        std::fprintf(out,
+                     "  (CPU per connection, server: TLS %.0f us, plain %.0f us; client: TLS %.0f "
+                     "us, plain %.0f us)\n",
+                     c("tls_server_cpu_us"), c("plain_server_cpu_us"), c("tls_client_cpu_us"),
+                     c("plain_client_cpu_us"));
+      }
       if (run.counters.count("tls_rtt_us") != 0) {
         std::fprintf(out, "  (median round trip: TLS %.1f us, plain %.1f us)\n", c("tls_rtt_us"),
                      c("plain_rtt_us"));
