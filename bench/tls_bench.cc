@@ -4,11 +4,11 @@
 // build lands on both alike.
 //
 //   BM_PollRoundTrip_TlsVsPlain   one postbox::sync::Client, one request in
-//       flight: Poll -> reply, 10 blocks of 1,000 a side; an in-process
+//       flight: Poll -> reply, 25 blocks of 200 a side; an in-process
 //       postbox::sync::Server per side (2 loop threads each).
 //       ratio = TLS polls/s / plain (goal >= 0.7)
 //   BM_BlobDownload_TlsVsPlain    one client downloads a 64 MiB blob to
-//       memory (Client::Download, verified), 5 times a side, in-process
+//       memory (Client::Download, verified), 6 times a side, in-process
 //       servers. ratio = TLS MB/s / plain (goal >= 0.5)
 //   BM_Handshake_TlsVsPlain       new connection + full TLS 1.3 handshake (no
 //       resumption; chain and name verified) + Hello + close, 4 threads of
@@ -52,7 +52,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr size_t kBlobBytes = size_t{64} << 20;
-constexpr int kPollsPerUnit = 1000;
+// Small units, many of them: each side meets the same neighbours' load.
+constexpr int kPollsPerUnit = 200;
+constexpr int kPollUnits = 25;
+constexpr int kDownloadUnits = 6;
 constexpr int kHandshakeThreads = 4;
 constexpr double kHandshakeSeconds = 2.0;
 constexpr size_t kSessions = 10000;
@@ -141,77 +144,6 @@ InProcess& Fixture() {
   return *g_fixture;
 }
 
-// Runs unit(side) for each side `units` times, alternating which goes first;
-// returns the seconds each side took per unit.
-template <class F>
-void Interleave(int units, F unit, std::vector<double>* plain, std::vector<double>* tls) {
-  for (int i = 0; i < units; ++i) {
-    for (int k = 0; k < 2; ++k) {
-      const bool tls_now = (i + k) % 2 == 1;
-      const auto t0 = Clock::now();
-      unit(tls_now);
-      (tls_now ? tls : plain)->push_back(Seconds(Clock::now() - t0));
-    }
-  }
-}
-
-void ReportRatio(benchmark::State& state, const std::vector<double>& plain,
-                 const std::vector<double>& tls, double per_unit, const char* unit_name,
-                 double target) {
-  double p = 0, t = 0;
-  for (double x : plain) p += x;
-  for (double x : tls) t += x;
-  const double n = static_cast<double>(tls.size());
-  state.counters[std::string("tls_") + unit_name] = per_unit * n / t;
-  state.counters[std::string("plain_") + unit_name] = per_unit * n / p;
-  state.counters["ratio"] = p / t;
-  state.counters["ratio_median"] = Median(plain) / Median(tls);
-  state.counters["target"] = target;
-}
-
-void BM_PollRoundTrip_TlsVsPlain(benchmark::State& state) {
-  InProcess& f = Fixture();
-  auto plain = f.plain.Connect(f.plain.alice);
-  auto tls = f.tls.Connect(f.tls.alice);
-  const uint64_t plain_cursor = Unwrap(plain->Poll(0), "Poll").cursor;
-  const uint64_t tls_cursor = Unwrap(tls->Poll(0), "Poll").cursor;
-  std::vector<double> p, t;
-  for (auto _ : state) {
-    Interleave(
-        10,
-        [&](bool tls_now) {
-          sync::Client& c = tls_now ? *tls : *plain;
-          const uint64_t since = tls_now ? tls_cursor : plain_cursor;
-          for (int i = 0; i < kPollsPerUnit; ++i) Unwrap(c.Poll(since), "Poll");
-        },
-        &p, &t);
-  }
-  ReportRatio(state, p, t, kPollsPerUnit, "per_s", 0.7);
-  state.counters["tls_rtt_us"] = Median(t) / kPollsPerUnit * 1e6;
-  state.counters["plain_rtt_us"] = Median(p) / kPollsPerUnit * 1e6;
-}
-
-void BM_BlobDownload_TlsVsPlain(benchmark::State& state) {
-  InProcess& f = Fixture();
-  auto plain = f.plain.Connect(f.plain.bob);
-  auto tls = f.tls.Connect(f.tls.bob);
-  std::vector<double> p, t;
-  for (auto _ : state) {
-    Interleave(
-        5,
-        [&](bool tls_now) {
-          std::string bytes;  // empty: Download starts at 0
-          bytes.reserve(kBlobBytes);
-          auto sink = sync::MemorySink(&bytes);
-          Side& side = tls_now ? f.tls : f.plain;
-          Unwrap((tls_now ? tls : plain)->Download(side.blob_id, sink.get()), "Download");
-          if (bytes.size() != kBlobBytes) Fail("a download came back short");
-        },
-        &p, &t);
-  }
-  ReportRatio(state, p, t, static_cast<double>(kBlobBytes) / 1e6, "MBps", 0.5);
-}
-
 // CPU seconds this process has used, all threads (user + system).
 double ProcessCpu() {
   rusage r;
@@ -225,6 +157,97 @@ double ThreadCpu() {
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// What Interleave measured: per side, the wall seconds of each unit and the
+// process's CPU seconds (client and server threads) over all its units.
+struct Measured {
+  std::vector<double> wall[2];  // [tls]
+  double cpu[2] = {0, 0};
+};
+
+// Runs unit(tls) for each side `units` times, alternating which goes first.
+template <class F>
+void Interleave(int units, F unit, Measured* m) {
+  for (int i = 0; i < units; ++i) {
+    for (int k = 0; k < 2; ++k) {
+      const bool tls_now = (i + k) % 2 == 1;
+      const double cpu0 = ProcessCpu();
+      const auto t0 = Clock::now();
+      unit(tls_now);
+      m->wall[tls_now].push_back(Seconds(Clock::now() - t0));
+      m->cpu[tls_now] += ProcessCpu() - cpu0;
+    }
+  }
+}
+
+// Counters: tls_<unit> and plain_<unit> (`per_unit` things per unit of
+// work, per second), ratio (TLS throughput / plain over all units),
+// ratio_median (from the median units), cpu_ratio (plain CPU per unit / TLS
+// CPU per unit: what the ratio would be if CPU were the only limit), target.
+void ReportRatio(benchmark::State& state, const Measured& m, double per_unit, const char* unit_name,
+                 double target) {
+  double total[2] = {0, 0};
+  for (int tls = 0; tls < 2; ++tls) {
+    for (double x : m.wall[tls]) total[tls] += x;
+  }
+  const double n = static_cast<double>(m.wall[1].size());
+  state.counters[std::string("tls_") + unit_name] = per_unit * n / total[1];
+  state.counters[std::string("plain_") + unit_name] = per_unit * n / total[0];
+  state.counters["ratio"] = total[0] / total[1];
+  state.counters["ratio_median"] = Median(m.wall[0]) / Median(m.wall[1]);
+  state.counters["cpu_ratio"] = m.cpu[0] / m.cpu[1];
+  state.counters["tls_cpu_per_unit"] = m.cpu[1] / n;
+  state.counters["plain_cpu_per_unit"] = m.cpu[0] / n;
+  state.counters["target"] = target;
+}
+
+void BM_PollRoundTrip_TlsVsPlain(benchmark::State& state) {
+  InProcess& f = Fixture();
+  auto plain = f.plain.Connect(f.plain.alice);
+  auto tls = f.tls.Connect(f.tls.alice);
+  const uint64_t plain_cursor = Unwrap(plain->Poll(0), "Poll").cursor;
+  const uint64_t tls_cursor = Unwrap(tls->Poll(0), "Poll").cursor;
+  Measured m;
+  for (auto _ : state) {
+    Interleave(
+        kPollUnits,
+        [&](bool tls_now) {
+          sync::Client& c = tls_now ? *tls : *plain;
+          const uint64_t since = tls_now ? tls_cursor : plain_cursor;
+          for (int i = 0; i < kPollsPerUnit; ++i) Unwrap(c.Poll(since), "Poll");
+        },
+        &m);
+  }
+  ReportRatio(state, m, kPollsPerUnit, "per_s", 0.7);
+  state.counters["tls_rtt_us"] = Median(m.wall[1]) / kPollsPerUnit * 1e6;
+  state.counters["plain_rtt_us"] = Median(m.wall[0]) / kPollsPerUnit * 1e6;
+  state.counters["tls_cpu_us"] = m.cpu[1] / (kPollUnits * kPollsPerUnit) * 1e6;
+  state.counters["plain_cpu_us"] = m.cpu[0] / (kPollUnits * kPollsPerUnit) * 1e6;
+}
+
+void BM_BlobDownload_TlsVsPlain(benchmark::State& state) {
+  InProcess& f = Fixture();
+  auto plain = f.plain.Connect(f.plain.bob);
+  auto tls = f.tls.Connect(f.tls.bob);
+  Measured m;
+  for (auto _ : state) {
+    Interleave(
+        kDownloadUnits,
+        [&](bool tls_now) {
+          std::string bytes;  // empty: Download starts at 0
+          bytes.reserve(kBlobBytes);
+          auto sink = sync::MemorySink(&bytes);
+          Side& side = tls_now ? f.tls : f.plain;
+          Unwrap((tls_now ? tls : plain)->Download(side.blob_id, sink.get()), "Download");
+          if (bytes.size() != kBlobBytes) Fail("a download came back short");
+        },
+        &m);
+  }
+  ReportRatio(state, m, static_cast<double>(kBlobBytes) / 1e6, "MBps", 0.5);
+  // CPU (client and server) per MB moved.
+  state.counters["tls_cpu_us"] = m.cpu[1] / (kDownloadUnits * kBlobBytes / 1e6) * 1e6;
+  state.counters["plain_cpu_us"] = m.cpu[0] / (kDownloadUnits * kBlobBytes / 1e6) * 1e6;
 }
 
 void BM_Handshake_TlsVsPlain(benchmark::State& state) {
@@ -280,7 +303,15 @@ void BM_Handshake_TlsVsPlain(benchmark::State& state) {
       sessions[tls_now] += done.load();
     }
   }
-  ReportRatio(state, p, t, 1000, "per_s", 0);
+  Measured m;
+  m.wall[0] = p;
+  m.wall[1] = t;
+  m.cpu[0] = cpu_server[0] + cpu_client[0];
+  m.cpu[1] = cpu_server[1] + cpu_client[1];
+  ReportRatio(state, m, 1000, "per_s", 0);
+  // Units here are time-bound, not count-bound: the CPU ratio is per session.
+  state.counters["cpu_ratio"] =
+      (m.cpu[0] / static_cast<double>(sessions[0])) / (m.cpu[1] / static_cast<double>(sessions[1]));
   for (int tls = 0; tls < 2; ++tls) {
     const double n = static_cast<double>(sessions[tls]);
     state.counters[tls ? "tls_server_cpu_us" : "plain_server_cpu_us"] = cpu_server[tls] / n * 1e6;
@@ -409,9 +440,10 @@ class SummaryReporter : public SummaryReporterBase {
 
   void PrintSummary(std::FILE* out) const {
     std::fprintf(out,
-                 "\nSummary: TLS against plain TCP in this run, 127.0.0.1 (ratio = TLS / plain; "
-                 "median = from median units)\n%-34s %16s %16s %7s %7s %8s  %s\n",
-                 "benchmark", "TLS", "plain", "ratio", "median", "goal", "verdict");
+                 "\nSummary: TLS against plain TCP in this run, 127.0.0.1 (ratio = TLS / plain "
+                 "throughput; median = from median units; cpu = plain / TLS CPU per unit of work, "
+                 "client and server)\n%-34s %16s %16s %7s %7s %7s %8s  %s\n",
+                 "benchmark", "TLS", "plain", "ratio", "median", "cpu", "goal", "verdict");
     for (const Run& run : rows()) {
       const std::string name = run.run_name.function_name;
       if (run.error_occurred) {
@@ -427,8 +459,8 @@ class SummaryReporter : public SummaryReporterBase {
         std::snprintf(tls, sizeof(tls), "%.1f KiB", c("tls_KiB_session"));
         std::snprintf(plain, sizeof(plain), "%.1f KiB", c("plain_KiB_session"));
         std::snprintf(goal, sizeof(goal), "<=%.0f KiB", c("target"));
-        std::fprintf(out, "%-34s %16s %16s %7s %7s %8s  %s\n", name.c_str(), tls, plain, "", "",
-                     goal, c("tls_KiB_session") <= c("target") ? "met" : "MISSED");
+        std::fprintf(out, "%-34s %16s %16s %7s %7s %7s %8s  %s\n", name.c_str(), tls, plain, "", "",
+                     "", goal, c("tls_KiB_session") <= c("target") ? "met" : "MISSED");
         std::fprintf(out,
                      "  (per idle session at %zu sessions; server VmRSS empty -> with them: "
                      "plain %.1f -> %.1f MiB, TLS %.1f -> %.1f MiB; TLS adds %.1f KiB)\n",
@@ -449,8 +481,8 @@ class SummaryReporter : public SummaryReporterBase {
                             : c("ratio") >= want        ? "met"
                             : c("ratio_median") >= want ? "MISSED (median met: rerun)"
                                                         : "MISSED";
-      std::fprintf(out, "%-34s %16s %16s %7.2f %7.2f %8s  %s\n", name.c_str(), tls, plain,
-                   c("ratio"), c("ratio_median"), goal, verdict);
+      std::fprintf(out, "%-34s %16s %16s %7.2f %7.2f %7.2f %8s  %s\n", name.c_str(), tls, plain,
+                   c("ratio"), c("ratio_median"), c("cpu_ratio"), goal, verdict);
       if (run.counters.count("tls_server_cpu_us") != 0) {
         std::fprintf(out,
                      "  (CPU per connection, server: TLS %.0f us, plain %.0f us; client: TLS %.0f "
@@ -459,8 +491,13 @@ class SummaryReporter : public SummaryReporterBase {
                      c("plain_client_cpu_us"));
       }
       if (run.counters.count("tls_rtt_us") != 0) {
-        std::fprintf(out, "  (median round trip: TLS %.1f us, plain %.1f us)\n", c("tls_rtt_us"),
-                     c("plain_rtt_us"));
+        std::fprintf(out,
+                     "  (median round trip: TLS %.1f us, plain %.1f us; CPU per poll: TLS %.1f us, "
+                     "plain %.1f us)\n",
+                     c("tls_rtt_us"), c("plain_rtt_us"), c("tls_cpu_us"), c("plain_cpu_us"));
+      } else if (mbps) {
+        std::fprintf(out, "  (CPU per MB, client and server: TLS %.0f us, plain %.0f us)\n",
+                     c("tls_cpu_us"), c("plain_cpu_us"));
       }
     }
   }
