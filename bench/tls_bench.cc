@@ -166,9 +166,13 @@ struct Measured {
   double cpu[2] = {0, 0};
 };
 
-// Runs unit(tls) for each side `units` times, alternating which goes first.
+// Runs unit(tls) for each side `units` times, alternating which goes first,
+// after one unmeasured unit a side (first-touch page faults, connection
+// buffers growing, caches).
 template <class F>
 void Interleave(int units, F unit, Measured* m) {
+  unit(false);
+  unit(true);
   for (int i = 0; i < units; ++i) {
     for (int k = 0; k < 2; ++k) {
       const bool tls_now = (i + k) % 2 == 1;
