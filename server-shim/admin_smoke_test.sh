@@ -314,4 +314,22 @@ run 1 status "$alice" "$id4"
 has_err "Gone"
 run 1 mailbox delete "$carol"
 
+echo "== tls-pin"
+if command -v openssl >/dev/null; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=pin \
+    -keyout "$tmp/pin.key" -out "$tmp/pin.pem" 2>/dev/null
+  want="sha256/$(openssl x509 -in "$tmp/pin.pem" -pubkey -noout | openssl pkey -pubin -outform der |
+    openssl dgst -sha256 -binary | base64)"
+  ok tls-pin "$tmp/pin.pem"
+  same "$out" "$want" "the pin openssl computes"
+  json 0 tls-pin "$tmp/pin.pem"
+  same "$(field 'd["pin"]')" "$want" "the pin in JSON"
+  run 1 tls-pin "$tmp/pin.key"
+  has_err "InvalidArgument"
+  run 1 tls-pin "$tmp/missing.pem"
+  has_err "NotFound"
+else
+  echo "(no openssl command: tls-pin's comparison skipped)"
+fi
+
 echo "admin_cli_smoke: all checks passed"

@@ -81,6 +81,9 @@ void HttpConnection::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) 
     return;
   }
   if (nread == UV_EOF) {
+    if (self->tls_ && !self->tls_->established()) {
+      self->hl_->loop->core->CountTlsHandshake(false);  // the client gave up on it
+    }
     // The client finished sending: what it sent is still answered.
     self->eof_ = true;
     self->Process({});
@@ -100,13 +103,32 @@ void HttpConnection::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) 
 }
 
 bool HttpConnection::Decrypt(std::span<const uint8_t> cipher, std::string_view* plain) {
+  internal::ServerCore* core = hl_->loop->core;
+  if (!tls_seen_bytes_ && !cipher.empty()) {
+    tls_seen_bytes_ = true;
+    if (cipher[0] != tls::kHandshakeRecord) {
+      // Plain HTTP to the HTTPS listener: say so in plain HTTP (nothing
+      // secret is in it), as web servers do, then close.
+      core->CountTlsHandshake(false);
+      hl_->shared->CountResponse(400);
+      std::string r;
+      AppendResponse(HttpResponse::JsonError(
+                         400, "plain HTTP sent to an HTTPS listener: use https:// (docs/tls.md)"),
+                     ResponseFraming{.close = true, .date = hl_->Date()}, &r);
+      TryWrite(&r);
+      Close();
+      return false;
+    }
+  }
   std::vector<uint8_t>& buf = hl_->loop->tls_plain;
   buf.clear();
-  internal::ServerCore* core = hl_->loop->core;
   const bool was_established = tls_->established();
-  if (Status s = tls_->Receive(cipher, &buf); !s.ok()) {
+  const Status s = tls_->Receive(cipher, &buf);
+  // Counted even if what followed the handshake in the same read then fails.
+  if (!was_established && tls_->established()) core->CountTlsHandshake(true);
+  if (!s.ok()) {
     spdlog::debug("http connection {}: {}", id_, s.ToString());
-    if (!was_established) core->CountTlsHandshake(false);
+    if (!tls_->established()) core->CountTlsHandshake(false);
     if (!writing_) {
       std::string alert;
       tls_->TakeOutput(&alert);
@@ -115,7 +137,6 @@ bool HttpConnection::Decrypt(std::span<const uint8_t> cipher, std::string_view* 
     Close();
     return false;
   }
-  if (!was_established && tls_->established()) core->CountTlsHandshake(true);
   *plain = std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size());
   Flush();  // the handshake's answers
   return !closed_;
@@ -362,7 +383,10 @@ void HttpConnection::UpdateReading() {
 
 void HttpConnection::UpdateClocks() {
   const uint64_t now = uv_now(&hl_->loop->uv);
-  if (!parser_.started() || handling_ || closing_) {
+  // A TLS record begun and not complete runs the clocks like request bytes:
+  // a trickled record must not hold a connection longer than a trickled head.
+  const bool begun = parser_.started() || (tls_ && tls_->partial());
+  if (!begun || handling_ || closing_) {
     head_started_ms_ = body_started_ms_ = 0;
   } else if (!parser_.head_complete()) {
     body_started_ms_ = 0;

@@ -82,6 +82,7 @@ class HttpConnection {
   // TLS (docs/tls.md), when the listener has it: out_ is plaintext,
   // encrypted into inflight_ as it is written.
   std::unique_ptr<tls::Channel> tls_;
+  bool tls_seen_bytes_ = false;  // the first byte was looked at (Decrypt)
   uint64_t accepted_ms_ = 0;
   HttpRequestParser parser_;
   std::string in_;        // read and not yet parsed (at most a read's worth)

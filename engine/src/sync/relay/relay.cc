@@ -62,6 +62,7 @@ class Relay::Impl {
       r.folder = o_.folder + "/" + b->creds.mkey.ToHex();
       r.client.host = o_.upstream_host;
       r.client.port = o_.upstream_port;
+      r.client.tls = o_.upstream_tls;
       r.client.mkey = b->creds.mkey;
       r.client.secret = b->creds.secret;
       r.client.request_timeout = o_.request_timeout;

@@ -62,6 +62,9 @@ void Session::OnAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
 void Session::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   auto* self = static_cast<Session*>(s->data);
   if (nread == UV_EOF) {
+    if (self->tls_ && !self->tls_->established() && !self->closed_) {
+      self->core_->CountTlsHandshake(false);  // the client gave up on it
+    }
     // The client finished sending: what it sent is still answered.
     self->CloseAfterFlush();
   } else if (nread < 0) {
@@ -83,14 +86,34 @@ void Session::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
 }
 
 bool Session::Decrypt(std::span<const uint8_t>* bytes) {
+  if (!tls_seen_bytes_ && !bytes->empty()) {
+    tls_seen_bytes_ = true;
+    if ((*bytes)[0] != tls::kHandshakeRecord) {
+      // No TLS client starts like this: most likely a plain postbox client,
+      // which can read a plain answer saying what is wrong (426, as RFC 2817
+      // uses it: switch to TLS). Nothing secret is in it.
+      core_->CountTlsHandshake(false);
+      wire::ErrorReply e;
+      e.code = 426;
+      e.message = "this listener speaks TLS only: connect with TLS (docs/tls.md)";
+      e.min_version = wire::kMinProtocolVersion;
+      e.max_version = wire::kProtocolVersion;
+      std::vector<uint8_t> frame;
+      if (loop_->encoder.Encode(0, e, &frame, wire::kNoCompression).ok()) TryWrite(&frame);
+      Close();
+      return false;
+    }
+  }
   std::vector<uint8_t>& plain = loop_->tls_plain;
   plain.clear();
   const bool was_established = tls_->established();
-  if (Status s = tls_->Receive(*bytes, &plain); !s.ok()) {
+  const Status s = tls_->Receive(*bytes, &plain);
+  // Counted even if what followed the handshake in the same read then fails.
+  if (!was_established && tls_->established()) core_->CountTlsHandshake(true);
+  if (!s.ok()) {
     TlsFailed(s);
     return false;
   }
-  if (!was_established && tls_->established()) core_->CountTlsHandshake(true);
   *bytes = plain;
   Flush();  // the handshake's answers
   return !closed_;

@@ -166,6 +166,7 @@ class Session {
   // frames; they are encrypted as they are handed to libuv (Flush), so
   // inflight_ then holds ciphertext.
   std::unique_ptr<tls::Channel> tls_;
+  bool tls_seen_bytes_ = false;  // the first byte was looked at (Decrypt)
   wire::FrameDecoder decoder_;
   std::vector<uint8_t> out_;       // frames not yet handed to libuv
   std::vector<uint8_t> inflight_;  // the buffer of the write in progress

@@ -35,6 +35,8 @@ namespace postbox::sync::tls {
 // The ALPN protocol ids (RFC 7301) of the two listeners.
 inline constexpr std::string_view kSyncAlpn = "postbox";
 inline constexpr std::string_view kHttpAlpn = "http/1.1";
+// The first byte of every TLS connection: a handshake record (a ClientHello).
+inline constexpr uint8_t kHandshakeRecord = 0x16;
 
 // An SSL_CTX built from options: certificates, key, verification, versions,
 // ALPN. Immutable once built; a reload builds a new one (channels keep the
