@@ -142,7 +142,8 @@ int main(int argc, char** argv) {
   pbx_client_close(a);
   pbx_client_close(b);
 
-  /* Another CA, another pin, plain TCP: refused, each saying why. */
+  /* Another CA, another pin: refused, each saying why; plain TCP gets the
+   * listener's plain 426 "speaks TLS only" (final: not retryable). */
   InitClient(&co, port, &alice);
   co.tls.ca_file = Cert("other-ca.pem");
   CheckRefused(&co, "certificate");
@@ -156,7 +157,8 @@ int main(int argc, char** argv) {
   {
     pbx_client* c = NULL;
     REQUIRE_OK(pbx_client_create(&co, &c, NULL));
-    CHECK_ERR(PBX_E_UNAVAILABLE, pbx_client_connect(c, NULL, &err), err);
+    CHECK_ERR(PBX_E_PROTOCOL_UNSUPPORTED, pbx_client_connect(c, NULL, &err), err);
+    CHECK(Mentions(err.message, "TLS"));
     pbx_client_close(c);
   }
 

@@ -587,7 +587,8 @@ typedef struct pbx_client_options {
    * pin that matches no key, no TLS version in common) fails
    * pbx_client_connect with PBX_E_UNAVAILABLE naming OpenSSL's reason; the
    * client (and a replica) keeps retrying with backoff as after any lost
-   * connection. */
+   * connection. Without TLS, a listener that speaks only TLS answers
+   * PBX_E_PROTOCOL_UNSUPPORTED (final), saying so. */
   pbx_tls_client_options tls;
 } pbx_client_options;
 PBX_EXPORT void pbx_client_options_init(pbx_client_options* options);

@@ -11,7 +11,8 @@ A handshake that fails (an unknown CA, an expired or wrong-host certificate,
 a pin that matches no key) makes Client.connect() raise Unavailable whose
 message names OpenSSL's reason; a client or replica keeps retrying it as after
 any lost connection. Files that cannot be loaded raise InvalidArgument when
-the Client, Replica or Server is made.
+the Client, Replica or Server is made. A client without TLS on a listener
+that speaks only TLS gets ProtocolUnsupported (426, final).
 """
 
 from __future__ import annotations

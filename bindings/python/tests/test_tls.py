@@ -137,8 +137,12 @@ def test_wrong_host_name_is_a_clear_error(fx: Fixture) -> None:
     assert "certificate" in str(e).lower() or "host" in str(e).lower(), str(e)
 
 
-def test_plain_client_cannot_talk_to_a_tls_server(fx: Fixture) -> None:
-    _refused(fx, None)
+def test_plain_client_gets_told_the_listener_speaks_tls(fx: Fixture) -> None:
+    # The listener answers a plain Hello in plain: 426, which is final.
+    with fx.client(fx.alice, None, reconnect=False, request_timeout=3.0) as c:
+        with pytest.raises(postbox.ProtocolUnsupported, match="TLS") as e:
+            c.connect()
+    assert not e.value.retryable
 
 
 def test_bad_options_are_invalid_argument(fx: Fixture, tmp_path: Path) -> None:

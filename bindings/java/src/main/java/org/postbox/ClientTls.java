@@ -14,8 +14,9 @@ import java.util.List;
  * matches no key, no TLS version in common) makes {@link Client#connect()} throw {@link
  * UnavailableException} whose message names OpenSSL's reason; a client or replica keeps retrying
  * it as after any lost connection. Files that cannot be loaded throw {@link
- * InvalidArgumentException} when the client or replica is made. Not thread-safe while being set;
- * the client copies it.
+ * InvalidArgumentException} when the client or replica is made. A client without TLS on a
+ * listener that speaks only TLS gets {@link ProtocolUnsupportedException} (426, final). Not
+ * thread-safe while being set; the client copies it.
  */
 public final class ClientTls {
   String caFile;

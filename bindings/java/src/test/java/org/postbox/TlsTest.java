@@ -20,8 +20,8 @@ import org.junit.jupiter.api.Timeout;
 /**
  * TLS through the Java API: an embedded {@link Server} with {@link ServerTls}, a {@link Client}
  * and two {@link Replica}s with {@link ClientTls} syncing over it, and the failures an app must
- * tell apart (wrong CA, wrong pin, plain TCP to a TLS server, a missing client certificate), each
- * a clear error. The certificates come from bindings/testing/make_tls_certs.sh (openssl CLI),
+ * tell apart (wrong CA, wrong pin, plain TCP to a TLS server: 426, a missing client certificate),
+ * each a clear error. The certificates come from bindings/testing/make_tls_certs.sh (openssl CLI),
  * whose path the build passes as -Dpostbox.tls.certs.script.
  */
 @Timeout(120)
@@ -131,7 +131,11 @@ class TlsTest {
     assertTrue(m.toLowerCase().contains("certificate"), m);
     m = refused(trusting().pins(Postbox.tlsPublicKeyPin(cert("other-ca.pem")))).getMessage();
     assertTrue(m.toLowerCase().contains("pin"), m);
-    refused(null);  // plain TCP to a TLS listener
+    try (Client c = client(alice, null)) {  // plain TCP: the listener answers 426 in plain
+      ProtocolUnsupportedException e = assertThrows(ProtocolUnsupportedException.class, c::connect);
+      assertFalse(e.retryable());
+      assertTrue(e.getMessage().contains("TLS"), e.getMessage());
+    }
     assertThrows(InvalidArgumentException.class,
         () -> client(alice, trusting().clientCertificate(cert("client.pem"), null)));
   }
