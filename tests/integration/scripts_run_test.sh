@@ -4,6 +4,10 @@
 # from the folder it is run from. Starts the given postbox-server through the
 # script (POSTBOX_SERVER_BIN: no build) on 127.0.0.1:0, waits for it to listen,
 # checks where its store went, and stops it by its pid.
+# --tls: the script makes a self-signed certificate in <store>/tls/ on first use
+# (and keeps it), the server speaks TLS with it (checked with `openssl s_client`
+# trusting that certificate for localhost and 127.0.0.1), and the pin it prints is
+# the certificate's.
 # Usage: scripts_run_test.sh REPO_ROOT PATH_TO_POSTBOX_SERVER
 set -euo pipefail
 root=${1:?usage: scripts_run_test.sh REPO_ROOT PATH_TO_POSTBOX_SERVER}
@@ -55,3 +59,42 @@ start_run "$tmp/cwd" --listen=127.0.0.1:0 --data=rel --log-level warn
 stop_run
 [[ -f $tmp/cwd/rel/data.mdb ]] || fail "--data=rel from $tmp/cwd: no store in $tmp/cwd/rel"
 echo "scripts/run passes --data on: ok"
+
+# --tls, twice on one store: the first run makes the certificate, the second keeps it.
+listen_port() {
+  sed -n 's/^postbox-server listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/out" | head -n 1
+}
+pin_of() {
+  openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der |
+    openssl dgst -sha256 -binary | base64
+}
+for round in first second; do
+  start_run "$tmp" --tls --data "$tmp/tls-store" --listen 127.0.0.1:0 --log-level warn
+  cert=$tmp/tls-store/tls/cert.pem
+  [[ -s $cert && -s $tmp/tls-store/tls/key.pem ]] || fail "--tls ($round run): no certificate and key in $tmp/tls-store/tls"
+  grep -q "listening on 127.0.0.1:[0-9]* (TLS)" "$tmp/out" || fail "--tls ($round run): the server does not say it listens with TLS"
+  grep -q "TLS certificate $cert\$" "$tmp/out" || fail "--tls ($round run): the certificate's path is not printed"
+  printed=$(sed -n 's/^postbox-server: TLS pin //p' "$tmp/out")
+  [[ $printed == "sha256/$(pin_of "$cert")" ]] || fail "--tls ($round run): printed pin '$printed' is not the certificate's"
+  port=$(listen_port)
+  [[ -n $port ]] || fail "--tls ($round run): no port in the server's output"
+  for check in "-verify_hostname localhost" "-verify_ip 127.0.0.1"; do
+    # shellcheck disable=SC2086  # $check is two words on purpose
+    if ! s_client=$(timeout 20 openssl s_client -connect "127.0.0.1:$port" -CAfile "$cert" \
+        $check -verify_return_error -alpn postbox </dev/null 2>&1); then
+      echo "$s_client" | sed 's/^/  s_client: /' >&2
+      fail "--tls ($round run): openssl s_client $check failed"
+    fi
+    grep -q "Verify return code: 0 (ok)" <<<"$s_client" || fail "--tls ($round run): s_client $check did not verify"
+    grep -q "ALPN protocol: postbox" <<<"$s_client" || fail "--tls ($round run): no ALPN postbox"
+  done
+  stop_run
+  if [[ $round == first ]]; then
+    first_pin=$printed
+    grep -q "made a self-signed certificate" "$tmp/out" || fail "--tls: the first run does not say it made a certificate"
+  else
+    [[ $printed == "$first_pin" ]] || fail "--tls: the second run made a new certificate"
+    ! grep -q "made a self-signed certificate" "$tmp/out" || fail "--tls: the second run made a certificate again"
+  fi
+done
+echo "scripts/run --tls: ok"

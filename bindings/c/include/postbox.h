@@ -63,14 +63,20 @@ extern "C" {
 /* ---- Version ---------------------------------------------------------- */
 
 #define PBX_VERSION_MAJOR 0
-#define PBX_VERSION_MINOR 2
+#define PBX_VERSION_MINOR 3
 #define PBX_VERSION_PATCH 0
 /* MAJOR * 10000 + MINOR * 100 + PATCH, as the header was compiled. */
 #define PBX_VERSION_NUMBER (PBX_VERSION_MAJOR * 10000 + PBX_VERSION_MINOR * 100 + PBX_VERSION_PATCH)
-#define PBX_VERSION_STRING "0.2.0"
+#define PBX_VERSION_STRING "0.3.0"
 
-/* The library's version as linked: "0.2.0" (0.2 added Web Push: endpoints and
- * notifications). Static storage. */
+/* The library's version as linked: "0.3.0". Static storage.
+ *   0.2 added Web Push: endpoints and notifications.
+ *   0.3 added TLS: pbx_client_options.tls (and so pbx_replica_options.client.tls),
+ *       pbx_server_options.tls, pbx_server_reload_tls, pbx_tls_public_key_pin.
+ *       The new members are appended to pbx_client_options and
+ *       pbx_server_options, which grow (and pbx_replica_options with them):
+ *       an application built against an 0.2 header must be rebuilt; its
+ *       source needs no change (the _init functions set TLS off). */
 PBX_EXPORT const char* pbx_version(void);
 /* The runtime twin of PBX_VERSION_NUMBER. */
 PBX_EXPORT int pbx_version_number(void);
@@ -452,6 +458,64 @@ PBX_EXPORT int pbx_db_advance_status(pbx_db* db, const pbx_id* actor, const pbx_
 PBX_EXPORT int pbx_db_read_blob(pbx_db* db, const pbx_id* actor, const pbx_id* id, uint64_t offset,
                                 uint64_t length, uint8_t** out, size_t* out_len, pbx_error* err);
 
+/* ---- TLS (postbox/sync/tls.h; docs/tls.md) ------------------------------ */
+
+/* The oldest TLS version a side accepts. Same numbers as the C++ API: do not
+ * renumber. */
+typedef enum pbx_tls_version { PBX_TLS_1_2 = 12, PBX_TLS_1_3 = 13 } pbx_tls_version;
+
+/* The client's TLS (pbx_client_options.tls, and so a replica's). Every string
+ * is NUL-terminated, copied by the call that takes the options; NULL and ""
+ * both mean "not set". */
+typedef struct pbx_tls_client_options {
+  int enabled; /* 1: TLS; 0 (the default): plain TCP (loopback, tests), the rest ignored */
+  /* PEM CA certificates the server's chain must lead to; not set: the
+   * system's store (OpenSSL's default paths). */
+  const char* ca_file;
+  /* The name the server's certificate must carry (a DNS name, also sent as
+   * SNI, or an IP literal); not set: pbx_client_options.host. */
+  const char* server_name;
+  /* pins_count public-key pins, each "sha256/" + base64 of the SHA-256 of a
+   * certificate's DER SubjectPublicKeyInfo (what pbx_tls_public_key_pin
+   * gives). With any: besides the chain and name checks, some certificate of
+   * the verified chain must have one of these keys. NULL with 0. */
+  const char* const* pins;
+  size_t pins_count;
+  /* A client certificate chain and its key (PEM), for a server that asks for
+   * one (mutual TLS): both or neither. */
+  const char* cert_file;
+  const char* key_file;
+  int min_version; /* a pbx_tls_version; default PBX_TLS_1_3 (0 is taken as the default) */
+} pbx_tls_client_options;
+
+/* A listener's TLS (pbx_server_options.tls). Strings as above. */
+typedef struct pbx_tls_server_options {
+  /* PEM files: the certificate chain (the server's certificate first) and its
+   * unencrypted key. cert_file not set (the default): plain TCP, the rest
+   * ignored; set: TLS only, and key_file is required. Read at
+   * pbx_server_start and at each pbx_server_reload_tls. */
+  const char* cert_file;
+  const char* key_file;
+  /* Set: mutual TLS: every client must present a certificate that chains to
+   * a CA in this PEM file, or its handshake fails. */
+  const char* client_ca_file;
+  int min_version; /* a pbx_tls_version; default PBX_TLS_1_3 (0 is taken as the default) */
+  /* A connection whose handshake has not finished this long after it was
+   * accepted is closed; default 10000 (0 is taken as the default). */
+  uint32_t handshake_timeout_ms;
+} pbx_tls_server_options;
+
+/* The longest pin pbx_tls_public_key_pin writes, its NUL included
+ * ("sha256/" + 44 base64 characters + NUL is 52). */
+#define PBX_TLS_PIN_MAX 64
+
+/* Writes the pin (see pbx_tls_client_options.pins) of the public key of the
+ * first certificate in the PEM file `cert_file` into `out`, NUL-terminated.
+ * PBX_E_NOT_FOUND if the file cannot be read; PBX_E_INVALID_ARGUMENT if it
+ * holds no certificate. */
+PBX_EXPORT int pbx_tls_public_key_pin(const char* cert_file, char out[PBX_TLS_PIN_MAX],
+                                      pbx_error* err);
+
 /* ---- The embedded sync server (postbox/sync/server.h) ------------------ */
 
 typedef struct pbx_server pbx_server;
@@ -460,19 +524,32 @@ typedef struct pbx_server_options {
   const char* host; /* an IPv4 or IPv6 literal; default "127.0.0.1" */
   uint16_t port;    /* 0: an ephemeral port (pbx_server_port); default 7420 */
   unsigned threads; /* loop threads; 0: one per core; default 1 */
+  /* TLS on the listener (0.3); default: none (plain TCP). With it the
+   * listener speaks TLS only (ALPN "postbox"), and clients need
+   * pbx_client_options.tls.enabled. */
+  pbx_tls_server_options tls;
 } pbx_server_options;
 PBX_EXPORT void pbx_server_options_init(pbx_server_options* options);
 
 /* Starts a sync server over `db` (which stays open until the server is
  * stopped: pbx_db_close refuses before). `options` may be NULL for the
- * defaults. PBX_E_INVALID_ARGUMENT for bad options or host; PBX_E_UNAVAILABLE
- * when the address cannot be bound. Thread-safe handle. Writes made with the
+ * defaults. PBX_E_INVALID_ARGUMENT for bad options or host, or TLS files that
+ * cannot be loaded (the message names the file and OpenSSL's reason: a
+ * missing file, no certificate in it, a key that does not match);
+ * PBX_E_UNAVAILABLE when the address cannot be bound. Thread-safe handle. Writes made with the
  * pbx_db_ functions while it runs go straight into the store: sessions see
  * them at their next poll, not as pushes (write through a client to push). */
 PBX_EXPORT int pbx_server_start(pbx_db* db, const pbx_server_options* options, pbx_server** out,
                                 pbx_error* err);
 /* The port listened on (the ephemeral one when options.port was 0). */
 PBX_EXPORT int pbx_server_port(pbx_server* server, uint16_t* out, pbx_error* err);
+/* Reads the TLS certificate, key and client CA files again (what
+ * postbox-server does on SIGHUP, say after a certificate was renewed in
+ * place): connections accepted from now on use them; open sessions keep
+ * theirs and are not interrupted. On any error nothing changes and
+ * PBX_E_INVALID_ARGUMENT names the file and OpenSSL's reason. PBX_OK, and
+ * nothing done, for a server without TLS. */
+PBX_EXPORT int pbx_server_reload_tls(pbx_server* server, pbx_error* err);
 /* Stops gracefully (queued writes are committed and answered; sessions get
  * 503) and releases the handle. Returns within about 2 s. NULL is ignored. */
 PBX_EXPORT void pbx_server_stop(pbx_server* server);
@@ -505,6 +582,14 @@ typedef struct pbx_client_options {
    * again after a reconnect (at least once). The server pushes only a window
    * of packets past the last ack. Default 0. */
   int manual_ack;
+  /* TLS to the server (0.3); default: off (plain TCP). A handshake that fails
+   * (a certificate that does not verify, is expired or names another host, a
+   * pin that matches no key, no TLS version in common) fails
+   * pbx_client_connect with PBX_E_UNAVAILABLE naming OpenSSL's reason; the
+   * client (and a replica) keeps retrying with backoff as after any lost
+   * connection. Without TLS, a listener that speaks only TLS answers
+   * PBX_E_PROTOCOL_UNSUPPORTED (final), saying so. */
+  pbx_tls_client_options tls;
 } pbx_client_options;
 PBX_EXPORT void pbx_client_options_init(pbx_client_options* options);
 
@@ -517,7 +602,8 @@ typedef enum pbx_verdict {
 } pbx_verdict;
 
 /* Creates a client (its own thread; does not connect). PBX_E_INVALID_ARGUMENT
- * for bad options. Every call blocks at most about request_timeout_ms (a
+ * for bad options (with TLS: a CA, certificate or key file that cannot be
+ * loaded, a malformed pin). Every call blocks at most about request_timeout_ms (a
  * transfer: since its last progress). Thread-safe handle. */
 PBX_EXPORT int pbx_client_create(const pbx_client_options* options, pbx_client** out,
                                  pbx_error* err);

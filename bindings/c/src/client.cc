@@ -59,6 +59,7 @@ void pbx_client_options_init(pbx_client_options* options) {
   options->app_version = nullptr;
   options->request_timeout_ms = static_cast<uint32_t>(d.request_timeout.count());
   options->reconnect = d.reconnect ? 1 : 0;
+  options->tls.min_version = static_cast<int>(d.tls.min_version);
 }
 
 int pbx_client_create(const pbx_client_options* options, pbx_client** out, pbx_error* err) {

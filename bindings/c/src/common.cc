@@ -218,7 +218,7 @@ pbx_connection_list* NewConnectionList(
 postbox::Status CheckClientOptions(const pbx_client_options& o) {
   if (o.secret == nullptr)
     return Bad("client options: secret is NULL (the mailbox's secret is required)");
-  return postbox::Status::Ok();
+  return CheckTlsClientOptions(o.tls);
 }
 
 postbox::sync::ClientOptions ToClientOptions(const pbx_client_options& o) {
@@ -232,6 +232,7 @@ postbox::sync::ClientOptions ToClientOptions(const pbx_client_options& o) {
   c.reconnect = o.reconnect != 0;
   c.start_cursor = o.start_cursor;
   c.auto_ack = o.manual_ack == 0;
+  c.tls = ToTlsClientOptions(o.tls);
   if (o.on_push != nullptr) {
     c.on_push = [fn = o.on_push, ctx = o.push_context](const postbox::InfoPacket& p) {
       pbx_info info;

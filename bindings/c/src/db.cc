@@ -308,6 +308,9 @@ void pbx_server_options_init(pbx_server_options* options) {
   options->host = "127.0.0.1";
   options->port = d.port;
   options->threads = d.threads;
+  const postbox::sync::TlsServerOptions t;
+  options->tls.min_version = static_cast<int>(t.min_version);
+  options->tls.handshake_timeout_ms = static_cast<uint32_t>(t.handshake_timeout.count());
 }
 
 int pbx_server_start(pbx_db* db, const pbx_server_options* options, pbx_server** out,
@@ -321,6 +324,7 @@ int pbx_server_start(pbx_db* db, const pbx_server_options* options, pbx_server**
       o.host = options->host;
       o.port = options->port;
       o.threads = options->threads;
+      POSTBOX_ASSIGN_OR_RETURN(o.tls, ToTlsServerOptions(options->tls));
     }
     auto h = std::make_unique<pbx_server>();
     h->db = db;
@@ -348,6 +352,13 @@ int pbx_server_port(pbx_server* server, uint16_t* out, pbx_error* err) {
       return Bad("pbx_server_port: a server and out are required");
     *out = server->server->port();
     return Status::Ok();
+  });
+}
+
+int pbx_server_reload_tls(pbx_server* server, pbx_error* err) {
+  return Guard(err, [&] {
+    if (!Valid(server)) return Bad("pbx_server_reload_tls: a server is required");
+    return server->server->ReloadTls();
   });
 }
 

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -24,6 +25,7 @@
 #include "postbox/sync/client.h"
 #include "postbox/sync/replica.h"
 #include "postbox/sync/server.h"
+#include "postbox/sync/tls.h"
 #include "postbox/types.h"
 
 namespace pbx_internal {
@@ -145,6 +147,16 @@ postbox::Status RevokeEndpoint(Api& api, const char* fn, const char* token);
 
 postbox::sync::ClientOptions ToClientOptions(const pbx_client_options& o);
 postbox::Status CheckClientOptions(const pbx_client_options& o);
+
+// TLS options (tls.cc). A client's are checked by CheckTlsClientOptions (a
+// pin NULL, a certificate without its key, an unknown version) before
+// ToTlsClientOptions converts them; a server's are checked and converted in
+// one step (nullopt: no TLS). The files themselves are loaded, and their
+// errors reported, by the C++ layer.
+postbox::Status CheckTlsClientOptions(const pbx_tls_client_options& t);
+postbox::sync::TlsClientOptions ToTlsClientOptions(const pbx_tls_client_options& t);
+postbox::Result<std::optional<postbox::sync::TlsServerOptions>> ToTlsServerOptions(
+    const pbx_tls_server_options& t);
 
 }  // namespace pbx_internal
 

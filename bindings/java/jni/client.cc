@@ -41,10 +41,13 @@ void OnPush(void* context, const pbx_info* info) {
 
 PBX_JNI(jlong, clientCreate)
 (JNIEnv* env, jclass, jbyteArray host, jint port, jbyteArray mkey, jbyteArray secret,
- jbyteArray app_version, jlong timeout_ms, jint reconnect, jobject dispatcher, jlong start_cursor) {
+ jbyteArray app_version, jlong timeout_ms, jint reconnect, jobject dispatcher, jlong start_cursor,
+ jobjectArray tls, jobjectArray tls_pins, jint tls_min_version) {
   pbx_client_options o;
   pbx_client_options_init(&o);
   if (!InRange(env, port, UINT16_MAX, "port") || !ReadId(env, mkey, &o.mkey, "mkey")) return 0;
+  TlsArgs t;
+  if (!t.ReadClient(env, tls, tls_pins, tls_min_version, &o.tls)) return 0;
   if (timeout_ms != -1 && !InRange(env, timeout_ms, UINT32_MAX, "requestTimeoutMs")) return 0;
   Utf8 h(env, host), s(env, secret), v(env, app_version);
   o.host = h.c_str();

@@ -139,6 +139,62 @@ Utf8::Utf8(JNIEnv* env, jbyteArray a) {
   env->GetByteArrayRegion(a, 0, n, reinterpret_cast<jbyte*>(s_.data()));
 }
 
+bool TlsArgs::ReadAll(JNIEnv* env, jobjectArray a, std::vector<Utf8>* out) {
+  const jsize n = env->GetArrayLength(a);
+  out->reserve(static_cast<size_t>(n));
+  for (jsize i = 0; i < n; ++i) {
+    Local<jbyteArray> e(env, static_cast<jbyteArray>(env->GetObjectArrayElement(a, i)));
+    if (env->ExceptionCheck()) return false;
+    out->emplace_back(env, e.get());
+  }
+  return true;
+}
+
+bool TlsArgs::ReadClient(JNIEnv* env, jobjectArray strings, jobjectArray pins, jint min_version,
+                         pbx_tls_client_options* out) {
+  if (strings == nullptr) return true;
+  if (!ReadAll(env, strings, &strings_)) return false;
+  if (strings_.size() != 4) {
+    ThrowInvalid(env, "ClientTls: expected 4 strings from the Java side");
+    return false;
+  }
+  if (pins != nullptr) {
+    if (!ReadAll(env, pins, &pins_)) return false;
+    for (const Utf8& p : pins_) pin_ptrs_.push_back(p.c_str());
+  }
+  out->enabled = 1;
+  out->ca_file = strings_[0].c_str();
+  out->server_name = strings_[1].c_str();
+  out->cert_file = strings_[2].c_str();
+  out->key_file = strings_[3].c_str();
+  out->pins = pin_ptrs_.empty() ? nullptr : pin_ptrs_.data();
+  out->pins_count = pin_ptrs_.size();
+  out->min_version = min_version;
+  return true;
+}
+
+bool TlsArgs::ReadServer(JNIEnv* env, jobjectArray strings, jint min_version,
+                         jlong handshake_timeout_ms, pbx_tls_server_options* out) {
+  if (strings == nullptr) return true;
+  if (handshake_timeout_ms != -1 &&
+      !InRange(env, handshake_timeout_ms, UINT32_MAX, "ServerTls.handshakeTimeoutMs")) {
+    return false;
+  }
+  if (!ReadAll(env, strings, &strings_)) return false;
+  if (strings_.size() != 3) {
+    ThrowInvalid(env, "ServerTls: expected 3 strings from the Java side");
+    return false;
+  }
+  out->cert_file = strings_[0].c_str();
+  out->key_file = strings_[1].c_str();
+  out->client_ca_file = strings_[2].c_str();
+  out->min_version = min_version;
+  if (handshake_timeout_ms != -1) {
+    out->handshake_timeout_ms = static_cast<uint32_t>(handshake_timeout_ms);
+  }
+  return true;
+}
+
 Bytes::Bytes(JNIEnv* env, jbyteArray a) : env_(env), a_(a) {
   if (a == nullptr) return;
   n_ = static_cast<size_t>(env->GetArrayLength(a));

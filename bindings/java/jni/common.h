@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "postbox.h"
 
@@ -88,6 +89,27 @@ class Bytes {
 // null (unless optional) or another length. *present says whether one was given.
 bool ReadId(JNIEnv* env, jbyteArray a, pbx_id* out, const char* what);
 bool ReadOptionalId(JNIEnv* env, jbyteArray a, pbx_id* out, bool* present, const char* what);
+
+// TLS options as Java passes them (ClientTls.nativeStrings / nativePins,
+// ServerTls.nativeStrings): arrays of UTF-8 byte[] whose elements may be null.
+// The strings are copied into the object, which must outlive the C call that
+// takes the options. Read* return false with a Java exception pending.
+class TlsArgs {
+ public:
+  // strings = {ca_file, server_name, cert_file, key_file}; null: TLS off
+  // (*out untouched).
+  bool ReadClient(JNIEnv* env, jobjectArray strings, jobjectArray pins, jint min_version,
+                  pbx_tls_client_options* out);
+  // strings = {cert_file, key_file, client_ca_file}; null: no TLS.
+  // handshake_timeout_ms -1: the default.
+  bool ReadServer(JNIEnv* env, jobjectArray strings, jint min_version, jlong handshake_timeout_ms,
+                  pbx_tls_server_options* out);
+
+ private:
+  bool ReadAll(JNIEnv* env, jobjectArray a, std::vector<Utf8>* out);
+  std::vector<Utf8> strings_, pins_;
+  std::vector<const char*> pin_ptrs_;
+};
 
 // A limit, count or timeout from Java: in [0, max]; else throws and returns false.
 bool InRange(JNIEnv* env, jlong v, uint64_t max, const char* what);

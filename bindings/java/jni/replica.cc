@@ -160,12 +160,15 @@ jobjectArray Messages(JNIEnv* env,
 PBX_JNI(jlong, replicaOpen)
 (JNIEnv* env, jclass, jbyteArray folder, jbyteArray host, jint port, jbyteArray mkey,
  jbyteArray secret, jbyteArray app_version, jlong timeout_ms, jint durability, jlong poll_ms,
- jlong retry_initial, jlong retry_max, jint start, jobject dispatcher) {
+ jlong retry_initial, jlong retry_max, jint start, jobject dispatcher, jobjectArray tls,
+ jobjectArray tls_pins, jint tls_min_version) {
   pbx_replica_options o;
   pbx_replica_options_init(&o);
   if (!InRange(env, port, UINT16_MAX, "port") || !ReadId(env, mkey, &o.client.mkey, "mkey")) {
     return 0;
   }
+  TlsArgs t;
+  if (!t.ReadClient(env, tls, tls_pins, tls_min_version, &o.client.tls)) return 0;
   struct {
     jlong v;
     uint32_t* field;

@@ -53,6 +53,14 @@ PBX_JNI(jstring, idToHex)(JNIEnv* env, jclass, jbyteArray raw) {
   return env->NewStringUTF(out);
 }
 
+PBX_JNI(jstring, tlsPublicKeyPin)(JNIEnv* env, jclass, jbyteArray cert_file) {
+  Utf8 f(env, cert_file);
+  char out[PBX_TLS_PIN_MAX];
+  pbx_error err;
+  if (Failed(env, pbx_tls_public_key_pin(f.c_str(), out, &err), err)) return nullptr;
+  return env->NewStringUTF(out);  // "sha256/" + base64: ASCII
+}
+
 // ---- Web Push notifications ---------------------------------------------------
 
 PBX_JNI(jobject, pushNotificationParse)
@@ -238,13 +246,16 @@ PBX_JNI(jbyteArray, dbReadBlob)
 // ---- Embedded server -------------------------------------------------------------
 
 PBX_JNI(jlong, serverStart)
-(JNIEnv* env, jclass, jlong db, jbyteArray host, jint port, jint threads) {
+(JNIEnv* env, jclass, jlong db, jbyteArray host, jint port, jint threads, jobjectArray tls,
+ jint tls_min_version, jlong tls_handshake_timeout_ms) {
   if (!InRange(env, port, UINT16_MAX, "port") || !InRange(env, threads, UINT32_MAX, "threads")) {
     return 0;
   }
   Utf8 hh(env, host);
   pbx_server_options o;
   pbx_server_options_init(&o);
+  TlsArgs t;
+  if (!t.ReadServer(env, tls, tls_min_version, tls_handshake_timeout_ms, &o.tls)) return 0;
   o.host = hh.c_str();
   o.port = static_cast<uint16_t>(port);
   o.threads = static_cast<unsigned>(threads);
@@ -259,6 +270,11 @@ PBX_JNI(jint, serverPort)(JNIEnv* env, jclass, jlong h) {
   pbx_error err;
   if (Failed(env, pbx_server_port(FromHandle<pbx_server>(h), &port, &err), err)) return 0;
   return port;
+}
+
+PBX_JNI(void, serverReloadTls)(JNIEnv* env, jclass, jlong h) {
+  pbx_error err;
+  Failed(env, pbx_server_reload_tls(FromHandle<pbx_server>(h), &err), err);
 }
 
 PBX_JNI(void, serverStop)(JNIEnv*, jclass, jlong h) { pbx_server_stop(FromHandle<pbx_server>(h)); }

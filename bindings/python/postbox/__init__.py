@@ -5,6 +5,7 @@ loaded with cffi in ABI mode.
     Server   the sync server embedded over a Store (pbx_server)
     Client   one mailbox's blocking requests to a server (pbx_client)
     Replica  an app's mailbox, offline-first, syncing in the background (pbx_replica)
+    ClientTls, ServerTls   TLS for the client and replica, and the server (tls.py)
 
 Ids are Id (a bytes subclass of 16 bytes whose str() is hex); binary data is
 bytes; keys and topics are str. Failures raise a PostboxError subclass per
@@ -22,16 +23,18 @@ from .errors import (BackOff, Conflict, DigestMismatch, Gone, Internal, InvalidA
 from .push import parse_push_notification
 from .replica import Replica
 from .store import Server, Store
+from .tls import ClientTls, ServerTls, tls_public_key_pin
 from .types import (Change, Code, Connection, ConnectionKind, ConnectionState, Credentials,
                     Durability, Endpoint, Entry, Id, Info, Message, OutboxItem, OutboxKind,
                     OutboxOutcome, Platform, PostingPolicy, PushNotification, PutResult,
-                    ReplicaState, Status, Tombstone, TombstoneKind, Urgency, Verdict)
+                    ReplicaState, Status, TlsVersion, Tombstone, TombstoneKind, Urgency,
+                    Verdict)
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 
 def version() -> str:
-    """The C library's version as linked ("0.2.0")."""
+    """The C library's version as linked ("0.3.0")."""
     return _string(lib.pbx_version())
 
 
@@ -56,13 +59,13 @@ def code_retryable(code: int) -> bool:
 
 
 __all__ = [
-    "BackOff", "Change", "Client", "Code", "Conflict", "Connection", "ConnectionKind",
+    "BackOff", "Change", "Client", "ClientTls", "Code", "Conflict", "Connection", "ConnectionKind",
     "ConnectionState", "Credentials", "DigestMismatch", "Durability", "Endpoint", "Entry", "Gone",
     "Id", "Info", "Internal", "InvalidArgument", "LIBRARY_PATH", "Message", "NotFound",
     "OutboxItem", "OutboxKind", "OutboxOutcome", "PermissionDenied", "Platform", "PostboxError",
     "PostingPolicy", "ProtocolUnsupported", "PushNotification", "PutResult", "Replica",
-    "ReplicaState", "ResourceExhausted", "Server", "Status", "Store", "Tombstone",
-    "TombstoneKind", "TooLarge", "Unauthenticated", "Unavailable", "Urgency", "Verdict",
-    "code_retryable", "error_class", "live_handles", "parse_push_notification", "strerror",
-    "version", "version_number",
+    "ReplicaState", "ResourceExhausted", "Server", "ServerTls", "Status", "Store", "TlsVersion",
+    "Tombstone", "TombstoneKind", "TooLarge", "Unauthenticated", "Unavailable", "Urgency",
+    "Verdict", "code_retryable", "error_class", "live_handles", "parse_push_notification",
+    "strerror", "tls_public_key_pin", "version", "version_number",
 ]

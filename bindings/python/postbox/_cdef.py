@@ -6,7 +6,7 @@ development file), and a change to the header's macros or comments should
 fail our test suite (tests/test_cdef.py compares every pbx_ function, struct
 and enum here with the header, parsed by cffi) rather than an application's
 import. Integer macros used in declarations are written out: PBX_ERROR_MESSAGE_MAX
-is 512, PBX_SECRET_MAX is 64. Comments live in postbox.h, the manual.
+is 512, PBX_SECRET_MAX is 64, PBX_TLS_PIN_MAX is 64. Comments live in postbox.h, the manual.
 """
 
 CDEF = r"""
@@ -220,15 +220,39 @@ int pbx_db_post_message(pbx_db* db, const pbx_id* from, const pbx_id* to, const 
 int pbx_db_get_message(pbx_db* db, const pbx_id* actor, const pbx_id* id, pbx_message** out, pbx_error* err);
 int pbx_db_advance_status(pbx_db* db, const pbx_id* actor, const pbx_id* id, int status, int* status_out, pbx_error* err);
 int pbx_db_read_blob(pbx_db* db, const pbx_id* actor, const pbx_id* id, uint64_t offset, uint64_t length, uint8_t** out, size_t* out_len, pbx_error* err);
+typedef enum pbx_tls_version {
+  PBX_TLS_1_2 = 12,
+  PBX_TLS_1_3 = 13
+} pbx_tls_version;
+typedef struct pbx_tls_client_options {
+  int enabled;
+  const char* ca_file;
+  const char* server_name;
+  const char* const* pins;
+  size_t pins_count;
+  const char* cert_file;
+  const char* key_file;
+  int min_version;
+} pbx_tls_client_options;
+typedef struct pbx_tls_server_options {
+  const char* cert_file;
+  const char* key_file;
+  const char* client_ca_file;
+  int min_version;
+  uint32_t handshake_timeout_ms;
+} pbx_tls_server_options;
+int pbx_tls_public_key_pin(const char* cert_file, char out[64], pbx_error* err);
 typedef struct pbx_server pbx_server;
 typedef struct pbx_server_options {
   const char* host;
   uint16_t port;
   unsigned threads;
+  pbx_tls_server_options tls;
 } pbx_server_options;
 void pbx_server_options_init(pbx_server_options* options);
 int pbx_server_start(pbx_db* db, const pbx_server_options* options, pbx_server** out, pbx_error* err);
 int pbx_server_port(pbx_server* server, uint16_t* out, pbx_error* err);
+int pbx_server_reload_tls(pbx_server* server, pbx_error* err);
 void pbx_server_stop(pbx_server* server);
 typedef struct pbx_client pbx_client;
 typedef struct pbx_client_options {
@@ -243,6 +267,7 @@ typedef struct pbx_client_options {
   void* push_context;
   uint64_t start_cursor;
   int manual_ack;
+  pbx_tls_client_options tls;
 } pbx_client_options;
 void pbx_client_options_init(pbx_client_options* options);
 typedef enum pbx_verdict {

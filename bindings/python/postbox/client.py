@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
-from . import _runtime, push
+from . import _runtime, push, tls as _tls
 from ._conv import (c_bytes, c_id, c_id_or_null, c_str, pages, py_info, take_buffer,
                     take_connection_page, take_entry, take_entry_page, take_info)
 from ._ffi import ffi, lib, new_error
@@ -34,13 +34,18 @@ class Client(_runtime.Handle):
     delivered again after the reconnect: at least once.
     An exception in on_push goes to sys.unraisablehook. No callback runs
     once close() has begun.
+
+    tls: a postbox.ClientTls to speak TLS to the server (None: plain TCP).
+    A failed handshake makes connect() raise Unavailable naming OpenSSL's
+    reason; files that cannot be loaded raise InvalidArgument here.
     """
 
     def __init__(self, mkey: IdLike, secret: str, *, host: str = "127.0.0.1", port: int = 7420,
                  app_version: Optional[str] = None, request_timeout: float = 5.0,
                  reconnect: bool = True, on_push: Optional[PushCallback] = None,
                  start_cursor: int = 0,
-                 executor: Optional[_runtime.Executor] = None) -> None:
+                 executor: Optional[_runtime.Executor] = None,
+                 tls: Optional[_tls.ClientTls] = None) -> None:
         self._h: Any = None
         self._deliver = True
         self._dispatcher: Optional[_runtime.Dispatcher] = None
@@ -58,6 +63,7 @@ class Client(_runtime.Handle):
         options.request_timeout_ms = max(1, int(request_timeout * 1000))
         options.reconnect = 1 if reconnect else 0
         options.start_cursor = start_cursor
+        _tls.fill_client(options.tls, tls, keep)
         if on_push is not None:
             if executor is None:
                 self._dispatcher = _runtime.Dispatcher("postbox-client-push")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
-from . import _runtime, push
+from . import _runtime, push, tls as _tls
 from ._conv import (c_bytes, c_id, c_id_or_null, c_str, pages, py_change, py_id, py_outcome,
                     take_buffer, take_connection_page, take_entry, take_entry_page,
                     take_message, take_message_list, take_outbox_list, py_state)
@@ -42,6 +42,10 @@ class Replica(_runtime.Handle):
     method of this replica except close(). An exception they raise goes to
     sys.unraisablehook. No callback runs once close() has begun; tasks still
     queued then are released without calling them.
+
+    tls: a postbox.ClientTls to sync over TLS (None: plain TCP). A server
+    that fails the handshake (wrong CA, pin or name) is retried like an
+    unreachable one: the replica stays offline and state.connected false.
     """
 
     def __init__(self, folder: "str | os.PathLike[str]", *, mkey: IdLike, secret: str,
@@ -52,7 +56,8 @@ class Replica(_runtime.Handle):
                  on_change: Optional[ChangeCallback] = None,
                  on_outbox: Optional[OutboxCallback] = None,
                  on_error: Optional[ErrorCallback] = None,
-                 executor: Optional[_runtime.Executor] = None) -> None:
+                 executor: Optional[_runtime.Executor] = None,
+                 tls: Optional[_tls.ClientTls] = None) -> None:
         self._h: Any = None
         self._deliver = True
         self.mkey = Id(mkey)
@@ -68,6 +73,7 @@ class Replica(_runtime.Handle):
         options.client.port = port
         options.client.mkey = c_id(mkey)[0]
         options.client.request_timeout_ms = _ms(request_timeout)
+        _tls.fill_client(options.client.tls, tls, keep)
         options.durability = int(durability)
         if poll_interval is not None:
             options.poll_interval_ms = _ms(poll_interval)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any, Iterator, List, Optional, Tuple, Union
 
-from . import _runtime
+from . import _runtime, tls as _tls
 from ._conv import (c_bytes, c_id, c_id_or_null, c_str, pages, py_id, take_buffer,
                     take_connection_page, take_entry, take_entry_page, take_info, take_message)
 from ._ffi import ffi, lib, new_error
@@ -240,10 +240,13 @@ class Server(_runtime.Handle):
     """The sync server (pbx_server) embedded over `store`, listening on
     host:port (port 0: an ephemeral one, see .port). The store cannot close
     before the server stops. Use as a context manager or call close() /
-    stop() (idempotent; returns within about 2 s)."""
+    stop() (idempotent; returns within about 2 s).
+
+    tls: a postbox.ServerTls to listen with TLS only (None: plain TCP);
+    InvalidArgument names a certificate or key that cannot be loaded."""
 
     def __init__(self, store: Store, *, host: str = "127.0.0.1", port: int = 0,
-                 threads: int = 1) -> None:
+                 threads: int = 1, tls: Optional[_tls.ServerTls] = None) -> None:
         self._h: Any = None
         options = ffi.new("pbx_server_options*")
         lib.pbx_server_options_init(options)
@@ -251,6 +254,8 @@ class Server(_runtime.Handle):
         options.host = host_c
         options.port = port
         options.threads = threads
+        keep: List[Any] = []
+        _tls.fill_server(options.tls, tls, keep)
         out = ffi.new("pbx_server**")
         err = new_error()
         rc = lib.pbx_server_start(store._handle(), options, out, err)
@@ -266,7 +271,19 @@ class Server(_runtime.Handle):
             raise_error(rc, err)
         self.port: int = port_out[0]
         self.host = host
+        self.tls = tls
         _runtime.track(self, 1)
+
+    def reload_tls(self) -> None:
+        """Reads the certificate, key and client CA files again (as
+        postbox-server does on SIGHUP): connections accepted from now on use
+        them; open sessions are not interrupted. On an error
+        (InvalidArgument naming the file) nothing changes. Does nothing for
+        a server without TLS."""
+        err = new_error()
+        rc = lib.pbx_server_reload_tls(self._handle(), err)
+        if rc:
+            raise_error(rc, err)
 
     def close(self) -> None:
         """Stops gracefully (queued writes are committed and answered)."""

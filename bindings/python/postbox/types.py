@@ -143,6 +143,12 @@ class Verdict(enum.IntEnum):
     UPDATE_SCHEMA_REQUIRED = 3
 
 
+class TlsVersion(enum.IntEnum):
+    """The oldest TLS version a side accepts (pbx_tls_version)."""
+    TLS_1_2 = 12
+    TLS_1_3 = 13
+
+
 class Durability(enum.IntEnum):
     DURABLE = 0  # every write synced before it returns
     RELAXED = 1  # a system crash may undo the last write

@@ -17,8 +17,8 @@ def store(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def test_version_and_codes() -> None:
-    assert postbox.version() == "0.2.0"
-    assert postbox.version_number() == 200
+    assert postbox.version() == "0.3.0"
+    assert postbox.version_number() == 300
     assert postbox.strerror(postbox.Code.NOT_FOUND) == "NotFound"
     assert postbox.strerror(-1) == "Unknown"
     assert postbox.code_retryable(postbox.Code.UNAVAILABLE)

@@ -74,7 +74,10 @@ public final class Client implements AutoCloseable {
     this.handle = handle;
   }
 
-  /** Creates a client (its own thread; does not connect). InvalidArgumentException. */
+  /**
+   * Creates a client (its own thread; does not connect). InvalidArgumentException for bad
+   * options, TLS files that cannot be loaded included.
+   */
   public static Client create(Options o) {
     if (o == null || o.mkey == null || o.secret == null) {
       throw new InvalidArgumentException(false, "Client.create: mkey and secret are required");
@@ -82,7 +85,7 @@ public final class Client implements AutoCloseable {
     return new Client(Native.clientCreate(Native.utf8(o.host, "host"), o.port, o.mkey.raw(),
         Native.utf8(o.secret, "secret"), Native.utf8OrNull(o.appVersion, "appVersion"),
         o.requestTimeoutMs, o.reconnect, o.onPush == null ? null : new Dispatcher(o.onPush),
-        o.startCursor));
+        o.startCursor, o.tlsStrings(), o.tlsPins(), o.tlsMinVersion()));
   }
 
   private long h() {

@@ -12,6 +12,7 @@ public abstract class ConnectionOptions<T extends ConnectionOptions<T>> {
   String secret;
   String appVersion;
   long requestTimeoutMs = -1;
+  ClientTls tls;
 
   ConnectionOptions() {}
 
@@ -52,6 +53,27 @@ public abstract class ConnectionOptions<T extends ConnectionOptions<T>> {
   public T appVersion(String appVersion) {
     this.appVersion = appVersion;
     return self();
+  }
+
+  /**
+   * TLS to the server (see {@link ClientTls}); default null: plain TCP (loopback and tests).
+   */
+  public T tls(ClientTls tls) {
+    this.tls = tls;
+    return self();
+  }
+
+  /** The TLS fields as the JNI side takes them: null strings mean TLS off. */
+  byte[][] tlsStrings() {
+    return tls == null ? null : tls.nativeStrings();
+  }
+
+  byte[][] tlsPins() {
+    return tls == null ? null : tls.nativePins();
+  }
+
+  int tlsMinVersion() {
+    return tls == null ? 0 : tls.minVersion.code();
   }
 
   /** Every request fails UnavailableException after it; default 5000. */

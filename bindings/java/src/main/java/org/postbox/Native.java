@@ -60,6 +60,7 @@ final class Native {
   static native byte[] idRandom();
   static native byte[] idFromHex(byte[] hex);
   static native String idToHex(byte[] id);
+  static native String tlsPublicKeyPin(byte[] certFile);
 
   // ---- Store (pbx_db); -1 for an option means its default -----------------------------------
   static native long dbOpen(byte[] path, int durability, int postingPolicy, long maxMapSize,
@@ -86,14 +87,19 @@ final class Native {
   static native byte[] dbReadBlob(long db, byte[] actor, byte[] id, long offset, long length);
 
   // ---- Embedded server (pbx_server) --------------------------------------------------------
-  static native long serverStart(long db, byte[] host, int port, int threads);
+  /** tls: {certFile, keyFile, clientCaFile} or null (plain TCP); -1: the default timeout. */
+  static native long serverStart(long db, byte[] host, int port, int threads, byte[][] tls,
+      int tlsMinVersion, long tlsHandshakeTimeoutMs);
   static native int serverPort(long server);
+  static native void serverReloadTls(long server);
   static native void serverStop(long server);
 
   // ---- Client (pbx_client); the handle is the JNI side's wrapper ----------------------------
+  // tls: {caFile, serverName, certFile, keyFile} (elements may be null) or null for plain TCP;
+  // tlsPins: the pins (ClientTls.nativePins); tlsMinVersion: a TlsVersion code.
   static native long clientCreate(byte[] host, int port, byte[] mkey, byte[] secret,
       byte[] appVersion, long requestTimeoutMs, int reconnect, Client.Dispatcher onPush,
-      long startCursor);
+      long startCursor, byte[][] tls, byte[][] tlsPins, int tlsMinVersion);
   static native int clientConnect(long client);
   static native void clientClose(long client);
   static native PutResult clientPutEntry(long client, byte[] key, byte[] value, long version);
@@ -121,7 +127,7 @@ final class Native {
   static native long replicaOpen(byte[] folder, byte[] host, int port, byte[] mkey,
       byte[] secret, byte[] appVersion, long requestTimeoutMs, int durability,
       long pollIntervalMs, long retryInitialMs, long retryMaxMs, int start,
-      Replica.Dispatcher dispatcher);
+      Replica.Dispatcher dispatcher, byte[][] tls, byte[][] tlsPins, int tlsMinVersion);
   static native void replicaClose(long replica);
   /** Runs a task the replica handed to the dispatcher; deliver=false drops its callback. */
   static native void runTask(long context, long task, boolean deliver);

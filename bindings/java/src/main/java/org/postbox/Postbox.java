@@ -4,7 +4,7 @@ package org.postbox;
 public final class Postbox {
   private Postbox() {}
 
-  /** The native library's version as linked, e.g. "0.2.0" (pbx_version). */
+  /** The native library's version as linked, e.g. "0.3.0" (pbx_version). */
   public static String version() {
     return Native.version();
   }
@@ -12,6 +12,16 @@ public final class Postbox {
   /** MAJOR * 10000 + MINOR * 100 + PATCH (pbx_version_number). */
   public static int versionNumber() {
     return Native.versionNumber();
+  }
+
+  /**
+   * The public-key pin of the first certificate in a PEM file: {@code "sha256/"} + base64 of the
+   * SHA-256 of its DER SubjectPublicKeyInfo, as {@link ClientTls#pins} takes it
+   * (pbx_tls_public_key_pin). NotFoundException if the file cannot be read;
+   * InvalidArgumentException if it holds no certificate.
+   */
+  public static String tlsPublicKeyPin(String certFile) {
+    return Native.tlsPublicKeyPin(Native.utf8(certFile, "certFile"));
   }
 
   /** A short name for a code: "NotFound" for -404, "Unknown" otherwise (pbx_strerror). */

@@ -146,7 +146,8 @@ public final class Replica implements AutoCloseable {
       r.handle = Native.replicaOpen(Native.utf8(o.folder.getPath(), "folder"),
           Native.utf8(o.host, "host"), o.port, o.mkey.raw(), Native.utf8(o.secret, "secret"),
           Native.utf8OrNull(o.appVersion, "appVersion"), o.requestTimeoutMs, o.durability,
-          o.pollIntervalMs, o.retryInitialMs, o.retryMaxMs, o.start, d);
+          o.pollIntervalMs, o.retryInitialMs, o.retryMaxMs, o.start, d, o.tlsStrings(),
+          o.tlsPins(), o.tlsMinVersion());
     } catch (RuntimeException e) {
       if (own != null) own.shutdown();
       throw e;

@@ -10,6 +10,7 @@ public final class Server implements AutoCloseable {
     String host = "127.0.0.1";
     int port = 0;
     int threads = 1;
+    ServerTls tls;
 
     /** An IPv4 or IPv6 literal; default "127.0.0.1". */
     public Options host(String host) {
@@ -28,6 +29,12 @@ public final class Server implements AutoCloseable {
       this.threads = threads;
       return this;
     }
+
+    /** TLS on the listener (it then speaks TLS only); default null: plain TCP. */
+    public Options tls(ServerTls tls) {
+      this.tls = tls;
+      return this;
+    }
   }
 
   private final Store store;  // kept reachable while the server runs over it
@@ -44,15 +51,18 @@ public final class Server implements AutoCloseable {
   }
 
   /**
-   * Starts a server over {@code store}. InvalidArgumentException for bad options or host,
+   * Starts a server over {@code store}. InvalidArgumentException for bad options or host, or TLS
+   * files that cannot be loaded (the message names the file and OpenSSL's reason);
    * UnavailableException when the address cannot be bound.
    */
   public static Server start(Store store, Options options) {
     if (store == null || options == null) {
       throw new InvalidArgumentException(false, "Server.start: store and options are required");
     }
+    ServerTls tls = options.tls;
     long h = Native.serverStart(store.handle(), Native.utf8(options.host, "host"), options.port,
-        options.threads);
+        options.threads, tls == null ? null : tls.nativeStrings(),
+        tls == null ? 0 : tls.minVersion.code(), tls == null ? -1 : tls.handshakeTimeoutMs);
     return new Server(store, h);
   }
 
@@ -61,6 +71,17 @@ public final class Server implements AutoCloseable {
     long h = handle;
     if (h == 0) throw new IllegalStateException("Server is closed");
     return Native.serverPort(h);
+  }
+
+  /**
+   * Reads the TLS certificate, key and client CA files again (what postbox-server does on
+   * SIGHUP): connections accepted from now on use them; open sessions are not interrupted. On an
+   * error (InvalidArgumentException naming the file) nothing changes. Does nothing for a server
+   * without TLS.
+   */
+  public synchronized void reloadTls() {
+    if (handle == 0) throw new IllegalStateException("Server is closed");
+    Native.serverReloadTls(handle);
   }
 
   /** Stops gracefully (within about 2 s) and releases the server; idempotent. */

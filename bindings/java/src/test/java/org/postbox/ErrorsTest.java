@@ -49,8 +49,8 @@ class ErrorsTest {
 
   @Test
   void theVersionMatchesTheHeader() {
-    assertEquals("0.2.0", Postbox.version());
-    assertEquals(200, Postbox.versionNumber());
+    assertEquals("0.3.0", Postbox.version());
+    assertEquals(300, Postbox.versionNumber());
   }
 
   @Test
