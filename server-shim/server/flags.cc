@@ -306,6 +306,9 @@ void AddFlags(CLI::App* app, Flags* f) {
            "HTTP connections past this get 503 and are closed", 1, 10'000'000);
   AddSize(app, "--http-max-output-bytes", &so.http_max_output_bytes,
           "unread HTTP output at which a connection's next request waits", 1, uint64_t{1} << 30);
+  app->add_option("--metrics-token", so.metrics_token,
+                  "GET /metrics on the HTTP listener requires 'Authorization: Bearer TOKEN' "
+                  "(default: open; prefer the --config file, flags are visible to every user)");
   // Web Push on the HTTP listener (docs/notifications.md "Web Push").
   app->add_option("--http-public-url", so.http_public_url,
                   "where app servers reach the HTTP listener (https://push.example.com): "

@@ -189,6 +189,11 @@ struct ServerOptions {
   // Likewise for the HTTP listener (ALPN "http/1.1"); usually the same
   // certificate as `tls`.
   std::optional<TlsServerOptions> http_tls;
+  // ---- Metrics (docs/operations.md "Metrics") ----
+  // GET /metrics on the HTTP listener (Prometheus text format) answers
+  // everyone when empty; when set, only requests with
+  // `Authorization: Bearer <metrics_token>` (others get 401).
+  std::string metrics_token;
 };
 
 // Counters for tests, logs and benchmarks. A snapshot; each field is exact at

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <exception>
 
 #include "sync/server/server_impl.h"
@@ -20,6 +21,23 @@ constexpr size_t kLingerBytes = 1 << 20;
 // client that goes away is noticed and its connection freed at once), but
 // buffers no more than this of what follows.
 constexpr size_t kHeldInputBytes = 64 * 1024;
+
+// "Bearer <token>" (the scheme case-insensitive, RFC 6750 §2.1), compared in
+// time that does not depend on where the token differs.
+bool BearerMatches(std::string_view header, std::string_view token) {
+  constexpr std::string_view kScheme = "bearer ";
+  if (header.size() < kScheme.size()) return false;
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(header[i])) != kScheme[i]) return false;
+  }
+  const std::string_view given = header.substr(kScheme.size());
+  if (given.size() != token.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < token.size(); ++i) {
+    diff |= static_cast<unsigned char>(given[i] ^ token[i]);
+  }
+  return diff == 0;
+}
 
 }  // namespace
 
@@ -206,6 +224,10 @@ void HttpConnection::Dispatch(HttpRequest request) {
     }
     return;
   }
+  if (request.path == "/metrics") {  // docs/operations.md "Metrics"
+    Answer(Metrics(request));
+    return;
+  }
   std::shared_ptr<HttpHandler> handler = shared->handler(request.path);
   if (!handler) {
     Answer(HttpResponse::JsonError(404, "not found"));
@@ -221,6 +243,26 @@ void HttpConnection::Dispatch(HttpRequest request) {
   } catch (...) {
     spdlog::error("http handler threw a non-standard exception");
   }
+}
+
+HttpResponse HttpConnection::Metrics(const HttpRequest& request) {
+  if (request.method != "GET" && !head_) {
+    HttpResponse r = HttpResponse::JsonError(405, "method not allowed");
+    r.headers.emplace_back("Allow", "GET, HEAD");
+    return r;
+  }
+  internal::ServerCore* core = hl_->loop->core;
+  const std::string& token = core->options().metrics_token;
+  if (!token.empty()) {
+    const std::string* auth = request.Header("Authorization");
+    if (auth == nullptr || !BearerMatches(*auth, token)) {
+      HttpResponse r = HttpResponse::JsonError(401, "a bearer token is required");
+      r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"postbox metrics\"");
+      return r;
+    }
+  }
+  // Text format 0.0.4, what every Prometheus scrapes.
+  return HttpResponse::Text(200, core->RenderMetrics(), "text/plain; version=0.0.4; charset=utf-8");
 }
 
 void HttpConnection::OnReply(HttpReply reply) {

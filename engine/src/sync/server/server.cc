@@ -436,7 +436,11 @@ void ServerCore::CommitGroup(std::vector<QueuedOp>& ops, size_t begin, size_t en
     purge = batch->PurgeTombstones(options_.purge_batch);
   }
   auto kick_work = kicks_ ? kicks_->AddMarkOp(batch) : nullptr;  // kicks
+  const auto started = std::chrono::steady_clock::now();
   Status whole = db_->Write(batch);
+  metrics_.Commit(
+      end - begin,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   if (kick_work) kicks_->Committed(batch, whole, kick_work);  // kicks
   if (!whole.ok()) {
     spdlog::error("group commit of {} ops failed: {}", end - begin, whole.ToString());
@@ -473,6 +477,11 @@ void ServerCore::CommitGroup(std::vector<QueuedOp>& ops, size_t begin, size_t en
   const auto changed = batch->changed_mailboxes();
   TellListeners(changed);  // before anyone hears of the commit
   Deliver(per_loop, changed);
+}
+
+std::string ServerCore::RenderMetrics() const {
+  auto store = db_->Stats();
+  return metrics_.Render(stats(), store.ok() ? &*store : nullptr);
 }
 
 Status ServerCore::ReloadTls() {

@@ -26,6 +26,7 @@
 #include "postbox/wire/codec.h"
 #include "store/batch_op.h"
 #include "sync/kick/scheduler.h"
+#include "sync/server/metrics.h"
 
 // Loop-only code asserts it runs on its loop's thread (debug builds).
 #define POSTBOX_ASSERT_ON_LOOP(loop) assert(std::this_thread::get_id() == (loop)->thread_id)
@@ -188,6 +189,9 @@ class ServerCore {
     (ok ? tls_handshakes_ : tls_failures_).fetch_add(1, std::memory_order_relaxed);
   }
   // ---- end TLS ----
+  // What GET /metrics shows besides stats() (metrics.h).
+  Metrics& metrics() { return metrics_; }
+  std::string RenderMetrics() const;
 
   // Queues a session's write; false once the writer has closed (then the
   // caller answers 503 itself).
@@ -289,6 +293,7 @@ class ServerCore {
   // ---- end HTTP listener ----
   // The Web Push routes on it (null without the listener).
   std::shared_ptr<push::WebPushRoutes> webpush_;
+  Metrics metrics_;
   // ---- TLS (docs/tls.md): the contexts new connections are made from ----
   mutable std::mutex tls_mu_;
   std::shared_ptr<const tls::Context> tls_sync_, tls_http_;

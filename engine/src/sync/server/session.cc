@@ -72,6 +72,7 @@ void Session::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   } else if (nread > 0 && !self->closing_ && !self->closed_) {
     self->last_rx_ms_ = uv_now(&self->loop_->uv);
     self->ping_outstanding_ = false;  // any bytes prove the peer alive
+    self->core_->metrics().BytesIn(static_cast<size_t>(nread));
     std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(buf->base),
                                    static_cast<size_t>(nread));
     if (!self->tls_ || self->Decrypt(&bytes)) {
@@ -289,6 +290,7 @@ void Session::SendError(uint64_t rid, const Status& s) {
 }
 
 void Session::SendError(uint64_t rid, uint16_t code, std::string_view message) {
+  core_->metrics().ErrorSent(code);
   wire::ErrorReply e;
   e.code = code;
   e.message = message;
@@ -330,6 +332,7 @@ void Session::Flush() {
     return;
   }
   writing_ = true;
+  core_->metrics().BytesOut(inflight_.size());
 }
 
 void Session::OnWritten(uv_write_t* req, int status) {
@@ -382,6 +385,7 @@ void Session::CloseNow(uint16_t code, std::string_view message, uint64_t rid) {
     // A stalled client's socket buffer is empty: the reason goes out at once
     // or not at all, without waiting for a client that does not cooperate.
     // (Before a TLS handshake has finished there is no way to say it.)
+    core_->metrics().ErrorSent(code);
     wire::ErrorReply e;
     e.code = code;
     e.message = message;
@@ -399,6 +403,9 @@ void Session::CloseNow(uint16_t code, std::string_view message, uint64_t rid) {
 }
 
 void Session::OnMailboxChanged() {
+  if (state_ == State::kActive && synced_ && unacked_.size() >= core_->options().window) {
+    core_->metrics().WindowStall();
+  }
   MaybePush();
   Account();
 }
@@ -479,7 +486,10 @@ void Session::Unregister() {
   auto& v = it->second;
   const size_t before = v.size();
   v.erase(std::remove(v.begin(), v.end(), this), v.end());
-  if (v.size() != before) core_->SessionClosed(mkey_);
+  if (v.size() != before) {
+    core_->SessionClosed(mkey_);
+    core_->metrics().SessionClosed(platform_);
+  }
   if (v.empty()) loop_->by_mailbox.erase(it);
 }
 

@@ -176,6 +176,7 @@ class Session {
   bool counted_ = false;  // holds a slot of the connection cap
   State state_ = State::kAwaitHello;
   MailboxKey mkey_;
+  Platform platform_ = Platform::kNone;  // said in Hello (metrics)
   // The compression Hello agreed (wire/PROTOCOL.md "Compression
   // negotiation"): what the replies may use, and what decoder_ accepts. None
   // until a Hello declared some; the loop's encoder serves every session, so
