@@ -5,6 +5,7 @@
 #include <cctype>
 #include <exception>
 
+#include "sync/server/admin_routes.h"  // BearerMatches
 #include "sync/server/server_impl.h"
 
 namespace postbox::sync::http {
@@ -21,23 +22,6 @@ constexpr size_t kLingerBytes = 1 << 20;
 // client that goes away is noticed and its connection freed at once), but
 // buffers no more than this of what follows.
 constexpr size_t kHeldInputBytes = 64 * 1024;
-
-// "Bearer <token>" (the scheme case-insensitive, RFC 6750 §2.1), compared in
-// time that does not depend on where the token differs.
-bool BearerMatches(std::string_view header, std::string_view token) {
-  constexpr std::string_view kScheme = "bearer ";
-  if (header.size() < kScheme.size()) return false;
-  for (size_t i = 0; i < kScheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(header[i])) != kScheme[i]) return false;
-  }
-  const std::string_view given = header.substr(kScheme.size());
-  if (given.size() != token.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < token.size(); ++i) {
-    diff |= static_cast<unsigned char>(given[i] ^ token[i]);
-  }
-  return diff == 0;
-}
 
 }  // namespace
 
@@ -255,7 +239,7 @@ HttpResponse HttpConnection::Metrics(const HttpRequest& request) {
   const std::string& token = core->options().metrics_token;
   if (!token.empty()) {
     const std::string* auth = request.Header("Authorization");
-    if (auth == nullptr || !BearerMatches(*auth, token)) {
+    if (auth == nullptr || !internal::BearerMatches(*auth, token)) {
       HttpResponse r = HttpResponse::JsonError(401, "a bearer token is required");
       r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"postbox metrics\"");
       return r;

@@ -164,6 +164,7 @@ void Session::HandleHello(uint64_t rid, const wire::Hello& m) {
   state_ = State::kActive;
   mkey_ = mkey;
   platform_ = *platform;
+  app_version_ = m.app_version.substr(0, 64);  // shown, not used: a bounded copy
   core_->metrics().SessionOpened(platform_);
   loop_->by_mailbox[mkey_].push_back(this);
   core_->SessionOpened(mkey_);  // Web Push's TTL 0 and the kicks ask who is online
