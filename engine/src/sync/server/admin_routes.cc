@@ -127,13 +127,13 @@ void AdminRoutes::Handle(http::HttpRequest request, http::HttpRespond respond) {
   const std::string_view path = std::string_view(request.path);
   const std::string_view rest = path.size() > kPrefix.size() ? path.substr(kPrefix.size()) : "";
   const bool get = request.method == "GET" || request.method == "HEAD";
-  const auto not_allowed = [&](std::string_view allow) {
-    http::HttpResponse r = http::HttpResponse::JsonError(405, "method not allowed");
-    r.headers.emplace_back("Allow", std::string(allow));
-    respond(std::move(r));
-  };
   // One respond, shared by the gathering's completion and the stopping path.
   auto shared = std::make_shared<http::HttpRespond>(std::move(respond));
+  const auto not_allowed = [&shared](std::string_view allow) {
+    http::HttpResponse r = http::HttpResponse::JsonError(405, "method not allowed");
+    r.headers.emplace_back("Allow", std::string(allow));
+    (*shared)(std::move(r));
+  };
   if (rest == "sessions" || rest == "viewers" || rest == "transfers") {
     if (!get) return not_allowed("GET, HEAD");
     const std::string what(rest);
