@@ -23,6 +23,13 @@ inline constexpr int kExitUsage = 2;    // bad arguments; nothing was touched
 struct GlobalFlags {
   std::string data_dir = "./data";
   bool json = false;
+  // The live server's admin API (live_commands.cc, docs/operations.md "Live
+  // stats"): HOST:PORT of its HTTP listener (http), or https://HOST:PORT;
+  // the token from a file or POSTBOX_ADMIN_TOKEN (never a flag: flags are
+  // visible in the process list); the CA that signed an https listener.
+  std::string server;
+  std::string token_file;
+  std::string ca_file;
 };
 
 enum class Access { kReadOnly, kReadWrite };
@@ -33,6 +40,7 @@ class Context {
   explicit Context(GlobalFlags flags) : flags_(std::move(flags)) {}
 
   bool json() const { return flags_.json; }
+  const GlobalFlags& flags() const { return flags_; }
   const std::string& data_dir() const { return flags_.data_dir; }
 
   // Opens the existing store in --data. NotFound, with a hint to run `init`,
@@ -92,6 +100,7 @@ void AddEntryCommands(CLI::App* app, Command* selected);     // entry put|get|li
 void AddMessageCommands(CLI::App* app, Command* selected);   // post, status, changes
 void AddEndpointCommands(CLI::App* app, Command* selected);  // endpoint add|list|revoke
 void AddTlsCommands(CLI::App* app, Command* selected);       // tls-pin
+void AddLiveCommands(CLI::App* app, Command* selected);      // sessions, viewers, transfers, kick
 
 }  // namespace postbox::admin
 

@@ -26,6 +26,12 @@ int main(int argc, char** argv) {
   app.add_option("--data", flags.data_dir, "Store folder (the server's --data)")
       ->capture_default_str();
   app.add_flag("--json", flags.json, "Print one JSON document on stdout instead of text");
+  app.add_option("--server", flags.server,
+                 "The live server's HTTP listener, HOST:PORT or https://HOST:PORT (sessions, "
+                 "viewers, transfers, kick)");
+  app.add_option("--token-file", flags.token_file,
+                 "File holding the server's admin token (default: $POSTBOX_ADMIN_TOKEN)");
+  app.add_option("--ca-file", flags.ca_file, "CA certificates for an https:// --server");
 
   Command selected;
   AddStoreCommands(&app, &selected);
@@ -34,6 +40,7 @@ int main(int argc, char** argv) {
   AddMessageCommands(&app, &selected);
   AddEndpointCommands(&app, &selected);
   AddTlsCommands(&app, &selected);
+  AddLiveCommands(&app, &selected);
 
   try {
     app.parse(argc, argv);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <optional>
 
@@ -306,6 +308,12 @@ void AddFlags(CLI::App* app, Flags* f) {
            "HTTP connections past this get 503 and are closed", 1, 10'000'000);
   AddSize(app, "--http-max-output-bytes", &so.http_max_output_bytes,
           "unread HTTP output at which a connection's next request waits", 1, uint64_t{1} << 30);
+  app->add_option("--admin-token-file", f->admin_token_file,
+                  "file holding the token of the admin API (/admin/..., postbox-admin --server); "
+                  "default: $POSTBOX_ADMIN_TOKEN; neither: the admin API is off");
+  app->add_option("--metrics-token", so.metrics_token,
+                  "GET /metrics on the HTTP listener requires 'Authorization: Bearer TOKEN' "
+                  "(default: open; prefer the --config file, flags are visible to every user)");
   // Web Push on the HTTP listener (docs/notifications.md "Web Push").
   app->add_option("--http-public-url", so.http_public_url,
                   "where app servers reach the HTTP listener (https://push.example.com): "
@@ -467,6 +475,23 @@ bool FinishFlags(Flags* f, std::string* err) {
     r.folder = f->relay_folder.empty() ? f->data + "/relay" : f->relay_folder;
   }
   if (!f->kick.empty() && !MakeKickDriver(f, err)) return false;  // server/kick_flags.h
+  if (!f->admin_token_file.empty()) {
+    std::ifstream in(f->admin_token_file);
+    if (!in || !std::getline(in, so.admin_token)) {
+      *err = "--admin-token-file '" + f->admin_token_file + "': cannot read a token from it";
+      return false;
+    }
+  } else if (const char* env = std::getenv("POSTBOX_ADMIN_TOKEN")) {
+    so.admin_token = env;
+  }
+  while (!so.admin_token.empty() &&
+         (so.admin_token.back() == '\r' || so.admin_token.back() == ' ')) {
+    so.admin_token.pop_back();
+  }
+  if (!so.admin_token.empty() && so.admin_token.size() < 16) {
+    *err = "the admin token must be at least 16 characters";
+    return false;
+  }
   return FinishTlsFlags(f, err);
 }
 

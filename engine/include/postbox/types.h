@@ -200,6 +200,7 @@ struct StoreStats {
   uint64_t entries = 0;  // live and tombstoned
   uint64_t blob_chunks = 0;
   uint64_t feed_records = 0;
+  uint64_t uploads = 0;     // uploads begun and not yet complete
   uint64_t map_size = 0;    // bytes reserved for the map
   uint64_t used_bytes = 0;  // pages up to the last one written × page size
   uint64_t file_bytes = 0;

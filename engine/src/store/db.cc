@@ -544,6 +544,7 @@ Result<StoreStats> DB::Stats() const {
     s.entries = count(t.t().entries);
     s.blob_chunks = count(t.t().blobs);
     s.feed_records = count(t.t().feed);
+    s.uploads = count(t.t().uploads);
     s.map_size = impl_->env().map_size();
     s.used_bytes = impl_->env().used_bytes();
     std::error_code ec;

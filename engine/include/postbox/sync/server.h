@@ -189,6 +189,17 @@ struct ServerOptions {
   // Likewise for the HTTP listener (ALPN "http/1.1"); usually the same
   // certificate as `tls`.
   std::optional<TlsServerOptions> http_tls;
+  // ---- Metrics (docs/operations.md "Metrics") ----
+  // GET /metrics on the HTTP listener (Prometheus text format) answers
+  // everyone when empty; when set, only requests with
+  // `Authorization: Bearer <metrics_token>` (others get 401).
+  std::string metrics_token;
+  // ---- The admin API (docs/operations.md "Live stats") ----
+  // Set: /admin/... on the HTTP listener answers requests carrying
+  // `Authorization: Bearer <admin_token>` (live sessions, viewers, transfers,
+  // kicking a session out); others get 401. Empty: the admin API is off
+  // (404, like any unknown path).
+  std::string admin_token;
 };
 
 // Counters for tests, logs and benchmarks. A snapshot; each field is exact at

@@ -2,8 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <exception>
 
+#include "sync/server/admin_routes.h"  // BearerMatches
 #include "sync/server/server_impl.h"
 
 namespace postbox::sync::http {
@@ -206,6 +208,10 @@ void HttpConnection::Dispatch(HttpRequest request) {
     }
     return;
   }
+  if (request.path == "/metrics") {  // docs/operations.md "Metrics"
+    Answer(Metrics(request));
+    return;
+  }
   std::shared_ptr<HttpHandler> handler = shared->handler(request.path);
   if (!handler) {
     Answer(HttpResponse::JsonError(404, "not found"));
@@ -221,6 +227,26 @@ void HttpConnection::Dispatch(HttpRequest request) {
   } catch (...) {
     spdlog::error("http handler threw a non-standard exception");
   }
+}
+
+HttpResponse HttpConnection::Metrics(const HttpRequest& request) {
+  if (request.method != "GET" && !head_) {
+    HttpResponse r = HttpResponse::JsonError(405, "method not allowed");
+    r.headers.emplace_back("Allow", "GET, HEAD");
+    return r;
+  }
+  internal::ServerCore* core = hl_->loop->core;
+  const std::string& token = core->options().metrics_token;
+  if (!token.empty()) {
+    const std::string* auth = request.Header("Authorization");
+    if (auth == nullptr || !internal::BearerMatches(*auth, token)) {
+      HttpResponse r = HttpResponse::JsonError(401, "a bearer token is required");
+      r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"postbox metrics\"");
+      return r;
+    }
+  }
+  // Text format 0.0.4, what every Prometheus scrapes.
+  return HttpResponse::Text(200, core->RenderMetrics(), "text/plain; version=0.0.4; charset=utf-8");
 }
 
 void HttpConnection::OnReply(HttpReply reply) {

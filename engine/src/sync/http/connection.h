@@ -52,6 +52,8 @@ class HttpConnection {
   // dispatches requests while allowed; then flushes and adjusts reading.
   void Process(std::string_view fresh);
   void Dispatch(HttpRequest request);
+  // GET /metrics (docs/operations.md "Metrics"), answered on the loop thread.
+  HttpResponse Metrics(const HttpRequest& request);
   // Queues the response to the current request; closes after it if needed.
   void Answer(const HttpResponse& response);
   // A parser error: its status with Connection: close, then a lingering close.

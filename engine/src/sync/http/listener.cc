@@ -153,15 +153,16 @@ void HttpShared::SetHandler(std::shared_ptr<HttpHandler> handler) {
 
 std::shared_ptr<HttpHandler> HttpShared::handler(std::string_view path) const {
   std::lock_guard lock(handler_mu_);
-  if (builtin_ && builtin_claims_(path)) return builtin_;
+  for (const Builtin& b : builtin_) {
+    if (b.claims(path)) return b.routes;
+  }
   return handler_;
 }
 
-void HttpShared::SetBuiltinRoutes(std::shared_ptr<HttpHandler> routes,
+void HttpShared::AddBuiltinRoutes(std::shared_ptr<HttpHandler> routes,
                                   bool (*claims)(std::string_view)) {
   std::lock_guard lock(handler_mu_);
-  builtin_ = std::move(routes);
-  builtin_claims_ = claims;
+  builtin_.push_back(Builtin{std::move(routes), claims});
 }
 
 bool HttpShared::Admit() {

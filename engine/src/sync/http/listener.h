@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "postbox/status.h"
 #include "postbox/sync/server.h"
@@ -42,10 +43,10 @@ class HttpShared {
   // The handler for a request to `path`: the built-in routes for the paths
   // they claim, else the installed handler (null: 404).
   std::shared_ptr<HttpHandler> handler(std::string_view path) const;
-  // The server's own routes (the Web Push endpoint), set before the listener
-  // starts and never replaced: SetHandler installs the handler of every
-  // other path.
-  void SetBuiltinRoutes(std::shared_ptr<HttpHandler> routes, bool (*claims)(std::string_view));
+  // Adds server's own routes (the Web Push endpoint, the admin API) for the
+  // paths `claims` accepts; added before the listener starts and never
+  // replaced: SetHandler installs the handler of every other path.
+  void AddBuiltinRoutes(std::shared_ptr<HttpHandler> routes, bool (*claims)(std::string_view));
 
   // The port bound (loop 0 binds first; the others join it). 0 when off.
   std::atomic<uint16_t> port{0};
@@ -66,8 +67,11 @@ class HttpShared {
   const ServerOptions* options_;
   mutable std::mutex handler_mu_;
   std::shared_ptr<HttpHandler> handler_;
-  std::shared_ptr<HttpHandler> builtin_;
-  bool (*builtin_claims_)(std::string_view) = nullptr;
+  struct Builtin {
+    std::shared_ptr<HttpHandler> routes;
+    bool (*claims)(std::string_view);
+  };
+  std::vector<Builtin> builtin_;
   std::atomic<uint64_t> connections_{0}, requests_{0}, r2xx_{0}, r4xx_{0}, r5xx_{0}, timeouts_{0},
       refusals_{0};
 };

@@ -115,6 +115,7 @@ void Session::HandleHello(uint64_t rid, const wire::Hello& m) {
     e.message = text;
     e.min_version = wire::kMinProtocolVersion;
     e.max_version = wire::kProtocolVersion;
+    core_->metrics().ErrorSent(426);
     Send(rid, e);
     CloseAfterFlush();
     return;
@@ -148,6 +149,7 @@ void Session::HandleHello(uint64_t rid, const wire::Hello& m) {
     agreed.zstd = m.accept_zstd;
     agreed.dictionary = wire::ChooseDictionary(m.zstd_dictionaries);
   }
+  core_->metrics().Verdict(verdict);
   wire::HelloReply reply{static_cast<wire::Verdict>(verdict), wire::kProtocolVersion, detail};
   reply.zstd = agreed.zstd;
   reply.zstd_dictionary = agreed.dictionary;
@@ -161,6 +163,9 @@ void Session::HandleHello(uint64_t rid, const wire::Hello& m) {
   decoder_.set_accept(agreed);
   state_ = State::kActive;
   mkey_ = mkey;
+  platform_ = *platform;
+  app_version_ = m.app_version.substr(0, 64);  // shown, not used: a bounded copy
+  core_->metrics().SessionOpened(platform_);
   loop_->by_mailbox[mkey_].push_back(this);
   core_->SessionOpened(mkey_);  // Web Push's TTL 0 and the kicks ask who is online
 }
@@ -229,6 +234,7 @@ void Session::HandleAck(uint64_t rid, const wire::Ack& m) {
                          "or below " +
                          std::to_string(ack_floor_) + ", the last acked or polled)");
   }
+  core_->metrics().Ack();
   ack_floor_ = std::max(ack_floor_, m.cursor);
   while (!unacked_.empty() && unacked_.front() <= m.cursor) unacked_.pop_front();
   synced_ = true;

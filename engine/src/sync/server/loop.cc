@@ -235,9 +235,11 @@ void OnWake(uv_async_t* handle) {
   POSTBOX_ASSERT_ON_LOOP(loop);
   std::vector<Completion> completions;
   std::vector<MailboxKey> changed;
+  std::vector<std::function<void()>> tasks;
   bool stop_accepting, shutdown, check_deleted;
   {
     std::lock_guard lock(loop->mu);
+    tasks.swap(loop->tasks);
     completions.swap(loop->completions);
     changed.swap(loop->changed);
     stop_accepting = loop->stop_accepting;
@@ -260,6 +262,7 @@ void OnWake(uv_async_t* handle) {
     for (Session* s : sessions) s->OnMailboxChanged();
   }
   if (check_deleted) CheckDeletions(loop);
+  for (auto& task : tasks) task();
   // ---- HTTP listener: handlers' responses; stopping ----
   http::HttpOnWake(loop);
   if (stop_accepting || shutdown) http::HttpStopAccepting(loop);

@@ -9,6 +9,7 @@
 #include "sync/http/http.h"      // HTTP listener
 #include "sync/http/listener.h"  // HTTP listener
 #include "sync/push/web_push.h"  // Web Push
+#include "sync/server/admin_routes.h"
 #include "sync/server/server_impl.h"
 #include "sync/server/write_ops.h"
 #include "sync/tls/channel.h"
@@ -65,7 +66,9 @@ ServerCore::ServerCore(DB* db, const ServerOptions& options)
   if (options_.threads == 0) options_.threads = std::max(1u, std::thread::hardware_concurrency());
   if (http_->enabled()) {  // Web Push: the HTTP listener's built-in routes
     webpush_ = std::make_shared<push::WebPushRoutes>(this);
-    http_->SetBuiltinRoutes(webpush_, push::IsWebPushPath);
+    http_->AddBuiltinRoutes(webpush_, push::IsWebPushPath);
+    admin_ = std::make_shared<AdminRoutes>(this);  // docs/operations.md "Live stats"
+    http_->AddBuiltinRoutes(admin_, AdminRoutes::Claims);
   }
 }
 
@@ -436,7 +439,11 @@ void ServerCore::CommitGroup(std::vector<QueuedOp>& ops, size_t begin, size_t en
     purge = batch->PurgeTombstones(options_.purge_batch);
   }
   auto kick_work = kicks_ ? kicks_->AddMarkOp(batch) : nullptr;  // kicks
+  const auto started = std::chrono::steady_clock::now();
   Status whole = db_->Write(batch);
+  metrics_.Commit(
+      end - begin,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   if (kick_work) kicks_->Committed(batch, whole, kick_work);  // kicks
   if (!whole.ok()) {
     spdlog::error("group commit of {} ops failed: {}", end - begin, whole.ToString());
@@ -473,6 +480,30 @@ void ServerCore::CommitGroup(std::vector<QueuedOp>& ops, size_t begin, size_t en
   const auto changed = batch->changed_mailboxes();
   TellListeners(changed);  // before anyone hears of the commit
   Deliver(per_loop, changed);
+}
+
+bool ServerCore::RunOnLoops(std::function<void(Loop*)> fn, std::function<void()> done) {
+  auto left = std::make_shared<std::atomic<size_t>>(loops_.size());
+  auto shared_fn = std::make_shared<std::function<void(Loop*)>>(std::move(fn));
+  auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
+  for (auto& l : loops_) {
+    Loop* loop = l.get();
+    {
+      std::lock_guard lock(loop->mu);
+      if (loop->shutdown) return false;  // the others' parts are dropped with `left`
+      loop->tasks.push_back([loop, left, shared_fn, shared_done] {
+        (*shared_fn)(loop);
+        if (left->fetch_sub(1, std::memory_order_acq_rel) == 1) (*shared_done)();
+      });
+    }
+    uv_async_send(&loop->wake);
+  }
+  return true;
+}
+
+std::string ServerCore::RenderMetrics() const {
+  auto store = db_->Stats();
+  return metrics_.Render(stats(), store.ok() ? &*store : nullptr);
 }
 
 Status ServerCore::ReloadTls() {

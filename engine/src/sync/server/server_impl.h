@@ -26,6 +26,7 @@
 #include "postbox/wire/codec.h"
 #include "store/batch_op.h"
 #include "sync/kick/scheduler.h"
+#include "sync/server/metrics.h"
 
 // Loop-only code asserts it runs on its loop's thread (debug builds).
 #define POSTBOX_ASSERT_ON_LOOP(loop) assert(std::this_thread::get_id() == (loop)->thread_id)
@@ -42,6 +43,9 @@ struct HttpLoopDeleter {
 // ---- end HTTP listener ----
 namespace postbox::sync::push {
 class WebPushRoutes;
+}
+namespace postbox::sync::internal {
+class AdminRoutes;
 }
 namespace postbox::sync::tls {
 class Context;
@@ -129,7 +133,8 @@ struct Loop {
   std::mutex mu;
   std::vector<Completion> completions;
   std::vector<MailboxKey> changed;
-  bool check_deleted = false;  // a mailbox was deleted: end its sessions
+  bool check_deleted = false;                // a mailbox was deleted: end its sessions
+  std::vector<std::function<void()>> tasks;  // RunOnLoops
   bool stop_accepting = false;
   bool shutdown = false;
 
@@ -188,6 +193,12 @@ class ServerCore {
     (ok ? tls_handshakes_ : tls_failures_).fetch_add(1, std::memory_order_relaxed);
   }
   // ---- end TLS ----
+  // Runs `fn` on every loop thread, then `done` (on the thread of the loop
+  // that ran last). false once the loops are stopping (nothing runs then).
+  bool RunOnLoops(std::function<void(Loop*)> fn, std::function<void()> done);
+  // What GET /metrics shows besides stats() (metrics.h).
+  Metrics& metrics() { return metrics_; }
+  std::string RenderMetrics() const;
 
   // Queues a session's write; false once the writer has closed (then the
   // caller answers 503 itself).
@@ -289,6 +300,9 @@ class ServerCore {
   // ---- end HTTP listener ----
   // The Web Push routes on it (null without the listener).
   std::shared_ptr<push::WebPushRoutes> webpush_;
+  // The admin API on it (admin_routes.h; null without the listener).
+  std::shared_ptr<AdminRoutes> admin_;
+  Metrics metrics_;
   // ---- TLS (docs/tls.md): the contexts new connections are made from ----
   mutable std::mutex tls_mu_;
   std::shared_ptr<const tls::Context> tls_sync_, tls_http_;

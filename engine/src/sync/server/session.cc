@@ -2,9 +2,11 @@
 // backpressure and memory accounting, deadlines, and closing.
 #include "sync/server/session.h"
 
+#include <arpa/inet.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <string>
 
 namespace postbox::sync::internal {
@@ -24,6 +26,9 @@ void Session::Start(bool admitted) {
   POSTBOX_ASSERT_ON_LOOP(loop_);
   counted_ = admitted;
   started_ms_ = last_rx_ms_ = uv_now(&loop_->uv);
+  since_wall_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
   loop_->sessions.emplace(id_, this);
   uv_tcp_nodelay(&tcp_, 1);
   if (auto context = core_->tls_context(/*http=*/false)) {
@@ -72,6 +77,8 @@ void Session::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   } else if (nread > 0 && !self->closing_ && !self->closed_) {
     self->last_rx_ms_ = uv_now(&self->loop_->uv);
     self->ping_outstanding_ = false;  // any bytes prove the peer alive
+    self->core_->metrics().BytesIn(static_cast<size_t>(nread));
+    self->bytes_in_ += static_cast<uint64_t>(nread);
     std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(buf->base),
                                    static_cast<size_t>(nread));
     if (!self->tls_ || self->Decrypt(&bytes)) {
@@ -289,6 +296,7 @@ void Session::SendError(uint64_t rid, const Status& s) {
 }
 
 void Session::SendError(uint64_t rid, uint16_t code, std::string_view message) {
+  core_->metrics().ErrorSent(code);
   wire::ErrorReply e;
   e.code = code;
   e.message = message;
@@ -330,6 +338,8 @@ void Session::Flush() {
     return;
   }
   writing_ = true;
+  core_->metrics().BytesOut(inflight_.size());
+  bytes_out_ += inflight_.size();
 }
 
 void Session::OnWritten(uv_write_t* req, int status) {
@@ -382,6 +392,7 @@ void Session::CloseNow(uint16_t code, std::string_view message, uint64_t rid) {
     // A stalled client's socket buffer is empty: the reason goes out at once
     // or not at all, without waiting for a client that does not cooperate.
     // (Before a TLS handshake has finished there is no way to say it.)
+    core_->metrics().ErrorSent(code);
     wire::ErrorReply e;
     e.code = code;
     e.message = message;
@@ -399,6 +410,9 @@ void Session::CloseNow(uint16_t code, std::string_view message, uint64_t rid) {
 }
 
 void Session::OnMailboxChanged() {
+  if (state_ == State::kActive && synced_ && unacked_.size() >= core_->options().window) {
+    core_->metrics().WindowStall();
+  }
   MaybePush();
   Account();
 }
@@ -412,6 +426,48 @@ void Session::OnMailboxDeleted() {
 void Session::Shutdown() {
   if (closing_ || closed_) return;
   SendError(0, 503, "server shutting down");
+  CloseAfterFlush();
+  Account();
+}
+
+SessionInfo Session::Info() const {
+  SessionInfo i;
+  // Session ids count per loop: the loop's index above bit 48 makes them
+  // unique in the server (AdminRoutes parses them back).
+  i.id = uint64_t{loop_->index} << 48 | id_;
+  i.loop = loop_->index;
+  i.state = closing_ ? "closing" : state_ == State::kActive ? "active" : "hello";
+  sockaddr_storage addr{};
+  int len = sizeof(addr);
+  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    char ip[INET6_ADDRSTRLEN] = {};
+    if (addr.ss_family == AF_INET) {
+      const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
+      uv_ip4_name(a, ip, sizeof(ip));
+      i.peer = std::string(ip) + ":" + std::to_string(ntohs(a->sin_port));
+    } else if (addr.ss_family == AF_INET6) {
+      const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
+      uv_ip6_name(a, ip, sizeof(ip));
+      i.peer = "[" + std::string(ip) + "]:" + std::to_string(ntohs(a->sin6_port));
+    }
+  }
+  i.tls = tls_ != nullptr;
+  if (state_ == State::kActive) i.mkey = mkey_;
+  i.platform = platform_;
+  i.app_version = app_version_;
+  i.since_ms = since_wall_ms_;
+  i.bytes_in = bytes_in_;
+  i.bytes_out = bytes_out_;
+  i.pending_pushes = unacked_.size();
+  i.queued_writes = queued_ops_;
+  i.unsent_bytes = Unsent();
+  for (const Download& d : downloads_) i.downloads.push_back({d.id, d.next, d.end});
+  return i;
+}
+
+void Session::Kick() {
+  if (closing_ || closed_) return;
+  SendError(0, 503, "closed by the operator");
   CloseAfterFlush();
   Account();
 }
@@ -479,7 +535,10 @@ void Session::Unregister() {
   auto& v = it->second;
   const size_t before = v.size();
   v.erase(std::remove(v.begin(), v.end(), this), v.end());
-  if (v.size() != before) core_->SessionClosed(mkey_);
+  if (v.size() != before) {
+    core_->SessionClosed(mkey_);
+    core_->metrics().SessionClosed(platform_);
+  }
   if (v.empty()) loop_->by_mailbox.erase(it);
 }
 

@@ -27,6 +27,28 @@
 
 namespace postbox::sync::internal {
 
+// What the admin API shows of a session (docs/operations.md "Live stats").
+struct SessionInfo {
+  uint64_t id = 0;  // unique in the server: the loop's index << 48 | the loop's own id
+  uint32_t loop = 0;
+  std::string state;  // "hello" (awaiting it), "active", "closing"
+  std::string peer;   // "IP:PORT" of the client
+  bool tls = false;
+  std::optional<MailboxKey> mkey;  // once Hello succeeded
+  Platform platform = Platform::kNone;
+  std::string app_version;
+  int64_t since_ms = 0;  // connected at, Unix ms
+  uint64_t bytes_in = 0, bytes_out = 0;
+  size_t pending_pushes = 0;  // pushed, not yet acked
+  size_t queued_writes = 0;   // waiting for the group commit
+  size_t unsent_bytes = 0;
+  struct Download {
+    MessageId id;
+    uint64_t next = 0, end = 0;
+  };
+  std::vector<Download> downloads;
+};
+
 class Session {
  public:
   Session(Loop* loop, uint64_t id);
@@ -58,6 +80,10 @@ class Session {
   void Tick(uint64_t now);
   // Server stop: 503 shutting down, then close once flushed.
   void Shutdown();
+  // The admin API: what it shows, and kicking the session out (503 "closed
+  // by the operator", then close once flushed).
+  SessionInfo Info() const;
+  void Kick();
   // Closes now; the object frees itself in the close callback.
   void Close();
 
@@ -176,6 +202,10 @@ class Session {
   bool counted_ = false;  // holds a slot of the connection cap
   State state_ = State::kAwaitHello;
   MailboxKey mkey_;
+  Platform platform_ = Platform::kNone;  // said in Hello (metrics, the admin API)
+  std::string app_version_;              // said in Hello (the admin API)
+  int64_t since_wall_ms_ = 0;            // accepted at, Unix ms
+  uint64_t bytes_in_ = 0, bytes_out_ = 0;
   // The compression Hello agreed (wire/PROTOCOL.md "Compression
   // negotiation"): what the replies may use, and what decoder_ accepts. None
   // until a Hello declared some; the loop's encoder serves every session, so
