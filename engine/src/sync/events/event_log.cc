@@ -4,6 +4,7 @@
 // and takes over a file Reopen opened. So a slow or stuck disk costs the
 // server's loops and writer nothing: the queue fills and events are dropped
 // and counted instead.
+#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
@@ -187,7 +188,13 @@ Result<std::unique_ptr<EventLog>> OpenEventLog(const EventLogOptions& options) {
   auto impl = std::make_unique<EventLog::Impl>(options, std::move(file));
   EventLog::Impl* d = impl.get();
   std::unique_ptr<EventLog> log(new EventLog(std::move(impl)));
+  // The thread takes no process signals: a host waiting for them (sigwait in
+  // postbox-server) must get them, whenever the log was opened.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
   d->thread = std::thread([d] { d->Main(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   return log;
 }
 

@@ -125,7 +125,7 @@ void Session::HandleHello(uint64_t rid, const wire::Hello& m) {
   const MailboxKey mkey = MailboxKeyFromWire(m.mkey);
   if (Status s = core_->db()->Authenticate(mkey, m.secret); !s.ok()) {
     // An unknown mailbox and a wrong secret look the same (no mailbox probing).
-    Ending(CloseReason::kError, 401, s.message());  // the operator may see which
+    Ending(CloseReason::kError, 401, s.message());
     SendError(rid, 401, "unknown mailbox or wrong secret");
     CloseAfterFlush();
     return;
