@@ -11,6 +11,7 @@
 #include "postbox/sync/kick.h"
 #include "tests/integration/ops/event_schema.h"
 #include "tests/integration/sync/sync_test_util.h"
+#include "tests/support/tls_certs.h"
 
 namespace postbox::sync::testing {
 namespace {
@@ -242,6 +243,45 @@ TEST_F(EventLogTest, KickSentAndMailboxDeleted) {
   ASSERT_EQ(ended.size(), 1u);
   EXPECT_EQ(ended[0]["reason"], "mailbox_deleted");
   EXPECT_EQ(ended[0]["error_code"], 401);
+  ExpectAllDocumented();
+}
+
+// Through the TLS listener: a TLS session says tls, a plaintext client is a
+// TLS failure (426) before any Hello.
+TEST_F(EventLogTest, TlsSessionsAndPlaintextOnTheTlsListener) {
+  const auto pki = postbox::testing::MakeTestPki(logs_.path() / "pki");
+  ServerOptions so;
+  so.event_log = log_;
+  TlsServerOptions tls;
+  tls.cert_file = pki.server.cert;
+  tls.key_file = pki.server.key;
+  so.tls = tls;
+  StartServer(so);
+  const auto a = NewMailbox();
+  ClientOptions o = OptionsFor(a);
+  o.tls.enabled = true;
+  o.tls.ca_file = pki.ca.cert;
+  auto client = Connected(o);
+  ASSERT_TRUE(client);
+  {
+    RawConn plain(server_->port());
+    ASSERT_TRUE(plain.Send(1, HelloFor(a)));
+    EXPECT_TRUE(plain.WaitClosed());
+  }
+  const auto starts = Await("session_start");
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(starts[0]["tls"], true);
+  const auto failed =
+      Await("session_end", [](const json& j) { return j["reason"] == "tls_failure"; });
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0]["error_code"], 426);
+  EXPECT_TRUE(failed[0]["mkey"].is_null());
+  EXPECT_EQ(failed[0]["tls"], true);
+  client->Close();
+  const auto ended =
+      Await("session_end", [&](const json& j) { return j["mkey"] == a.mkey.ToHex(); });
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0]["reason"], "client_eof");
   ExpectAllDocumented();
 }
 
