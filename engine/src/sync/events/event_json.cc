@@ -2,6 +2,7 @@
 // the schema: a change here changes it). Written by hand like the kick log's
 // lines (kick_util.h: JsonString escapes any bytes into valid JSON, so a
 // client's app version or a topic cannot break a line).
+#include <iterator>
 #include <string>
 #include <variant>
 
@@ -13,74 +14,42 @@ namespace postbox::sync {
 
 EventSink::~EventSink() = default;
 
+namespace {
+
+// names[e] for an enum whose values count from 0 (the names in declaration
+// order); "unknown" past them.
+template <class E, size_t N>
+std::string_view NameOf(const std::string_view (&names)[N], E e) {
+  const auto i = static_cast<size_t>(e);
+  return i < N ? names[i] : "unknown";
+}
+
+}  // namespace
+
 std::string_view CloseReasonName(CloseReason r) {
-  switch (r) {
-    case CloseReason::kClientEof:
-      return "client_eof";
-    case CloseReason::kSocketError:
-      return "socket_error";
-    case CloseReason::kTimeout:
-      return "timeout";
-    case CloseReason::kLifetime:
-      return "lifetime";
-    case CloseReason::kShutdown:
-      return "shutdown";
-    case CloseReason::kError:
-      return "error";
-    case CloseReason::kUpdateRequired:
-      return "update_required";
-    case CloseReason::kCutUnreadOutput:
-      return "cut_unread_output";
-    case CloseReason::kMailboxDeleted:
-      return "mailbox_deleted";
-    case CloseReason::kTlsFailure:
-      return "tls_failure";
-    case CloseReason::kOverCapacity:
-      return "over_capacity";
-  }
-  return "unknown";
+  static constexpr std::string_view kNames[] = {
+      "client_eof",      "socket_error", "timeout",         "lifetime",
+      "shutdown",        "error",        "update_required", "cut_unread_output",
+      "mailbox_deleted", "tls_failure",  "over_capacity"};
+  static_assert(std::size(kNames) == static_cast<size_t>(CloseReason::kOverCapacity) + 1);
+  return NameOf(kNames, r);
 }
 
 std::string_view TimeoutKindName(TimeoutKind t) {
-  switch (t) {
-    case TimeoutKind::kHello:
-      return "hello";
-    case TimeoutKind::kFrame:
-      return "frame";
-    case TimeoutKind::kPong:
-      return "pong";
-    case TimeoutKind::kTlsHandshake:
-      return "tls_handshake";
-  }
-  return "unknown";
+  static constexpr std::string_view kNames[] = {"hello", "frame", "pong", "tls_handshake"};
+  return NameOf(kNames, t);
 }
 
 std::string_view VerdictName(Verdict v) {
-  switch (v) {
-    case Verdict::kCurrent:
-      return "current";
-    case Verdict::kUpdateOptional:
-      return "update_optional";
-    case Verdict::kUpdateRequired:
-      return "update_required";
-    case Verdict::kUpdateSchemaRequired:
-      return "update_schema_required";
-  }
-  return "unknown";
+  static constexpr std::string_view kNames[] = {"current", "update_optional", "update_required",
+                                                "update_schema_required"};
+  return NameOf(kNames, v);
 }
 
 std::string_view KickOutcomeName(KickOutcome o) {
-  switch (o) {
-    case KickOutcome::kDelivered:
-      return "delivered";
-    case KickOutcome::kRetry:
-      return "retry";
-    case KickOutcome::kDropped:
-      return "dropped";
-    case KickOutcome::kGaveUp:
-      return "gave_up";
-  }
-  return "unknown";
+  static constexpr std::string_view kNames[] = {"delivered", "retry", "dropped", "gave_up"};
+  static_assert(std::size(kNames) == static_cast<size_t>(KickOutcome::kGaveUp) + 1);
+  return NameOf(kNames, o);
 }
 
 namespace {

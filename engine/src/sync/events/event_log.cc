@@ -46,7 +46,7 @@ struct EventLog::Impl {
   log::LineFile file;
   std::string buffer;
   std::chrono::steady_clock::time_point last_warning{};
-  uint64_t lost = 0;  // lines lost to write errors since the last report
+  uint64_t lost = 0;  // lines lost to write errors since the last warning
   std::thread thread;
 
   void Main();
@@ -54,6 +54,9 @@ struct EventLog::Impl {
   void Add(std::string line);
   // Writes the buffer; on failure its lines are counted as lost.
   void WriteBuffer();
+  // Logs a failure, at most once per kWarnEvery (a full disk fails every
+  // line); whether it did.
+  bool Warn(const std::string& what);
 };
 
 void EventLog::Impl::Main() {
@@ -94,7 +97,7 @@ void EventLog::Impl::Add(std::string line) {
       file.size() + buffer.size() > 0) {
     WriteBuffer();
     if (Status s = file.Rotate(options.keep); !s.ok()) {
-      spdlog::warn("event log: rotating failed, lines go on to the current file: {}", s.ToString());
+      Warn("rotating failed, lines go on to the current file: " + s.ToString());
     } else {
       std::lock_guard lock(mu);
       ++stats.rotations;
@@ -119,14 +122,17 @@ void EventLog::Impl::WriteBuffer() {
       stats.write_errors += lines;
     }
     lost += lines;
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_warning >= kWarnEvery) {
-      spdlog::warn("event log: {} line(s) lost: {}", lost, s.ToString());
-      last_warning = now;
-      lost = 0;
-    }
+    if (Warn(std::to_string(lost) + " line(s) lost: " + s.ToString())) lost = 0;
   }
   buffer.clear();
+}
+
+bool EventLog::Impl::Warn(const std::string& what) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_warning < kWarnEvery) return false;
+  spdlog::warn("event log {}: {}", options.path, what);
+  last_warning = now;
+  return true;
 }
 
 EventLog::EventLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
