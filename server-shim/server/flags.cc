@@ -383,6 +383,15 @@ void AddFlags(CLI::App* app, Flags* f) {
       ->capture_default_str()
       ->check(CLI::IsMember({"1.2", "1.3"}));
 
+  // Operations (docs/operations.md).
+  app->add_option("--event-log", f->event_log.path,
+                  "file of JSON lines: session starts and ends, messages committed and "
+                  "superseded, status changes, transfers, kicks (docs/operations.md; default: "
+                  "none); SIGHUP reopens it (logrotate)");
+  AddSize(app, "--event-log-max-bytes", &f->event_log.max_bytes,
+          "the event log is rotated (PATH.1, PATH.2, ...) before it would pass this (0: never)", 0);
+  AddCount(app, "--event-log-keep", &f->event_log.keep, "rotated event log files kept", 0, 1000);
+
   // Kicks (docs/notifications.md).
   app->add_option("--kick", f->kick,
                   "notify offline mailboxes' push registrations, repeatable: "
@@ -491,6 +500,14 @@ bool FinishFlags(Flags* f, std::string* err) {
   if (!so.admin_token.empty() && so.admin_token.size() < 16) {
     *err = "the admin token must be at least 16 characters";
     return false;
+  }
+  if (!f->event_log.path.empty()) {
+    auto log = sync::OpenEventLog(f->event_log);
+    if (!log) {
+      *err = "--event-log: " + std::string(log.error().message());
+      return false;
+    }
+    so.event_log = std::move(*log);
   }
   return FinishTlsFlags(f, err);
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "postbox/options.h"
+#include "postbox/sync/events.h"
 #include "postbox/sync/relay.h"
 #include "postbox/sync/server.h"
 
@@ -61,6 +62,10 @@ struct Flags {
   // values imply it).
   bool upstream_tls = false;
   std::string upstream_tls_min_version = "1.3";
+  // The event log (docs/operations.md "Event log"): --event-log PATH (empty:
+  // none), --event-log-max-bytes, --event-log-keep; FinishFlags opens it into
+  // server.event_log.
+  sync::EventLogOptions event_log;
 };
 
 // Declares every flag on `app`, bound to `flags` (defaults shown in --help).
@@ -69,7 +74,8 @@ void AddFlags(CLI::App* app, Flags* flags);
 // Completes `flags` after parsing: --listen, --http-listen and --upstream into
 // hosts and ports, --durability, --open-policy, --compat and --relay into the
 // options, and --kick into server.kick_driver (opening the log file, checking
-// the webhook URL, reading the APNs key or the FCM service account). false with *err set on a bad
+// the webhook URL, reading the APNs key or the FCM service account), and
+// --event-log into server.event_log (opening the file). false with *err set on a bad
 // value (the caller prints it and exits 2).
 bool FinishFlags(Flags* flags, std::string* err);
 

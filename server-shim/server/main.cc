@@ -16,6 +16,7 @@
 #include "postbox/sync/relay.h"
 #include "postbox/sync/server.h"
 #include "server/flags.h"
+#include "server/notify.h"
 
 namespace {
 
@@ -37,6 +38,11 @@ int main(int argc, char** argv) {
   CLI::App app{"postbox-server: the postbox sync server on a store folder"};
   postbox::server::Flags flags;
   postbox::server::AddFlags(&app, &flags);
+  app.footer(postbox::server::NotifyAvailable()
+                 ? "Under systemd (Type=notify) it reports readiness, reloads and stopping "
+                   "(sd_notify); docs/operations.md."
+                 : "systemd readiness notification (sd_notify) is unavailable: this build has no "
+                   "libsystemd (docs/operations.md).");
   CLI11_PARSE(app, argc, argv);
   std::string err;
   if (!postbox::server::FinishFlags(&flags, &err)) {
@@ -61,7 +67,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGHUP);  // reloads TLS files, reopens the kick log (logrotate)
+  sigaddset(&stop_signals, SIGHUP);  // reloads TLS files, reopens the kick and event logs
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -92,11 +98,16 @@ int main(int argc, char** argv) {
                 (*server)->http_port(), flags.server.http_tls ? " (TLS)" : "");
   }
   std::fflush(stdout);
+  // After the lines above: whoever waits for them (a test, a script) and
+  // systemd see the server ready at the same moment.
+  postbox::server::NotifyReady("listening on " + flags.server.host + ":" +
+                               std::to_string((*server)->port()));
 
   int sig = 0;
   for (;;) {
     sigwait(&stop_signals, &sig);
     if (sig != SIGHUP) break;
+    postbox::server::NotifyReloading();
     if (flags.server.tls || flags.server.http_tls) {
       const postbox::Status reloaded = (*server)->ReloadTls();
       if (reloaded.ok()) {
@@ -115,13 +126,26 @@ int main(int argc, char** argv) {
         spdlog::error("SIGHUP: reopening the kick driver's files failed: {}", reopened.ToString());
       }
     }
+    if (flags.server.event_log) {
+      const postbox::Status reopened = flags.server.event_log->Reopen();
+      if (reopened.ok()) {
+        spdlog::info("SIGHUP received: event log reopened");
+      } else {
+        spdlog::error("SIGHUP: reopening the event log failed, it goes on in the old file: {}",
+                      reopened.ToString());
+      }
+    }
+    postbox::server::NotifyReady("listening on " + flags.server.host + ":" +
+                                 std::to_string((*server)->port()));
   }
+  postbox::server::NotifyStopping();
   spdlog::info("{} received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   // The relay writes through the server: it stops first. What it has not
   // forwarded yet stays in its replicas' durable outboxes for the next start.
   relay.reset();
   (*server)->Stop();
   server->reset();
+  flags.server.event_log.reset();  // writes the last events (session ends of the stop)
   // Relaxed mode's last writes are synced here; a failure must be seen.
   const postbox::Status synced = (*db)->Sync();
   db->reset();

@@ -2,10 +2,25 @@
 # Included from server-shim/CMakeLists.txt; paths are relative to server-shim/.
 if(TARGET postbox_sync AND TARGET postbox_relay)
   find_package(spdlog CONFIG REQUIRED)
-  add_executable(postbox-server server/main.cc server/flags.cc server/kick_flags.cc)
+  add_executable(postbox-server server/main.cc server/flags.cc server/kick_flags.cc
+                 server/notify.cc)
   target_include_directories(postbox-server PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   target_link_libraries(postbox-server
     PRIVATE postbox::relay postbox::sync postbox::engine CLI11::CLI11 spdlog::spdlog Threads::Threads)
+  # systemd's readiness notification (server/notify.h) when libsystemd is there
+  # (Debian's libsystemd-dev, in scripts/deps); without it the server builds
+  # and runs the same, and --help says notification is unavailable.
+  option(POSTBOX_WITH_SYSTEMD "notify systemd (sd_notify) when libsystemd is found" ON)
+  if(POSTBOX_WITH_SYSTEMD)
+    find_package(PkgConfig REQUIRED)
+    pkg_check_modules(LIBSYSTEMD IMPORTED_TARGET libsystemd)
+  endif()
+  if(POSTBOX_WITH_SYSTEMD AND LIBSYSTEMD_FOUND)
+    target_link_libraries(postbox-server PRIVATE PkgConfig::LIBSYSTEMD)
+    target_compile_definitions(postbox-server PRIVATE POSTBOX_HAVE_SYSTEMD=1)
+  else()
+    message(STATUS "postbox-server: built without systemd notification (no libsystemd)")
+  endif()
   install(TARGETS postbox-server RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
 

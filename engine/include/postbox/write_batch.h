@@ -40,13 +40,28 @@ struct PurgeResult {
   bool operator==(const PurgeResult&) const = default;
 };
 
+// What a PostMessage or CommitUpload op did when it made its message live
+// (an idempotent retry of a live message did nothing and has none): where the
+// message entered the recipient's feed, when its bytes began to arrive, and
+// the messages of its slot it superseded (SPEC §2, last-writer cleanup). The
+// sync server's event log reports these (postbox/sync/events.h).
+struct MessageCommit {
+  uint64_t seq = 0;       // the new message's seq in the recipient's feed
+  uint64_t began_ms = 0;  // CommitUpload: when BeginUpload ran; PostMessage: the commit time
+  // Oldest first, each as it was, with `seq` the seq of its tombstone in the
+  // recipient's feed.
+  std::vector<MessageInfo> superseded;
+  bool operator==(const MessageCommit&) const = default;
+};
+
 // The result of one op. Only the fields of the op's kind are set.
 struct OpResult {
   Status status;
   EntryPutResult entry;                           // PutEntry, DeleteEntry
   MessageStatus message_status{};                 // AdvanceStatus: the status after the call
   bool status_applied = false;                    // AdvanceStatus: the status rose
-  std::optional<MessageInfo> message;             // PostMessage
+  std::optional<MessageInfo> message;             // PostMessage, CommitUpload
+  std::optional<MessageCommit> commit;            // PostMessage, CommitUpload (see MessageCommit)
   std::optional<MailboxCredentials> credentials;  // CreateMailbox
   UploadState upload;                             // BeginUpload, WriteChunk
   ConnectionState connection{};                   // RequestConnection

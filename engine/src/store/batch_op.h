@@ -63,6 +63,9 @@ struct WriteBatch::Op {
     batch->ops_.pop_back();
     if (batch->results_.size() > batch->ops_.size()) batch->results_.pop_back();
   }
+  // The batch's op `i` (< size()): the sync server's event log reads what a
+  // committed op was about beside its result.
+  static const Op& At(const WriteBatch& batch, size_t i) { return batch.ops_[i]; }
 };
 
 // What a kKicks op does to the `kicks` table (KEY_LAYOUT.md), in this order:

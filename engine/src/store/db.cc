@@ -83,11 +83,15 @@ void DB::Impl::ApplyOne(WriteCtx& w, const WriteBatch::Op& op, OpResult& r) cons
                             op.kind == Kind::kPutEntry ? op.at_ms : 0),
           [&](auto v) { r.entry = v; });
       break;
-    case Kind::kPostMessage:
-      s = keep(store_.PostMessage(w, op.post.from, op.post.to, op.post.id, op.post.topic,
+    case Kind::kPostMessage: {
+      MessageCommit commit;
+      WriteCtx wc{w.txn, w.now_ms, w.changed, &commit};
+      s = keep(store_.PostMessage(wc, op.post.from, op.post.to, op.post.id, op.post.topic,
                                   op.post.meta, op.post.bytes, op.digest),
                [&](auto v) { r.message = std::move(v); });
+      if (s.ok() && commit.seq != 0) r.commit = std::move(commit);  // not a retry
       break;
+    }
     case Kind::kAdvanceStatus:
       s = keep(store_.AdvanceStatus(w, op.a, op.id, op.status, &r.status_applied),
                [&](auto v) { r.message_status = v; });
@@ -99,14 +103,18 @@ void DB::Impl::ApplyOne(WriteCtx& w, const WriteBatch::Op& op, OpResult& r) cons
       s = keep(store_.WriteChunk(w, op.a, op.id, op.offset, op.value),
                [&](auto v) { r.upload = v; });
       break;
-    case Kind::kCommitUpload:
-      s = keep(store_.CommitUpload(w, op.a, op.id), [&](auto v) { r.message = std::move(v); });
+    case Kind::kCommitUpload: {
+      MessageCommit commit;
+      WriteCtx wc{w.txn, w.now_ms, w.changed, &commit};
+      s = keep(store_.CommitUpload(wc, op.a, op.id), [&](auto v) { r.message = std::move(v); });
+      if (s.ok() && commit.seq != 0) r.commit = std::move(commit);  // not a retry
       // SPEC §4: a mismatched digest discards the upload. The store's commit
       // wrote nothing; the discard is this op's one write (write_batch.h).
       if (s.Is(Code::kDigestMismatch)) {
         if (Status d = store_.AbortUpload(w, op.a, op.id); !d.ok()) s = d;
       }
       break;
+    }
     case Kind::kAbortUpload:
       s = store_.AbortUpload(w, op.a, op.id);
       break;

@@ -76,6 +76,7 @@ Result<MessageInfo> Store::PostMessage(WriteCtx& w, const MailboxKey& from, cons
   rec.topic = std::string(topic);
   rec.meta = std::string(meta);
   POSTBOX_RETURN_IF_ERROR(AppendPieces(w.txn, id, 0, bytes));
+  if (w.commit != nullptr) w.commit->began_ms = w.now_ms;
   return CommitMessage(w, id, std::move(rec));
 }
 
@@ -96,7 +97,9 @@ Result<MessageInfo> Store::CommitMessage(WriteCtx& w, const MessageId& id,
     MessageId old = MessageId::FromBytes(held[i]).value_or({});
     POSTBOX_ASSIGN_OR_RETURN(auto old_msg, FindMessage(t, old));
     if (!old_msg) return Status::Internal("slot names a missing message " + old.ToHex());
-    POSTBOX_RETURN_IF_ERROR(RemoveMessage(w, old, *old_msg, std::nullopt));
+    uint64_t tomb_seq = 0;
+    POSTBOX_RETURN_IF_ERROR(RemoveMessage(w, old, *old_msg, std::nullopt, &tomb_seq));
+    if (w.commit != nullptr) w.commit->superseded.push_back(old_msg->ToInfo(old, tomb_seq));
   }
   Message msg{std::move(rec), MessageState{}};
   msg.rec.created_ms = w.now_ms;
@@ -111,6 +114,7 @@ Result<MessageInfo> Store::CommitMessage(WriteCtx& w, const MessageId& id,
   POSTBOX_RETURN_IF_ERROR(t.Put(t.t().slots, SlotKey(slot, msg.rec.post_seq), mkey));
   POSTBOX_RETURN_IF_ERROR(t.Put(t.t().messages, mkey, msg.rec.Encode()));
   POSTBOX_RETURN_IF_ERROR(t.Put(t.t().message_state, msg.StateKey(), msg.state.Encode()));
+  if (w.commit != nullptr) w.commit->seq = msg.state.seq_to;
   return msg.ToInfo(id, 0);
 }
 
@@ -177,7 +181,7 @@ Result<std::vector<BlobChunk>> Store::PieceViews(Txn& t, const MessageId& id, ui
 }
 
 Status Store::RemoveMessage(WriteCtx& w, const MessageId& id, const Message& msg,
-                            const std::optional<MailboxKey>& skip) const {
+                            const std::optional<MailboxKey>& skip, uint64_t* tomb_seq_to) const {
   Txn& t = w.txn;
   const MessageRecord& rec = msg.rec;
   const std::string mkey = MessageKey(id);
@@ -193,7 +197,8 @@ Status Store::RemoveMessage(WriteCtx& w, const MessageId& id, const Message& msg
   POSTBOX_RETURN_IF_ERROR(t.Put(t.t().tombs, GoneTombKey(w.now_ms, id), ""));
   FeedRecord tomb{FeedKind::kMessageTombstone, 0, mkey};
   if (!skip || *skip != rec.to) {
-    POSTBOX_RETURN_IF_ERROR(MoveFeedItem(w, rec.to, msg.state.seq_to, tomb).status());
+    POSTBOX_ASSIGN_OR_RETURN(const uint64_t seq, MoveFeedItem(w, rec.to, msg.state.seq_to, tomb));
+    if (tomb_seq_to != nullptr) *tomb_seq_to = seq;
   }
   if (!skip || *skip != rec.from) {
     POSTBOX_RETURN_IF_ERROR(MoveFeedItem(w, rec.from, msg.state.seq_from, tomb).status());

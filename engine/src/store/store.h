@@ -36,6 +36,9 @@ struct WriteCtx {
   Txn& txn;
   uint64_t now_ms;
   ChangedMailboxes* changed;
+  // Set by DB::Write for a PostMessage or CommitUpload op: CommitMessage
+  // reports what it did here (write_batch.h MessageCommit). May be null.
+  MessageCommit* commit = nullptr;
 };
 
 class Store {
@@ -159,9 +162,11 @@ class Store {
                                             bool hash_chunks) const;
   // Deletes a live message like a supersession: blob, slot, record; a gone
   // record and state; a gone record; tombstones in both feeds (except
-  // `skip`'s, a mailbox being deleted).
+  // `skip`'s, a mailbox being deleted). `tomb_seq_to`, if not null, gets the
+  // seq of the recipient's tombstone (0 if skipped).
   Status RemoveMessage(WriteCtx& w, const MessageId& id, const Message& msg,
-                       const std::optional<MailboxKey>& skip) const;
+                       const std::optional<MailboxKey>& skip,
+                       uint64_t* tomb_seq_to = nullptr) const;
 
   // ---- uploads.cc ----
   Result<UploadState> BeginUpload(WriteCtx& w, const UploadRequest& req) const;

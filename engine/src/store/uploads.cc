@@ -208,6 +208,7 @@ Result<MessageInfo> Store::CommitUpload(WriteCtx& w, const MailboxKey& actor,
   rec.digest = u.digest;
   rec.topic = std::move(u.topic);
   rec.meta = std::move(u.meta);
+  if (w.commit != nullptr) w.commit->began_ms = u.created_ms;
   return CommitMessage(w, id, std::move(rec));
 }
 

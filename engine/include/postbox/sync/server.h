@@ -31,6 +31,8 @@
 
 namespace postbox::sync {
 
+class EventSink;  // postbox/sync/events.h
+
 // The reply a Hello gets about the app's version (SPEC §5.1). Sent on the wire
 // (same numbers as wire::Verdict): do not renumber.
 enum class Verdict : uint8_t {
@@ -143,6 +145,13 @@ struct ServerOptions {
   std::chrono::milliseconds kick_retry_max{std::chrono::minutes(5)};
   // Failed sends after which a kick is dropped (and counted).
   uint32_t kick_max_attempts = 10;
+  // ---- Event log (postbox/sync/events.h, docs/operations.md "Event log") ----
+  // When set, the server records every session start and end, message
+  // committed or superseded, status change, finished transfer and kick sent
+  // here (OpenEventLog writes them as JSON lines). Null: nothing is recorded,
+  // and the hooks cost a null check.
+  std::shared_ptr<EventSink> event_log;
+  // ---- end event log ----
   // ---- HTTP listener (docs/http.md) ----
   // A second listener on the same loop threads for app servers (HTTP/1.x;
   // routes are library code; GET /healthz is always there).

@@ -17,6 +17,25 @@ constexpr size_t kMaxInFlight = 4096;
 // The window of feed changes a payload is derived from (the newest ones).
 constexpr uint64_t kPayloadWindow = 64;
 
+// The kick_sent event of one send of `kick` that ended with `status` (`o`).
+void RecordKick(EventSink* events, const PendingKick& kick, Platform platform, const Status& status,
+                Outcome o, uint32_t max_attempts) {
+  KickSentEvent e;
+  e.mkey = kick.mkey;
+  e.platform = platform;
+  e.attempt = kick.attempts + 1;
+  // KickCore::Finished drops a transient failure that used the last attempt.
+  if (o == Outcome::kDelivered) {
+    e.outcome = KickOutcome::kDelivered;
+  } else if (o == Outcome::kPermanent) {
+    e.outcome = KickOutcome::kDropped;
+  } else {
+    e.outcome = e.attempt >= max_attempts ? KickOutcome::kGaveUp : KickOutcome::kRetry;
+  }
+  if (!status.ok()) e.error = status.ToString();
+  events->Record(Event{std::chrono::system_clock::now(), std::move(e)});
+}
+
 }  // namespace
 
 // What the writer, the loops, the driver's callbacks and the scheduler's
@@ -31,6 +50,7 @@ struct Scheduler::Shared {
     PendingKick kick;
     uint64_t covered = 0;
     KickResult result;
+    Platform platform = Platform::kNone;  // the registration it went to (the event log's)
   };
   std::vector<Result> results;        // guarded by mu
   std::vector<MailboxKey> cancels;    // guarded by mu: first sessions of pending mailboxes
@@ -196,6 +216,10 @@ void Scheduler::Round() {
         spdlog::warn("kicks: {} dropped: {}", DedupId(r.kick.mkey, r.kick.since),
                      r.result.status.ToString());
       }
+      if (options_.events) {  // event log
+        RecordKick(options_.events.get(), r.kick, r.platform, r.result.status, o,
+                   options_.core.max_attempts);
+      }
       sh.core.Finished(r.kick, o, r.covered, now,
                        static_cast<uint64_t>(std::max<int64_t>(r.result.retry_after.count(), 0)),
                        jitter(rng));
@@ -272,13 +296,14 @@ void Scheduler::Round() {
               .dedup_id = DedupId(k.mkey, k.since),
               .payload_json = std::move(*payload),
               .attempt = k.attempts + 1};
-    options_.driver->Send(kick, [shared = shared_, k, seq](KickResult result) {
-      {
-        std::lock_guard lock(shared->mu);
-        shared->results.push_back({k, seq, std::move(result)});
-      }
-      shared->cv.notify_one();
-    });
+    options_.driver->Send(
+        kick, [shared = shared_, k, seq, platform = kick.registration.platform](KickResult result) {
+          {
+            std::lock_guard lock(shared->mu);
+            shared->results.push_back({k, seq, std::move(result), platform});
+          }
+          shared->cv.notify_one();
+        });
   }
 }
 

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "postbox/db.h"
+#include "postbox/sync/events.h"
 #include "postbox/sync/kick.h"
 #include "postbox/write_batch.h"
 #include "store/batch_op.h"
@@ -29,6 +30,8 @@ struct SchedulerOptions {
   std::shared_ptr<KickDriver> driver;
   std::chrono::milliseconds delay{2000};
   CoreOptions core;
+  // Each send's outcome is recorded here (a kick_sent event); may be null.
+  std::shared_ptr<EventSink> events;
 };
 
 struct SchedulerStats {

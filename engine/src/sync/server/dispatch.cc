@@ -63,6 +63,7 @@ void Session::HandleFrame(const wire::Frame& frame) {
   const uint64_t rid = frame.request_id();
   wire::AnyMessage msg;
   if (auto e = wire::DecodeAny(frame, &msg); !e.ok()) {
+    Ending(CloseReason::kError, wire::HttpCode(e.code()), e.ToString());
     SendError(rid, wire::HttpCode(e.code()), e.ToString());
     CloseAfterFlush();
     return;
@@ -73,6 +74,7 @@ void Session::HandleFrame(const wire::Frame& frame) {
     if (auto* hello = std::get_if<wire::Hello>(&msg)) return HandleHello(rid, *hello);
     if (auto* ping = std::get_if<wire::Ping>(&msg)) return Send(rid, wire::Pong{ping->nonce});
     if (std::holds_alternative<wire::Pong>(msg)) return;
+    Ending(CloseReason::kError, 401, "the first request was not Hello");
     SendError(rid, 401, "the first request of a session must be Hello");
     CloseAfterFlush();
     return;
@@ -116,6 +118,7 @@ void Session::HandleHello(uint64_t rid, const wire::Hello& m) {
     e.min_version = wire::kMinProtocolVersion;
     e.max_version = wire::kProtocolVersion;
     core_->metrics().ErrorSent(426);
+    Ending(CloseReason::kError, 426, text);
     Send(rid, e);
     CloseAfterFlush();
     return;
@@ -123,12 +126,14 @@ void Session::HandleHello(uint64_t rid, const wire::Hello& m) {
   const MailboxKey mkey = MailboxKeyFromWire(m.mkey);
   if (Status s = core_->db()->Authenticate(mkey, m.secret); !s.ok()) {
     // An unknown mailbox and a wrong secret look the same (no mailbox probing).
+    Ending(CloseReason::kError, 401, s.message());
     SendError(rid, 401, "unknown mailbox or wrong secret");
     CloseAfterFlush();
     return;
   }
   auto platform = FromWire(m.platform);
   if (!platform) {
+    Ending(CloseReason::kError, HttpCode(platform.error().code()), platform.error().message());
     SendError(rid, platform.error());
     CloseAfterFlush();
     return;
@@ -153,8 +158,10 @@ void Session::HandleHello(uint64_t rid, const wire::Hello& m) {
   wire::HelloReply reply{static_cast<wire::Verdict>(verdict), wire::kProtocolVersion, detail};
   reply.zstd = agreed.zstd;
   reply.zstd_dictionary = agreed.dictionary;
+  RecordHello(m, *platform, verdict);  // event log
   Send(rid, reply);
   if (verdict == Verdict::kUpdateRequired || verdict == Verdict::kUpdateSchemaRequired) {
+    Ending(CloseReason::kUpdateRequired);
     CloseAfterFlush();
     return;
   }

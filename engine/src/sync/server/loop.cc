@@ -80,7 +80,7 @@ void OnAcceptable(uv_poll_t* poll, int status, int) {
       continue;
     }
     loop->accept_backoff_ms = 0;
-    auto* s = new Session(loop, loop->next_session++);
+    auto* s = new Session(loop, loop->core->NextSessionId());
     uv_tcp_init(&loop->uv, s->tcp());
     ++loop->open_sessions;
     if (uv_tcp_open(s->tcp(), fd) != 0) {

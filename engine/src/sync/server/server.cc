@@ -6,9 +6,10 @@
 
 #include <algorithm>
 
-#include "sync/http/http.h"      // HTTP listener
-#include "sync/http/listener.h"  // HTTP listener
-#include "sync/push/web_push.h"  // Web Push
+#include "sync/events/events_internal.h"  // event log
+#include "sync/http/http.h"               // HTTP listener
+#include "sync/http/listener.h"           // HTTP listener
+#include "sync/push/web_push.h"           // Web Push
 #include "sync/server/admin_routes.h"
 #include "sync/server/server_impl.h"
 #include "sync/server/write_ops.h"
@@ -197,7 +198,8 @@ Status ServerCore::Start() {
                               .delay = options_.kick_delay,
                               .core = {.retry_initial = options_.kick_retry_initial,
                                        .retry_max = options_.kick_retry_max,
-                                       .max_attempts = options_.kick_max_attempts}};
+                                       .max_attempts = options_.kick_max_attempts},
+                              .events = options_.event_log};
     auto started = kick::Scheduler::Start(db_, ko);
     if (!started) return started.error();
     kicks_ = std::move(*started);
@@ -403,6 +405,7 @@ void ServerCore::WriterMain() {
       auto kick_work = kicks_ ? kicks_->AddMarkOp(h->batch) : nullptr;  // kicks
       Status s = db_->Write(h->batch);
       if (kick_work) kicks_->Committed(h->batch, s, kick_work);  // kicks: the host's ops only
+      if (events() != nullptr && s.ok()) RecordCommits(events(), *h->batch);  // event log
       commits_.fetch_add(1, std::memory_order_relaxed);
       committed_ops_.fetch_add(h->batch->size(), std::memory_order_relaxed);
       const auto changed = h->batch->changed_mailboxes();
@@ -444,7 +447,8 @@ void ServerCore::CommitGroup(std::vector<QueuedOp>& ops, size_t begin, size_t en
   metrics_.Commit(
       end - begin,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  if (kick_work) kicks_->Committed(batch, whole, kick_work);  // kicks
+  if (kick_work) kicks_->Committed(batch, whole, kick_work);               // kicks
+  if (events() != nullptr && whole.ok()) RecordCommits(events(), *batch);  // event log
   if (!whole.ok()) {
     spdlog::error("group commit of {} ops failed: {}", end - begin, whole.ToString());
   }

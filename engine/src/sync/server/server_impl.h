@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "postbox/db.h"
+#include "postbox/sync/events.h"
 #include "postbox/sync/server.h"
 #include "postbox/wire/codec.h"
 #include "store/batch_op.h"
@@ -139,7 +140,6 @@ struct Loop {
   bool shutdown = false;
 
   // Loop-thread state.
-  uint64_t next_session = 1;
   size_t open_sessions = 0;  // accepted and not yet freed (closing ones included)
   std::unordered_map<uint64_t, Session*> sessions;
   std::unordered_map<MailboxKey, std::vector<Session*>, MailboxKeyHash> by_mailbox;
@@ -232,6 +232,12 @@ class ServerCore {
   // the scheduler knows which mailboxes have none.
   kick::Scheduler* kicks() const { return kicks_.get(); }
   // ---- end kicks ----
+  // ---- Event log (postbox/sync/events.h): null without a sink ----
+  EventSink* events() const { return options_.event_log.get(); }
+  // ---- end event log ----
+  // A session's id, unique among all loops' sessions since the start (logs
+  // and the event log name sessions by it).
+  uint64_t NextSessionId() { return next_session_.fetch_add(1, std::memory_order_relaxed); }
 
   // Over the budget: sessions holding more than kFairShare stop reading.
   bool OverBudget() const {
@@ -291,6 +297,7 @@ class ServerCore {
   mutable std::mutex online_mu_;
   std::unordered_map<MailboxKey, uint32_t, MailboxKeyHash> online_;  // sessions per mailbox
 
+  std::atomic<uint64_t> next_session_{1};
   std::atomic<size_t> connections_{0};
   std::atomic<int64_t> buffered_{0};
   std::atomic<uint64_t> refused_{0}, commits_{0}, committed_ops_{0}, pushes_{0}, cut_{0},

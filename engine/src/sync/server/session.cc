@@ -30,18 +30,21 @@ void Session::Start(bool admitted) {
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
   loop_->sessions.emplace(id_, this);
+  BeginRecord();  // event log
   uv_tcp_nodelay(&tcp_, 1);
   if (auto context = core_->tls_context(/*http=*/false)) {
     if (!admitted) {
       // Over the cap: a handshake only to say 503 would cost the server most
       // at the worst moment. The client sees the connection close and backs off.
       core_->CountRefused();
+      Ending(CloseReason::kOverCapacity);
       Close();
       return;
     }
     auto channel = tls::Channel::Accept(std::move(context));
     if (!channel) {
       spdlog::error("session {}: {}", id_, channel.error().ToString());
+      Ending(CloseReason::kTlsFailure, std::nullopt, channel.error().message());
       Close();
       return;
     }
@@ -49,13 +52,17 @@ void Session::Start(bool admitted) {
   }
   if (!admitted) {
     core_->CountRefused();
+    Ending(CloseReason::kOverCapacity, 503);
     SendError(0, 503,
               "server at max_connections (" + std::to_string(core_->options().max_connections) +
                   "); retry later");
     CloseAfterFlush();
     return;
   }
-  if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), OnAlloc, OnRead) != 0) Close();
+  if (int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), OnAlloc, OnRead); rc != 0) {
+    Ending(CloseReason::kSocketError, std::nullopt, uv_err_name(rc));
+    Close();
+  }
 }
 
 void Session::OnAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -69,16 +76,19 @@ void Session::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   if (nread == UV_EOF) {
     if (self->tls_ && !self->tls_->established() && !self->closed_) {
       self->core_->CountTlsHandshake(false);  // the client gave up on it
+      self->Ending(CloseReason::kTlsFailure, std::nullopt,
+                   "the client closed during the handshake");
     }
     // The client finished sending: what it sent is still answered.
+    self->Ending(CloseReason::kClientEof);
     self->CloseAfterFlush();
   } else if (nread < 0) {
+    self->Ending(CloseReason::kSocketError, std::nullopt, uv_err_name(static_cast<int>(nread)));
     self->Close();  // a socket error: nothing more will come or go
   } else if (nread > 0 && !self->closing_ && !self->closed_) {
+    self->CountIn(static_cast<size_t>(nread));
     self->last_rx_ms_ = uv_now(&self->loop_->uv);
     self->ping_outstanding_ = false;  // any bytes prove the peer alive
-    self->core_->metrics().BytesIn(static_cast<size_t>(nread));
-    self->bytes_in_ += static_cast<uint64_t>(nread);
     std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(buf->base),
                                    static_cast<size_t>(nread));
     if (!self->tls_ || self->Decrypt(&bytes)) {
@@ -86,7 +96,10 @@ void Session::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
       self->ProcessFrames();
       self->UpdateReading();
       // close_notify: like EOF, what came before it is still answered.
-      if (self->tls_ && self->tls_->peer_closed()) self->CloseAfterFlush();
+      if (self->tls_ && self->tls_->peer_closed()) {
+        self->Ending(CloseReason::kClientEof);
+        self->CloseAfterFlush();
+      }
     }
   }
   self->Account();
@@ -107,6 +120,7 @@ bool Session::Decrypt(std::span<const uint8_t>* bytes) {
       e.max_version = wire::kProtocolVersion;
       std::vector<uint8_t> frame;
       if (loop_->encoder.Encode(0, e, &frame, wire::kNoCompression).ok()) TryWrite(&frame);
+      Ending(CloseReason::kTlsFailure, 426, "not a TLS client (plaintext on a TLS listener)");
       Close();
       return false;
     }
@@ -127,6 +141,7 @@ bool Session::Decrypt(std::span<const uint8_t>* bytes) {
 
 void Session::TlsFailed(const Status& why) {
   spdlog::debug("session {}: {}", id_, why.ToString());
+  Ending(CloseReason::kTlsFailure, std::nullopt, why.message());
   if (!tls_->established()) core_->CountTlsHandshake(false);
   if (!writing_) {
     std::vector<uint8_t> alert;
@@ -140,7 +155,8 @@ void Session::TryWrite(std::vector<uint8_t>* bytes) {
   if (bytes->empty()) return;
   uv_buf_t buf =
       uv_buf_init(reinterpret_cast<char*>(bytes->data()), static_cast<unsigned>(bytes->size()));
-  (void)uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1);
+  const int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1);
+  if (n > 0) CountOut(static_cast<size_t>(n));
 }
 
 void Session::ProcessFrames() {
@@ -186,6 +202,7 @@ void Session::ProcessFrames() {
       const auto& e = decoder_.error();
       spdlog::debug("session {}: malformed input: {}", id_, e.ToString());
       // The decoder read the failing frame's header, so the reply names it.
+      Ending(CloseReason::kError, wire::HttpCode(e.code()), e.ToString());
       SendError(decoder_.error_request_id(), wire::HttpCode(e.code()), e.ToString());
       CloseAfterFlush();
       return;
@@ -234,6 +251,7 @@ void Session::ResumeReading() {
   paused_ = PauseReason();
   if (paused_ == Pause::kNone &&
       uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), OnAlloc, OnRead) != 0) {
+    Ending(CloseReason::kSocketError, std::nullopt, "uv_read_start failed");
     Close();
   }
 }
@@ -309,6 +327,7 @@ void Session::Flush() {
     // The client is not reading: drop it rather than buffer without bound.
     spdlog::warn("session {}: closing, {} bytes of output unread", id_, Unsent());
     core_->CountCut();
+    Ending(CloseReason::kCutUnreadOutput);
     Close();
     return;
   }
@@ -318,6 +337,7 @@ void Session::Flush() {
     if (!out_.empty() && tls_->established()) {
       if (Status s = tls_->Send(out_); !s.ok()) {
         spdlog::debug("session {}: {}", id_, s.ToString());
+        Ending(CloseReason::kTlsFailure, std::nullopt, s.message());
         Close();
         return;
       }
@@ -333,13 +353,14 @@ void Session::Flush() {
   // Fits an unsigned: max_outbound_bytes is at most 1 GiB (Server::Start checks).
   uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(inflight_.data()),
                              static_cast<unsigned>(inflight_.size()));
-  if (uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, OnWritten) != 0) {
+  if (int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, OnWritten);
+      rc != 0) {
+    Ending(CloseReason::kSocketError, std::nullopt, uv_err_name(rc));
     Close();
     return;
   }
   writing_ = true;
-  core_->metrics().BytesOut(inflight_.size());
-  bytes_out_ += inflight_.size();
+  CountOut(inflight_.size());
 }
 
 void Session::OnWritten(uv_write_t* req, int status) {
@@ -353,6 +374,7 @@ void Session::OnWritten(uv_write_t* req, int status) {
   }
   if (self->closed_) return;
   if (status < 0) {
+    self->Ending(CloseReason::kSocketError, std::nullopt, uv_err_name(status));
     self->Close();
   } else {
     self->ServeDownloads();
@@ -418,6 +440,7 @@ void Session::OnMailboxChanged() {
 }
 
 void Session::OnMailboxDeleted() {
+  Ending(CloseReason::kMailboxDeleted, 401);
   SendError(0, 401, "this mailbox was deleted");
   CloseAfterFlush();
   Account();
@@ -425,6 +448,7 @@ void Session::OnMailboxDeleted() {
 
 void Session::Shutdown() {
   if (closing_ || closed_) return;
+  Ending(CloseReason::kShutdown, 503);
   SendError(0, 503, "server shutting down");
   CloseAfterFlush();
   Account();
@@ -488,16 +512,19 @@ void Session::Tick(uint64_t now) {
                   o.tls->handshake_timeout.count());
     core_->CountTimeout();
     core_->CountTlsHandshake(false);
+    TimedOut(TimeoutKind::kTlsHandshake);
     Close();
     return;
   }
   if (state_ == State::kAwaitHello && after(started_ms_, o.hello_timeout)) {
     core_->CountTimeout();
+    TimedOut(TimeoutKind::kHello, 401);
     CloseNow(401, "Hello did not complete within hello_timeout (" +
                       std::to_string(o.hello_timeout.count()) + " ms)");
     return;
   }
   if (after(started_ms_, o.max_session)) {
+    Ending(CloseReason::kLifetime, 503);
     SendError(0, 503, "session lifetime reached; reconnect");
     CloseAfterFlush();
   } else if (paused_ == Pause::kServer || paused_ == Pause::kWrites) {
@@ -507,6 +534,7 @@ void Session::Tick(uint64_t now) {
     UpdateReading();
   } else if (frame_started_ms_ != 0 && after(frame_started_ms_, o.frame_timeout)) {
     core_->CountTimeout();
+    TimedOut(TimeoutKind::kFrame, 400);
     // The late frame's request id if its header arrived, else 0.
     CloseNow(400,
              "a frame took longer than frame_timeout (" + std::to_string(o.frame_timeout.count()) +
@@ -517,6 +545,7 @@ void Session::Tick(uint64_t now) {
     if (after(ping_sent_ms_, o.pong_timeout)) {
       spdlog::debug("session {}: no pong within {} ms, closing", id_, o.pong_timeout.count());
       core_->CountTimeout();
+      TimedOut(TimeoutKind::kPong);
       Close();
       return;
     }
@@ -556,6 +585,7 @@ void Session::Close() {
   Unregister();
   loop_->sessions.erase(id_);
   Account();
+  RecordEnd();  // event log
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), OnClosed);
 }
 

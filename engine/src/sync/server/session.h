@@ -4,6 +4,7 @@
 //   dispatch.cc  — the requests: Hello, poll/ack and push, reads, writes sent
 //                  to the group commit and their answers;
 //   transfer.cc  — blob downloads (streams) and upload queries.
+//   session_events.cc — the session's event log records (postbox/sync/events.h).
 // Loop-only: every method runs on its loop's thread (asserted in debug).
 #ifndef POSTBOX_SYNC_SERVER_SESSION_H_
 #define POSTBOX_SYNC_SERVER_SESSION_H_
@@ -104,6 +105,14 @@ class Session {
     MessageId id;
     uint64_t next = 0;          // offset of the next chunk
     uint64_t end = UINT64_MAX;  // clipped to the blob's length when read
+    uint64_t first = 0;         // where it began (the event log's offset)
+    uint64_t started_ms = 0;    // uv_now when it was asked for
+  };
+  // What the event log's session_end will say, gathered as the session goes
+  // (only when the server has an event sink).
+  struct EventRecord {
+    SessionEndEvent end;
+    bool has_reason = false;
   };
 
   // ---- session.cc: the connection ----
@@ -173,6 +182,31 @@ class Session {
   std::optional<uint64_t> SendChanges(uint64_t rid, uint64_t since, uint32_t limit, bool* more);
   void MaybePush();
 
+  // ---- session_events.cc: the event log (no-ops without a sink) ----
+  // Starts the record (Start), counting from now.
+  void BeginRecord();
+  // Hello succeeded: notes who it is and records session_start.
+  void RecordHello(const wire::Hello& m, Platform platform, Verdict verdict);
+  // Why the session ends; the first cause given wins (a client that
+  // closes after a 401 ended with the 401).
+  void Ending(CloseReason reason, std::optional<uint16_t> code = std::nullopt,
+              std::string_view detail = {});
+  void TimedOut(TimeoutKind kind, std::optional<uint16_t> code = std::nullopt);
+  // Close: records session_end.
+  void RecordEnd();
+  // A download stream ended: completely (no code) or with an Error sent.
+  void RecordDownload(const Download& d, std::optional<uint16_t> code = std::nullopt);
+  // Bytes as on the wire: the session's counts (the admin API, the event
+  // log's session_end) and the server's (metrics).
+  void CountIn(size_t n) {
+    bytes_in_ += n;
+    core_->metrics().BytesIn(n);
+  }
+  void CountOut(size_t n) {
+    bytes_out_ += n;
+    core_->metrics().BytesOut(n);
+  }
+
   // ---- transfer.cc: blobs ----
   void HandleUploadQuery(uint64_t rid, const wire::UploadQueryOffset& m);
   void HandleDownload(uint64_t rid, const wire::DownloadRequest& m);
@@ -237,6 +271,10 @@ class Session {
   // The highest cursor acked or sent in a poll reply: an Ack is valid for one
   // of the unacked_ pushes or a cursor at or below this (HandleAck).
   uint64_t ack_floor_ = 0;
+
+  // The event log's record of this session; null without a sink (an idle
+  // session stays small).
+  std::unique_ptr<EventRecord> record_;
 
   uint64_t started_ms_ = 0;
   uint64_t last_rx_ms_ = 0;

@@ -34,6 +34,7 @@ void Session::HandleDownload(uint64_t rid, const wire::DownloadRequest& m) {
   auto same = std::find_if(downloads_.begin(), downloads_.end(),
                            [&](const Download& d) { return d.id == id; });
   if (same != downloads_.end()) {
+    RecordDownload(*same, 409);  // event log
     SendError(same->rid, 409, "replaced by a newer DownloadRequest for the same id");
     downloads_.erase(same);
   } else if (downloads_.size() >= core_->options().max_downloads) {
@@ -42,8 +43,12 @@ void Session::HandleDownload(uint64_t rid, const wire::DownloadRequest& m) {
                          " downloads (max_downloads); wait for one to end");
   }
   const bool to_end = m.length == 0 || m.offset > UINT64_MAX - m.length;
-  downloads_.push_back(Download{
-      .rid = rid, .id = id, .next = m.offset, .end = to_end ? UINT64_MAX : m.offset + m.length});
+  downloads_.push_back(Download{.rid = rid,
+                                .id = id,
+                                .next = m.offset,
+                                .end = to_end ? UINT64_MAX : m.offset + m.length,
+                                .first = m.offset,
+                                .started_ms = uv_now(&loop_->uv)});
   ServeDownloads();
 }
 
@@ -73,6 +78,7 @@ bool Session::ServeOne(Download* d) {
   // A fresh snapshot per piece: a message superseded meanwhile answers 410 now.
   auto view = core_->db()->ViewBlob(mkey_, d->id, d->next, std::min(max_data, d->end - d->next));
   if (!view) {
+    RecordDownload(*d, static_cast<uint16_t>(HttpCode(view.error().code())));  // event log
     SendError(d->rid, view.error());
     return false;
   }
@@ -86,6 +92,7 @@ bool Session::ServeOne(Download* d) {
     chunk.offset = d->next;
     chunk.xxh3_64 = wire::ChunkDigest({});
     Send(d->rid, chunk);
+    RecordDownload(*d);  // event log
     return false;
   }
   for (const BlobChunk& piece : pieces) {
@@ -95,7 +102,9 @@ bool Session::ServeOne(Download* d) {
     Send(d->rid, chunk);
     d->next = piece.offset + piece.bytes.size();
   }
-  return d->next < std::min(d->end, message.length) && !closed_;
+  const bool more = d->next < std::min(d->end, message.length);
+  if (!more) RecordDownload(*d);  // event log
+  return more && !closed_;
 }
 
 }  // namespace postbox::sync::internal
