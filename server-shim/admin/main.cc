@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
   AddMessageCommands(&app, &selected);
   AddEndpointCommands(&app, &selected);
   AddTlsCommands(&app, &selected);
+  AddSettingsCommands(&app, &selected);
+  AddBackupCommands(&app, &selected);
 
   try {
     app.parse(argc, argv);
