@@ -2,17 +2,27 @@
 # admin_cli_smoke: runs every postbox-admin command against a store in a
 # temporary folder and checks outputs and exit codes (0 ok, 1 operation error,
 # 2 usage), including the 403/404/409/410 paths and that --json prints valid
-# JSON. Usage: admin_smoke_test.sh PATH_TO_POSTBOX_ADMIN
+# JSON; the remembered settings (settings show|set), backup and restore with
+# their refusals. With PATH_TO_POSTBOX_SERVER it also runs a server on the
+# store: settings set and restore refuse while it runs, backup copies while
+# writes go on, and the server refuses settings other than the store's.
+# Usage: admin_smoke_test.sh PATH_TO_POSTBOX_ADMIN [PATH_TO_POSTBOX_SERVER]
 set -euo pipefail
 
-admin=${1:?usage: admin_smoke_test.sh PATH_TO_POSTBOX_ADMIN}
+admin=${1:?usage: admin_smoke_test.sh PATH_TO_POSTBOX_ADMIN [PATH_TO_POSTBOX_SERVER]}
+server=${2:-}
 # python3 parses the --json documents; say so plainly rather than fail obscurely.
 command -v python3 >/dev/null || {
   echo "admin_smoke_test.sh: needs python3 (apt-get install python3)" >&2
   exit 1
 }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/postbox-admin-smoke.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+server_pid=''
+cleanup() {
+  if [[ -n $server_pid ]]; then kill -9 "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
 store=$tmp/store
 out='' err=''
 
@@ -72,6 +82,12 @@ $out"; }
 has_err() { [[ $err == *"$1"* ]] || fail "stderr lacks '$1':
 $err"; }
 same() { [[ $1 == "$2" ]] || fail "$3: got '$1', expected '$2'"; }
+# at DIR CMD ARGS...: runs CMD (run, ok, json) with DIR as --data.
+at() {
+  local store=$1
+  shift
+  "$@"
+}
 
 echo "== usage errors exit 2, help exits 0"
 run 2
@@ -254,14 +270,54 @@ same "$(field 'd["more"]')" True "more with --limit 1"
 ok changes "$bob" --since 0
 has_out "tombstones (1)"
 
-echo "== --slot-depth and --open-policy"
+echo "== settings show|set; --slot-depth and --open-policy must be the store's"
+ok settings show
+has_out "slot_depth           1"
+has_out "max_blob_size        256MiB"
+json 0 settings show
+same "$(field 'd["settings"]["tombstone_horizon_ms"]')" 2592000000 "default horizon"
+same "$(field 'd["settings"]["posting_policy"]')" connected "default policy"
+same "$(field 'd["stored"]')" True "stored"
 id3=202122232425262728292a2b2c2d2e2f
-ok post --from "$alice" --to "$bob" --id "$id3" --slot-depth 2 "$tmp/video"
+run 1 post --from "$alice" --to "$bob" --id "$id3" --slot-depth 2 "$tmp/video"
+has_err "slot_depth is 1 in the store, 2 asked"
+json 1 post --from "$alice" --to "$bob" --id "$id3" --slot-depth 2 "$tmp/video"
+same "$(field 'd["error"]["code"]')" 400 "a setting mismatch"
+run 1 status "$bob" "$id3"
+has_err "NotFound"  # the refused post wrote nothing
+ok settings set slot_depth 2
+has_out "slot_depth: 1 -> 2"
+json 0 settings set max_meta_size 2KiB
+same "$(field '(d["name"], d["before"], d["after"], d["unit"])')" "('max_meta_size', 1024, 2048, 'bytes')" "set"
+json 0 settings show
+same "$(field 'd["settings"]["slot_depth"]')" 2 "changed depth"
+same "$(field 'd["settings"]["max_meta_size"]')" 2048 "changed meta size"
+ok post --from "$alice" --to "$bob" --id "$id3" --slot-depth 2 "$tmp/video"  # given and equal
 ok status "$bob" "$id2"  # depth 2 keeps it
 run 2 post --from "$alice" --to "$bob" --slot-depth 0 "$tmp/video"
+run 2 settings
+run 2 settings set slot_depth
+run 2 settings set no_such_setting 1
+has_err "no_such_setting"
+run 2 settings set max_chunk_size 1KiB  # per-open, not remembered
+run 2 settings set slot_depth 0
+has_err "slot_depth must be 1 to"
+run 2 settings set max_topic_size 256B
+run 2 settings set max_blob_size 5XB
+run 2 settings set tombstone_horizon 5x
+run 2 settings set posting_policy anyone
+json 0 settings show
+same "$(field 'd["settings"]["slot_depth"]')" 2 "usage errors changed nothing"
+at "$tmp/nowhere" run 1 settings set slot_depth 3
+has_err "NotFound"
+[[ ! -e $tmp/nowhere ]] || fail "settings set created a store"
 id4=303132333435363738393a3b3c3d3e3f
+run 1 post --from "$alice" --to "$carol" --id "$id4" --open-policy --topic voice "$tmp/video"
+has_err "posting_policy is connected in the store, open asked"
+ok settings set posting_policy open
 ok post --from "$alice" --to "$carol" --id "$id4" --open-policy --topic voice "$tmp/video"
 has_out "voice"
+ok settings set posting_policy connected
 
 echo "== several processes use the store at once (LMDB allows it)"
 pids=()
@@ -281,11 +337,14 @@ has_out "mailboxes"
 json 0 stats
 same "$(field 'd["mailboxes"]')" 3 "stats mailboxes"
 
-echo "== purge (410 becomes 404)"
+echo "== purge (410 becomes 404) with the store's horizon"
 json 0 purge
 same "$(field 'd["purged"]')" 0 "nothing is 30 days old"
-ok purge --horizon 0
-has_out "purged"
+run 1 purge --horizon 0
+has_err "tombstone_horizon is 30d in the store, 0ms asked"
+ok settings set tombstone_horizon 0
+json 0 purge
+same "$(field 'd["horizon_ms"]')" 0 "the store's horizon"
 run 1 status "$bob" "$id1"
 has_err "NotFound"
 
@@ -294,8 +353,12 @@ json 0 uploads
 same "$(field 'd["uploads"]')" "[]" "no uploads"
 ok uploads
 has_out "no uploads in progress"
-json 0 sweep --ttl 0s
+run 1 sweep --ttl 0s
+has_err "upload_ttl is 1d in the store, 0ms asked"
+ok settings set upload_ttl 0
+json 0 sweep --ttl 0s  # given and equal
 same "$(field 'd["uploads"]')" 0 "nothing to sweep"
+same "$(field 'd["upload_ttl_ms"]')" 0 "the store's ttl"
 run 2 sweep --ttl 5x
 run 2 connections "$alice" --kind sideways
 json 0 connections "$alice" --kind incoming
@@ -313,6 +376,91 @@ has_err "NotFound"
 run 1 status "$alice" "$id4"
 has_err "Gone"
 run 1 mailbox delete "$carol"
+
+echo "== backup and restore"
+json 0 backup "$tmp/bk1"
+same "$(field 'd["stats"]["mailboxes"]')" 2 "mailboxes in the copy"
+same "$(field 'd["bytes"]')" "$(stat -c %s "$tmp/bk1/data.mdb")" "bytes"
+same "$(field 'd["source"]')" "$store" "source"
+[[ ! -e $tmp/bk1/lock.mdb && ! -e $tmp/bk1/data.mdb.partial ]] || fail "backup left more than data.mdb"
+ok backup "$tmp/bk2"
+has_out "backed up"
+run 1 backup "$tmp/bk1"
+has_err "not empty"
+json 1 backup "$tmp/bk1"
+same "$(field 'd["error"]["code"]')" 409 "non-empty backup folder"
+run 2 backup
+at "$tmp/nowhere" run 1 backup "$tmp/bk3"
+has_err "NotFound"
+[[ ! -e $tmp/bk3 ]] || fail "a backup of no store made a folder"
+at "$tmp/restored" json 0 restore "$tmp/bk1"
+same "$(field 'd["set_aside"]')" None "nothing set aside"
+same "$(field 'd["stats"]["mailboxes"]')" 2 "mailboxes restored"
+at "$tmp/restored" json 0 entry list "$alice" --prefix parallel.
+same "$(field 'len(d["entries"])')" 6 "entries restored"
+at "$tmp/restored" json 0 settings show
+same "$(field 'd["settings"]["slot_depth"]')" 2 "the copy keeps the settings"
+at "$tmp/restored" run 1 restore "$tmp/bk1"
+has_err "not empty"
+at "$tmp/restored" ok entry put "$alice" only-here v
+at "$tmp/restored" json 0 restore "$tmp/bk2" --force
+aside=$(field 'd["set_aside"]')
+[[ $aside == "$tmp/restored.pre-restore-"* && -f $aside/data.mdb ]] || fail "old store not kept: '$aside'"
+at "$tmp/restored" run 1 entry get "$alice" only-here
+has_err "NotFound"
+at "$aside" ok entry get "$alice" only-here
+run 2 restore
+run 2 restore "$tmp/no-such-backup"
+mkdir "$tmp/empty-backup"
+at "$tmp/r2" run 1 restore "$tmp/empty-backup"
+has_err "NotFound"
+[[ ! -e $tmp/r2 ]] || fail "a refused restore made the folder"
+mkdir "$tmp/bad-backup"
+head -c 8192 "$tmp/bk1/data.mdb" >"$tmp/bad-backup/data.mdb"
+at "$tmp/restored" run 1 restore "$tmp/bad-backup" --force
+has_err "truncated"
+at "$tmp/restored" json 0 entry list "$alice" --prefix parallel.
+same "$(field 'len(d["entries"])')" 6 "a bad backup changed the store"
+
+if [[ -n $server ]]; then
+  echo "== with a server on the store"
+  "$server" --data "$store" --listen 127.0.0.1:0 >"$tmp/server.out" 2>"$tmp/server.err" &
+  server_pid=$!
+  for _ in $(seq 300); do
+    grep -q "listening" "$tmp/server.out" 2>/dev/null && break
+    kill -0 "$server_pid" 2>/dev/null || fail "the server exited: $(cat "$tmp/server.err")"
+    sleep 0.1
+  done
+  grep -q "listening" "$tmp/server.out" || fail "the server did not start"
+  grep -q "store settings: slot_depth=2, posting_policy=connected" "$tmp/server.err" ||
+    fail "the server does not run the stored settings: $(cat "$tmp/server.err")"
+  run 1 settings set slot_depth 3
+  has_err "Unavailable"
+  has_err "process $server_pid"
+  json 0 settings show
+  same "$(field 'd["settings"]["slot_depth"]')" 2 "a refused change"
+  (for i in $(seq 20); do "$admin" --data "$store" entry put "$alice" "during.$i" v >/dev/null; done) &
+  writer=$!
+  json 0 backup "$tmp/bk-live"
+  wait "$writer" || fail "writing during the backup failed"
+  at "$tmp/live-restored" ok restore "$tmp/bk-live"
+  at "$tmp/live-restored" json 0 entry list "$alice" --prefix parallel.
+  same "$(field 'len(d["entries"])')" 6 "the live copy"
+  run 1 restore "$tmp/bk1" --force
+  has_err "Unavailable"
+  [[ -z $(compgen -G "$store.pre-restore-*") ]] || fail "a refused restore moved the store"
+  kill -TERM "$server_pid"
+  wait "$server_pid" || fail "the server did not stop cleanly"
+  server_pid=''
+  rc=0
+  "$server" --data "$store" --listen 127.0.0.1:0 --slot-depth 5 >/dev/null 2>"$tmp/server.err" || rc=$?
+  [[ $rc == 1 ]] || fail "a server asking for another slot depth exited $rc"
+  grep -q "slot_depth is 2 in the store, 5 asked" "$tmp/server.err" ||
+    fail "the refusal does not name both values: $(cat "$tmp/server.err")"
+  ok settings set slot_depth 3  # stopped: now it may
+else
+  echo "(no postbox-server given: the checks with a running server are skipped)"
+fi
 
 echo "== tls-pin"
 if command -v openssl >/dev/null; then

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -19,18 +20,40 @@ Status NoStore(const std::string& dir) {
                           "' (create one with: postbox-admin --data " + dir + " init)");
 }
 
+// Notes on stderr what opening wrote about the remembered settings.
+Result<std::unique_ptr<DB>> Noted(Result<std::unique_ptr<DB>> db, bool read_only) {
+  if (db && !read_only && !(*db)->settings_note().empty()) {
+    std::cerr << "postbox-admin: note: " << (*db)->settings_note() << '\n';
+  }
+  return db;
+}
+
 }  // namespace
 
-Result<std::unique_ptr<DB>> Context::OpenStore(Access access, Options options) const {
+Status Context::RequireStore() const {
   std::error_code ec;
   if (!fs::is_directory(data_dir(), ec) || fs::is_empty(data_dir(), ec)) {
     return NoStore(data_dir());
   }
-  options.read_only = access == Access::kReadOnly;
-  return DB::Open(data_dir(), options);
+  return Status::Ok();
 }
 
-Result<std::unique_ptr<DB>> Context::CreateStore() const { return DB::Open(data_dir(), {}); }
+Result<std::unique_ptr<DB>> Context::OpenStore(Access access, Options options,
+                                               SettingSet given) const {
+  POSTBOX_RETURN_IF_ERROR(RequireStore());
+  options.read_only = access == Access::kReadOnly;
+  options.adopt_stored = SettingSet::All();
+  for (const SettingInfo& info : RememberedSettings()) {
+    if (given.Has(info.setting)) options.adopt_stored.Remove(info.setting);
+  }
+  return Noted(DB::Open(data_dir(), options), options.read_only);
+}
+
+Result<std::unique_ptr<DB>> Context::CreateStore() const {
+  Options options;
+  options.adopt_stored = SettingSet::All();
+  return Noted(DB::Open(data_dir(), options), false);
+}
 
 void Context::EmitJson(const Json& doc) const { std::cout << doc.dump(2) << '\n'; }
 
@@ -41,6 +64,22 @@ void Context::ReportError(const Status& status) const {
 
 void OnSelected(CLI::App* sub, Command* selected, Command command) {
   sub->callback([selected, command = std::move(command)] { *selected = command; });
+}
+
+bool ParseDuration(std::string_view text, std::chrono::milliseconds* out) {
+  uint64_t number = 0;
+  const auto [rest, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (error != std::errc() || rest == text.data()) return false;
+  const std::string_view unit(rest, static_cast<size_t>(text.data() + text.size() - rest));
+  uint64_t scale = 0;
+  if (unit == "ms") scale = 1;
+  if (unit.empty() || unit == "s") scale = 1000;
+  if (unit == "m") scale = 60 * 1000;
+  if (unit == "h") scale = 3600 * 1000;
+  if (unit == "d") scale = 24 * 3600 * 1000;
+  if (scale == 0 || number > UINT64_MAX / scale / 2) return false;
+  *out = std::chrono::milliseconds(static_cast<int64_t>(number * scale));
+  return true;
 }
 
 const CLI::Validator& Hex32() {

@@ -4,10 +4,12 @@
 #define POSTBOX_SERVER_SHIM_ADMIN_CLI_H_
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "admin/format.h"
 #include "postbox/db.h"
@@ -46,8 +48,15 @@ class Context {
   // Opens the existing store in --data. NotFound, with a hint to run `init`,
   // when the folder is missing or empty: a mistyped --data must not silently
   // create a second store. Read commands pass kReadOnly so they never take the
-  // writer lock from a running server.
-  Result<std::unique_ptr<DB>> OpenStore(Access access, Options options = {}) const;
+  // writer lock from a running server. The remembered settings (settings.h)
+  // are the store's, except those in `given` (the operator's flags): their
+  // values in `options` must match the store's, or the open fails with
+  // InvalidArgument naming both. What opening wrote about the settings (an
+  // older store adopting them) is noted on stderr.
+  Result<std::unique_ptr<DB>> OpenStore(Access access, Options options = {},
+                                        SettingSet given = {}) const;
+  // OpenStore's check alone: NotFound, naming `init`, unless --data holds a store.
+  Status RequireStore() const;
   // Opens the store in --data, creating folder and store when missing.
   Result<std::unique_ptr<DB>> CreateStore() const;
 
@@ -101,6 +110,11 @@ void AddMessageCommands(CLI::App* app, Command* selected);   // post, status, ch
 void AddEndpointCommands(CLI::App* app, Command* selected);  // endpoint add|list|revoke
 void AddTlsCommands(CLI::App* app, Command* selected);       // tls-pin
 void AddLiveCommands(CLI::App* app, Command* selected);      // sessions, viewers, transfers, kick
+void AddSettingsCommands(CLI::App* app, Command* selected);  // settings show|set
+void AddBackupCommands(CLI::App* app, Command* selected);    // backup, restore
+
+// Parses "<number>[ms|s|m|h|d]" (no unit means seconds) into milliseconds.
+bool ParseDuration(std::string_view text, std::chrono::milliseconds* out);
 
 }  // namespace postbox::admin
 

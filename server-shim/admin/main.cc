@@ -41,6 +41,8 @@ int main(int argc, char** argv) {
   AddEndpointCommands(&app, &selected);
   AddTlsCommands(&app, &selected);
   AddLiveCommands(&app, &selected);
+  AddSettingsCommands(&app, &selected);
+  AddBackupCommands(&app, &selected);
 
   try {
     app.parse(argc, argv);

@@ -16,6 +16,9 @@ struct PostArgs {
   std::string file;
   uint32_t slot_depth = Options{}.slot_depth;
   bool open_policy = false;
+  // When given, they must be the store's (remembered settings).
+  CLI::Option* slot_depth_flag = nullptr;
+  CLI::Option* open_policy_flag = nullptr;
 };
 
 struct StatusArgs {
@@ -48,14 +51,18 @@ Status Post(const Context& ctx, const PostArgs& args) {
   }
   request.topic = args.topic;
   request.meta = args.meta;
-  // Slot depth and posting policy are per-open options, not stored: they must
-  // match the server's, or this post would clean the slot differently.
+  // Slot depth and posting policy are the store's (it remembers them, so this
+  // post cleans the slot as the server's would); given, they must match.
   Options options;
   options.slot_depth = args.slot_depth;
   options.posting_policy = args.open_policy ? PostingPolicy::kOpen : PostingPolicy::kConnected;
-  POSTBOX_ASSIGN_OR_RETURN(std::string bytes, ReadInput(args.file, options.max_blob_size));
+  SettingSet given;
+  if (args.slot_depth_flag->count() > 0) given.Add(Setting::kSlotDepth);
+  if (args.open_policy_flag->count() > 0) given.Add(Setting::kPostingPolicy);
+  POSTBOX_ASSIGN_OR_RETURN(std::unique_ptr<DB> db,
+                           ctx.OpenStore(Access::kReadWrite, options, given));
+  POSTBOX_ASSIGN_OR_RETURN(std::string bytes, ReadInput(args.file, db->options().max_blob_size));
   request.bytes = bytes;
-  POSTBOX_ASSIGN_OR_RETURN(std::unique_ptr<DB> db, ctx.OpenStore(Access::kReadWrite, options));
   POSTBOX_ASSIGN_OR_RETURN(MessageInfo message, db->PostMessage(request));
   if (!ctx.json()) std::cout << "posted\n";
   ShowMessage(ctx, message);
@@ -101,12 +108,14 @@ void AddMessageCommands(CLI::App* app, Command* selected) {
   post->add_option("--id", post_args->id, "Message id, 32 hex (default: random)")->check(Hex32());
   post->add_option("--topic", post_args->topic, "Slot topic (default: empty)");
   post->add_option("--meta", post_args->meta, "Opaque metadata, e.g. a content type");
-  post->add_option("--slot-depth", post_args->slot_depth,
-                   "Live messages per slot; must match the server's")
-      ->capture_default_str()
-      ->check(CLI::Range(1u, 1000000u));
-  post->add_flag("--open-policy", post_args->open_policy,
-                 "Allow posting without a connection; only if the server runs the open policy");
+  post_args->slot_depth_flag =
+      post->add_option("--slot-depth", post_args->slot_depth,
+                       "Live messages per slot (default: the store's slot_depth); when given it "
+                       "must be the store's")
+          ->check(CLI::Range(1u, 1000000u));
+  post_args->open_policy_flag = post->add_flag(
+      "--open-policy", post_args->open_policy,
+      "Assert that the store runs the open posting policy (default: the store's policy)");
   post->add_option("file", post_args->file, "The blob ('-': stdin)")
       ->required()
       ->check(CLI::ExistingFile | CLI::IsMember({"-"}));

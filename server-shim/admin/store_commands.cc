@@ -1,5 +1,4 @@
-// Whole-store commands: init, stats, purge.
-#include <charconv>
+// Whole-store commands: init, stats, purge, sweep, uploads.
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -11,28 +10,12 @@ namespace postbox::admin {
 namespace {
 
 struct PurgeArgs {
-  std::string horizon_text = "30d";  // as given, for the report
-  // Set by the --horizon validator; starts at the engine's default (30 days).
+  // Set by the --horizon validator; when given, it must be the store's.
   std::chrono::milliseconds horizon = Options{}.tombstone_horizon;
+  std::string horizon_text;
+  CLI::Option* horizon_flag = nullptr;
   size_t max_items = 0;
 };
-
-// Parses "<number>[ms|s|m|h|d]" (no unit means seconds) into milliseconds.
-bool ParseDuration(std::string_view text, std::chrono::milliseconds* out) {
-  uint64_t number = 0;
-  const auto [rest, error] = std::from_chars(text.data(), text.data() + text.size(), number);
-  if (error != std::errc() || rest == text.data()) return false;
-  const std::string_view unit(rest, static_cast<size_t>(text.data() + text.size() - rest));
-  uint64_t scale = 0;
-  if (unit == "ms") scale = 1;
-  if (unit.empty() || unit == "s") scale = 1000;
-  if (unit == "m") scale = 60 * 1000;
-  if (unit == "h") scale = 3600 * 1000;
-  if (unit == "d") scale = 24 * 3600 * 1000;
-  if (scale == 0 || number > UINT64_MAX / scale / 2) return false;
-  *out = std::chrono::milliseconds(static_cast<int64_t>(number * scale));
-  return true;
-}
 
 Status Init(const Context& ctx) {
   std::error_code ec;
@@ -65,7 +48,11 @@ Status Stats(const Context& ctx) {
 Status Purge(const Context& ctx, const PurgeArgs& args) {
   Options options;
   options.tombstone_horizon = args.horizon;
-  POSTBOX_ASSIGN_OR_RETURN(std::unique_ptr<DB> db, ctx.OpenStore(Access::kReadWrite, options));
+  SettingSet given;
+  if (args.horizon_flag->count() > 0) given.Add(Setting::kTombstoneHorizon);
+  POSTBOX_ASSIGN_OR_RETURN(std::unique_ptr<DB> db,
+                           ctx.OpenStore(Access::kReadWrite, options, given));
+  const std::chrono::milliseconds horizon = db->options().tombstone_horizon;
   // PurgeTombstones works in bounded batches so it never holds the single
   // writer for long; with --max 0 keep going until a batch comes back short.
   constexpr size_t kBatch = 1000;
@@ -78,34 +65,41 @@ Status Purge(const Context& ctx, const PurgeArgs& args) {
     if (removed < want) break;
   }
   if (ctx.json()) {
-    ctx.EmitJson({{"purged", purged}, {"horizon_ms", options.tombstone_horizon.count()}});
+    ctx.EmitJson({{"purged", purged}, {"horizon_ms", horizon.count()}});
   } else {
-    std::cout << "purged " << purged << " tombstones older than " << args.horizon_text << '\n';
+    std::cout << "purged " << purged << " tombstones older than "
+              << FormatSetting(Setting::kTombstoneHorizon, static_cast<uint64_t>(horizon.count()))
+              << '\n';
   }
   return Status::Ok();
 }
 
 struct SweepArgs {
-  std::string ttl_text = "24h";
   std::chrono::milliseconds ttl = Options{}.upload_ttl;
+  std::string ttl_text;
+  CLI::Option* ttl_flag = nullptr;
 };
 
 // What the server's housekeeping does on its timer, once, offline.
 Status Sweep(const Context& ctx, const SweepArgs& args) {
   Options options;
   options.upload_ttl = args.ttl;
-  POSTBOX_ASSIGN_OR_RETURN(std::unique_ptr<DB> db, ctx.OpenStore(Access::kReadWrite, options));
+  SettingSet given;
+  if (args.ttl_flag->count() > 0) given.Add(Setting::kUploadTtl);
+  POSTBOX_ASSIGN_OR_RETURN(std::unique_ptr<DB> db,
+                           ctx.OpenStore(Access::kReadWrite, options, given));
+  const std::chrono::milliseconds ttl = db->options().upload_ttl;
   const auto now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                              std::chrono::system_clock::now().time_since_epoch())
                                              .count());
   POSTBOX_ASSIGN_OR_RETURN(SweepResult swept, db->Sweep(now));
   if (ctx.json()) {
-    ctx.EmitJson({{"uploads", swept.uploads},
-                  {"bytes", swept.bytes},
-                  {"upload_ttl_ms", options.upload_ttl.count()}});
+    ctx.EmitJson(
+        {{"uploads", swept.uploads}, {"bytes", swept.bytes}, {"upload_ttl_ms", ttl.count()}});
   } else {
     std::cout << "swept " << swept.uploads << " uploads (" << HumanBytes(swept.bytes)
-              << ") begun more than " << args.ttl_text << " ago\n";
+              << ") begun more than "
+              << FormatSetting(Setting::kUploadTtl, static_cast<uint64_t>(ttl.count())) << " ago\n";
   }
   return Status::Ok();
 }
@@ -159,16 +153,17 @@ void AddStoreCommands(CLI::App* app, Command* selected) {
   auto args = std::make_shared<PurgeArgs>();
   CLI::App* purge = app->add_subcommand(
       "purge", "Remove message and entry tombstones older than the horizon (then 410 becomes 404)");
-  purge
-      ->add_option("--horizon", args->horizon_text,
-                   "Age past which tombstones go, <n>[ms|s|m|h|d]; use the server's horizon")
-      ->capture_default_str()
-      ->check(CLI::Validator(
-          [args](std::string& value) -> std::string {
-            if (ParseDuration(value, &args->horizon)) return "";
-            return "expected <n>[ms|s|m|h|d], got '" + value + "'";
-          },
-          "DURATION"));
+  args->horizon_flag =
+      purge
+          ->add_option("--horizon", args->horizon_text,
+                       "Age past which tombstones go, <n>[ms|s|m|h|d] (default: the store's "
+                       "tombstone_horizon); when given it must be the store's")
+          ->check(CLI::Validator(
+              [args](std::string& value) -> std::string {
+                if (ParseDuration(value, &args->horizon)) return "";
+                return "expected <n>[ms|s|m|h|d], got '" + value + "'";
+              },
+              "DURATION"));
   purge->add_option("--max", args->max_items, "Stop after this many (0: all)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
@@ -177,16 +172,17 @@ void AddStoreCommands(CLI::App* app, Command* selected) {
   auto sweep_args = std::make_shared<SweepArgs>();
   CLI::App* sweep = app->add_subcommand(
       "sweep", "Remove uploads begun longer ago than the TTL and never committed");
-  sweep
-      ->add_option("--ttl", sweep_args->ttl_text,
-                   "Age past which uploads go, <n>[ms|s|m|h|d]; use the server's upload_ttl")
-      ->capture_default_str()
-      ->check(CLI::Validator(
-          [sweep_args](std::string& value) -> std::string {
-            if (ParseDuration(value, &sweep_args->ttl)) return "";
-            return "expected <n>[ms|s|m|h|d], got '" + value + "'";
-          },
-          "DURATION"));
+  sweep_args->ttl_flag =
+      sweep
+          ->add_option("--ttl", sweep_args->ttl_text,
+                       "Age past which uploads go, <n>[ms|s|m|h|d] (default: the store's "
+                       "upload_ttl); when given it must be the store's")
+          ->check(CLI::Validator(
+              [sweep_args](std::string& value) -> std::string {
+                if (ParseDuration(value, &sweep_args->ttl)) return "";
+                return "expected <n>[ms|s|m|h|d], got '" + value + "'";
+              },
+              "DURATION"));
   OnSelected(sweep, selected, [sweep_args](const Context& ctx) { return Sweep(ctx, *sweep_args); });
 
   auto uploads_args = std::make_shared<UploadsArgs>();

@@ -39,8 +39,8 @@ std::string FormatDuration(milliseconds d) {
   return std::to_string(ms) + "ms";
 }
 
-void AddDuration(CLI::App* app, const std::string& name, milliseconds* out, const std::string& help,
-                 bool zero_allowed = false) {
+CLI::Option* AddDuration(CLI::App* app, const std::string& name, milliseconds* out,
+                         const std::string& help, bool zero_allowed = false) {
   const CLI::Validator duration(
       [zero_allowed](std::string& v) -> std::string {
         auto d = ParseDuration(v);
@@ -49,25 +49,26 @@ void AddDuration(CLI::App* app, const std::string& name, milliseconds* out, cons
         return {};
       },
       "DURATION");
-  app->add_option_function<std::string>(
-         name, [out](const std::string& v) { *out = *ParseDuration(v); }, help)
+  return app
+      ->add_option_function<std::string>(
+          name, [out](const std::string& v) { *out = *ParseDuration(v); }, help)
       ->check(duration)
       ->default_str(FormatDuration(*out));
 }
 
 template <class T>
-void AddSize(CLI::App* app, const std::string& name, T* out, const std::string& help,
-             uint64_t min = 1, uint64_t max = uint64_t{1} << 50) {
-  app->add_option(name, *out, help)
+CLI::Option* AddSize(CLI::App* app, const std::string& name, T* out, const std::string& help,
+                     uint64_t min = 1, uint64_t max = uint64_t{1} << 50) {
+  return app->add_option(name, *out, help)
       ->transform(CLI::AsSizeValue(false))
       ->check(CLI::Range(min, max))
       ->capture_default_str();
 }
 
 template <class T>
-void AddCount(CLI::App* app, const std::string& name, T* out, const std::string& help, uint64_t min,
-              uint64_t max) {
-  app->add_option(name, *out, help)->check(CLI::Range(min, max))->capture_default_str();
+CLI::Option* AddCount(CLI::App* app, const std::string& name, T* out, const std::string& help,
+                      uint64_t min, uint64_t max) {
+  return app->add_option(name, *out, help)->check(CLI::Range(min, max))->capture_default_str();
 }
 
 // Config keys may be written with underscores (max_blob_size) as well as
@@ -270,23 +271,40 @@ void AddFlags(CLI::App* app, Flags* f) {
          "room kept for deletes on a full store (default: max(256MiB, map/32), at most map/4)")
       ->transform(CLI::AsSizeValue(false))
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 50));
-  AddSize(app, "--max-key-size", &o.max_key_size, "longest entry key", 1, 511);
-  AddSize(app, "--max-value-size", &o.max_value_size, "largest entry value");
-  AddSize(app, "--max-topic-size", &o.max_topic_size, "longest message topic", 0, 255);
-  AddSize(app, "--max-meta-size", &o.max_meta_size, "largest message meta", 0, 65535);
-  AddSize(app, "--max-push-token-size", &o.max_push_token_size, "longest push token");
-  AddSize(app, "--max-blob-size", &o.max_blob_size, "largest blob");
+  // The settings a store remembers (docs/operations.md): a new store takes
+  // these; an existing one gives its own for those not given, and refuses to
+  // open when a given one differs (`postbox-admin settings` shows and
+  // changes them).
+  const std::string kept = " (remembered by the store)";
+  auto remember = [f](Setting s, CLI::Option* flag) { f->setting_flags.emplace_back(s, flag); };
+  remember(Setting::kMaxKeySize,
+           AddSize(app, "--max-key-size", &o.max_key_size, "longest entry key" + kept, 1, 495));
+  remember(Setting::kMaxValueSize,
+           AddSize(app, "--max-value-size", &o.max_value_size, "largest entry value" + kept));
+  remember(Setting::kMaxTopicSize, AddSize(app, "--max-topic-size", &o.max_topic_size,
+                                           "longest message topic" + kept, 0, 255));
+  remember(Setting::kMaxMetaSize, AddSize(app, "--max-meta-size", &o.max_meta_size,
+                                          "largest message meta" + kept, 0, 65535));
+  remember(Setting::kMaxPushTokenSize, AddSize(app, "--max-push-token-size", &o.max_push_token_size,
+                                               "longest push token" + kept));
+  remember(Setting::kMaxBlobSize,
+           AddSize(app, "--max-blob-size", &o.max_blob_size, "largest blob" + kept));
   AddSize(app, "--max-chunk-size", &o.max_chunk_size, "largest upload chunk", 1,
           uint64_t{256} << 10);
-  AddCount(app, "--slot-depth", &o.slot_depth, "live messages per (from, to, topic) slot", 1,
-           1'000'000);
+  remember(Setting::kSlotDepth,
+           AddCount(app, "--slot-depth", &o.slot_depth,
+                    "live messages per (from, to, topic) slot" + kept, 1, 1'000'000));
   AddCount(app, "--max-pending-connections", &o.max_pending_connections,
            "connection requests one mailbox may have waiting for consent", 1, 1'000'000);
-  AddDuration(app, "--upload-ttl", &o.upload_ttl, "incomplete uploads older than this are swept");
-  AddDuration(app, "--tombstone-horizon", &o.tombstone_horizon,
-              "tombstones (and 410 answers) older than this are purged");
-  app->add_flag("--open-policy", f->open_policy,
-                "anyone who knows a mailbox key may post to it (default: connected only)");
+  remember(Setting::kUploadTtl, AddDuration(app, "--upload-ttl", &o.upload_ttl,
+                                            "incomplete uploads older than this are swept" + kept));
+  remember(Setting::kTombstoneHorizon,
+           AddDuration(app, "--tombstone-horizon", &o.tombstone_horizon,
+                       "tombstones (and 410 answers) older than this are purged" + kept));
+  remember(Setting::kPostingPolicy,
+           app->add_flag(
+               "--open-policy", f->open_policy,
+               "anyone who knows a mailbox key may post to it (default: connected only)" + kept));
 
   // The HTTP listener (docs/http.md).
   app->add_option("--http-listen", f->http_listen,
@@ -463,6 +481,10 @@ bool FinishFlags(Flags* f, std::string* err) {
   }
   f->store.durability = f->durability == "durable" ? Durability::kDurable : Durability::kRelaxed;
   f->store.posting_policy = f->open_policy ? PostingPolicy::kOpen : PostingPolicy::kConnected;
+  f->store.adopt_stored = SettingSet::All();
+  for (const auto& [setting, option] : f->setting_flags) {
+    if (option->count() > 0) f->store.adopt_stored.Remove(setting);
+  }
 
   sync::RelayOptions& r = f->relay;
   for (const auto& spec : f->relay_specs) {

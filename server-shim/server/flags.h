@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "postbox/options.h"
@@ -26,6 +27,10 @@ struct Flags {
   std::vector<std::string> compat;
   bool open_policy = false;
   Options store;
+  // The flags of the settings the store remembers (postbox/settings.h), so
+  // FinishFlags can tell which the operator gave (on the command line or in
+  // --config): those must match the store's, the rest are taken from it.
+  std::vector<std::pair<Setting, CLI::Option*>> setting_flags;
   sync::ServerOptions server;
   // Relaying (docs/relay.md): --upstream HOST:PORT and one --relay
   // MKEY:SECRET per relayed mailbox; relay.mailboxes empty: no relay.
@@ -73,10 +78,10 @@ void AddFlags(CLI::App* app, Flags* flags);
 
 // Completes `flags` after parsing: --listen, --http-listen and --upstream into
 // hosts and ports, --durability, --open-policy, --compat and --relay into the
-// options, and --kick into server.kick_driver (opening the log file, checking
-// the webhook URL, reading the APNs key or the FCM service account), and
-// --event-log into server.event_log (opening the file). false with *err set on a bad
-// value (the caller prints it and exits 2).
+// options, the remembered settings not given into store.adopt_stored, --kick into
+// server.kick_driver (opening the log file, checking the webhook URL, reading the APNs key or the
+// FCM service account), and --event-log into server.event_log (opening the file). false with
+// *err set on a bad value (the caller prints it and exits 2).
 bool FinishFlags(Flags* flags, std::string* err);
 
 }  // namespace postbox::server

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "postbox/db.h"
+#include "postbox/settings.h"
 #include "postbox/sync/relay.h"
 #include "postbox/sync/server.h"
 #include "server/flags.h"
@@ -30,6 +31,17 @@ void RaiseDescriptorLimit() {
   if (setrlimit(RLIMIT_NOFILE, &nofile) != 0) {
     spdlog::warn("could not raise the file descriptor limit to {}", nofile.rlim_max);
   }
+}
+
+// "slot_depth=1, posting_policy=connected, ...": what the store remembers.
+std::string SettingsInForce(const postbox::Options& options) {
+  std::string out;
+  for (const postbox::SettingInfo& info : postbox::RememberedSettings()) {
+    if (!out.empty()) out += ", ";
+    out += std::string(info.name) + "=" +
+           postbox::FormatSetting(info.setting, postbox::GetSetting(options, info.setting));
+  }
+  return out;
 }
 
 }  // namespace
@@ -55,11 +67,15 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(flags.log_level));
   RaiseDescriptorLimit();
 
+  // Remembered settings the operator did not give are the store's
+  // (flags.store.adopt_stored); one given that differs refuses the start.
   auto db = postbox::DB::Open(flags.data, flags.store);
   if (!db) {
     spdlog::error("cannot open the store in {}: {}", flags.data, db.error().ToString());
     return 1;
   }
+  if (!(*db)->settings_note().empty()) spdlog::warn("store: {}", (*db)->settings_note());
+  spdlog::info("store settings: {}", SettingsInForce((*db)->options()));
 
   // Block the stop signals before any thread starts, so every thread inherits
   // the mask and only sigwait below receives them.

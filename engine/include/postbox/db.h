@@ -38,18 +38,78 @@
 
 namespace postbox {
 
+// What DB::Backup copied, or DB::Restore put in place.
+struct BackupInfo {
+  std::string path;           // the folder that holds the copy (its data.mdb)
+  uint64_t bytes = 0;         // the copy's size
+  uint64_t source_bytes = 0;  // Backup: the store's file size when the copy began
+  uint64_t duration_ms = 0;   // Backup: how long the copy took
+  StoreStats stats;           // read back from the copy
+  // Restore: where the folder that was in the way went (empty: it was empty
+  // or missing).
+  std::string set_aside;
+};
+
 class DB {
  public:
   // Opens (creating if needed, unless read_only) the store in folder `path`.
-  // The folder is created if missing. Fails with InvalidArgument for bad
-  // options, Unavailable if the folder cannot be opened, Internal for a store
-  // of an unknown format.
+  // The folder is created if missing. A new store remembers the settings in
+  // `options` (settings.h); an existing one is checked against them, or
+  // gives its own for those in options.adopt_stored. Fails with
+  // InvalidArgument for bad options, and for a remembered setting that
+  // differs from the store's (the message names each one with the stored and
+  // the asked value); Unavailable if the folder cannot be opened; Internal for
+  // a store of an unknown format, a truncated data file or an unreadable
+  // settings record.
   static Result<std::unique_ptr<DB>> Open(const std::string& path, const Options& options);
   ~DB();
   DB(const DB&) = delete;
   DB& operator=(const DB&) = delete;
 
+  // The options in force: the caller's, with the remembered settings as the
+  // store has them.
   const Options& options() const;
+  // What opening did about the remembered settings, for the host's log: empty
+  // when the store had them all; otherwise one sentence naming the values it
+  // now remembers (a new store; a store made before stores remembered
+  // settings, which adopted this open's) or, read-only, that it has none.
+  const std::string& settings_note() const;
+
+  // Changes the remembered settings in `which` of the store in folder `path`
+  // to their values in `values` (the others stay), in one durable write.
+  // Existing data stays as it is (docs/operations.md says what each change
+  // means for it). Every process must reopen the store to see the change, so
+  // it is refused with Unavailable while another process has the store open
+  // (LMDB's lock file tells; the check runs inside the write transaction, so
+  // a process that opens the store meanwhile reads the new values), and
+  // while this process has it open. InvalidArgument for a value out of the
+  // setting's range; NotFound when `path` holds no store. Returns the
+  // settings as they were before.
+  static Result<Options> ChangeSettings(const std::string& path, const Options& values,
+                                        SettingSet which);
+
+  // ---- Backup and restore (docs/operations.md) ----
+  // Writes a consistent, compacted copy of the store into folder `dir` (LMDB's
+  // copy with compaction: the pages in use as of one read transaction, free
+  // pages left out), while writers go on; every write committed before the
+  // call is in it. `dir` is created if missing and must be empty (Conflict
+  // otherwise; nothing is written). The copy is written as data.mdb.partial,
+  // synced, renamed to data.mdb and the folder synced, so an interrupted
+  // backup leaves no data.mdb; then it is opened again to read its stats.
+  // Unavailable (ResourceExhausted for a full disk) if writing fails, and
+  // then the partial copy is removed. Works on a read-only DB too.
+  Result<BackupInfo> Backup(const std::string& dir) const;
+  // Puts the backup in folder `backup` (its data.mdb) in place as the store
+  // in folder `path`, for a store no process has open. The backup is copied
+  // next to `path` and checked first (it must open, its tables must walk
+  // whole), so a bad backup changes nothing (Internal, or NotFound when
+  // `backup` holds no data.mdb). `path` must be missing or empty, unless
+  // `replace`: then the folder in the way is renamed to
+  // `<path>.pre-restore-<UTC time>` (BackupInfo::set_aside), never deleted.
+  // Conflict for a non-empty `path` without `replace`; Unavailable while a
+  // process has the store in `path` open (this one included).
+  static Result<BackupInfo> Restore(const std::string& backup, const std::string& path,
+                                    bool replace);
 
   // ---- Batches (group commit) ----
   // Applies every op of `batch` in one write transaction and commits it (synced

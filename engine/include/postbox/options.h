@@ -8,6 +8,8 @@
 #include <functional>
 #include <optional>
 
+#include "postbox/settings.h"
+
 namespace postbox {
 
 enum class Durability {
@@ -34,6 +36,10 @@ enum class PostingPolicy {
   kOpen,
 };
 
+// The fields marked "remembered" are settings the store remembers
+// (settings.h, docs/operations.md): a new store stores them, and every later
+// open must ask for the stored values or take them (adopt_stored). The others
+// are this open's alone.
 struct Options {
   Durability durability = Durability::kDurable;
   std::chrono::milliseconds relaxed_sync_interval{1000};
@@ -58,15 +64,19 @@ struct Options {
   // map's quarter may be less than that). Must be below max_map_size.
   std::optional<uint64_t> storage_reserve;
 
-  // Live messages per slot (from, to, topic); posting into a full slot
-  // supersedes the oldest.
+  // Remembered. Live messages per slot (from, to, topic); posting into a full
+  // slot supersedes the oldest. At least 1.
   uint32_t slot_depth = 1;
+  // Remembered.
   PostingPolicy posting_policy = PostingPolicy::kConnected;
   // Connection requests a mailbox may have waiting for their peers' consent
   // (BackOff past it): bounds what one mailbox can make the store hold.
   size_t max_pending_connections = 1000;
 
-  // Size limits (TooLarge past them).
+  // Size limits (TooLarge past them). The six from max_key_size to
+  // max_blob_size are remembered; max_key_size is at most 495 (an LMDB key
+  // holds the 16-byte mailbox key too), max_topic_size at most 255 and
+  // max_meta_size at most 65535 (their lengths are stored in 1 and 2 bytes).
   size_t max_key_size = 256;
   size_t max_value_size = 64 * 1024;
   size_t max_topic_size = 64;
@@ -79,10 +89,11 @@ struct Options {
   // The largest chunk WriteChunk accepts.
   size_t max_chunk_size = 256 * 1024;
 
-  // Incomplete uploads older than this (since BeginUpload) are removed by DB::Sweep.
+  // Remembered. Incomplete uploads older than this (since BeginUpload) are
+  // removed by DB::Sweep.
   std::chrono::milliseconds upload_ttl = std::chrono::hours(24);
 
-  // Tombstones (and the record that answers 410 for a superseded id) older than
+  // Remembered. Tombstones (and the record that answers 410 for a superseded id) older than
   // this are purged by DB::PurgeTombstones; a `since` older than the purge point
   // then gets a full snapshot with reset = true.
   std::chrono::milliseconds tombstone_horizon = std::chrono::hours(24 * 30);
@@ -93,6 +104,19 @@ struct Options {
 
   // Open without write access (postbox-admin's read commands may use it).
   bool read_only = false;
+
+  // The remembered settings this open takes from the store instead of from
+  // the fields above. A setting not in this set must equal the stored value,
+  // or DB::Open fails with InvalidArgument naming each differing setting with
+  // both values (stored and asked). A setting in it takes the stored value;
+  // its field here counts only where the store has none — a new store, or one
+  // made before stores remembered settings — and is then written into the
+  // store (read-only opens write nothing). DB::options() returns the values
+  // in force, DB::settings_note() what opening did about them. Empty (the
+  // default): every field above is what the caller insists on. A host whose
+  // operator may leave settings unset (postbox-server, postbox-admin) puts
+  // those here; SettingSet::All() takes whatever the store says.
+  SettingSet adopt_stored;
 };
 
 }  // namespace postbox

@@ -7,7 +7,9 @@
 
 #include "store/batch_op.h"
 #include "store/codec.h"
+#include "store/db_impl.h"
 #include "store/env.h"
+#include "store/settings.h"
 #include "store/store.h"
 
 namespace postbox {
@@ -15,39 +17,6 @@ namespace postbox {
 using store::Env;
 using store::Txn;
 using store::WriteCtx;
-
-class DB::Impl {
- public:
-  Impl(std::unique_ptr<Env> env, const Options& options) : env_(std::move(env)), store_(options) {}
-
-  Env& env() { return *env_; }
-  const store::Store& store() const { return store_; }
-
-  // Runs `fn` in a read transaction and returns what it produced.
-  template <typename T, typename Fn>
-  Result<T> Read(Fn&& fn) const {
-    std::optional<T> out;
-    Status s = env_->Read([&](Txn& t) -> Status {
-      Result<T> r = fn(t);
-      if (!r) return r.error();
-      out.emplace(std::move(r).value());
-      return Status();
-    });
-    if (!s.ok()) return s;
-    return std::move(*out);
-  }
-
-  Status Apply(WriteBatch* batch);
-
- private:
-  // Runs one op and records its outcome in `r`.
-  void ApplyOne(WriteCtx& w, const WriteBatch::Op& op, OpResult& r) const;
-  // The maintenance ops (kSweep, kPurgeTombstones).
-  Status Maintain(WriteCtx& w, const WriteBatch::Op& op, OpResult& r) const;
-
-  std::unique_ptr<Env> env_;
-  store::Store store_;
-};
 
 void DB::Impl::ApplyOne(WriteCtx& w, const WriteBatch::Op& op, OpResult& r) const {
   using Kind = WriteBatch::Op::Kind;
@@ -264,6 +233,12 @@ DB::DB(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 DB::~DB() = default;
 
 Result<std::unique_ptr<DB>> DB::Open(const std::string& path, const Options& options) {
+  POSTBOX_ASSIGN_OR_RETURN(auto impl, Impl::Open(path, options, /*no_lock=*/false));
+  return std::unique_ptr<DB>(new DB(std::move(impl)));
+}
+
+Result<std::unique_ptr<DB::Impl>> DB::Impl::Open(const std::string& path, const Options& options,
+                                                 bool no_lock) {
   if (path.empty()) return Status::InvalidArgument("store path is empty");
   if (options.slot_depth < 1) return Status::InvalidArgument("slot_depth must be at least 1");
   if (options.max_map_size < (1u << 20)) {
@@ -272,14 +247,23 @@ Result<std::unique_ptr<DB>> DB::Open(const std::string& path, const Options& opt
   if (options.storage_reserve && *options.storage_reserve >= options.max_map_size) {
     return Status::InvalidArgument("storage_reserve must be below max_map_size");
   }
-  if (options.max_topic_size > 255 || options.max_meta_size > 65535) {
-    return Status::InvalidArgument("max_topic_size must be ≤ 255 and max_meta_size ≤ 65535");
-  }
-  POSTBOX_ASSIGN_OR_RETURN(auto env, Env::Open(path, options));
-  return std::unique_ptr<DB>(new DB(std::make_unique<Impl>(std::move(env), options)));
+  POSTBOX_RETURN_IF_ERROR(store::ValidateSettings(options));
+  Options in_force = options;
+  std::string note;
+  store::OpenHooks hooks;
+  hooks.no_lock = no_lock;
+  hooks.on_open = [&](Txn& t, bool created) {
+    return store::CheckSettings(t, options, created, options.read_only, path, &in_force, &note);
+  };
+  POSTBOX_ASSIGN_OR_RETURN(auto env, Env::Open(path, options, hooks));
+  auto impl = std::make_unique<Impl>(std::move(env), in_force);
+  impl->settings_note_ = std::move(note);
+  return impl;
 }
 
 const Options& DB::options() const { return impl_->store().options(); }
+
+const std::string& DB::settings_note() const { return impl_->settings_note(); }
 
 Status DB::Write(WriteBatch* batch) { return impl_->Apply(batch); }
 

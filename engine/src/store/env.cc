@@ -1,6 +1,7 @@
 #include "store/env.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -136,14 +137,20 @@ constexpr const char* kDataTables[] = {
     "entry_ttl"};
 
 // Checks meta["format"] in the open-time transaction `txn`: OK for this
-// format, and for a store without data (stamped with this format unless
-// read-only); Internal naming both formats otherwise. No migration exists:
-// stores are pre-release.
-Status CheckFormat(MDB_txn* txn, const std::string& path, bool read_only) {
+// format and for format 4 (kOldestFormat: it lacks only the settings record,
+// which DB::Open then writes; stamped with this format unless read-only), and
+// for a store without data (stamped with this format unless read-only;
+// *created is set). Internal naming both formats otherwise. No other
+// migration exists: stores were pre-release before format 4.
+Status CheckFormat(MDB_txn* txn, const std::string& path, bool read_only, bool* created) {
+  *created = false;
   MDB_dbi meta = 0;
   int rc = mdb_dbi_open(txn, "meta", read_only ? 0 : MDB_CREATE, &meta);
   if (rc == MDB_NOTFOUND) return Status::NotFound("no postbox store in " + path);
   if (rc != 0) return LmdbError(rc, "mdb_dbi_open(meta)");
+  std::string value;
+  RecordWriter(&value).U32(kFormatVersion);
+  MDB_val key = Val(kFormatName), val = Val(value);
   MDB_val k = Val(kFormatName), v;
   rc = mdb_get(txn, meta, &k, &v);
   if (rc == 0) {
@@ -153,8 +160,14 @@ Status CheckFormat(MDB_txn* txn, const std::string& path, bool read_only) {
       return Status::Internal("store in " + path + " has an unreadable format record");
     }
     if (stored == kFormatVersion) return Status();
+    if (stored >= kOldestFormat && stored < kFormatVersion) {
+      if (read_only) return Status();
+      rc = mdb_put(txn, meta, &key, &val, 0);
+      return rc == 0 ? Status() : LmdbError(rc, "mdb_put(meta)");
+    }
     return Status::Internal("store in " + path + " has format " + std::to_string(stored) +
-                            "; this build reads format " + std::to_string(kFormatVersion) +
+                            "; this build reads formats " + std::to_string(kOldestFormat) + " to " +
+                            std::to_string(kFormatVersion) +
                             " only (no migration: recreate the store)");
   }
   if (rc != MDB_NOTFOUND) return LmdbError(rc, "mdb_get(meta)");
@@ -169,17 +182,39 @@ Status CheckFormat(MDB_txn* txn, const std::string& path, bool read_only) {
     if (st.ms_entries != 0) {
       return Status::Internal("store in " + path +
                               " has format 1 (it holds data but no format record); this build "
-                              "reads format " +
+                              "reads formats " +
+                              std::to_string(kOldestFormat) + " to " +
                               std::to_string(kFormatVersion) +
                               " only (no migration: recreate the store)");
     }
   }
+  *created = true;
   if (read_only) return Status();  // empty: nothing to misread
-  std::string value;
-  RecordWriter(&value).U32(kFormatVersion);
-  MDB_val key = Val(kFormatName), val = Val(value);
   rc = mdb_put(txn, meta, &key, &val, 0);
   if (rc != 0) return LmdbError(rc, "mdb_put(meta)");
+  return Status();
+}
+
+// Internal unless the data file holds every page its newest meta page counts:
+// reading a page past the end of a truncated file (a partial copy) through
+// the map would kill the process with SIGBUS instead of failing.
+Status CheckFileSize(MDB_env* env, const std::string& path) {
+  MDB_envinfo info{};
+  MDB_stat st{};
+  int rc = mdb_env_info(env, &info);
+  if (rc == 0) rc = mdb_env_stat(env, &st);
+  if (rc != 0) return LmdbError(rc, "mdb_env_info");
+  int fd = -1;
+  rc = mdb_env_get_fd(env, &fd);
+  if (rc != 0) return LmdbError(rc, "mdb_env_get_fd");
+  struct stat file {};
+  if (fstat(fd, &file) != 0) return LmdbError(errno, "fstat(data.mdb)");
+  const uint64_t needed = (uint64_t{info.me_last_pgno} + 1) * st.ms_psize;
+  if (static_cast<uint64_t>(file.st_size) < needed) {
+    return Status::Internal(
+        "data.mdb in " + path + " is truncated: " + std::to_string(file.st_size) +
+        " bytes, but its last page ends at " + std::to_string(needed) + " (an incomplete copy?)");
+  }
   return Status();
 }
 
@@ -213,7 +248,8 @@ bool Gate::TryLockFor(std::chrono::milliseconds timeout) {
   return pthread_rwlock_timedwrlock(&lock_, &deadline) == 0;
 }
 
-Result<std::unique_ptr<Env>> Env::Open(const std::string& path, const Options& options) {
+Result<std::unique_ptr<Env>> Env::Open(const std::string& path, const Options& options,
+                                       const OpenHooks& hooks) {
   std::unique_ptr<Env> env(new Env());
   env->options_ = options;
   env->reserve_ = StorageReserve(options);
@@ -245,10 +281,13 @@ Result<std::unique_ptr<Env>> Env::Open(const std::string& path, const Options& o
   // store is consistent after any crash; SyncLoop syncs the meta page.
   unsigned flags = MDB_NOTLS;
   if (options.read_only) flags |= MDB_RDONLY;
+  if (hooks.no_lock && options.read_only) flags |= MDB_NOLOCK;
   if (options.durability == Durability::kRelaxed) flags |= MDB_NOMETASYNC;
   rc = mdb_env_open(raw, path.c_str(), flags, 0644);
   if (rc != 0) return LmdbError(rc, "mdb_env_open(" + path + ")");
   env->opened_ = true;
+  env->registered_ = RegisterOpenStore(path);
+  POSTBOX_RETURN_IF_ERROR(CheckFileSize(raw, path));
   // A process killed inside a read transaction leaves its reader slot behind,
   // and LMDB then keeps every page freed after that snapshot: clear such slots.
   POSTBOX_RETURN_IF_ERROR(env->ClearDeadReaders().status());
@@ -258,7 +297,8 @@ Result<std::unique_ptr<Env>> Env::Open(const std::string& path, const Options& o
   if (rc != 0) return LmdbError(rc, "mdb_txn_begin");
   // Before any other table is opened (or created): a store of another format
   // must fail here, not be misread (or gain tables) further on.
-  Status format = CheckFormat(txn, path, options.read_only);
+  bool created = false;
+  Status format = CheckFormat(txn, path, options.read_only, &created);
   if (!format.ok()) {
     mdb_txn_abort(txn);
     return format;
@@ -293,6 +333,15 @@ Result<std::unique_ptr<Env>> Env::Open(const std::string& path, const Options& o
       mdb_txn_abort(txn);
       if (rc == MDB_NOTFOUND) return Status::NotFound("no postbox store in " + path);
       return LmdbError(rc, std::string("mdb_dbi_open(") + n.name + ")");
+    }
+  }
+  if (hooks.on_open) {
+    Txn t(txn, env->tables_);
+    Status s = hooks.on_open(t, created);
+    if (s.ok()) s = t.error();
+    if (!s.ok()) {
+      mdb_txn_abort(txn);
+      return s;
     }
   }
   rc = mdb_txn_commit(txn);
@@ -334,6 +383,9 @@ Env::~Env() {
     if (opened_ && !options_.read_only) (void)Sync();
     mdb_env_close(env_);
   }
+  // Only now: closing any descriptor of lock.mdb drops this process's locks on it.
+  if (probe_fd_ >= 0) close(probe_fd_);
+  if (registered_) UnregisterOpenStore(*registered_);
 }
 
 void Env::SyncLoop() {

@@ -10,12 +10,15 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 
 #include "postbox/options.h"
 #include "postbox/result.h"
@@ -189,9 +192,35 @@ class ReadTxn {
   SharedGate gate_;  // released after the transaction ends (members die in reverse)
 };
 
+// What Env::Open does besides opening.
+struct OpenHooks {
+  // Runs in the open transaction (a write transaction unless read-only) once
+  // the tables are open, before it commits; `created` says the store was new
+  // (it had no data and was stamped with the current format just now). An
+  // error aborts the open. DB::Open reads and writes the settings here.
+  std::function<Status(Txn& txn, bool created)> on_open;
+  // LMDB's MDB_NOLOCK: no lock file is made or used. Only for a read-only
+  // look at a copy no other process uses (a backup being checked).
+  bool no_lock = false;
+};
+
+// Whether a process other than this one has the store in `folder` open, by
+// LMDB's lock: every process with the environment open holds a shared fcntl
+// lock on byte 0 of lock.mdb. The pid of one such process, or 0. Never call it
+// for a folder this process has open (OpenInThisProcess): closing the
+// descriptor it uses would drop this process's own LMDB locks.
+Result<int64_t> OtherProcessHolding(const std::string& folder);
+// How many Envs of this process have the store in `folder` open.
+size_t OpenInThisProcess(const std::string& folder);
+// The registry behind OpenInThisProcess (env_copy.cc): Env::Open registers
+// its folder's identity (device, inode), ~Env unregisters it.
+std::optional<std::pair<uint64_t, uint64_t>> RegisterOpenStore(const std::string& folder);
+void UnregisterOpenStore(const std::pair<uint64_t, uint64_t>& id);
+
 class Env {
  public:
-  static Result<std::unique_ptr<Env>> Open(const std::string& path, const Options& options);
+  static Result<std::unique_ptr<Env>> Open(const std::string& path, const Options& options,
+                                           const OpenHooks& hooks = {});
   // Stops the periodic sync, then syncs once more (best effort: a failure
   // there is lost; a host that must know calls Sync first) and closes.
   ~Env();
@@ -232,6 +261,20 @@ class Env {
   uint64_t map_size() const;
   uint64_t used_bytes() const;
   std::string data_file() const { return path_ + "/data.mdb"; }
+  const std::string& path() const { return path_; }
+
+  // Writes a compacted copy of the environment (mdb_env_copyfd2 with
+  // MDB_CP_COMPACT, through a read transaction of its own) to `fd`, from its
+  // start; errors name `dest_folder`'s disk when it is full. env_copy.cc.
+  Status CopyTo(int fd, const std::string& dest_folder) const;
+  // As OtherProcessHolding, for this open store: probes through a descriptor
+  // kept until the environment is closed (closing one earlier would drop this
+  // process's LMDB locks). env_copy.cc.
+  Result<int64_t> OtherProcessHolding() const;
+  // Walks every key of every table in a read transaction and checks the count
+  // against the table's own; Internal naming the table otherwise. A copy's
+  // check that its trees are whole. env_copy.cc.
+  Status WalkTables() const;
 
  private:
   Env() = default;
@@ -255,6 +298,11 @@ class Env {
 
   MDB_env* env_ = nullptr;
   bool opened_ = false;  // mdb_env_open succeeded
+  // The folder's identity in the registry of open stores (OpenInThisProcess).
+  std::optional<std::pair<uint64_t, uint64_t>> registered_;
+  // OtherProcessHolding's descriptor on lock.mdb, closed after the environment.
+  mutable std::mutex probe_mu_;
+  mutable int probe_fd_ = -1;
   Tables tables_;
   Options options_;
   uint64_t reserve_ = 0;

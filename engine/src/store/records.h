@@ -30,8 +30,10 @@ inline constexpr size_t kPieceTrailer = 8;
 // 3: an upload's incomplete last piece is staged in `upload_tail`, and its
 // record carries the running XXH3-128 state. 4: Web Push endpoints
 // (`endpoints`, `mailbox_endpoints`, `endpoint_revoked`) and pending kicks
-// (`kicks`).
-inline constexpr uint32_t kFormatVersion = 4;
+// (`kicks`). 5: the remembered settings (meta["settings"]); a format-4 store
+// is opened and, when written, stamped 5 (it adopts the opener's settings).
+inline constexpr uint32_t kFormatVersion = 5;
+inline constexpr uint32_t kOldestFormat = 4;
 inline constexpr std::string_view kFormatName = "format";
 // meta["mailbox_deletions"]: u64, mailboxes deleted so far (see StoreStats).
 inline constexpr std::string_view kMailboxDeletionsName = "mailbox_deletions";

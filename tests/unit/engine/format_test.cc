@@ -1,6 +1,6 @@
 // The store's format record: a store of another format fails to open with a
-// clear error instead of being misread. The old formats are made by editing
-// meta["format"] with LMDB directly.
+// clear error instead of being misread (format 4, one behind, is upgraded). The old formats are
+// made by editing meta["format"] with LMDB directly.
 #include <gtest/gtest.h>
 #include <lmdb.h>
 
@@ -15,7 +15,7 @@
 namespace postbox {
 namespace {
 
-constexpr uint32_t kCurrentFormat = 4;
+constexpr uint32_t kCurrentFormat = 5;
 
 class FormatTest : public ::testing::Test {
  protected:
@@ -63,7 +63,7 @@ class FormatTest : public ::testing::Test {
       ASSERT_FALSE(db.ok()) << "read_only=" << read_only;
       EXPECT_TRUE(db.error().Is(Code::kInternal)) << db.error().ToString();
       EXPECT_NE(db.error().message().find(why), std::string::npos) << db.error().ToString();
-      EXPECT_NE(db.error().message().find("reads format 4"), std::string::npos)
+      EXPECT_NE(db.error().message().find("reads formats 4 to 5"), std::string::npos)
           << db.error().ToString();
     }
   }
@@ -88,8 +88,21 @@ TEST_F(FormatTest, OtherFormatNumberIsRefused) {
   // Format 3 had no endpoint tables.
   EditFormat(3, true);
   ExpectRefused("has format 3");
-  EditFormat(5, true);
-  ExpectRefused("has format 5");
+  EditFormat(6, true);
+  ExpectRefused("has format 6");
+}
+
+// Format 4 lacks only the remembered settings (settings_test.cc has the rest):
+// it opens, read-only as it is, and is stamped 5 by a write-enabled open.
+TEST_F(FormatTest, FormatFourOpensAndIsStampedCurrentWhenWritable) {
+  MakeStore();
+  EditFormat(4, true);
+  Options ro;
+  ro.read_only = true;
+  ASSERT_OK(DB::Open(Path(), ro));
+  EXPECT_EQ(EditFormat(std::nullopt, false), 4u);
+  ASSERT_OK(DB::Open(Path(), Options{}));
+  EXPECT_EQ(EditFormat(std::nullopt, false), kCurrentFormat);
 }
 
 TEST_F(FormatTest, DataWithoutFormatRecordIsFormatOneAndRefused) {

@@ -1,0 +1,169 @@
+// The parts of the LMDB boundary that backup, restore and changing the
+// remembered settings need: a compacting copy, the check that a copy's trees
+// are whole, and who else has a store open (LMDB's lock file, and a registry
+// of this process's own open stores).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <set>
+
+#include "store/env.h"
+
+namespace postbox::store {
+namespace {
+
+std::mutex& RegistryMutex() {
+  static std::mutex* mu = new std::mutex;
+  return *mu;
+}
+std::multiset<std::pair<uint64_t, uint64_t>>& Registry() {
+  static auto* open = new std::multiset<std::pair<uint64_t, uint64_t>>;
+  return *open;
+}
+
+std::optional<std::pair<uint64_t, uint64_t>> FolderId(const std::string& folder) {
+  struct stat st {};
+  if (stat(folder.c_str(), &st) != 0) return std::nullopt;
+  return std::pair<uint64_t, uint64_t>{st.st_dev, st.st_ino};
+}
+
+// LMDB keeps a shared fcntl lock on byte 0 of lock.mdb in every process that
+// has the environment open (the first one holds it exclusively while it sets
+// the lock file up), and reader slots lock the byte at their pid. F_GETLK
+// reports a lock of another process that would block an exclusive lock on
+// byte 0; this process's own locks never conflict with it.
+Result<int64_t> ProbeLock(int fd, const std::string& folder) {
+  struct flock probe {};
+  probe.l_type = F_WRLCK;
+  probe.l_whence = SEEK_SET;
+  probe.l_start = 0;
+  probe.l_len = 1;
+  if (fcntl(fd, F_GETLK, &probe) != 0) {
+    return Status::Unavailable("cannot test the lock of the store in " + folder + ": " +
+                               std::strerror(errno));
+  }
+  if (probe.l_type == F_UNLCK) return int64_t{0};
+  return probe.l_pid > 0 ? int64_t{probe.l_pid} : int64_t{-1};
+}
+
+int OpenLockFile(const std::string& folder) {
+  return open((folder + "/lock.mdb").c_str(), O_RDONLY | O_CLOEXEC);
+}
+
+}  // namespace
+
+std::optional<std::pair<uint64_t, uint64_t>> RegisterOpenStore(const std::string& folder) {
+  auto id = FolderId(folder);
+  if (!id) return std::nullopt;
+  std::lock_guard<std::mutex> lock(RegistryMutex());
+  Registry().insert(*id);
+  return id;
+}
+
+void UnregisterOpenStore(const std::pair<uint64_t, uint64_t>& id) {
+  std::lock_guard<std::mutex> lock(RegistryMutex());
+  auto it = Registry().find(id);
+  if (it != Registry().end()) Registry().erase(it);
+}
+
+size_t OpenInThisProcess(const std::string& folder) {
+  auto id = FolderId(folder);
+  if (!id) return 0;
+  std::lock_guard<std::mutex> lock(RegistryMutex());
+  return Registry().count(*id);
+}
+
+Result<int64_t> OtherProcessHolding(const std::string& folder) {
+  const int fd = OpenLockFile(folder);
+  if (fd < 0) {
+    if (errno == ENOENT) return int64_t{0};  // never opened since it was made or copied
+    return Status::Unavailable("cannot open the lock file of the store in " + folder + ": " +
+                               std::strerror(errno));
+  }
+  auto holder = ProbeLock(fd, folder);
+  close(fd);
+  return holder;
+}
+
+Result<int64_t> Env::OtherProcessHolding() const {
+  std::lock_guard<std::mutex> lock(probe_mu_);
+  if (probe_fd_ < 0) {
+    probe_fd_ = OpenLockFile(path_);
+    if (probe_fd_ < 0) {
+      return Status::Unavailable("cannot open the lock file of the store in " + path_ + ": " +
+                                 std::strerror(errno));
+    }
+  }
+  return ProbeLock(probe_fd_, path_);
+}
+
+Status Env::CopyTo(int fd, const std::string& dest_folder) const {
+  for (;;) {
+    if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0) {
+      return WriteFailure(errno, "truncating the copy", dest_folder, reserve_);
+    }
+    // The copy's read transaction is one of this process's: it holds the
+    // gate like every other, so a map adoption waits for it.
+    std::optional<SharedGate> gate;
+    gate.emplace(&gate_);
+    const int rc = mdb_env_copyfd2(env_, fd, MDB_CP_COMPACT);
+    gate.reset();
+    if (rc == 0) return Status();
+    if (rc != MDB_MAP_RESIZED) return WriteFailure(rc, "mdb_env_copyfd2", dest_folder, reserve_);
+    POSTBOX_RETURN_IF_ERROR(AdoptMapSize());  // another process's data reaches past our map
+  }
+}
+
+Status Env::WalkTables() const {
+  const struct {
+    const char* name;
+    MDB_dbi Tables::*dbi;
+  } tables[] = {{"meta", &Tables::meta},
+                {"mailboxes", &Tables::mailboxes},
+                {"conns", &Tables::conns},
+                {"push", &Tables::push},
+                {"entries", &Tables::entries},
+                {"messages", &Tables::messages},
+                {"message_state", &Tables::message_state},
+                {"slots", &Tables::slots},
+                {"blobs", &Tables::blobs},
+                {"gone", &Tables::gone},
+                {"feed", &Tables::feed},
+                {"tombs", &Tables::tombs},
+                {"uploads", &Tables::uploads},
+                {"upload_ttl", &Tables::upload_ttl},
+                {"upload_tail", &Tables::upload_tail},
+                {"conn_requests", &Tables::conn_requests},
+                {"endpoints", &Tables::endpoints},
+                {"mailbox_endpoints", &Tables::mailbox_endpoints},
+                {"endpoint_revoked", &Tables::endpoint_revoked},
+                {"kicks", &Tables::kicks},
+                {"entry_ttl", &Tables::entry_ttl}};
+  return Read([&](Txn& t) -> Status {
+    for (const auto& table : tables) {
+      const MDB_dbi dbi = tables_.*table.dbi;
+      MDB_stat st{};
+      int rc = mdb_stat(t.raw(), dbi, &st);
+      if (rc != 0) return LmdbError(rc, std::string("mdb_stat(") + table.name + ")");
+      // Keys only: a value's overflow pages are not read, so a damaged
+      // length there cannot send the walk past the file.
+      uint64_t walked = 0;
+      POSTBOX_RETURN_IF_ERROR(t.Scan(dbi, "", "", [&](std::string_view, std::string_view) {
+        ++walked;
+        return true;
+      }));
+      if (walked != st.ms_entries) {
+        return Status::Internal("table " + std::string(table.name) + " in " + path_ + " walks " +
+                                std::to_string(walked) + " keys but counts " +
+                                std::to_string(st.ms_entries) + " (a damaged copy?)");
+      }
+    }
+    return Status();
+  });
+}
+
+}  // namespace postbox::store
