@@ -135,3 +135,16 @@ if(TARGET postbox-server AND POSTBOX_BUILD_TESTS)
       PASS_REGULAR_EXPRESSION "not in range|greater than|positive|Run with --help")
   endforeach()
 endif()
+
+# --event-log (docs/operations.md) that cannot be opened is a usage error, and
+# --help says whether this build can notify systemd.
+if(TARGET postbox-server AND POSTBOX_BUILD_TESTS)
+  add_test(NAME server_cli_event_log_rejects_an_unwritable_path
+           COMMAND postbox-server --event-log /nonexistent-dir/events.jsonl
+                   --data ${CMAKE_CURRENT_BINARY_DIR}/never-opened)
+  set_tests_properties(server_cli_event_log_rejects_an_unwritable_path PROPERTIES
+    LABELS integration TIMEOUT 10 PASS_REGULAR_EXPRESSION "--event-log: cannot open event log")
+  add_test(NAME server_cli_help_tells_systemd_notification COMMAND postbox-server --help)
+  set_tests_properties(server_cli_help_tells_systemd_notification PROPERTIES
+    LABELS integration TIMEOUT 10 PASS_REGULAR_EXPRESSION "systemd.*sd_notify")
+endif()

@@ -123,27 +123,24 @@ std::string Json(std::chrono::system_clock::time_point t, const SessionEndEvent&
   return l.Done();
 }
 
+// The members message_committed and message_superseded begin with.
+template <class E>
+Line MessageLine(std::chrono::system_clock::time_point t, std::string_view event, const E& e) {
+  Line l(t, event);
+  l.Str("from", e.from.ToHex()).Str("to", e.to.ToHex()).Str("id", e.id.ToHex());
+  l.Str("topic", e.topic).Num("seq", e.seq);
+  return l;
+}
+
 std::string Json(std::chrono::system_clock::time_point t, const MessageCommittedEvent& e) {
-  return Line(t, "message_committed")
-      .Str("from", e.from.ToHex())
-      .Str("to", e.to.ToHex())
-      .Str("id", e.id.ToHex())
-      .Str("topic", e.topic)
-      .Num("seq", e.seq)
+  return MessageLine(t, "message_committed", e)
       .Num("length", e.length)
       .Str("via", e.upload ? "upload" : "post")
       .Done();
 }
 
 std::string Json(std::chrono::system_clock::time_point t, const MessageSupersededEvent& e) {
-  return Line(t, "message_superseded")
-      .Str("from", e.from.ToHex())
-      .Str("to", e.to.ToHex())
-      .Str("id", e.id.ToHex())
-      .Str("topic", e.topic)
-      .Num("seq", e.seq)
-      .Str("by", e.by.ToHex())
-      .Done();
+  return MessageLine(t, "message_superseded", e).Str("by", e.by.ToHex()).Done();
 }
 
 std::string Json(std::chrono::system_clock::time_point t, const StatusChangedEvent& e) {
