@@ -239,6 +239,26 @@ Result<BackupInfo> DB::Restore(const std::string& backup, const std::string& pat
     if (!stats) return discard(stats.error());
     info.stats = *stats;
   }
+  // Fence the feeds: cursors clients hold may name changes the backup lacks
+  // (written after it was taken), and new changes would reuse those seqs, so
+  // such a client would silently miss them. Past the fence every cursor
+  // handed out before gets one full snapshot (reset) and converges.
+  {
+    Options fence;  // durable
+    fence.adopt_stored = SettingSet::All();
+    auto copy = Impl::Open(staging.string(), fence, /*no_lock=*/false);
+    if (!copy) return discard(copy.error());
+    std::optional<MailboxKey> after;
+    for (bool more = true; more;) {
+      Status s = (*copy)->env().Write([&](store::Txn& t) -> Status {
+        POSTBOX_ASSIGN_OR_RETURN(more, (*copy)->store().FenceFeeds(t, &after, 10000));
+        return Status();
+      });
+      if (!s.ok()) return discard(s);
+    }
+  }
+  fs::remove(staging / "lock.mdb", ec);  // made by the fence's open; LMDB makes it anew
+  if (Status s = SyncPath(staging.string()); !s.ok()) return discard(s);
   info.bytes = fs::file_size(staged_file, ec);
 
   if (occupied) {

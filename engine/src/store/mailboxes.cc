@@ -175,6 +175,32 @@ Status Store::DeleteMailbox(WriteCtx& w, const MailboxKey& m) const {
   return t.Put(t.t().meta, kMailboxDeletionsName, count);
 }
 
+Result<bool> Store::FenceFeeds(Txn& t, std::optional<MailboxKey>* after, size_t max) const {
+  std::vector<std::pair<std::string, MailboxRecord>> batch;
+  const std::string from = *after ? MailboxKeyBytes(**after) + std::string(1, '\0') : "";
+  Status bad;
+  POSTBOX_RETURN_IF_ERROR(
+      t.Scan(t.t().mailboxes, "", from, [&](std::string_view k, std::string_view v) {
+        if (batch.size() >= max) return false;
+        auto rec = MailboxRecord::Decode(v);
+        if (!rec) {
+          bad = rec.error();
+          return false;
+        }
+        batch.emplace_back(std::string(k), *rec);
+        return true;
+      }));
+  POSTBOX_RETURN_IF_ERROR(bad);
+  for (auto& [key, rec] : batch) {
+    // Far below the continuation cursor's top bit, also after many restores.
+    if (rec.seq <= (uint64_t{1} << 62) - kFeedFenceGap) rec.seq += kFeedFenceGap;
+    rec.purged_seq = rec.seq;
+    POSTBOX_RETURN_IF_ERROR(t.Put(t.t().mailboxes, key, rec.Encode()));
+  }
+  if (!batch.empty()) *after = MailboxKey::FromBytes(batch.back().first).value_or(MailboxKey{});
+  return batch.size() >= max;
+}
+
 Result<uint64_t> Store::MailboxDeletions(Txn& t) const {
   POSTBOX_ASSIGN_OR_RETURN(auto raw, t.Get(t.t().meta, kMailboxDeletionsName));
   if (!raw) return uint64_t{0};

@@ -37,6 +37,10 @@ inline constexpr uint32_t kOldestFormat = 4;
 inline constexpr std::string_view kFormatName = "format";
 // meta["mailbox_deletions"]: u64, mailboxes deleted so far (see StoreStats).
 inline constexpr std::string_view kMailboxDeletionsName = "mailbox_deletions";
+// How far DB::Restore moves every feed's sequence past the backup's
+// (Store::FenceFeeds): more changes than a mailbox could have made between a
+// backup and its restore.
+inline constexpr uint64_t kFeedFenceGap = uint64_t{1} << 32;
 
 // base64url without padding (secrets, endpoint tokens).
 std::string Base64Url(const uint8_t* data, size_t n);

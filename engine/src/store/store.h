@@ -59,6 +59,12 @@ class Store {
   Result<MailboxInfo> GetMailbox(Txn& t, const MailboxKey& m) const;
   Result<std::vector<MailboxInfo>> ListMailboxes(Txn& t, std::optional<MailboxKey> after,
                                                  size_t limit) const;
+  // DB::Restore's fence (docs/operations.md, "Backup and restore"): raises the
+  // seq of up to `max` mailboxes after `*after` by kFeedFenceGap and sets
+  // their purge point to it, so every cursor handed out before — also one from
+  // writes the backup lost — gets a full snapshot, and new changes never reuse
+  // a seq such a cursor names. Advances `*after`; true while more are left.
+  Result<bool> FenceFeeds(Txn& t, std::optional<MailboxKey>* after, size_t max) const;
   // Mailboxes deleted so far (meta["mailbox_deletions"]).
   Result<uint64_t> MailboxDeletions(Txn& t) const;
   Status RegisterPush(WriteCtx& w, const MailboxKey& m, Platform p, std::string_view token) const;

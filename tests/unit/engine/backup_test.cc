@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -162,6 +163,40 @@ TEST_F(BackupTest, RestoreOverAStoreNeedsReplaceAndKeepsTheOldOneAside) {
   Open();
   ExpectFilled(db());
   EXPECT_CODE(db().GetEntry(a_, "later"), kNotFound);
+}
+
+// A client whose cursor names changes the backup lacks (made after it) must
+// get a full snapshot, also once the restored store has made as many new
+// changes: otherwise their seqs would be reused and the client would skip
+// the new ones.
+TEST_F(BackupTest, RestoredFeedsAreFencedSoNoCursorMissesAChange) {
+  Fill();
+  const uint64_t at_backup = Seq(b_);
+  ASSERT_OK(db().Backup(dir_.Sub("backup")));
+  for (int i = 0; i < 3; ++i) Post(Request(a_, b_, "lost" + std::to_string(i), "x"));
+  const uint64_t lost_cursor = Seq(b_);  // a client saw the writes the backup lacks
+  Close();
+  ASSERT_OK(DB::Restore(dir_.Sub("backup"), path(), true));
+  Open();
+  std::vector<MessageId> fresh;
+  for (int i = 0; i < 6; ++i)
+    fresh.push_back(Post(Request(a_, b_, "new" + std::to_string(i), "y")).id);
+  ASSERT_GT(Seq(b_), lost_cursor);
+  for (uint64_t cursor : {uint64_t{0}, at_backup, lost_cursor}) {
+    InfoPacket p = Feed(b_, cursor);
+    EXPECT_TRUE(p.reset) << "cursor " << cursor;
+    for (const MessageId& id : fresh) {
+      EXPECT_TRUE(std::any_of(p.incoming.begin(), p.incoming.end(),
+                              [&](const MessageInfo& m) { return m.id == id; }))
+          << "cursor " << cursor << " misses " << id.ToHex();
+    }
+  }
+  // After the snapshot, the client goes on as usual.
+  const InfoPacket snapshot = Feed(b_, lost_cursor);
+  Post(Request(a_, b_, "after", "z"));
+  InfoPacket next = Feed(b_, snapshot.cursor);
+  EXPECT_FALSE(next.reset);
+  EXPECT_EQ(next.incoming.size(), 1u);
 }
 
 TEST_F(BackupTest, RestoreRefusesAStoreThatIsOpen) {
