@@ -195,29 +195,6 @@ Status CheckFormat(MDB_txn* txn, const std::string& path, bool read_only, bool* 
   return Status();
 }
 
-// Internal unless the data file holds every page its newest meta page counts:
-// reading a page past the end of a truncated file (a partial copy) through
-// the map would kill the process with SIGBUS instead of failing.
-Status CheckFileSize(MDB_env* env, const std::string& path) {
-  MDB_envinfo info{};
-  MDB_stat st{};
-  int rc = mdb_env_info(env, &info);
-  if (rc == 0) rc = mdb_env_stat(env, &st);
-  if (rc != 0) return LmdbError(rc, "mdb_env_info");
-  int fd = -1;
-  rc = mdb_env_get_fd(env, &fd);
-  if (rc != 0) return LmdbError(rc, "mdb_env_get_fd");
-  struct stat file {};
-  if (fstat(fd, &file) != 0) return LmdbError(errno, "fstat(data.mdb)");
-  const uint64_t needed = (uint64_t{info.me_last_pgno} + 1) * st.ms_psize;
-  if (static_cast<uint64_t>(file.st_size) < needed) {
-    return Status::Internal(
-        "data.mdb in " + path + " is truncated: " + std::to_string(file.st_size) +
-        " bytes, but its last page ends at " + std::to_string(needed) + " (an incomplete copy?)");
-  }
-  return Status();
-}
-
 }  // namespace
 
 Gate::Gate() {

@@ -204,6 +204,12 @@ struct OpenHooks {
   bool no_lock = false;
 };
 
+// Internal unless the data file of the open `env` holds every page its
+// newest meta page counts: reading a page past the end of a truncated file (a
+// partial copy) through the map would kill the process with SIGBUS instead of
+// failing. Env::Open runs it. env_copy.cc.
+Status CheckFileSize(MDB_env* env, const std::string& path);
+
 // Whether a process other than this one has the store in `folder` open, by
 // LMDB's lock: every process with the environment open holds a shared fcntl
 // lock on byte 0 of lock.mdb. The pid of one such process, or 0. Never call it
