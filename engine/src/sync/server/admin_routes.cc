@@ -203,12 +203,12 @@ void AdminRoutes::Handle(http::HttpRequest request, http::HttpRespond respond) {
     if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) {
       return (*shared)(http::HttpResponse::JsonError(404, "no such session"));
     }
-    // The id the admin API shows: the loop's index above bit 48 (SessionId).
+    // Session ids are unique in the server (ServerCore::NextSessionId), the same
+    // ids the event log writes; the loop holding one finds it in its own map.
     auto found = std::make_shared<std::atomic<bool>>(false);
     const bool queued = core_->RunOnLoops(
         [id, found](Loop* loop) {
-          if (id >> 48 != loop->index) return;
-          auto it = loop->sessions.find(id & ((uint64_t{1} << 48) - 1));
+          auto it = loop->sessions.find(id);
           if (it == loop->sessions.end()) return;
           it->second->Kick();
           found->store(true, std::memory_order_relaxed);

@@ -456,9 +456,7 @@ void Session::Shutdown() {
 
 SessionInfo Session::Info() const {
   SessionInfo i;
-  // Session ids count per loop: the loop's index above bit 48 makes them
-  // unique in the server (AdminRoutes parses them back).
-  i.id = uint64_t{loop_->index} << 48 | id_;
+  i.id = id_;  // unique in the server, as in the event log
   i.loop = loop_->index;
   i.state = closing_ ? "closing" : state_ == State::kActive ? "active" : "hello";
   sockaddr_storage addr{};

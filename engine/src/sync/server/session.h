@@ -30,7 +30,7 @@ namespace postbox::sync::internal {
 
 // What the admin API shows of a session (docs/operations.md "Live stats").
 struct SessionInfo {
-  uint64_t id = 0;  // unique in the server: the loop's index << 48 | the loop's own id
+  uint64_t id = 0;  // unique in the server (ServerCore::NextSessionId)
   uint32_t loop = 0;
   std::string state;  // "hello" (awaiting it), "active", "closing"
   std::string peer;   // "IP:PORT" of the client
