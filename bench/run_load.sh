@@ -22,16 +22,25 @@
 #              an EntryGet of the same key, pipelined) round trips at depth 1 and
 #              64, each on a fresh durable server with --read-your-writes false and
 #              true back to back (the order alternating from cell to cell).
+#   ops        the cost of operating a server (docs/operations.md "Cost"): durable
+#              status rises at depth 1 and 64 with the event log on and /metrics
+#              scraped every second, against the same load with both off (no
+#              --event-log, no scrape, and the server binary OPS_BASELINE_SERVER:
+#              one built from before the metrics counters existed, so that "off"
+#              means no counting either; default this build's, which always counts).
+#              OPS_ROUNDS rounds, each cell on a fresh server and store, on and off
+#              back to back (the order alternating).
 #
 #   bench/run_load.sh [BUILD_DIR] [DURATION_SECONDS] [CONNECTIONS]
 #
-# Environment: SECTIONS (default "roundtrip fourway push memory"; add hostile, ryw),
+# Environment: SECTIONS (default "roundtrip fourway push memory"; add hostile, ryw, ops),
 # STATUS_EXPECT_RATE / STATUS_EXPECT_RATE_D1 (default 100000 / 20000 ops/s: size
 # the supply of durable status rises at depth 64 and 1, twice that for relaxed; a run
 # that uses its supply up ends early and says so), STATUS_SENDERS (default 1 sender per mailbox), RAW_SECONDS
 # (default 2), IDLE_SESSIONS (default 10000; e.g. "10000 50000"), HOSTILE_SECONDS
 # (default 60), HOSTILE_IDLE (default 10000), HOSTILE_SLOW (default 100),
-# HOSTILE_FLOODS (default 8), HOSTILE_FLOOD_OPS (default "put poll").
+# HOSTILE_FLOODS (default 8), HOSTILE_FLOOD_OPS (default "put poll"), OPS_ROUNDS
+# (default 3), OPS_BASELINE_SERVER (default this build's postbox-server).
 # Tens of thousands of sessions need as many descriptors in the server and in
 # postbox-load: the script raises both processes' limit (ulimit -n, which needs
 # the hard limit to allow it) and says so when it cannot.
@@ -355,6 +364,61 @@ if want ryw; then
     done
   done
   summary+=("$ryw_table")
+fi
+
+if want ops; then
+  ops_base=${OPS_BASELINE_SERVER:-$server_bin}
+  [[ -x $ops_base ]] || { echo "OPS_BASELINE_SERVER $ops_base is not executable" >&2; exit 2; }
+  command -v curl > /dev/null || { echo "ops: curl is needed to scrape /metrics" >&2; exit 2; }
+  # ops_cell on|off DEPTH: one durable status-rise run on a fresh server and store;
+  # sets cell_line (and, when on, log_bytes and scrapes).
+  ops_cell() {
+    local dir=$work/ops rate=$expect_rate scraper http_port
+    [[ $2 == 1 ]] && rate=$expect_rate_d1
+    if [[ $1 == on ]]; then
+      start_server "$dir" 0 --http-listen 127.0.0.1:0 --event-log "$dir.events"
+      http_port=$(await_line "$dir.out" "http listening on" | sed 's/.*://')
+      (while :; do
+        curl -fsS -o /dev/null "http://127.0.0.1:$http_port/metrics" && echo >> "$dir.scrapes"
+        sleep 1
+      done) > /dev/null 2>&1 &
+      scraper=$!
+      pids+=("$scraper")
+    else
+      local server_bin=$ops_base # start_server runs the baseline binary
+      start_server "$dir" 0
+    fi
+    echo "== ops: status, durable, depth $2, event log and metrics $1" >&2
+    cell_line=$(load --port "$port" --data "$dir" --op status --depth "$2" \
+      --senders "$senders" --expect-rate "$rate" --server-pid "$server_pid")
+    [[ $1 == on ]] && stop_pid "$scraper"
+    stop_pid "$server_pid" # the log is flushed when the server has stopped
+    if [[ $1 == on ]]; then
+      log_bytes=$(stat -c %s "$dir.events" 2>/dev/null || echo 0)
+      log_dropped=$(sed -n 's/.*"event":"events_dropped","count":\([0-9]*\).*/\1/p' "$dir.events" |
+        awk '{ n += $1 } END { print n + 0 }')
+      scrapes=$(wc -l < "$dir.scrapes" 2>/dev/null || echo 0)
+    fi
+    rm -rf "$dir" "$dir.out" "$dir.events" "$dir.scrapes"
+  }
+  ops_table="operating cost: durable status rises, $conns connections, event log + /metrics scraped each second (on) vs neither (off$([[ $ops_base != "$server_bin" ]] && echo ", $ops_base"))"
+  ops_table+=$'\n'"$(printf '  %-9s %-6s %10s %10s %7s %9s %9s %8s' depth round off on on/off "log B/op" dropped scrapes)"
+  n=0
+  for depth in 1 64; do
+    for round in $(seq 1 "${OPS_ROUNDS:-3}"); do
+      order="off on"
+      if ((n++ % 2)); then order="on off"; fi
+      for side in $order; do
+        ops_cell "$side" "$depth"
+        if [[ $side == on ]]; then on_line=$cell_line; else off_line=$cell_line; fi
+      done
+      ops_table+=$'\n'"$(awk -v d="$depth" -v r="$round" -v a="$(field ops_per_sec <<< "$off_line")" \
+        -v b="$(field ops_per_sec <<< "$on_line")" -v ops="$(field ops <<< "$on_line")" \
+        -v lb="$log_bytes" -v dr="$log_dropped" -v sc="$scrapes" 'BEGIN {
+        printf "  depth %-3d %-6d %8.0f/s %8.0f/s %6.3fx %9.0f %9d %8d", d, r, a, b, (a > 0 ? b / a : 0), (ops > 0 ? lb / ops : 0), dr, sc }')"
+    done
+  done
+  summary+=("$ops_table")
 fi
 
 echo "== $(date -Is) $(uptime)" >&2

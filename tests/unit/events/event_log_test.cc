@@ -8,9 +8,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <random>
@@ -172,7 +175,12 @@ TEST(EventLogTest, ReopenFailureKeepsTheOldFile) {
 
 // A FIFO with a reader that does not read: the log's thread blocks in
 // write(2) once the pipe is full, like a log on a stuck disk.
-TEST(EventLogTest, BlockedWriterDropsAndCountsWithoutBlockingRecord) {
+// Records 400 events of 4 KiB (far more than a pipe, the thread's buffer and
+// a queue of 16 hold) into a log writing to a FIFO nobody reads yet, through
+// `record` (given the events in order), then reads the FIFO: every event is
+// written or dropped, every drop reported in an events_dropped line, and the
+// lines written keep their order.
+void CheckBlockedWriter(const std::function<void(EventLog&, std::vector<Event>&)>& record) {
   TempDir dir;
   const fs::path path = dir.path() / "events.fifo";
   ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
@@ -188,10 +196,10 @@ TEST(EventLogTest, BlockedWriterDropsAndCountsWithoutBlockingRecord) {
     ~Closer() { close(fd); }
   } closer{reader};
   ASSERT_TRUE(log.ok()) << log.status().ToString();
-  // 400 lines of 4 KiB: far more than the pipe (64 KiB), the thread's buffer
-  // and the queue hold.
+  std::vector<Event> events;
+  for (uint64_t i = 1; i <= kEvents; ++i) events.push_back(Numbered(i, 4096));
   const auto began = std::chrono::steady_clock::now();
-  for (uint64_t i = 1; i <= kEvents; ++i) (*log)->Record(Numbered(i, 4096));
+  record(**log, events);
   const auto took = std::chrono::steady_clock::now() - began;
   EXPECT_LT(took, std::chrono::seconds(2)) << "Record waited for the writer";
   const uint64_t dropped = (*log)->stats().dropped;
@@ -200,9 +208,10 @@ TEST(EventLogTest, BlockedWriterDropsAndCountsWithoutBlockingRecord) {
 
   // Now read everything: the writer recovers and says how many it dropped.
   std::string text;
-  uint64_t events = 0, reported = 0;
+  std::vector<uint64_t> sessions;
+  uint64_t reported = 0, drop_lines = 0;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (events + reported < kEvents && std::chrono::steady_clock::now() < deadline) {
+  while (sessions.size() + reported < kEvents && std::chrono::steady_clock::now() < deadline) {
     pollfd p{reader, POLLIN, 0};
     if (poll(&p, 1, 100) <= 0) continue;
     char buf[65536];
@@ -214,16 +223,38 @@ TEST(EventLogTest, BlockedWriterDropsAndCountsWithoutBlockingRecord) {
       ASSERT_TRUE(j.is_object()) << text.substr(0, std::min<size_t>(nl, 200));
       if (j["event"] == "events_dropped") {
         reported += j["count"].get<uint64_t>();
+        ++drop_lines;
       } else {
-        ++events;
+        sessions.push_back(j["session"].get<uint64_t>());
       }
     }
   }
   // Every event was either written or counted, and every drop reported.
+  (*log)->Flush();  // the thread has written everything: its counts are published
   EXPECT_EQ(reported, dropped);
-  EXPECT_EQ(events + reported, kEvents);
+  EXPECT_EQ(sessions.size() + reported, kEvents);
+  EXPECT_TRUE(std::is_sorted(sessions.begin(), sessions.end()));
   EXPECT_EQ((*log)->stats().dropped, dropped);
+  EXPECT_EQ((*log)->stats().written, sessions.size() + drop_lines);
   log->reset();  // joins the thread (it has nothing left to write)
+}
+
+TEST(EventLogTest, BlockedWriterDropsAndCountsWithoutBlockingRecord) {
+  CheckBlockedWriter([](EventLog& log, std::vector<Event>& events) {
+    for (Event& e : events) log.Record(std::move(e));
+  });
+}
+
+// RecordAll (the writer hands over a group commit's events at once) takes
+// what fits the queue, in order, and drops and counts the rest.
+TEST(EventLogTest, RecordAllTakesWhatFitsAndCountsTheRest) {
+  CheckBlockedWriter([](EventLog& log, std::vector<Event>& events) {
+    for (size_t i = 0; i < events.size(); i += 50) {
+      std::vector<Event> some(std::make_move_iterator(events.begin() + i),
+                              std::make_move_iterator(events.begin() + i + 50));
+      log.RecordAll(some);
+    }
+  });
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "postbox/result.h"
 #include "postbox/status.h"
@@ -160,6 +161,10 @@ class EventSink {
  public:
   virtual ~EventSink();
   virtual void Record(Event event) = 0;
+  // Several events at once, in order (the writer hands over a group commit's
+  // events together). The default calls Record for each; a sink that takes a
+  // lock per call does better taking it once. May move from `events`.
+  virtual void RecordAll(std::vector<Event>& events);
   // Reopens whatever the sink writes to (postbox-server calls it on SIGHUP).
   virtual Status Reopen() { return Status::Ok(); }
 };
@@ -192,6 +197,7 @@ class EventLog : public EventSink {
  public:
   ~EventLog() override;  // writes what is queued, then ends the thread
   void Record(Event event) override;
+  void RecordAll(std::vector<Event>& events) override;
   // Opens the path again (after logrotate moved the file away); the lines
   // queued from then on go to the new file. On error the old file is kept
   // and the error (Unavailable, naming the path) returned.

@@ -1,5 +1,8 @@
 // The writer's events: what a committed batch did to messages, read from its
-// ops and their results (write_batch.h OpResult::commit).
+// ops and their results (write_batch.h OpResult::commit), handed to the sink
+// together (EventSink::RecordAll: one lock for a group commit's events).
+#include <vector>
+
 #include "store/batch_op.h"
 #include "sync/events/events_internal.h"
 
@@ -9,22 +12,23 @@ void RecordCommits(EventSink* sink, const WriteBatch& batch) {
   using Kind = WriteBatch::Op::Kind;
   const auto now = std::chrono::system_clock::now();
   const auto& results = batch.results();
+  std::vector<Event> events;
   for (size_t i = 0; i < results.size(); ++i) {
     const OpResult& r = results[i];
     if (!r.status.ok()) continue;
     const WriteBatch::Op& op = WriteBatch::Op::At(batch, i);
     if (op.kind == Kind::kAdvanceStatus && r.status_applied) {
-      sink->Record(Event{now, StatusChangedEvent{op.id, r.message_status, op.a}});
+      events.push_back(Event{now, StatusChangedEvent{op.id, r.message_status, op.a}});
       continue;
     }
     if (!r.commit || !r.message) continue;  // not a commit, or a retry that changed nothing
     const MessageInfo& m = *r.message;
     const bool upload = op.kind == Kind::kCommitUpload;
     for (const MessageInfo& old : r.commit->superseded) {
-      sink->Record(
+      events.push_back(
           Event{now, MessageSupersededEvent{old.from, old.to, old.id, old.topic, old.seq, m.id}});
     }
-    sink->Record(Event{
+    events.push_back(Event{
         now, MessageCommittedEvent{m.from, m.to, m.id, m.topic, r.commit->seq, m.length, upload}});
     if (upload) {
       const uint64_t took =
@@ -35,9 +39,10 @@ void RecordCommits(EventSink* sink, const WriteBatch& batch) {
       t.mkey = m.from;
       t.bytes = m.length;
       t.duration = std::chrono::milliseconds(took);
-      sink->Record(Event{now, std::move(t)});
+      events.push_back(Event{now, std::move(t)});
     }
   }
+  if (!events.empty()) sink->RecordAll(events);
 }
 
 }  // namespace postbox::sync::internal

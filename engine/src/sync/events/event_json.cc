@@ -14,6 +14,10 @@ namespace postbox::sync {
 
 EventSink::~EventSink() = default;
 
+void EventSink::RecordAll(std::vector<Event>& events) {
+  for (Event& e : events) Record(std::move(e));
+}
+
 namespace {
 
 // names[e] for an enum whose values count from 0 (the names in declaration
@@ -54,13 +58,55 @@ std::string_view KickOutcomeName(KickOutcome o) {
 
 namespace {
 
+// `t` as kick::FormatUtc writes it ("2026-12-03T14:31:07.412Z"), the date
+// and time of day formatted once per second per thread (the log's thread
+// writes up to hundreds of thousands of lines a second).
+void AppendUtc(std::string& out, std::chrono::system_clock::time_point t) {
+  using namespace std::chrono;
+  thread_local sys_seconds cached_second{};
+  thread_local std::string cached;  // "2026-12-03T14:31:07", FormatUtc's first 19 characters
+  const auto second = floor<seconds>(t);
+  if (cached.empty() || second != cached_second) {
+    cached = kick::FormatUtc(second).substr(0, 19);
+    cached_second = second;
+  }
+  const auto ms = static_cast<unsigned>(duration_cast<milliseconds>(t - second).count());
+  out += cached;
+  out += '.';
+  out += static_cast<char>('0' + ms / 100);
+  out += static_cast<char>('0' + ms / 10 % 10);
+  out += static_cast<char>('0' + ms % 10);
+  out += 'Z';
+}
+
 // Appends `"name":value` members to a JSON object under construction.
 class Line {
  public:
   Line(std::chrono::system_clock::time_point time, std::string_view event) {
-    out_ = "{\"time\":\"" + kick::FormatUtc(time) + "\",\"event\":\"";
+    out_.reserve(256);  // a status_changed line is about 160 bytes
+    out_ += "{\"time\":\"";
+    AppendUtc(out_, time);
+    out_ += "\",\"event\":\"";
     out_ += event;
     out_ += '"';
+  }
+  // A mailbox key or message id: 32 lowercase hex characters (nothing to escape).
+  template <class Tag>
+  Line& Hex(std::string_view name, const Id16<Tag>& id) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    Raw(name, "\"");
+    for (uint8_t b : id.bytes) {
+      out_ += kDigits[b >> 4];
+      out_ += kDigits[b & 15];
+    }
+    out_ += '"';
+    return *this;
+  }
+  Line& Time(std::string_view name, std::chrono::system_clock::time_point t) {
+    Raw(name, "\"");
+    AppendUtc(out_, t);
+    out_ += '"';
+    return *this;
   }
   Line& Raw(std::string_view name, std::string_view json) {
     out_ += ",\"";
@@ -93,7 +139,7 @@ uint64_t Ms(std::chrono::milliseconds d) {
 std::string Json(std::chrono::system_clock::time_point t, const SessionStartEvent& e) {
   return Line(t, "session_start")
       .Num("session", e.session)
-      .Str("mkey", e.mkey.ToHex())
+      .Hex("mkey", e.mkey)
       .Str("platform", PlatformName(e.platform))
       .Str("app_version", e.app_version)
       .Num("schema_version", e.schema_version)
@@ -107,13 +153,13 @@ std::string Json(std::chrono::system_clock::time_point t, const SessionStartEven
 std::string Json(std::chrono::system_clock::time_point t, const SessionEndEvent& e) {
   Line l(t, "session_end");
   l.Num("session", e.session);
-  l.Opt("mkey", e.mkey, [&](auto n, const MailboxKey& m) -> Line& { return l.Str(n, m.ToHex()); });
+  l.Opt("mkey", e.mkey, [&](auto n, const MailboxKey& m) -> Line& { return l.Hex(n, m); });
   l.Opt("platform", e.platform,
         [&](auto n, Platform p) -> Line& { return l.Str(n, PlatformName(p)); });
   l.Opt("app_version", e.app_version,
         [&](auto n, const std::string& v) -> Line& { return l.Str(n, v); });
   l.Opt("verdict", e.verdict, [&](auto n, Verdict v) -> Line& { return l.Str(n, VerdictName(v)); });
-  l.Str("remote", e.remote).Bool("tls", e.tls).Str("start", kick::FormatUtc(e.start));
+  l.Str("remote", e.remote).Bool("tls", e.tls).Time("start", e.start);
   l.Num("duration_ms", Ms(e.duration)).Num("bytes_in", e.bytes_in).Num("bytes_out", e.bytes_out);
   l.Str("reason", CloseReasonName(e.reason));
   l.Opt("timeout", e.timeout,
@@ -127,7 +173,7 @@ std::string Json(std::chrono::system_clock::time_point t, const SessionEndEvent&
 template <class E>
 Line MessageLine(std::chrono::system_clock::time_point t, std::string_view event, const E& e) {
   Line l(t, event);
-  l.Str("from", e.from.ToHex()).Str("to", e.to.ToHex()).Str("id", e.id.ToHex());
+  l.Hex("from", e.from).Hex("to", e.to).Hex("id", e.id);
   l.Str("topic", e.topic).Num("seq", e.seq);
   return l;
 }
@@ -140,21 +186,21 @@ std::string Json(std::chrono::system_clock::time_point t, const MessageCommitted
 }
 
 std::string Json(std::chrono::system_clock::time_point t, const MessageSupersededEvent& e) {
-  return MessageLine(t, "message_superseded", e).Str("by", e.by.ToHex()).Done();
+  return MessageLine(t, "message_superseded", e).Hex("by", e.by).Done();
 }
 
 std::string Json(std::chrono::system_clock::time_point t, const StatusChangedEvent& e) {
   return Line(t, "status_changed")
-      .Str("id", e.id.ToHex())
+      .Hex("id", e.id)
       .Str("status", MessageStatusName(e.status))
-      .Str("by", e.by.ToHex())
+      .Hex("by", e.by)
       .Done();
 }
 
 std::string Json(std::chrono::system_clock::time_point t, const TransferFinishedEvent& e) {
   Line l(t, "transfer_finished");
   l.Str("direction", e.direction == TransferDirection::kUpload ? "upload" : "download");
-  l.Str("id", e.id.ToHex()).Str("mkey", e.mkey.ToHex());
+  l.Hex("id", e.id).Hex("mkey", e.mkey);
   l.Opt("session", e.session, [&](auto n, uint64_t s) -> Line& { return l.Num(n, s); });
   l.Num("offset", e.offset).Num("bytes", e.bytes).Num("duration_ms", Ms(e.duration));
   l.Opt("error_code", e.error_code, [&](auto n, uint16_t c) -> Line& { return l.Num(n, c); });
@@ -163,7 +209,7 @@ std::string Json(std::chrono::system_clock::time_point t, const TransferFinished
 
 std::string Json(std::chrono::system_clock::time_point t, const KickSentEvent& e) {
   Line l(t, "kick_sent");
-  l.Str("mkey", e.mkey.ToHex()).Str("platform", PlatformName(e.platform));
+  l.Hex("mkey", e.mkey).Str("platform", PlatformName(e.platform));
   l.Num("attempt", e.attempt).Str("outcome", KickOutcomeName(e.outcome));
   if (e.error.empty()) {
     l.Null("error");

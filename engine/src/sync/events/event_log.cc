@@ -1,5 +1,6 @@
 // EventLog: the built-in EventSink (postbox/sync/events.h). Record only
-// queues (a mutex held for a push_back); a thread of the log's own formats
+// queues (a mutex held for a push_back; RecordAll holds it once for many
+// events); a thread of the log's own formats
 // the events as JSON lines, appends them (log/line_file.h), rotates by size
 // and takes over a file Reopen opened. So a slow or stuck disk costs the
 // server's loops and writer nothing: the queue fills and events are dropped
@@ -7,7 +8,9 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -45,6 +48,8 @@ struct EventLog::Impl {
   // The thread's own.
   log::LineFile file;
   std::string buffer;
+  uint64_t buffer_lines = 0;
+  EventLogStats counted;  // written, write_errors, rotations: into `stats` once per batch
   std::chrono::steady_clock::time_point last_warning{};
   uint64_t lost = 0;  // lines lost to write errors since the last warning
   std::thread thread;
@@ -85,6 +90,9 @@ void EventLog::Impl::Main() {
     {
       std::lock_guard lock(mu);
       written_seq = seq;
+      stats.written += std::exchange(counted.written, 0);
+      stats.write_errors += std::exchange(counted.write_errors, 0);
+      stats.rotations += std::exchange(counted.rotations, 0);
     }
     flushed.notify_all();
   }
@@ -99,32 +107,25 @@ void EventLog::Impl::Add(std::string line) {
     if (Status s = file.Rotate(options.keep); !s.ok()) {
       Warn("rotating failed, lines go on to the current file: " + s.ToString());
     } else {
-      std::lock_guard lock(mu);
-      ++stats.rotations;
+      ++counted.rotations;
     }
   }
   buffer += line;
-  {
-    std::lock_guard lock(mu);
-    ++stats.written;
-  }
+  ++buffer_lines;
+  ++counted.written;
   if (buffer.size() >= kWriteBytes) WriteBuffer();
 }
 
 void EventLog::Impl::WriteBuffer() {
   if (buffer.empty()) return;
   if (Status s = file.Append(buffer); !s.ok()) {
-    uint64_t lines = 0;
-    for (char c : buffer) lines += c == '\n';
-    {
-      std::lock_guard lock(mu);
-      stats.written -= lines;
-      stats.write_errors += lines;
-    }
-    lost += lines;
+    counted.written -= buffer_lines;
+    counted.write_errors += buffer_lines;
+    lost += buffer_lines;
     if (Warn(std::to_string(lost) + " line(s) lost: " + s.ToString())) lost = 0;
   }
   buffer.clear();
+  buffer_lines = 0;
 }
 
 bool EventLog::Impl::Warn(const std::string& what) {
@@ -157,6 +158,22 @@ void EventLog::Record(Event event) {
     }
     d.queue.push_back(std::move(event));
     ++d.queued_seq;
+  }
+  d.wake.notify_one();
+}
+
+void EventLog::RecordAll(std::vector<Event>& events) {
+  Impl& d = *impl_;
+  {
+    std::lock_guard lock(d.mu);
+    const size_t room = d.options.queue_limit - std::min(d.queue.size(), d.options.queue_limit);
+    const size_t take = std::min(room, events.size());
+    d.queue.insert(d.queue.end(), std::make_move_iterator(events.begin()),
+                   std::make_move_iterator(events.begin() + static_cast<ptrdiff_t>(take)));
+    d.queued_seq += take;
+    d.unreported_drops += events.size() - take;
+    d.stats.dropped += events.size() - take;
+    if (take == 0) return;
   }
   d.wake.notify_one();
 }
