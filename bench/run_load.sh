@@ -394,15 +394,19 @@ if want ops; then
     [[ $1 == on ]] && stop_pid "$scraper"
     stop_pid "$server_pid" # the log is flushed when the server has stopped
     if [[ $1 == on ]]; then
-      log_bytes=$(stat -c %s "$dir.events" 2>/dev/null || echo 0)
-      log_dropped=$(sed -n 's/.*"event":"events_dropped","count":\([0-9]*\).*/\1/p' "$dir.events" |
+      # The log rotates at 100 MiB: count the rotated files too.
+      log_bytes=$(cat "$dir.events"* | wc -c)
+      log_dropped=$(cat "$dir.events"* |
+        sed -n 's/.*"event":"events_dropped","count":\([0-9]*\).*/\1/p' |
         awk '{ n += $1 } END { print n + 0 }')
       scrapes=$(wc -l < "$dir.scrapes" 2>/dev/null || echo 0)
     fi
-    rm -rf "$dir" "$dir.out" "$dir.events" "$dir.scrapes"
+    rm -rf "$dir" "$dir.out" "$dir.events"* "$dir.scrapes"
   }
-  ops_table="operating cost: durable status rises, $conns connections, event log + /metrics scraped each second (on) vs neither (off$([[ $ops_base != "$server_bin" ]] && echo ", $ops_base"))"
-  ops_table+=$'\n'"$(printf '  %-9s %-6s %10s %10s %7s %9s %9s %8s' depth round off on on/off "log B/op" dropped scrapes)"
+  off_what="neither"
+  [[ $ops_base != "$server_bin" ]] && off_what="neither, $ops_base"
+  ops_table="operating cost: durable status rises, $conns connections, event log + /metrics scraped each second (on) vs $off_what (off)"
+  ops_table+=$'\n'"$(printf '  %-9s %-6s %10s %10s %7s %15s %9s %9s %8s' depth round off on on/off "cpu us/op off,on" "log B/op" dropped scrapes)"
   n=0
   for depth in 1 64; do
     for round in $(seq 1 "${OPS_ROUNDS:-3}"); do
@@ -414,8 +418,9 @@ if want ops; then
       done
       ops_table+=$'\n'"$(awk -v d="$depth" -v r="$round" -v a="$(field ops_per_sec <<< "$off_line")" \
         -v b="$(field ops_per_sec <<< "$on_line")" -v ops="$(field ops <<< "$on_line")" \
+        -v ca="$(field server_cpu <<< "$off_line")" -v cb="$(field server_cpu <<< "$on_line")" \
         -v lb="$log_bytes" -v dr="$log_dropped" -v sc="$scrapes" 'BEGIN {
-        printf "  depth %-3d %-6d %8.0f/s %8.0f/s %6.3fx %9.0f %9d %8d", d, r, a, b, (a > 0 ? b / a : 0), (ops > 0 ? lb / ops : 0), dr, sc }')"
+        printf "  depth %-3d %-6d %8.0f/s %8.0f/s %6.3fx %7.1f,%7.1f %9.0f %9d %8d", d, r, a, b, (a > 0 ? b / a : 0), (a > 0 ? ca / a * 1e6 : 0), (b > 0 ? cb / b * 1e6 : 0), (ops > 0 ? lb / ops : 0), dr, sc }')"
     done
   done
   summary+=("$ops_table")
