@@ -1,10 +1,12 @@
 // The built-in event sink (OpenEventLog) on real files in a temp folder: one
-// JSON line per event, rotation by size keeping N files, reopening after the
+// JSON line per event, rotation by size keeping N files (also as a property
+// against a plain model of the files), reopening after the
 // file was moved away (as logrotate does), and the bounded queue dropping and
 // counting while its writer is stuck (on a FIFO nobody reads).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <rapidcheck/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -175,6 +177,62 @@ TEST(EventLogTest, ReopenFailureKeepsTheOldFile) {
 
 // A FIFO with a reader that does not read: the log's thread blocks in
 // write(2) once the pipe is full, like a log on a stuck disk.
+// The files the log should leave: the current one and path.1 … path.keep,
+// each a list of session ids. A line that would take the current file past
+// max_bytes (and the file is not empty) first rotates: path.keep goes,
+// path.N becomes path.N+1, the current becomes path.1 (with keep 0 the
+// current file starts over).
+struct FilesModel {
+  uint64_t max_bytes;
+  uint32_t keep;
+  std::vector<uint64_t> current;
+  uint64_t current_bytes = 0;
+  std::vector<std::vector<uint64_t>> rotated;  // [0] is path.1
+  void Add(uint64_t session, uint64_t line_bytes) {
+    if (max_bytes != 0 && current_bytes + line_bytes > max_bytes && current_bytes > 0) {
+      if (keep > 0) rotated.insert(rotated.begin(), current);
+      if (rotated.size() > keep) rotated.resize(keep);
+      current.clear();
+      current_bytes = 0;
+    }
+    current.push_back(session);
+    current_bytes += line_bytes;
+  }
+};
+
+RC_GTEST_PROP(EventLogProperty, FilesAgreeWithTheModel, ()) {
+  const uint64_t max_bytes = *rc::gen::element<uint64_t>(0, 500, 1500, 4000);
+  const uint32_t keep = *rc::gen::inRange<uint32_t>(0, 4);
+  // Each step records one event with this much padding, then maybe flushes.
+  const auto steps = *rc::gen::container<std::vector<std::pair<size_t, bool>>>(
+      rc::gen::pair(rc::gen::inRange<size_t>(0, 700), rc::gen::arbitrary<bool>()));
+  TempDir dir;
+  const fs::path path = dir.path() / "events.jsonl";
+  auto log = OpenEventLog({.path = path.string(), .max_bytes = max_bytes, .keep = keep});
+  RC_ASSERT(log.ok());
+  FilesModel model{.max_bytes = max_bytes, .keep = keep, .current = {}, .rotated = {}};
+  uint64_t session = 0;
+  for (const auto& [pad, flush] : steps) {
+    Event e = Numbered(++session, pad);
+    model.Add(session, EventJson(e).size() + 1);
+    (*log)->Record(std::move(e));
+    if (flush) (*log)->Flush();
+  }
+  (*log)->Flush();
+  RC_ASSERT((*log)->stats().written == session);
+  RC_ASSERT((*log)->stats().dropped == 0u);
+  if (session > 0) RC_ASSERT(Sessions(ReadLines(path)) == model.current);
+  for (uint32_t n = 1; n <= keep + 1; ++n) {
+    const fs::path p = dir.path() / ("events.jsonl." + std::to_string(n));
+    if (n <= model.rotated.size()) {
+      RC_ASSERT(fs::exists(p));
+      RC_ASSERT(Sessions(ReadLines(p)) == model.rotated[n - 1]);
+    } else {
+      RC_ASSERT(!fs::exists(p));
+    }
+  }
+}
+
 // Records 400 events of 4 KiB (far more than a pipe, the thread's buffer and
 // a queue of 16 hold) into a log writing to a FIFO nobody reads yet, through
 // `record` (given the events in order), then reads the FIFO: every event is
