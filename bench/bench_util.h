@@ -121,6 +121,25 @@ inline std::string RandomBlob(size_t bytes, uint64_t seed = 42) {
   return b;
 }
 
+// wchar of /proc/self/io: bytes this process has passed to write-family calls
+// (LMDB writes its pages and meta pages with pwrite/pwritev).
+inline uint64_t WrittenBytes() {
+  FILE* f = std::fopen("/proc/self/io", "r");
+  if (f == nullptr) std::abort();
+  unsigned long long wchar = 0;
+  char line[128];
+  bool found = false;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::sscanf(line, "wchar: %llu", &wchar) == 1) {
+      found = true;
+      break;
+    }
+  }
+  std::fclose(f);
+  if (!found) std::abort();
+  return wchar;
+}
+
 // One LMDB environment with one named table, opened as the engine opens its
 // own (MDB_NOTLS; durable unless `nosync`).
 class RawEnv {

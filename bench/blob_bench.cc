@@ -628,23 +628,7 @@ const std::string& AmpBlob() {
   return blob;
 }
 
-// wchar of /proc/self/io: bytes this process has passed to write-family calls.
-uint64_t WrittenBytes() {
-  FILE* f = std::fopen("/proc/self/io", "r");
-  if (f == nullptr) std::abort();
-  unsigned long long wchar = 0;
-  char line[128];
-  bool found = false;
-  while (std::fgets(line, sizeof line, f) != nullptr) {
-    if (std::sscanf(line, "wchar: %llu", &wchar) == 1) {
-      found = true;
-      break;
-    }
-  }
-  std::fclose(f);
-  if (!found) std::abort();
-  return wchar;
-}
+using postbox::bench::WrittenBytes;
 
 struct AmpRun {
   uint64_t written = 0;  // wchar delta

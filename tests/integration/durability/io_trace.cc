@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdarg>
 #include <cstring>
@@ -33,6 +34,7 @@ constexpr int kMaxFd = 1 << 16;
 std::atomic<uint8_t> g_fd_kind[kMaxFd];
 
 std::atomic<bool> g_recording{false};
+std::atomic<bool> g_keep_bytes{false};
 std::atomic<int64_t> g_delay_ms{0};
 std::atomic<uint64_t> g_clock{0};
 
@@ -98,9 +100,17 @@ ssize_t TracedWrite(int fd, const struct iovec* iov, int iovcnt, int64_t offset,
       }
     }
   }
+  if (g_keep_bytes.load()) {
+    for (int i = 0; i < iovcnt; ++i) {
+      e.bytes.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+    }
+  }
   e.start = IoTrace::Tick();
   const ssize_t r = write();
   const int saved = errno;
+  if (static_cast<size_t>(std::max<ssize_t>(r, 0)) < e.bytes.size()) {
+    e.bytes.resize(static_cast<size_t>(std::max<ssize_t>(r, 0)));  // what was really written
+  }
   if (e.dsync) SlowDown();
   e.end = IoTrace::Tick();
   {
@@ -135,17 +145,19 @@ mode_t ModeArg(int flags, va_list ap) {
 
 }  // namespace
 
-void IoTrace::Start(std::chrono::milliseconds sync_delay) {
+void IoTrace::Start(std::chrono::milliseconds sync_delay, bool keep_bytes) {
   std::lock_guard lock(S().mu);
   S().events.clear();
   S().markers.clear();
   g_delay_ms = sync_delay.count();
+  g_keep_bytes = keep_bytes;
   g_recording = true;
 }
 
 std::vector<IoEvent> IoTrace::Stop() {
   g_recording = false;
   g_delay_ms = 0;
+  g_keep_bytes = false;
   std::lock_guard lock(S().mu);
   return std::move(S().events);
 }

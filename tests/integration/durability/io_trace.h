@@ -7,7 +7,8 @@
 // (and a write through an O_DSYNC descriptor, which is one) is slowed down by
 // a configurable delay after the real call, so an acknowledgement sent before
 // the sync completes is seen to arrive before it. Writes are searched for
-// registered markers (byte strings a test's write is known to carry).
+// registered markers (byte strings a test's write is known to carry), and
+// their bytes can be kept.
 // Thread-safe.
 #ifndef POSTBOX_TESTS_INTEGRATION_DURABILITY_IO_TRACE_H_
 #define POSTBOX_TESTS_INTEGRATION_DURABILITY_IO_TRACE_H_
@@ -31,14 +32,16 @@ struct IoEvent {
   uint64_t start = 0, end = 0;  // clock ticks before and after the call (delay included)
   uint64_t offset = 0;          // of a write, in the file
   std::vector<size_t> markers;  // indices of the markers the written bytes contain
+  std::string bytes;            // what a write wrote, when Start was asked to keep it
 };
 
 // The process-wide trace.
 class IoTrace {
  public:
   // Forgets all events and markers and starts recording, slowing every sync
-  // by `sync_delay`.
-  static void Start(std::chrono::milliseconds sync_delay);
+  // by `sync_delay`; with `keep_bytes` each write's bytes are kept too (a
+  // power-loss simulation rebuilds the file from them).
+  static void Start(std::chrono::milliseconds sync_delay, bool keep_bytes = false);
   // Stops recording (and slowing) and returns what was recorded.
   static std::vector<IoEvent> Stop();
   // Registers bytes to look for in later writes; returns the marker's index.
