@@ -149,6 +149,40 @@ TEST(TlsChannelTest, SendBeforeTheHandshakeHasCompletedFails) {
   EXPECT_EQ(p.server_plain, "") << "nothing of the early sends leaked";
 }
 
+// StageWrite, the output step every connection takes: without TLS the bytes
+// move as they are; with it they wait for the handshake (whose messages go
+// meanwhile) and then go encrypted.
+TEST(TlsChannelTest, StageWriteMovesPlainBytesAsTheyAre) {
+  std::string plain = "as it is", wire;
+  ASSERT_TRUE(StageWrite(nullptr, &plain, &wire).ok());
+  EXPECT_EQ(wire, "as it is");
+  EXPECT_TRUE(plain.empty());
+  std::vector<uint8_t> none, out;
+  ASSERT_TRUE(StageWrite(nullptr, &none, &out).ok());
+  EXPECT_TRUE(out.empty()) << "nothing queued, nothing to write";
+}
+
+TEST(TlsChannelTest, StageWriteHoldsDataUntilTheHandshakeThenEncrypts) {
+  Pair p = MakePair(ClientContext(), ServerContext());
+  ASSERT_TRUE(p.client->Start().ok());
+  std::vector<uint8_t> plain = {'e', 'a', 'r', 'l', 'y'}, wire;
+  ASSERT_TRUE(StageWrite(p.client.get(), &plain, &wire).ok());
+  EXPECT_EQ(plain.size(), 5u) << "the data waits for the handshake";
+  ASSERT_FALSE(wire.empty()) << "the ClientHello goes";
+  EXPECT_EQ(wire[0], kHandshakeRecord);
+  EXPECT_EQ(p.client->pending(), 0u);
+  ASSERT_TRUE(p.server->Receive({wire.data(), wire.size()}, &p.server_plain).ok());
+  ASSERT_TRUE(Pump(&p));
+  ASSERT_TRUE(p.client->established());
+  wire.clear();
+  ASSERT_TRUE(StageWrite(p.client.get(), &plain, &wire).ok());
+  EXPECT_TRUE(plain.empty());
+  const std::string sent(wire.begin(), wire.end());
+  EXPECT_EQ(sent.find("early"), std::string::npos) << "encrypted";
+  ASSERT_TRUE(p.server->Receive({wire.data(), wire.size()}, &p.server_plain).ok());
+  EXPECT_EQ(p.server_plain, "early");
+}
+
 TEST(TlsChannelTest, CloseNotifyReachesThePeer) {
   Pair p = Established();
   ASSERT_TRUE(p.client->Send(Bytes("last words")).ok());

@@ -406,18 +406,8 @@ void Client::Core::Flush() {
   if (c == nullptr || c->closed || c->writing) return;
   FillBulk();
   if (conn_ != c || c->closed || c->writing) return;
-  if (c->tls) {
-    if (!c->out.empty() && c->tls->established()) {
-      if (Status s = c->tls->Send(c->out); !s.ok()) return Lost(s);
-      c->out.clear();
-    }
-    c->tls->TakeOutput(&c->inflight);
-    if (c->inflight.empty()) return;
-  } else {
-    if (c->out.empty()) return;
-    std::swap(c->out, c->inflight);
-    c->out.clear();
-  }
+  if (Status s = tls::StageWrite(c->tls.get(), &c->out, &c->inflight); !s.ok()) return Lost(s);
+  if (c->inflight.empty()) return;
   uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(c->inflight.data()),
                              static_cast<unsigned>(c->inflight.size()));
   int rc = uv_write(&c->write_req, reinterpret_cast<uv_stream_t*>(&c->tcp), &buf, 1, OnWritten);

@@ -304,24 +304,13 @@ void HttpConnection::CloseNow(uint16_t status, std::string_view message) {
 
 void HttpConnection::Flush() {
   if (closed_ || writing_) return;
-  if (tls_) {
-    // Responses wait for the handshake; its own messages go out meanwhile.
-    if (!out_.empty() && tls_->established()) {
-      if (Status s = tls_->Send({reinterpret_cast<const uint8_t*>(out_.data()), out_.size()});
-          !s.ok()) {
-        spdlog::debug("http connection {}: {}", id_, s.ToString());
-        Close();
-        return;
-      }
-      out_.clear();
-    }
-    tls_->TakeOutput(&inflight_);
-    if (inflight_.empty()) return;
-  } else {
-    if (out_.empty()) return;
-    std::swap(out_, inflight_);
-    out_.clear();
+  // With TLS, responses wait for the handshake; its own messages go meanwhile.
+  if (Status s = tls::StageWrite(tls_.get(), &out_, &inflight_); !s.ok()) {
+    spdlog::debug("http connection {}: {}", id_, s.ToString());
+    Close();
+    return;
   }
+  if (inflight_.empty()) return;
   // Fits an unsigned: output is bounded by http_max_output_bytes plus one response.
   uv_buf_t buf = uv_buf_init(inflight_.data(), static_cast<unsigned>(inflight_.size()));
   if (uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, OnWritten) != 0) {

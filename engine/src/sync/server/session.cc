@@ -332,24 +332,14 @@ void Session::Flush() {
     return;
   }
   if (writing_) return;
-  if (tls_) {
-    // Frames wait for the handshake; its own messages go out meanwhile.
-    if (!out_.empty() && tls_->established()) {
-      if (Status s = tls_->Send(out_); !s.ok()) {
-        spdlog::debug("session {}: {}", id_, s.ToString());
-        Ending(CloseReason::kTlsFailure, std::nullopt, s.message());
-        Close();
-        return;
-      }
-      out_.clear();
-    }
-    tls_->TakeOutput(&inflight_);
-    if (inflight_.empty()) return;
-  } else {
-    if (out_.empty()) return;
-    std::swap(out_, inflight_);
-    out_.clear();
+  // With TLS, frames wait for the handshake; its own messages go meanwhile.
+  if (Status s = tls::StageWrite(tls_.get(), &out_, &inflight_); !s.ok()) {
+    spdlog::debug("session {}: {}", id_, s.ToString());
+    Ending(CloseReason::kTlsFailure, std::nullopt, s.message());
+    Close();
+    return;
   }
+  if (inflight_.empty()) return;
   // Fits an unsigned: max_outbound_bytes is at most 1 GiB (Server::Start checks).
   uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(inflight_.data()),
                              static_cast<unsigned>(inflight_.size()));

@@ -481,6 +481,34 @@ void Channel::TakeOutput(std::string* out) {
   out_ = {};
 }
 
+namespace {
+
+template <class Buffer>
+Status Stage(Channel* tls, Buffer* plain, Buffer* wire) {
+  if (tls == nullptr) {
+    std::swap(*plain, *wire);
+    plain->clear();
+    return Status::Ok();
+  }
+  if (!plain->empty() && tls->established()) {
+    POSTBOX_RETURN_IF_ERROR(
+        tls->Send({reinterpret_cast<const uint8_t*>(plain->data()), plain->size()}));
+    plain->clear();
+  }
+  tls->TakeOutput(wire);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status StageWrite(Channel* tls, std::vector<uint8_t>* plain, std::vector<uint8_t>* wire) {
+  return Stage(tls, plain, wire);
+}
+
+Status StageWrite(Channel* tls, std::string* plain, std::string* wire) {
+  return Stage(tls, plain, wire);
+}
+
 std::string Channel::alpn() const {
   const unsigned char* p = nullptr;
   unsigned int n = 0;

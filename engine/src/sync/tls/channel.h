@@ -153,6 +153,17 @@ class Channel {
   bool shut_down_ = false;
 };
 
+// A connection's next write: moves what is ready to go from `plain` (the
+// bytes the connection queued) into `wire` (empty: what it hands to
+// uv_write next). Through `tls` when the connection has TLS: the queued
+// bytes wait until the handshake is done and are then encrypted (and
+// `plain` emptied), while the handshake's own messages and alerts go at
+// once. Without TLS (`tls` null) the bytes move as they are. An error is the
+// channel's (encrypting failed): the connection closes. `wire` stays empty
+// when there is nothing to write.
+Status StageWrite(Channel* tls, std::vector<uint8_t>* plain, std::vector<uint8_t>* wire);
+Status StageWrite(Channel* tls, std::string* plain, std::string* wire);
+
 }  // namespace postbox::sync::tls
 
 #endif  // POSTBOX_SYNC_TLS_CHANNEL_H_
