@@ -17,6 +17,9 @@
 //       in_place does and deletes them (an append-only log inside LMDB: LMDB's
 //       own durability, and the B-tree work in large batches). The folds are
 //       timed too: the same logical work as in_place.
+//   BM_Shape/pending_fold_512, pending_fold_8192  the same with a fold every
+//       16 and every 256 commits (512 and 8,192 rises): how the bound on
+//       the pending table trades write cost against what reads must merge.
 //   BM_Shape/journal         the 32 rises (100 B each) appended to a plain file
 //       and fdatasync'd, then applied as in_place in an MDB_NOSYNC environment,
 //       with an mdb_env_sync every 64 commits. NOT safe as measured (an
@@ -56,6 +59,7 @@ constexpr size_t kMessagesPerPair = 2657;  // as postbox-load's status supply at
 constexpr size_t kRisesPerCommit = 32;     // a group commit at depth 1, 64 connections
 constexpr size_t kCommits = 256;           // timed commits per shape
 constexpr size_t kFoldEvery = 64;          // pending / journal: commits per fold or sync
+                                           // (pending_fold_N: N rises per fold instead)
 constexpr size_t kRecordBytes = 100;       // a rise as a log record
 
 enum class Shape { kInPlace, kOneSync, kPending, kJournal, kFdatasync };
@@ -199,7 +203,7 @@ class Store {
 
 double in_place_rate = 0;  // rises/s of in_place in this run (it runs first)
 
-void BM_Shape(benchmark::State& state, Shape shape) {
+void BM_Shape(benchmark::State& state, Shape shape, size_t fold_every = kFoldEvery) {
   double seconds = 0;
   uint64_t written = 0;
   for (auto _ : state) {
@@ -240,12 +244,12 @@ void BM_Shape(benchmark::State& state, Shape shape) {
         }
       }
       Check(mdb_txn_commit(txn), "mdb_txn_commit");
-      if (commit % kFoldEvery == 0 && shape == Shape::kPending) {
+      if (commit % fold_every == 0 && shape == Shape::kPending) {
         Check(mdb_txn_begin(store.env(), nullptr, 0, &txn), "mdb_txn_begin");
         store.Fold(txn);
         Check(mdb_txn_commit(txn), "mdb_txn_commit");
       }
-      if (commit % kFoldEvery == 0 && shape == Shape::kJournal) {
+      if (commit % fold_every == 0 && shape == Shape::kJournal) {
         Check(mdb_env_sync(store.env(), 1), "mdb_env_sync");
       }
     }
@@ -268,6 +272,12 @@ BENCHMARK_CAPTURE(BM_Shape, one_sync, Shape::kOneSync)
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Shape, pending, Shape::kPending)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Shape, pending_fold_512, Shape::kPending, 16)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Shape, pending_fold_8192, Shape::kPending, 256)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Shape, journal, Shape::kJournal)->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Shape, fdatasync_4k, Shape::kFdatasync)
     ->Iterations(1)

@@ -402,8 +402,8 @@ TEST(PowerLossTest, RawNoSyncEnvironmentIsTornInSomeImages) {
             }
             // Every record of the synced state must still be there.
             if (rc != MDB_NOTFOUND || n < 200) {
-              std::fprintf(stderr, "torn: walk ended with %s after %zu records\n",
-                           mdb_strerror(rc), n);
+              std::fprintf(stderr, "torn: walk ended with %s after %zu records\n", mdb_strerror(rc),
+                           n);
               return false;
             }
             return true;

@@ -34,20 +34,6 @@ class AdminApiTest : public HttpServerTest {
     EXPECT_EQ(r.Header("content-type"), "application/json");
     return Json::parse(r.body, nullptr, false);
   }
-  std::unique_ptr<Client> Connect(const MailboxCredentials& m, Platform p, std::string version) {
-    ClientOptions o;
-    o.host = "127.0.0.1";
-    o.port = server_->port();
-    o.mkey = m.mkey;
-    o.secret = m.secret;
-    o.platform = p;
-    o.app_version = std::move(version);
-    o.reconnect = false;
-    auto c = Client::Create(o);
-    EXPECT_TRUE(c.ok());
-    EXPECT_TRUE((*c)->Connect().ok());
-    return std::move(*c);
-  }
 };
 
 TEST_F(AdminApiTest, ABadTokenLearnsNothing) {
@@ -77,9 +63,9 @@ TEST_F(AdminApiTest, SessionsViewersTransfersAndKick) {
   auto b = db_->CreateMailbox();
   ASSERT_TRUE(a.ok() && b.ok());
   ASSERT_TRUE(db_->Connect(a->mkey, b->mkey).ok());
-  auto phone = Connect(*a, Platform::kIos, "2.3.1");
-  auto tablet = Connect(*a, Platform::kAndroid, "2.4.0");
-  auto other = Connect(*b, Platform::kWeb, "1.0");
+  auto phone = ConnectClient(*a, Platform::kIos, "2.3.1");
+  auto tablet = ConnectClient(*a, Platform::kAndroid, "2.4.0");
+  auto other = ConnectClient(*b, Platform::kWeb, "1.0");
   ASSERT_TRUE(phone->Poll(0).ok());
 
   Json s = Get("/admin/sessions");

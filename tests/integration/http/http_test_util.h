@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "postbox/db.h"
+#include "postbox/sync/client.h"
 #include "postbox/sync/server.h"
 #include "sync/http/http.h"
 
@@ -217,6 +218,24 @@ class HttpServerTest : public ::testing::Test {
     Start(std::make_shared<FnHandler>(std::move(fn)));
   }
   uint16_t port() const { return server_->http_port(); }
+
+  // A sync client of mailbox `m` on the server's sync listener, Hello done.
+  std::unique_ptr<Client> ConnectClient(const MailboxCredentials& m, Platform platform,
+                                        std::string app_version = "") {
+    ClientOptions o;
+    o.host = "127.0.0.1";
+    o.port = server_->port();
+    o.mkey = m.mkey;
+    o.secret = m.secret;
+    o.platform = platform;
+    o.app_version = std::move(app_version);
+    o.reconnect = false;
+    auto c = Client::Create(o);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    if (!c.ok()) return nullptr;
+    EXPECT_TRUE((*c)->Connect().ok());
+    return std::move(*c);
+  }
 
   // Waits until `pred(stats)` holds.
   bool WaitStats(const std::function<bool(const ServerStats&)>& pred,

@@ -36,18 +36,6 @@ class MetricsTest : public HttpServerTest {
     EXPECT_TRUE(r.has_value());
     return r.value_or(Response{});
   }
-  std::unique_ptr<Client> Connect(const MailboxCredentials& m, Platform p) {
-    ClientOptions o;
-    o.host = "127.0.0.1";
-    o.port = server_->port();
-    o.mkey = m.mkey;
-    o.secret = m.secret;
-    o.platform = p;
-    auto c = Client::Create(o);
-    EXPECT_TRUE(c.ok());
-    EXPECT_TRUE((*c)->Connect().ok());
-    return std::move(*c);
-  }
 };
 
 TEST_F(MetricsTest, FollowsSessionsCommitsAndErrors) {
@@ -59,8 +47,8 @@ TEST_F(MetricsTest, FollowsSessionsCommitsAndErrors) {
   EXPECT_EQ(before["postbox_sessions{platform=\"ios\"}"], 0);
   EXPECT_EQ(before["postbox_group_commits_total"], 0);
 
-  auto ios = Connect(*a, Platform::kIos);
-  auto android = Connect(*b, Platform::kAndroid);
+  auto ios = ConnectClient(*a, Platform::kIos);
+  auto android = ConnectClient(*b, Platform::kAndroid);
   ASSERT_TRUE(ios->Poll(0).ok());
   ASSERT_TRUE(ios->PutEntry("k", "v", 1).ok());
   ASSERT_TRUE(ios->PutEntry("k2", "v", 1).ok());

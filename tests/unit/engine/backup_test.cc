@@ -3,8 +3,6 @@
 // which must leave the store and the target as they were. The copy under a
 // writing load is tests/integration/backup/.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -208,31 +206,17 @@ TEST_F(BackupTest, RestoreRefusesAStoreThatIsOpen) {
   EXPECT_NE(r.status().message().find("this process"), std::string::npos);
   Close();
   // Open in another process.
-  int ready[2], done[2];
-  ASSERT_EQ(pipe(ready), 0);
-  ASSERT_EQ(pipe(done), 0);
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    auto db = DB::Open(path(), options_);
-    char c = db.ok() ? 'y' : 'n';
-    if (write(ready[1], &c, 1) != 1) _exit(2);
-    (void)read(done[0], &c, 1);
-    _exit(0);
+  {
+    test::OpenInAnotherProcess other(path(), options_);
+    ASSERT_TRUE(other.opened());
+    const auto before = Files(path());
+    r = DB::Restore(dir_.Sub("backup"), path(), true);
+    ASSERT_CODE(r, kUnavailable);
+    EXPECT_NE(r.status().message().find("process " + std::to_string(other.pid())),
+              std::string::npos)
+        << r.status().ToString();
+    EXPECT_EQ(Files(path()).size(), before.size());
   }
-  char c = 0;
-  ASSERT_EQ(read(ready[0], &c, 1), 1);
-  ASSERT_EQ(c, 'y');
-  const auto before = Files(path());
-  r = DB::Restore(dir_.Sub("backup"), path(), true);
-  ASSERT_CODE(r, kUnavailable);
-  EXPECT_NE(r.status().message().find("process " + std::to_string(child)), std::string::npos)
-      << r.status().ToString();
-  ASSERT_EQ(write(done[1], "x", 1), 1);
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  for (int fd : {ready[0], ready[1], done[0], done[1]}) close(fd);
-  EXPECT_EQ(Files(path()).size(), before.size());
   EXPECT_OK(DB::Restore(dir_.Sub("backup"), path(), true)) << "once it is closed";
 }
 

@@ -9,8 +9,6 @@
 #include <lmdb.h>
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <array>
 #include <cstring>
@@ -320,33 +318,19 @@ TEST_F(SettingsTest, ChangeSettingsNeedsAStoreNoOneHasOpen) {
     ASSERT_CODE(r, kUnavailable);
     EXPECT_NE(r.status().message().find("this process"), std::string::npos);
   }
-  // Another process with the store open: a child that opens it and waits.
-  int ready[2], done[2];
-  ASSERT_EQ(pipe(ready), 0);
-  ASSERT_EQ(pipe(done), 0);
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
+  // Another process with the store open.
+  {
     Options o;
     o.read_only = true;
     o.adopt_stored = SettingSet::All();
-    auto db = DB::Open(Path(), o);
-    char c = db.ok() ? 'y' : 'n';
-    if (write(ready[1], &c, 1) != 1) _exit(2);
-    (void)read(done[0], &c, 1);
-    _exit(0);
+    test::OpenInAnotherProcess other(Path(), o);
+    ASSERT_TRUE(other.opened());
+    auto r = DB::ChangeSettings(Path(), values, SettingSet{Setting::kSlotDepth});
+    ASSERT_CODE(r, kUnavailable);
+    EXPECT_NE(r.status().message().find("process " + std::to_string(other.pid())),
+              std::string::npos)
+        << r.status().ToString();
   }
-  char c = 0;
-  ASSERT_EQ(read(ready[0], &c, 1), 1);
-  ASSERT_EQ(c, 'y');
-  auto r = DB::ChangeSettings(Path(), values, SettingSet{Setting::kSlotDepth});
-  ASSERT_CODE(r, kUnavailable);
-  EXPECT_NE(r.status().message().find("process " + std::to_string(child)), std::string::npos)
-      << r.status().ToString();
-  ASSERT_EQ(write(done[1], "x", 1), 1);
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  for (int fd : {ready[0], ready[1], done[0], done[1]}) close(fd);
   EXPECT_EQ(RawRecord(), before) << "a refused change wrote";
   // Once it is gone the change goes through.
   ASSERT_OK(DB::ChangeSettings(Path(), values, SettingSet{Setting::kSlotDepth}));

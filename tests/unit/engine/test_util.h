@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -65,6 +67,45 @@ class TempDir {
 };
 
 // A clock the test moves by hand, so purging needs no sleeping. Copies share the time.
+// Holds the store at `path` open (DB::Open with `options`) in a child process
+// until destroyed: what another process's open store looks like to calls
+// that need a store nobody has open. opened(): the child's open succeeded.
+class OpenInAnotherProcess {
+ public:
+  OpenInAnotherProcess(const std::string& path, const Options& options) {
+    if (pipe(ready_) != 0 || pipe(done_) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      auto db = DB::Open(path, options);
+      char c = db.ok() ? 'y' : 'n';
+      if (write(ready_[1], &c, 1) != 1) _exit(2);
+      (void)read(done_[0], &c, 1);  // until the parent is done
+      _exit(0);
+    }
+    char c = 0;
+    opened_ = pid_ > 0 && read(ready_[0], &c, 1) == 1 && c == 'y';
+  }
+  ~OpenInAnotherProcess() {
+    if (pid_ > 0) {
+      (void)!write(done_[1], "x", 1);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+    }
+    for (int fd : {ready_[0], ready_[1], done_[0], done_[1]}) {
+      if (fd >= 0) close(fd);
+    }
+  }
+  OpenInAnotherProcess(const OpenInAnotherProcess&) = delete;
+  OpenInAnotherProcess& operator=(const OpenInAnotherProcess&) = delete;
+  bool opened() const { return opened_; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  int ready_[2] = {-1, -1}, done_[2] = {-1, -1};
+  pid_t pid_ = -1;
+  bool opened_ = false;
+};
+
 class FakeClock {
  public:
   static constexpr uint64_t kStartMs = 1'700'000'000'000;
