@@ -2,6 +2,7 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <string>
 
 #include "admin/cli.h"
 #include "admin/format.h"
@@ -9,10 +10,25 @@
 namespace postbox::admin {
 namespace {
 
+// An option taking <n>[ms|s|m|h|d] into *out; its count() says whether it
+// was given.
+CLI::Option* AddDurationOption(CLI::App* app, const std::string& name,
+                               std::chrono::milliseconds* out, const std::string& help) {
+  return app
+      ->add_option_function<std::string>(
+          name, [out](const std::string& value) { ParseDuration(value, out); }, help)
+      ->check(CLI::Validator(
+          [](std::string& value) -> std::string {
+            std::chrono::milliseconds parsed;
+            if (ParseDuration(value, &parsed)) return "";
+            return "expected <n>[ms|s|m|h|d], got '" + value + "'";
+          },
+          "DURATION"));
+}
+
 struct PurgeArgs {
-  // Set by the --horizon validator; when given, it must be the store's.
+  // When given, it must be the store's.
   std::chrono::milliseconds horizon = Options{}.tombstone_horizon;
-  std::string horizon_text;
   CLI::Option* horizon_flag = nullptr;
   size_t max_items = 0;
 };
@@ -75,8 +91,8 @@ Status Purge(const Context& ctx, const PurgeArgs& args) {
 }
 
 struct SweepArgs {
+  // When given, it must be the store's.
   std::chrono::milliseconds ttl = Options{}.upload_ttl;
-  std::string ttl_text;
   CLI::Option* ttl_flag = nullptr;
 };
 
@@ -153,17 +169,10 @@ void AddStoreCommands(CLI::App* app, Command* selected) {
   auto args = std::make_shared<PurgeArgs>();
   CLI::App* purge = app->add_subcommand(
       "purge", "Remove message and entry tombstones older than the horizon (then 410 becomes 404)");
-  args->horizon_flag =
-      purge
-          ->add_option("--horizon", args->horizon_text,
-                       "Age past which tombstones go, <n>[ms|s|m|h|d] (default: the store's "
-                       "tombstone_horizon); when given it must be the store's")
-          ->check(CLI::Validator(
-              [args](std::string& value) -> std::string {
-                if (ParseDuration(value, &args->horizon)) return "";
-                return "expected <n>[ms|s|m|h|d], got '" + value + "'";
-              },
-              "DURATION"));
+  args->horizon_flag = AddDurationOption(
+      purge, "--horizon", &args->horizon,
+      "Age past which tombstones go, <n>[ms|s|m|h|d] (default: the store's tombstone_horizon); "
+      "when given it must be the store's");
   purge->add_option("--max", args->max_items, "Stop after this many (0: all)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
@@ -172,17 +181,10 @@ void AddStoreCommands(CLI::App* app, Command* selected) {
   auto sweep_args = std::make_shared<SweepArgs>();
   CLI::App* sweep = app->add_subcommand(
       "sweep", "Remove uploads begun longer ago than the TTL and never committed");
-  sweep_args->ttl_flag =
-      sweep
-          ->add_option("--ttl", sweep_args->ttl_text,
-                       "Age past which uploads go, <n>[ms|s|m|h|d] (default: the store's "
-                       "upload_ttl); when given it must be the store's")
-          ->check(CLI::Validator(
-              [sweep_args](std::string& value) -> std::string {
-                if (ParseDuration(value, &sweep_args->ttl)) return "";
-                return "expected <n>[ms|s|m|h|d], got '" + value + "'";
-              },
-              "DURATION"));
+  sweep_args->ttl_flag = AddDurationOption(
+      sweep, "--ttl", &sweep_args->ttl,
+      "Age past which uploads go, <n>[ms|s|m|h|d] (default: the store's upload_ttl); when "
+      "given it must be the store's");
   OnSelected(sweep, selected, [sweep_args](const Context& ctx) { return Sweep(ctx, *sweep_args); });
 
   auto uploads_args = std::make_shared<UploadsArgs>();

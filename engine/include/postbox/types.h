@@ -28,6 +28,8 @@ struct Id16 {
   static Id16 Random();
 
   std::string ToHex() const;
+  // Appends the 32 hex characters of ToHex() to *out.
+  void AppendHex(std::string* out) const;
   std::string_view AsBytes() const {
     return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
   }

@@ -64,13 +64,19 @@ Id16<Tag> Id16<Tag>::Random() {
 
 template <typename Tag>
 std::string Id16<Tag>::ToHex() const {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(32, '0');
-  for (size_t i = 0; i < 16; ++i) {
-    out[2 * i] = kDigits[bytes[i] >> 4];
-    out[2 * i + 1] = kDigits[bytes[i] & 15];
-  }
+  std::string out;
+  out.reserve(32);
+  AppendHex(&out);
   return out;
+}
+
+template <typename Tag>
+void Id16<Tag>::AppendHex(std::string* out) const {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  for (const uint8_t b : bytes) {
+    out->push_back(kDigits[b >> 4]);
+    out->push_back(kDigits[b & 15]);
+  }
 }
 
 template struct Id16<MailboxKeyTag>;

@@ -13,6 +13,7 @@ void RecordCommits(EventSink* sink, const WriteBatch& batch) {
   const auto now = std::chrono::system_clock::now();
   const auto& results = batch.results();
   std::vector<Event> events;
+  events.reserve(results.size());
   for (size_t i = 0; i < results.size(); ++i) {
     const OpResult& r = results[i];
     if (!r.status.ok()) continue;

@@ -93,12 +93,8 @@ class Line {
   // A mailbox key or message id: 32 lowercase hex characters (nothing to escape).
   template <class Tag>
   Line& Hex(std::string_view name, const Id16<Tag>& id) {
-    static constexpr char kDigits[] = "0123456789abcdef";
     Raw(name, "\"");
-    for (uint8_t b : id.bytes) {
-      out_ += kDigits[b >> 4];
-      out_ += kDigits[b & 15];
-    }
+    id.AppendHex(&out_);
     out_ += '"';
     return *this;
   }
