@@ -43,6 +43,14 @@ enum class PostingPolicy {
 struct Options {
   Durability durability = Durability::kDurable;
   std::chrono::milliseconds relaxed_sync_interval{1000};
+  // Batches of only status updates, entry writes and deletions (and the sync
+  // server's kick records) commit their changes as one compact record in a
+  // pending table instead of rewriting each changed page: as durable, a few
+  // pages per commit instead of dozens. Once the pending records reach this
+  // many bytes, the next batch first folds them into the tables (so does any
+  // other write). Reads see pending changes at once. 0 writes every change in
+  // place. docs/durability.md "Durable writes at depth 1".
+  uint64_t pending_bytes = uint64_t{1} << 20;
 
   // The most the store's data may take. The LMDB map is reserved at this size
   // when the store opens (address space only: the file grows as pages are

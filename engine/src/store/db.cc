@@ -2,6 +2,7 @@
 // applies write batches (group commit) through the one writer.
 #include "postbox/db.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -168,6 +169,18 @@ static bool Refused(const Txn& t, const WriteBatch::Op& op, OpResult& r) {
   return true;
 }
 
+// Whether every op of `batch` is one whose writes may be deferred
+// (Env::WriteDeferred): small changes to many places, whose commits would
+// otherwise write a page for each. Posts (blobs), deletions and maintenance
+// write the tables directly.
+static bool Deferrable(const std::vector<WriteBatch::Op>& ops) {
+  using Kind = WriteBatch::Op::Kind;
+  return std::all_of(ops.begin(), ops.end(), [](const WriteBatch::Op& op) {
+    return op.kind == Kind::kAdvanceStatus || op.kind == Kind::kPutEntry ||
+           op.kind == Kind::kDeleteEntry || op.kind == Kind::kKicks;
+  });
+}
+
 // Every op fails alone. The batch first runs in one transaction, which costs
 // nothing extra. If an op fails part-way, that transaction is aborted and the
 // batch runs once more with each op in a nested transaction, so a failing
@@ -179,7 +192,8 @@ Status DB::Impl::Apply(WriteBatch* batch) {
   const size_t n = batch->ops_.size();
   store::ChangedMailboxes changed;
   bool replay = false;
-  Status s = env_->Write([&](Txn& t) -> Status {
+  const auto write = Deferrable(batch->ops_) ? &Env::WriteDeferred : &Env::Write;
+  Status s = (env_.get()->*write)([&](Txn& t) -> Status {
     batch->results_.assign(n, OpResult{});
     WriteCtx w{t, now, &changed};
     for (size_t i = 0; i < n; ++i) {
@@ -305,12 +319,7 @@ Result<std::vector<MailboxInfo>> DB::ListMailboxes(std::optional<MailboxKey> sta
 }
 
 Result<uint64_t> DB::CountMailboxes() const {
-  return impl_->Read<uint64_t>([&](Txn& t) -> Result<uint64_t> {
-    MDB_stat st;
-    int rc = mdb_stat(t.raw(), t.t().mailboxes, &st);
-    if (rc != 0) return store::LmdbError(rc, "mdb_stat");
-    return uint64_t{st.ms_entries};
-  });
+  return impl_->Read<uint64_t>([&](Txn& t) { return t.Count(t.t().mailboxes); });
 }
 
 Status DB::Connect(const MailboxKey& a, const MailboxKey& b) {
@@ -526,17 +535,13 @@ Result<std::vector<PendingKick>> DB::ListPendingKicks(std::optional<MailboxKey> 
 
 Result<StoreStats> DB::Stats() const {
   return impl_->Read<StoreStats>([&](Txn& t) -> Result<StoreStats> {
-    auto count = [&](MDB_dbi dbi) -> uint64_t {
-      MDB_stat st{};
-      return mdb_stat(t.raw(), dbi, &st) == 0 ? st.ms_entries : 0;
-    };
     StoreStats s;
-    s.mailboxes = count(t.t().mailboxes);
-    s.messages = count(t.t().messages);
-    s.entries = count(t.t().entries);
-    s.blob_chunks = count(t.t().blobs);
-    s.feed_records = count(t.t().feed);
-    s.uploads = count(t.t().uploads);
+    POSTBOX_ASSIGN_OR_RETURN(s.mailboxes, t.Count(t.t().mailboxes));
+    POSTBOX_ASSIGN_OR_RETURN(s.messages, t.Count(t.t().messages));
+    POSTBOX_ASSIGN_OR_RETURN(s.entries, t.Count(t.t().entries));
+    POSTBOX_ASSIGN_OR_RETURN(s.blob_chunks, t.Count(t.t().blobs));
+    POSTBOX_ASSIGN_OR_RETURN(s.feed_records, t.Count(t.t().feed));
+    POSTBOX_ASSIGN_OR_RETURN(s.uploads, t.Count(t.t().uploads));
     s.map_size = impl_->env().map_size();
     s.used_bytes = impl_->env().used_bytes();
     std::error_code ec;

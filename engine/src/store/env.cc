@@ -36,7 +36,7 @@ Status LmdbError(int rc, std::string_view what) {
   }
 }
 
-Result<std::optional<std::string_view>> Txn::Get(MDB_dbi dbi, std::string_view key) const {
+Result<std::optional<std::string_view>> Txn::RawGet(MDB_dbi dbi, std::string_view key) const {
   MDB_val k = Val(key), v;
   int rc = mdb_get(txn_, dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return std::optional<std::string_view>();
@@ -59,45 +59,21 @@ const Status& Txn::growth() const {
   return space_ != nullptr ? space_->growth : kOk;
 }
 
-Status Txn::Nested(const std::function<Status(Txn&)>& fn) {
-  MDB_txn* child = nullptr;
-  int rc = mdb_txn_begin(mdb_txn_env(txn_), txn_, 0, &child);
-  if (rc != 0) return WriteError(rc, "mdb_txn_begin(nested)");
-  Txn nested(child, t_, space_);
-  Status s = fn(nested);
-  // A failed LMDB call leaves the transaction unusable even if `fn` went on.
-  if (s.ok()) s = nested.error();
-  if (!s.ok()) {
-    mdb_txn_abort(child);
-    return s;
-  }
-  rc = mdb_txn_commit(child);  // frees the child also when it fails
-  if (rc != 0) return WriteError(rc, "mdb_txn_commit(nested)");
-  return Status();
-}
-
-Status Txn::Put(MDB_dbi dbi, std::string_view key, std::string_view value) {
+Status Txn::RawPut(MDB_dbi dbi, std::string_view key, std::string_view value) {
   MDB_val k = Val(key), v = Val(value);
   int rc = mdb_put(txn_, dbi, &k, &v, 0);
   return rc == 0 ? Status() : WriteError(rc, "mdb_put");
 }
 
-Result<char*> Txn::Reserve(MDB_dbi dbi, std::string_view key, size_t size) {
-  MDB_val k = Val(key), v{size, nullptr};
-  int rc = mdb_put(txn_, dbi, &k, &v, MDB_RESERVE);
-  if (rc != 0) return WriteError(rc, "mdb_put(MDB_RESERVE)");
-  return static_cast<char*>(v.mv_data);
-}
-
-Status Txn::Del(MDB_dbi dbi, std::string_view key) {
+Status Txn::RawDel(MDB_dbi dbi, std::string_view key) {
   MDB_val k = Val(key);
   int rc = mdb_del(txn_, dbi, &k, nullptr);
   if (rc == 0 || rc == MDB_NOTFOUND) return Status();
   return WriteError(rc, "mdb_del");
 }
 
-Status Txn::Scan(MDB_dbi dbi, std::string_view prefix, std::string_view from,
-                 const std::function<bool(std::string_view, std::string_view)>& fn) const {
+Status Txn::RawScan(MDB_dbi dbi, std::string_view prefix, std::string_view from,
+                    const std::function<bool(std::string_view, std::string_view)>& fn) const {
   MDB_cursor* cur = nullptr;
   int rc = mdb_cursor_open(txn_, dbi, &cur);
   if (rc != 0) return Failed(LmdbError(rc, "mdb_cursor_open"));
@@ -114,6 +90,13 @@ Status Txn::Scan(MDB_dbi dbi, std::string_view prefix, std::string_view from,
   mdb_cursor_close(cur);
   if (rc != 0 && rc != MDB_NOTFOUND) return Failed(LmdbError(rc, "mdb_cursor_get"));
   return Status();
+}
+
+Result<uint64_t> Txn::RawCount(MDB_dbi dbi) const {
+  MDB_stat st{};
+  const int rc = mdb_stat(txn_, dbi, &st);
+  if (rc != 0) return Failed(LmdbError(rc, "mdb_stat"));
+  return uint64_t{st.ms_entries};
 }
 
 Result<size_t> Txn::DelPrefix(MDB_dbi dbi, std::string_view prefix) {
@@ -134,7 +117,11 @@ constexpr const char* kDataTables[] = {
     "mailboxes",     "conns",       "push",          "entries",   "messages",          "slots",
     "blobs",         "gone",        "feed",          "tombs",     "uploads",           "upload_ttl",
     "message_state", "upload_tail", "conn_requests", "endpoints", "mailbox_endpoints", "kicks",
-    "entry_ttl"};
+    "entry_ttl",     "pending"};
+
+// meta["pending_folded"]: u64, the last pending sequence a fold applied (a
+// new record's sequence is above it, also after the table was emptied).
+constexpr std::string_view kPendingFolded = "pending_folded";
 
 // Checks meta["format"] in the open-time transaction `txn`: OK for this
 // format and for format 4 (kOldestFormat: it lacks only the settings record,
@@ -280,36 +267,23 @@ Result<std::unique_ptr<Env>> Env::Open(const std::string& path, const Options& o
     mdb_txn_abort(txn);
     return format;
   }
-  struct Named {
-    const char* name;
-    MDB_dbi* dbi;
-  } names[] = {{"uploads", &env->tables_.uploads},
-               {"upload_ttl", &env->tables_.upload_ttl},
-               {"meta", &env->tables_.meta},
-               {"mailboxes", &env->tables_.mailboxes},
-               {"conns", &env->tables_.conns},
-               {"push", &env->tables_.push},
-               {"entries", &env->tables_.entries},
-               {"messages", &env->tables_.messages},
-               {"slots", &env->tables_.slots},
-               {"blobs", &env->tables_.blobs},
-               {"gone", &env->tables_.gone},
-               {"feed", &env->tables_.feed},
-               {"tombs", &env->tables_.tombs},
-               {"message_state", &env->tables_.message_state},
-               {"upload_tail", &env->tables_.upload_tail},
-               {"conn_requests", &env->tables_.conn_requests},
-               {"endpoints", &env->tables_.endpoints},
-               {"mailbox_endpoints", &env->tables_.mailbox_endpoints},
-               {"endpoint_revoked", &env->tables_.endpoint_revoked},
-               {"kicks", &env->tables_.kicks},
-               {"entry_ttl", &env->tables_.entry_ttl}};
-  for (auto& n : names) {
-    rc = mdb_dbi_open(txn, n.name, options.read_only ? 0 : MDB_CREATE, n.dbi);
+  Tables& tables = env->tables_;
+  tables.code_of.fill(Tables::kNoTable);
+  for (size_t code = 0; code < std::size(kTableList); ++code) {
+    const TableName& n = kTableList[code];
+    // A read-only open of a store from before format 6 finds no pending
+    // table: nothing is pending there.
+    const bool optional = options.read_only && n.dbi == &Tables::pending;
+    rc = mdb_dbi_open(txn, n.name, options.read_only ? 0 : MDB_CREATE, &(tables.*n.dbi));
+    if (rc == MDB_NOTFOUND && optional) continue;
     if (rc != 0) {
       mdb_txn_abort(txn);
       if (rc == MDB_NOTFOUND) return Status::NotFound("no postbox store in " + path);
       return LmdbError(rc, std::string("mdb_dbi_open(") + n.name + ")");
+    }
+    // The meta record and the pending table itself are never deferred.
+    if (n.dbi != &Tables::meta && n.dbi != &Tables::pending) {
+      tables.code_of.at(tables.*n.dbi) = static_cast<TableCode>(code);
     }
   }
   if (hooks.on_open) {
@@ -356,7 +330,10 @@ Env::~Env() {
     sync_thread_.join();
   }
   if (env_ != nullptr) {
-    // Best effort: a destructor has no one to tell. DB::Sync reports.
+    // Best effort: a destructor has no one to tell. DB::Sync reports. A
+    // clean close leaves the tables whole (pending writes folded); if the
+    // fold fails they stay pending, as durable, and the next writer folds.
+    if (opened_ && !options_.read_only && pending_.bytes() > 0) (void)Fold();
     if (opened_ && !options_.read_only) (void)Sync();
     mdb_env_close(env_);
   }
@@ -448,7 +425,58 @@ Result<std::unique_ptr<ReadTxn>> Env::BeginRead() const {
   std::optional<SharedGate> gate;
   MDB_txn* txn = nullptr;
   POSTBOX_RETURN_IF_ERROR(BeginTxn(MDB_RDONLY, &gate, &txn));
-  return std::unique_ptr<ReadTxn>(new ReadTxn(std::move(*gate), txn, tables_));
+  std::unique_ptr<ReadTxn> read(new ReadTxn(std::move(*gate), txn, tables_));
+  POSTBOX_ASSIGN_OR_RETURN(const PendingRange pending, PendingIn(read->txn()));
+  if (!pending.empty()) read->txn().AttachPending(&pending_, pending, /*deferred=*/false);
+  return read;
+}
+
+Result<PendingRange> Env::PendingIn(const Txn& t) const {
+  PendingRange r;
+  if (tables_.pending == 0) return r;
+  MDB_cursor* cur = nullptr;
+  int rc = mdb_cursor_open(t.raw(), tables_.pending, &cur);
+  if (rc != 0) return LmdbError(rc, "mdb_cursor_open(pending)");
+  MDB_val k, v;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  if (rc == 0 && k.mv_size == 8) {
+    r.lo = ReadBE64(View(k));
+    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    if (rc == 0 && k.mv_size == 8) r.hi = ReadBE64(View(k));
+  }
+  mdb_cursor_close(cur);
+  if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError(rc, "mdb_cursor_get(pending)");
+  return r;
+}
+
+Status Env::FoldInto(Txn& t, PendingRange r) {
+  const auto read = [&t](uint64_t after, uint64_t hi, const auto& add) {
+    return t.ReadPending(after, hi, add);
+  };
+  // No record of r can be dropped while this writer holds LMDB's write lock:
+  // every reader's snapshot is this one or older, so none drops above r.lo.
+  const PendingIndex* index = &pending_;
+  std::unique_ptr<PendingIndex> own;
+  POSTBOX_ASSIGN_OR_RETURN(const bool caught, pending_.CatchUp(r, read));
+  if (!caught) {
+    own = std::make_unique<PendingIndex>();
+    POSTBOX_RETURN_IF_ERROR(own->CatchUp(r, read).status());
+    index = own.get();
+  }
+  Status s;
+  const bool covered = index->ForEachLatest(
+      r, [&](TableCode code, std::string_view key, const std::optional<std::string>& value) {
+        if (!s.ok()) return;
+        const MDB_dbi dbi = tables_.*kTableList[code].dbi;
+        s = value ? t.RawPut(dbi, key, *value) : t.RawDel(dbi, key);
+      });
+  if (!covered) return Status::Internal("pending records went missing during a fold");
+  POSTBOX_RETURN_IF_ERROR(s);
+  const int rc = mdb_drop(t.raw(), tables_.pending, 0);
+  if (rc != 0) return t.WriteError(rc, "mdb_drop(pending)");
+  std::string folded;
+  RecordWriter(&folded).U64(r.hi);
+  return t.RawPut(tables_.meta, kPendingFolded, folded);
 }
 
 Status Env::Read(const std::function<Status(Txn&)>& fn) const {
@@ -456,7 +484,11 @@ Status Env::Read(const std::function<Status(Txn&)>& fn) const {
   return fn(read->txn());
 }
 
-Status Env::Write(const std::function<Status(Txn&)>& fn) {
+Status Env::Write(const std::function<Status(Txn&)>& fn) { return WriteTxn(fn, false); }
+
+Status Env::WriteDeferred(const std::function<Status(Txn&)>& fn) { return WriteTxn(fn, true); }
+
+Status Env::WriteTxn(const std::function<Status(Txn&)>& fn, bool may_defer) {
   if (options_.read_only) return Status::PermissionDenied("store opened read-only");
   // The gate before the writer mutex, always: a thread holding a BlobView
   // (the gate, shared) may write, so the opposite order could deadlock.
@@ -481,14 +513,64 @@ Status Env::Write(const std::function<Status(Txn&)>& fn) {
     POSTBOX_RETURN_IF_ERROR(AdoptMapSize());  // another process's data reaches past our map
   }
   Txn t(txn, tables_, &*space);
-  Status s = fn(t);
-  if (s.ok()) s = t.error();  // never commit a transaction LMDB marked unusable
+  uint64_t folded = 0;    // the pending sequence this transaction folds through
+  uint64_t appended = 0;  // the pending record it appends
+  Status s = [&]() -> Status {
+    POSTBOX_ASSIGN_OR_RETURN(const PendingRange r, PendingIn(t));
+    POSTBOX_ASSIGN_OR_RETURN(auto raw, t.RawGet(tables_.meta, kPendingFolded));
+    uint64_t folded_before = 0;
+    if (raw) {
+      RecordReader in(*raw);
+      folded_before = in.U64();
+      if (!in.ok() || !in.done()) return Status::Internal("unreadable pending_folded record");
+    }
+    // Another process folded records this index still holds.
+    if (folded_before > pending_.dropped_through()) pending_.DropThrough(folded_before);
+    // Not while ops that grow the store are refused: deletes must then free
+    // space in place, not append records (and a fold's transient growth is
+    // bounded by the reserve below).
+    bool defer =
+        may_defer && space->growth.ok() && options_.pending_bytes > 0 && tables_.pending != 0;
+    if (defer) {
+      POSTBOX_ASSIGN_OR_RETURN(
+          defer, pending_.CatchUp(r, [&t](uint64_t after, uint64_t hi, const auto& add) {
+            return t.ReadPending(after, hi, add);
+          }));
+      // A fold writes the tables and frees the pending records in one
+      // transaction: keep what it can add within a quarter of the reserve.
+      defer = defer && pending_.bytes() < std::min(options_.pending_bytes, reserve_ / 4);
+    }
+    if (!defer && !r.empty()) {
+      POSTBOX_RETURN_IF_ERROR(FoldInto(t, r));
+      folded = r.hi;
+    }
+    if (defer) t.AttachPending(&pending_, r, /*deferred=*/true);
+    POSTBOX_RETURN_IF_ERROR(fn(t));
+    POSTBOX_RETURN_IF_ERROR(t.error());  // never commit a transaction LMDB marked unusable
+    if (!defer) return Status();
+    PendingRecord rec = t.TakeDeferred();
+    if (rec.writes.empty()) return Status();
+    const std::string value = rec.Encode();
+    const uint64_t pseq = std::max({pending_.last(), folded_before, r.hi}) + 1;
+    std::string key;
+    AppendBE64(key, pseq);
+    POSTBOX_RETURN_IF_ERROR(t.RawPut(tables_.pending, key, value));
+    // Added before the commit: a reader sees it only once its snapshot holds it.
+    pending_.Add(pseq, rec, value.size());
+    appended = pseq;
+    return Status();
+  }();
   if (!s.ok()) {
     mdb_txn_abort(txn);
+    if (appended != 0) pending_.RemoveLast(appended);
     return s;
   }
   const int rc = mdb_txn_commit(txn);  // frees the transaction also when it fails
-  if (rc != 0) return WriteFailure(rc, "mdb_txn_commit", path_, reserve_);
+  if (rc != 0) {
+    if (appended != 0) pending_.RemoveLast(appended);
+    return WriteFailure(rc, "mdb_txn_commit", path_, reserve_);
+  }
+  if (folded != 0) pending_.DropThrough(folded);
   return Status();
 }
 

@@ -7,12 +7,14 @@
 #include <lmdb.h>
 #include <pthread.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -23,6 +25,7 @@
 #include "postbox/options.h"
 #include "postbox/result.h"
 #include "postbox/status.h"
+#include "store/pending.h"
 
 namespace postbox::store {
 
@@ -109,7 +112,41 @@ struct Tables {
   MDB_dbi endpoint_revoked = 0;   // revoked endpoints by time, for the purge
   MDB_dbi kicks = 0;              // the sync server's pending kicks
   MDB_dbi entry_ttl = 0;          // entries that expire (Web Push notifications), by time
+  MDB_dbi pending = 0;            // deferred writes (pending.h); 0 in a read-only store without it
+
+  // A table's code in pending records (kNoTable: never deferred), by handle.
+  static constexpr TableCode kNoTable = 0xff;
+  std::array<TableCode, 32> code_of{};  // Env::Open fills it
 };
+
+// Every table of the store. A table's index here is its code in pending
+// records, so the list only grows at its end (KEY_LAYOUT.md).
+struct TableName {
+  const char* name;
+  MDB_dbi Tables::*dbi;
+};
+inline constexpr TableName kTableList[] = {{"meta", &Tables::meta},
+                                           {"mailboxes", &Tables::mailboxes},
+                                           {"conns", &Tables::conns},
+                                           {"push", &Tables::push},
+                                           {"entries", &Tables::entries},
+                                           {"messages", &Tables::messages},
+                                           {"message_state", &Tables::message_state},
+                                           {"slots", &Tables::slots},
+                                           {"blobs", &Tables::blobs},
+                                           {"gone", &Tables::gone},
+                                           {"feed", &Tables::feed},
+                                           {"tombs", &Tables::tombs},
+                                           {"uploads", &Tables::uploads},
+                                           {"upload_ttl", &Tables::upload_ttl},
+                                           {"upload_tail", &Tables::upload_tail},
+                                           {"conn_requests", &Tables::conn_requests},
+                                           {"endpoints", &Tables::endpoints},
+                                           {"mailbox_endpoints", &Tables::mailbox_endpoints},
+                                           {"endpoint_revoked", &Tables::endpoint_revoked},
+                                           {"kicks", &Tables::kicks},
+                                           {"entry_ttl", &Tables::entry_ttl},
+                                           {"pending", &Tables::pending}};
 
 // Where a write transaction stands: the store's folder and storage reserve
 // (to tell a full disk from another I/O error) and whether ops that grow the
@@ -124,10 +161,16 @@ struct WriteSpace {
 
 // A transaction's table access. Views returned by Get and the cursor are valid
 // until the transaction ends or the same key is written.
+//
+// Reads merge the pending writes the transaction's snapshot holds (pending.h)
+// over the tables; a deferred write transaction (Env::WriteDeferred) also
+// gathers its own writes in memory and reads them back.
 class Txn {
  public:
-  Txn(MDB_txn* txn, const Tables& t, const WriteSpace* space = nullptr)
-      : txn_(txn), t_(t), space_(space) {}
+  Txn(MDB_txn* txn, const Tables& t, const WriteSpace* space = nullptr);
+  ~Txn();
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
   MDB_txn* raw() const { return txn_; }
   const Tables& t() const { return t_; }
 
@@ -161,8 +204,38 @@ class Txn {
               const std::function<bool(std::string_view, std::string_view)>& fn) const;
   // Deletes every key starting with `prefix`; returns how many.
   Result<size_t> DelPrefix(MDB_dbi dbi, std::string_view prefix);
+  // How many keys `dbi` holds.
+  Result<uint64_t> Count(MDB_dbi dbi) const;
 
  private:
+  friend class Env;
+  struct Layer;  // pending writes merged into reads (txn_layer.cc)
+
+  // The table operations on LMDB alone.
+  Result<std::optional<std::string_view>> RawGet(MDB_dbi dbi, std::string_view key) const;
+  Status RawPut(MDB_dbi dbi, std::string_view key, std::string_view value);
+  Status RawDel(MDB_dbi dbi, std::string_view key);
+  Status RawScan(MDB_dbi dbi, std::string_view prefix, std::string_view from,
+                 const std::function<bool(std::string_view, std::string_view)>& fn) const;
+  Result<uint64_t> RawCount(MDB_dbi dbi) const;
+
+  // Merges the pending writes of `range` into this transaction's reads;
+  // `deferred`: its writes are gathered too (TakeDeferred).
+  void AttachPending(PendingIndex* index, PendingRange range, bool deferred);
+  bool deferred() const;
+  // The deferred writes, as the pending record to append.
+  PendingRecord TakeDeferred();
+  // The pending writes this transaction's snapshot holds, from `index` when
+  // it covers them (catching up with the table if it can), else from an
+  // index of this transaction's own read from the table. Calls `fn` with the
+  // index; `fn` returns false when the index no longer covers them.
+  Status WithPending(const std::function<bool(const PendingIndex&)>& fn) const;
+  // Reads the pending records of this snapshot in (after, hi] (CatchUp's reader).
+  Status ReadPending(uint64_t after, uint64_t hi,
+                     const std::function<void(uint64_t, PendingRecord, size_t)>& add) const;
+  // A deferred write of `key` (nullopt: a deletion); the buffered value.
+  Result<std::string*> Defer(MDB_dbi dbi, std::string_view key, std::optional<std::string> value);
+
   // Records `s` as the transaction's error (the first one) and returns it.
   Status Failed(Status s) const;
   // The Status for a failed write's `rc` (a full disk named as such), recorded.
@@ -172,6 +245,7 @@ class Txn {
   const Tables& t_;
   const WriteSpace* space_;  // null in read transactions
   mutable Status error_;
+  std::unique_ptr<Layer> layer_;  // null: no pending writes to merge
 };
 
 class Env;
@@ -245,7 +319,24 @@ class Env {
   // a failed commit returns its error and nothing was written. While a sync
   // has failed and no later one succeeded, fails with Unavailable naming it.
   // Serialized: one writer at a time in this process (LMDB serializes processes).
+  // Pending writes (pending.h) are folded into the tables first, in the same
+  // transaction, so `fn` writes the tables themselves.
   Status Write(const std::function<Status(Txn&)>& fn);
+  // As Write, except that `fn`'s writes are deferred (pending.h): committed
+  // as one record in the pending table, read back merged by every later
+  // transaction, and folded into the tables later. It runs as Write instead
+  // (folding first) once the pending records reach Options::pending_bytes, or
+  // when this process cannot see them all (another process folded meanwhile
+  // under a reader of this one). For transactions of small writes to many
+  // places (status rises, entries), whose commits would otherwise write a
+  // page for each. `fn` must not keep a value it wrote beyond the transaction.
+  Status WriteDeferred(const std::function<Status(Txn&)>& fn);
+  // Folds the pending writes into the tables now (a write of nothing).
+  Status Fold() {
+    return Write([](Txn&) { return Status(); });
+  }
+  // The encoded bytes of the pending records this process knows of.
+  uint64_t pending_bytes() const { return pending_.bytes(); }
 
   // Forces the store's pages to disk. OK, or the sync's error (also recorded:
   // writes fail until a sync succeeds).
@@ -300,6 +391,13 @@ class Env {
   // The error a write meets while an earlier sync failed, if none succeeded since.
   Status SyncBarrier();
   void RecordSync(int rc);
+  // Write and WriteDeferred.
+  Status WriteTxn(const std::function<Status(Txn&)>& fn, bool may_defer);
+  // The pending sequences the pending table holds in `t`'s snapshot.
+  Result<PendingRange> PendingIn(const Txn& t) const;
+  // Applies the pending writes of `r` to the tables in the write transaction
+  // `t` and empties the pending table; the index may drop them once `t` commits.
+  Status FoldInto(Txn& t, PendingRange r);
   void SyncLoop();
 
   MDB_env* env_ = nullptr;
@@ -311,6 +409,8 @@ class Env {
   mutable int probe_fd_ = -1;
   Tables tables_;
   Options options_;
+  // The pending writes, for this process's transactions (pending.h).
+  mutable PendingIndex pending_;
   uint64_t reserve_ = 0;
   std::string path_;
   // Taken shared for the life of every transaction and exclusively to adopt a

@@ -142,40 +142,18 @@ Status Env::CopyTo(int fd, const std::string& dest_folder) const {
 }
 
 Status Env::WalkTables() const {
-  const struct {
-    const char* name;
-    MDB_dbi Tables::*dbi;
-  } tables[] = {{"meta", &Tables::meta},
-                {"mailboxes", &Tables::mailboxes},
-                {"conns", &Tables::conns},
-                {"push", &Tables::push},
-                {"entries", &Tables::entries},
-                {"messages", &Tables::messages},
-                {"message_state", &Tables::message_state},
-                {"slots", &Tables::slots},
-                {"blobs", &Tables::blobs},
-                {"gone", &Tables::gone},
-                {"feed", &Tables::feed},
-                {"tombs", &Tables::tombs},
-                {"uploads", &Tables::uploads},
-                {"upload_ttl", &Tables::upload_ttl},
-                {"upload_tail", &Tables::upload_tail},
-                {"conn_requests", &Tables::conn_requests},
-                {"endpoints", &Tables::endpoints},
-                {"mailbox_endpoints", &Tables::mailbox_endpoints},
-                {"endpoint_revoked", &Tables::endpoint_revoked},
-                {"kicks", &Tables::kicks},
-                {"entry_ttl", &Tables::entry_ttl}};
   return Read([&](Txn& t) -> Status {
-    for (const auto& table : tables) {
+    for (const TableName& table : kTableList) {
       const MDB_dbi dbi = tables_.*table.dbi;
+      if (dbi == 0) continue;  // a pending table a read-only open did not find
       MDB_stat st{};
       int rc = mdb_stat(t.raw(), dbi, &st);
       if (rc != 0) return LmdbError(rc, std::string("mdb_stat(") + table.name + ")");
       // Keys only: a value's overflow pages are not read, so a damaged
       // length there cannot send the walk past the file.
       uint64_t walked = 0;
-      POSTBOX_RETURN_IF_ERROR(t.Scan(dbi, "", "", [&](std::string_view, std::string_view) {
+      // The tables as stored: pending writes are not merged here.
+      POSTBOX_RETURN_IF_ERROR(t.RawScan(dbi, "", "", [&](std::string_view, std::string_view) {
         ++walked;
         return true;
       }));

@@ -6,125 +6,227 @@
 #include "store/codec.h"
 
 namespace postbox::store {
+namespace {
 
-std::string PendingRise::Encode() const {
+std::string FlatKey(TableCode table, std::string_view key) {
+  std::string flat;
+  flat.reserve(1 + key.size());
+  flat.push_back(static_cast<char>(table));
+  flat.append(key);
+  return flat;
+}
+
+constexpr uint8_t kDeleted = 0, kPut = 1;
+
+}  // namespace
+
+// Layout (little-endian): u16 tables counted, each {u8 table, u64 change as
+// two's complement}; u32 writes, each {u8 table, u8 0 = deleted | 1 = put,
+// u16 key length, key, and for a put u32 value length, value}.
+std::string PendingRecord::Encode() const {
   std::string out;
-  RecordWriter(&out)
-      .Fixed(id.AsBytes())
-      .Fixed(from.AsBytes())
-      .Fixed(to.AsBytes())
-      .U8(static_cast<uint8_t>(status))
-      .U64(seq_from)
-      .U64(seq_to)
-      .U64(post_seq);
+  RecordWriter w(&out);
+  w.U16(static_cast<uint16_t>(counts.size()));
+  for (const auto& [table, change] : counts) w.U8(table).U64(static_cast<uint64_t>(change));
+  w.U32(static_cast<uint32_t>(writes.size()));
+  for (const Write& x : writes) {
+    w.U8(x.table).U8(x.value ? kPut : kDeleted).Bytes16(x.key);
+    if (x.value) w.Bytes32(*x.value);
+  }
   return out;
 }
 
-Result<PendingRise> PendingRise::Decode(std::string_view in) {
+Result<PendingRecord> PendingRecord::Decode(std::string_view in) {
   RecordReader r(in);
-  PendingRise p;
-  const std::string_view id = r.Fixed(16), from = r.Fixed(16), to = r.Fixed(16);
-  const uint8_t status = r.U8();
-  p.seq_from = r.U64();
-  p.seq_to = r.U64();
-  p.post_seq = r.U64();
-  if (!r.ok() || !r.done() || status < 1 || status > 3) {
-    return Status::Internal("corrupted pending rise record");
+  PendingRecord rec;
+  const uint16_t counted = r.U16();
+  for (uint16_t i = 0; i < counted && r.ok(); ++i) {
+    const TableCode table = r.U8();
+    rec.counts.emplace_back(table, static_cast<int64_t>(r.U64()));
   }
-  p.id = MessageId::FromBytes(id).value_or({});
-  p.from = MailboxKey::FromBytes(from).value_or({});
-  p.to = MailboxKey::FromBytes(to).value_or({});
-  p.status = static_cast<MessageStatus>(status);
-  return p;
+  const uint32_t n = r.U32();
+  // Each write takes at least 4 bytes: a count past that is damage, not a
+  // reason to reserve gigabytes.
+  if (!r.ok() || n > in.size() / 4) return Status::Internal("corrupted pending record");
+  rec.writes.reserve(n);
+  for (uint32_t i = 0; i < n && r.ok(); ++i) {
+    Write x;
+    x.table = r.U8();
+    const uint8_t kind = r.U8();
+    x.key = std::string(r.Bytes16());
+    if (kind == kPut) {
+      x.value = std::string(r.Bytes32());
+    } else if (kind != kDeleted) {
+      return Status::Internal("corrupted pending record: change kind " + std::to_string(kind));
+    }
+    rec.writes.push_back(std::move(x));
+  }
+  if (!r.ok() || !r.done()) return Status::Internal("corrupted pending record");
+  return rec;
 }
 
-uint64_t PendingRise::SeqIn(const MailboxKey& m) const {
-  if (m == to) return m == from ? std::max(seq_from, seq_to) : seq_to;
-  return m == from ? seq_from : 0;
-}
-
-void PendingIndex::Add(uint64_t pseq, PendingRise rise) {
+void PendingIndex::Add(uint64_t pseq, const PendingRecord& rec, size_t bytes) {
   std::unique_lock lock(mu_);
-  by_message_[rise.id].push_back(pseq);
-  by_mailbox_[rise.from].push_back(pseq);
-  if (rise.to != rise.from) by_mailbox_[rise.to].push_back(pseq);
-  records_.emplace(pseq, std::move(rise));
-  added_through_ = pseq;
+  AddLocked(pseq, rec, bytes);
+}
+
+void PendingIndex::AddLocked(uint64_t pseq, const PendingRecord& rec, size_t bytes) {
+  for (const auto& x : rec.writes) {
+    keys_[FlatKey(x.table, x.key)].push_back(Version{pseq, x.value});
+  }
+  records_[pseq] = Meta{bytes, rec.counts};
+  bytes_ += bytes;
+  added_through_ = std::max(added_through_, pseq);
+}
+
+void PendingIndex::RemoveLast(uint64_t pseq) {
+  std::unique_lock lock(mu_);
+  const auto rec = records_.find(pseq);
+  if (rec == records_.end()) return;
+  bytes_ -= rec->second.bytes;
+  records_.erase(rec);
+  for (auto it = keys_.begin(); it != keys_.end();) {
+    auto& v = it->second;
+    if (!v.empty() && v.back().pseq == pseq) v.pop_back();
+    it = v.empty() ? keys_.erase(it) : std::next(it);
+  }
+  added_through_ = records_.empty() ? dropped_through_ : records_.rbegin()->first;
 }
 
 void PendingIndex::DropThrough(uint64_t pseq) {
   std::unique_lock lock(mu_);
-  const auto drop = [pseq](auto& index) {
-    for (auto it = index.begin(); it != index.end();) {
+  DropThroughLocked(pseq);
+}
+
+void PendingIndex::DropThroughLocked(uint64_t pseq) {
+  if (pseq <= dropped_through_) return;
+  if (pseq >= added_through_) {
+    keys_.clear();  // a fold of everything: the common case
+    records_.clear();
+    bytes_ = 0;
+  } else {
+    for (auto it = keys_.begin(); it != keys_.end();) {
       auto& v = it->second;
-      v.erase(v.begin(), std::upper_bound(v.begin(), v.end(), pseq));
-      it = v.empty() ? index.erase(it) : std::next(it);
+      v.erase(v.begin(),
+              std::find_if(v.begin(), v.end(), [pseq](const Version& x) { return x.pseq > pseq; }));
+      it = v.empty() ? keys_.erase(it) : std::next(it);
     }
-  };
-  drop(by_message_);
-  drop(by_mailbox_);
-  records_.erase(records_.begin(), records_.upper_bound(pseq));
-  dropped_through_ = std::max(dropped_through_, pseq);
+    const auto end = records_.upper_bound(pseq);
+    for (auto it = records_.begin(); it != end; ++it) bytes_ -= it->second.bytes;
+    records_.erase(records_.begin(), end);
+  }
+  dropped_through_ = pseq;
+  added_through_ = std::max(added_through_, pseq);
+}
+
+bool PendingIndex::CoversLocked(PendingRange r) const {
+  return r.empty() || (r.lo > dropped_through_ && r.hi <= added_through_);
 }
 
 bool PendingIndex::Covers(PendingRange r) const {
   std::shared_lock lock(mu_);
-  return r.empty() || (r.lo > dropped_through_ && r.hi <= added_through_);
+  return CoversLocked(r);
 }
 
-std::optional<PendingRise> PendingIndex::LatestLocked(const MessageId& id, PendingRange r) const {
-  const auto it = by_message_.find(id);
-  if (it == by_message_.end()) return std::nullopt;
-  const auto& v = it->second;
-  auto last = std::upper_bound(v.begin(), v.end(), r.hi);  // first past the range
-  if (last == v.begin() || *std::prev(last) < r.lo) return std::nullopt;
-  return records_.at(*std::prev(last));
+Result<bool> PendingIndex::CatchUp(
+    PendingRange r,
+    const std::function<Status(
+        uint64_t, uint64_t, const std::function<void(uint64_t, PendingRecord, size_t)>&)>& read) {
+  if (Covers(r)) return true;
+  std::unique_lock lock(mu_);
+  if (CoversLocked(r)) return true;
+  if (r.lo <= dropped_through_) return false;
+  // Here r.hi > added_through_: another process appended (or this one is a
+  // reader in a process that does not write). Each sequence names one record
+  // forever, so what the index holds of r is what the snapshot holds.
+  POSTBOX_RETURN_IF_ERROR(
+      read(std::max(added_through_, r.lo - 1), r.hi,
+           [&](uint64_t pseq, PendingRecord rec, size_t bytes) { AddLocked(pseq, rec, bytes); }));
+  added_through_ = std::max(added_through_, r.hi);
+  if (r.lo > 1) DropThroughLocked(r.lo - 1);
+  return true;
 }
 
-std::optional<PendingRise> PendingIndex::Latest(const MessageId& id, PendingRange r) const {
+const PendingIndex::Version* PendingIndex::Latest(const std::vector<Version>& versions,
+                                                  PendingRange r) {
+  for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
+    if (it->pseq > r.hi) continue;
+    return it->pseq >= r.lo ? &*it : nullptr;
+  }
+  return nullptr;
+}
+
+PendingIndex::Found PendingIndex::Find(PendingRange r, TableCode table, std::string_view key,
+                                       std::string* value) const {
+  if (r.empty()) return Found::kNone;
+  std::string flat = FlatKey(table, key);
   std::shared_lock lock(mu_);
-  return LatestLocked(id, r);
+  if (!CoversLocked(r)) return Found::kNotCovered;
+  const auto it = keys_.find(flat);
+  if (it == keys_.end()) return Found::kNone;
+  const Version* v = Latest(it->second, r);
+  if (v == nullptr) return Found::kNone;
+  if (!v->value) return Found::kDeleted;
+  *value = *v->value;
+  return Found::kValue;
 }
 
-uint64_t PendingIndex::MailboxSeq(const MailboxKey& m, PendingRange r) const {
+bool PendingIndex::Collect(PendingRange r, TableCode table, std::string_view prefix,
+                           std::string_view from, std::vector<Entry>* out) const {
+  if (r.empty()) return true;
+  const std::string flat_prefix = FlatKey(table, prefix);
+  const std::string start = FlatKey(table, std::max(from, prefix));
   std::shared_lock lock(mu_);
-  const auto it = by_mailbox_.find(m);
-  if (it == by_mailbox_.end()) return 0;
-  // A mailbox's positions rise with the pending sequence: the last rise in
-  // the range gave it the highest.
-  const auto& v = it->second;
-  auto last = std::upper_bound(v.begin(), v.end(), r.hi);
-  if (last == v.begin() || *std::prev(last) < r.lo) return 0;
-  return records_.at(*std::prev(last)).SeqIn(m);
+  if (!CoversLocked(r)) return false;
+  for (auto it = keys_.lower_bound(start); it != keys_.end(); ++it) {
+    if (std::string_view(it->first).substr(0, flat_prefix.size()) != flat_prefix) break;
+    if (const Version* v = Latest(it->second, r))
+      out->push_back(Entry{it->first.substr(1), v->value});
+  }
+  return true;
 }
 
-std::vector<PendingIndex::Item> PendingIndex::ItemsAfter(const MailboxKey& m, uint64_t since,
-                                                         PendingRange r) const {
+std::optional<int64_t> PendingIndex::CountChange(PendingRange r, TableCode table) const {
+  if (r.empty()) return 0;
   std::shared_lock lock(mu_);
-  std::vector<Item> out;
-  const auto it = by_mailbox_.find(m);
-  if (it == by_mailbox_.end()) return out;
-  const auto& v = it->second;
-  for (auto p = std::lower_bound(v.begin(), v.end(), r.lo); p != v.end() && *p <= r.hi; ++p) {
-    const PendingRise& rise = records_.at(*p);
-    // Only where the message's last rise in the range put it: the position
-    // of an earlier rise of the same message was never a feed record.
-    const PendingRise latest = *LatestLocked(rise.id, r);
-    if (latest.seq_from != rise.seq_from) continue;
-    if (m == rise.from && rise.seq_from > since) {
-      out.push_back(Item{rise.seq_from, rise.id, true, rise.status});
-    }
-    if (m == rise.to && rise.seq_to > since) {
-      out.push_back(Item{rise.seq_to, rise.id, false, rise.status});
+  if (!CoversLocked(r)) return std::nullopt;
+  int64_t change = 0;
+  for (auto it = records_.lower_bound(r.lo); it != records_.end() && it->first <= r.hi; ++it) {
+    for (const auto& [t, c] : it->second.counts) {
+      if (t == table) change += c;
     }
   }
-  std::sort(out.begin(), out.end(), [](const Item& a, const Item& b) { return a.seq < b.seq; });
-  return out;
+  return change;
 }
 
-size_t PendingIndex::size() const {
+bool PendingIndex::ForEachLatest(
+    PendingRange r,
+    const std::function<void(TableCode, std::string_view, const std::optional<std::string>&)>& fn)
+    const {
+  if (r.empty()) return true;
   std::shared_lock lock(mu_);
-  return records_.size();
+  if (!CoversLocked(r)) return false;
+  for (const auto& [flat, versions] : keys_) {
+    if (const Version* v = Latest(versions, r)) {
+      fn(static_cast<TableCode>(flat[0]), std::string_view(flat).substr(1), v->value);
+    }
+  }
+  return true;
+}
+
+uint64_t PendingIndex::bytes() const {
+  std::shared_lock lock(mu_);
+  return bytes_;
+}
+
+uint64_t PendingIndex::last() const {
+  std::shared_lock lock(mu_);
+  return std::max(added_through_, dropped_through_);
+}
+
+uint64_t PendingIndex::dropped_through() const {
+  std::shared_lock lock(mu_);
+  return dropped_through_;
 }
 
 }  // namespace postbox::store

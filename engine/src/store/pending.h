@@ -1,50 +1,63 @@
-// Status rises waiting to be folded into the tables (docs/durability.md
-// "Durable writes at depth 1", the design; issue 17). A commit of rises
-// appends one PendingRise per rise to the `pending` table (keyed by an
-// ascending pending sequence) instead of rewriting the message's state, both
-// mailboxes' records and both feeds; a later fold applies them in one
-// transaction. Until then every read merges them over the folded tables.
+// Deferred writes (docs/durability.md "Durable writes at depth 1"; issue 17).
 //
-// PendingIndex is those records in memory, for the reads of the process that
-// writes them. The table is the truth: a read takes the range of pending
-// sequences the table holds in its own snapshot, and uses the index only if
-// the index covers that range (Covers), else builds an index from the table
-// in its transaction (at most the fold's bound of records). So a read that
-// began before a fold, or one that sees a commit the writer has not added
-// yet, still sees exactly its snapshot.
+// A write transaction that only raises statuses, writes entries and records
+// kicks (DB::Impl::Apply decides) does not touch the tables: its changes are
+// gathered in memory and committed as one record appended to the `pending`
+// table, keyed by an ascending pending sequence. Such a commit writes a few
+// pages instead of the dozens of scattered leaves the changes would dirty,
+// and is as durable as any LMDB commit. The next write that is not deferred
+// (or a deferred one once the pending records reach their bound) first folds
+// them: applies each key's latest change to the tables, in key order, and
+// empties the pending table, in its own transaction.
 //
-// Internal. Thread-safety: PendingIndex is safe to share (the writer adds
-// and drops, readers query); PendingRise is a plain value.
+// Every read merges: a key's latest pending change, if any, wins over the
+// table. PendingIndex holds the pending records in memory, each key with its
+// versions by pending sequence, so a read answers for exactly the records its
+// own snapshot holds (the range of pending sequences in its `pending` table):
+// a read that began before a fold, or that sees records another process
+// appended, still reads its snapshot, from the index when the index covers
+// that range, else from records it reads from the table itself.
+//
+// Internal. Thread-safety: PendingIndex is safe to share (writers add and
+// drop under its lock, readers query under it shared). PendingRecord and
+// PendingRange are plain values.
 #ifndef POSTBOX_STORE_PENDING_H_
 #define POSTBOX_STORE_PENDING_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "postbox/result.h"
-#include "postbox/types.h"
 
 namespace postbox::store {
 
-// What one status rise decided.
-struct PendingRise {
-  MessageId id;
-  MailboxKey from, to;
-  MessageStatus status = MessageStatus::kUploaded;  // the message's new status
-  uint64_t seq_from = 0;                            // its new position in the sender's feed
-  uint64_t seq_to = 0;                              // its new position in the recipient's feed
-  uint64_t post_seq = 0;  // with `to`, the key of its message_state record
-  bool operator==(const PendingRise&) const = default;
+// A table's number in pending records: its index in kTableList (env.h).
+using TableCode = uint8_t;
+
+// One deferred transaction's changes: per key (table code, then the key) its
+// new value or its deletion, in key order; and per table how many keys the
+// transaction added (less those it deleted), so counts stay exact.
+struct PendingRecord {
+  struct Write {
+    TableCode table = 0;
+    std::string key;
+    std::optional<std::string> value;  // nullopt: deleted
+    bool operator==(const Write&) const = default;
+  };
+  std::vector<Write> writes;
+  std::vector<std::pair<TableCode, int64_t>> counts;  // tables whose count changed
+  bool operator==(const PendingRecord&) const = default;
 
   std::string Encode() const;
-  static Result<PendingRise> Decode(std::string_view in);
-  // The message's position in `m`'s feed after this rise (0: not a party).
-  uint64_t SeqIn(const MailboxKey& m) const;
+  // Internal for a record that is not one Encode wrote.
+  static Result<PendingRecord> Decode(std::string_view in);
 };
 
 // A range of pending sequences, [lo, hi]; empty when lo > hi.
@@ -55,43 +68,77 @@ struct PendingRange {
 
 class PendingIndex {
  public:
-  // Records the rise the table holds at `pseq` (ascending from call to call).
-  void Add(uint64_t pseq, PendingRise rise);
-  // A fold removed the records up to `pseq` from the table.
+  // A key's change seen through a range: none, its value, or its deletion.
+  enum class Found { kNotCovered, kNone, kValue, kDeleted };
+  struct Entry {
+    std::string key;  // without the table code
+    std::optional<std::string> value;
+  };
+
+  // Records `pseq`'s record (ascending from call to call); `bytes`: its
+  // encoded size, counted toward bytes().
+  void Add(uint64_t pseq, const PendingRecord& rec, size_t bytes);
+  // Undoes the last Add (its transaction did not commit).
+  void RemoveLast(uint64_t pseq);
+  // Forgets the records up to `pseq` (a fold applied them).
   void DropThrough(uint64_t pseq);
 
-  // Whether the index holds every record of `r` (a read's range): nothing
-  // of it dropped, nothing past what was added.
+  // Whether the index holds every record of `r`: none dropped, none missing.
   bool Covers(PendingRange r) const;
+  // Brings the index up to a snapshot whose pending table holds `r`, reading
+  // the records it lacks through `read(after, hi)` (the snapshot's records
+  // with sequences in (after, hi], ascending) and forgetting those before
+  // r.lo (folded in that snapshot, so in every later one). False when the
+  // snapshot is older than a drop (it needs records the index forgot).
+  Result<bool> CatchUp(
+      PendingRange r,
+      const std::function<Status(uint64_t after, uint64_t hi,
+                                 const std::function<void(uint64_t, PendingRecord, size_t)>& add)>&
+          read);
 
-  // The message's latest rise in `r`, if any (a message with one has left
-  // its stored feed positions).
-  std::optional<PendingRise> Latest(const MessageId& id, PendingRange r) const;
-  // The highest position a rise in `r` gave mailbox `m` (0: none).
-  uint64_t MailboxSeq(const MailboxKey& m, PendingRange r) const;
+  // The latest change of `key` in `table` by a record of `r`; its value in
+  // *value when kValue. kNotCovered when !Covers(r).
+  Found Find(PendingRange r, TableCode table, std::string_view key, std::string* value) const;
+  // The latest change of each key of `table` that starts with `prefix` and is
+  // >= `from`, by the records of `r`, ascending by key. False when !Covers(r).
+  bool Collect(PendingRange r, TableCode table, std::string_view prefix, std::string_view from,
+               std::vector<Entry>* out) const;
+  // How many keys the records of `r` added to `table` (negative: removed);
+  // nullopt when !Covers(r).
+  std::optional<int64_t> CountChange(PendingRange r, TableCode table) const;
+  // Calls `fn` with each key's latest change by the records of `r`, in key
+  // order (table code first). False when !Covers(r).
+  bool ForEachLatest(PendingRange r,
+                     const std::function<void(TableCode, std::string_view key,
+                                              const std::optional<std::string>& value)>& fn) const;
 
-  // A message where a rise in `r` last put it in `m`'s feed.
-  struct Item {
-    uint64_t seq = 0;
-    MessageId id;
-    bool outgoing = false;  // m is the sender (else the recipient)
-    MessageStatus status = MessageStatus::kUploaded;
-    bool operator==(const Item&) const = default;
-  };
-  // `m`'s items from rises in `r` at positions after `since`, ascending.
-  std::vector<Item> ItemsAfter(const MailboxKey& m, uint64_t since, PendingRange r) const;
-
-  size_t size() const;
+  // The encoded bytes of the records held.
+  uint64_t bytes() const;
+  // The highest sequence added or dropped (a new record takes a higher one).
+  uint64_t last() const;
+  uint64_t dropped_through() const;
 
  private:
-  std::optional<PendingRise> LatestLocked(const MessageId& id, PendingRange r) const;
+  struct Version {
+    uint64_t pseq;
+    std::optional<std::string> value;
+  };
+  struct Meta {
+    size_t bytes = 0;
+    std::vector<std::pair<TableCode, int64_t>> counts;
+  };
+  void AddLocked(uint64_t pseq, const PendingRecord& rec, size_t bytes);
+  void DropThroughLocked(uint64_t pseq);
+  bool CoversLocked(PendingRange r) const;
+  static const Version* Latest(const std::vector<Version>& versions, PendingRange r);
 
   mutable std::shared_mutex mu_;
-  std::map<uint64_t, PendingRise> records_;                 // by pending sequence
-  std::map<MessageId, std::vector<uint64_t>> by_message_;   // ascending
-  std::map<MailboxKey, std::vector<uint64_t>> by_mailbox_;  // ascending
-  uint64_t added_through_ = 0;                              // the last Add's pseq
-  uint64_t dropped_through_ = 0;                            // the last DropThrough's
+  // By table code + key; versions ascending by pending sequence.
+  std::map<std::string, std::vector<Version>, std::less<>> keys_;
+  std::map<uint64_t, Meta> records_;  // by pending sequence
+  uint64_t added_through_ = 0;
+  uint64_t dropped_through_ = 0;
+  uint64_t bytes_ = 0;
 };
 
 }  // namespace postbox::store

@@ -32,7 +32,9 @@ inline constexpr size_t kPieceTrailer = 8;
 // (`endpoints`, `mailbox_endpoints`, `endpoint_revoked`) and pending kicks
 // (`kicks`). 5: the remembered settings (meta["settings"]); a format-4 store
 // is opened and, when written, stamped 5 (it adopts the opener's settings).
-inline constexpr uint32_t kFormatVersion = 5;
+// 6: deferred writes in `pending` (pending.h) and meta["pending_folded"]; a
+// store of format 4 or 5 has none and is stamped 6 when opened writable.
+inline constexpr uint32_t kFormatVersion = 6;
 inline constexpr uint32_t kOldestFormat = 4;
 inline constexpr std::string_view kFormatName = "format";
 // meta["mailbox_deletions"]: u64, mailboxes deleted so far (see StoreStats).

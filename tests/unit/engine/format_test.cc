@@ -15,7 +15,7 @@
 namespace postbox {
 namespace {
 
-constexpr uint32_t kCurrentFormat = 5;
+constexpr uint32_t kCurrentFormat = 6;
 
 class FormatTest : public ::testing::Test {
  protected:
@@ -63,7 +63,7 @@ class FormatTest : public ::testing::Test {
       ASSERT_FALSE(db.ok()) << "read_only=" << read_only;
       EXPECT_TRUE(db.error().Is(Code::kInternal)) << db.error().ToString();
       EXPECT_NE(db.error().message().find(why), std::string::npos) << db.error().ToString();
-      EXPECT_NE(db.error().message().find("reads formats 4 to 5"), std::string::npos)
+      EXPECT_NE(db.error().message().find("reads formats 4 to 6"), std::string::npos)
           << db.error().ToString();
     }
   }
@@ -88,12 +88,13 @@ TEST_F(FormatTest, OtherFormatNumberIsRefused) {
   // Format 3 had no endpoint tables.
   EditFormat(3, true);
   ExpectRefused("has format 3");
-  EditFormat(6, true);
-  ExpectRefused("has format 6");
+  EditFormat(7, true);
+  ExpectRefused("has format 7");
 }
 
-// Format 4 lacks only the remembered settings (settings_test.cc has the rest):
-// it opens, read-only as it is, and is stamped 5 by a write-enabled open.
+// Format 4 lacks the remembered settings (settings_test.cc has the rest) and
+// the pending table: it opens, read-only as it is, and is stamped 6 by a
+// write-enabled open.
 TEST_F(FormatTest, FormatFourOpensAndIsStampedCurrentWhenWritable) {
   MakeStore();
   EditFormat(4, true);
@@ -102,6 +103,44 @@ TEST_F(FormatTest, FormatFourOpensAndIsStampedCurrentWhenWritable) {
   ASSERT_OK(DB::Open(Path(), ro));
   EXPECT_EQ(EditFormat(std::nullopt, false), 4u);
   ASSERT_OK(DB::Open(Path(), Options{}));
+  EXPECT_EQ(EditFormat(std::nullopt, false), kCurrentFormat);
+}
+
+// Format 5 had no pending table (deferred writes): a read-only open finds
+// none and reads the tables as they are; a writable one makes it.
+TEST_F(FormatTest, FormatFiveWithoutPendingTableOpens) {
+  MakeStore();
+  EditFormat(5, true);
+  {
+    MDB_env* env = nullptr;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 32);
+    ASSERT_EQ(mdb_env_open(env, Path().c_str(), MDB_NOTLS, 0644), 0);
+    MDB_txn* txn = nullptr;
+    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    MDB_dbi pending = 0;
+    ASSERT_EQ(mdb_dbi_open(txn, "pending", 0, &pending), 0);
+    ASSERT_EQ(mdb_drop(txn, pending, 1), 0);  // deletes the table itself
+    ASSERT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+  }
+  Options ro;
+  ro.read_only = true;
+  {
+    auto db = DB::Open(Path(), ro);
+    ASSERT_OK(db);
+    auto n = (*db)->CountMailboxes();
+    ASSERT_OK(n);
+    EXPECT_EQ(*n, 1u);
+  }
+  EXPECT_EQ(EditFormat(std::nullopt, false), 5u);
+  {
+    auto db = DB::Open(Path(), Options{});
+    ASSERT_OK(db);
+    auto m = (*db)->CreateMailbox();
+    ASSERT_OK(m);
+    ASSERT_OK((*db)->PutEntry(m->mkey, "k", "v", 1));  // deferred: needs the table
+  }
   EXPECT_EQ(EditFormat(std::nullopt, false), kCurrentFormat);
 }
 

@@ -199,7 +199,7 @@ TEST_F(SettingsTest, FormatFourStoreAdoptsTheOpenersSettingsAndSaysSo) {
     EXPECT_NE((*db)->settings_note().find("remembered no settings"), std::string::npos)
         << (*db)->settings_note();
   }
-  EXPECT_EQ(Format(), 5u);
+  EXPECT_EQ(Format(), 6u);
   EXPECT_NE(RawRecord(), "<none>");
   // From now on they are remembered: the defaults are refused.
   EXPECT_CODE(DB::Open(Path(), Relaxed()), kInvalidArgument);

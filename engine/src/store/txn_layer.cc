@@ -1,0 +1,287 @@
+// Txn's table operations with pending writes (pending.h): reads merge the
+// pending changes the transaction's snapshot holds over LMDB's tables, and a
+// deferred write transaction gathers its own changes in memory, read back
+// before anything else.
+#include <deque>
+#include <map>
+
+#include "store/codec.h"
+#include "store/env.h"
+
+namespace postbox::store {
+
+struct Txn::Layer {
+  PendingIndex* shared = nullptr;  // the Env's
+  PendingRange range;              // the pending records of this snapshot
+  // Built from the table when `shared` cannot serve `range` (it dropped
+  // records this older snapshot still holds).
+  std::unique_ptr<PendingIndex> own;
+  bool deferred = false;
+  // A deferred transaction's changes by table code + key; `existed`: whether
+  // the key had a value before this transaction (for the counts).
+  struct Change {
+    std::optional<std::string> value;
+    bool existed = false;
+  };
+  std::map<std::string, Change, std::less<>> buffer;
+  std::deque<std::string> values;  // the pending values Get handed out
+};
+
+namespace {
+
+std::string FlatKey(TableCode code, std::string_view key) {
+  std::string flat(1, static_cast<char>(code));
+  flat.append(key);
+  return flat;
+}
+
+}  // namespace
+
+Txn::Txn(MDB_txn* txn, const Tables& t, const WriteSpace* space)
+    : txn_(txn), t_(t), space_(space) {}
+
+Txn::~Txn() = default;
+
+void Txn::AttachPending(PendingIndex* index, PendingRange range, bool deferred) {
+  layer_ = std::make_unique<Layer>();
+  layer_->shared = index;
+  layer_->range = range;
+  layer_->deferred = deferred;
+}
+
+bool Txn::deferred() const { return layer_ != nullptr && layer_->deferred; }
+
+Status Txn::ReadPending(uint64_t after, uint64_t hi,
+                        const std::function<void(uint64_t, PendingRecord, size_t)>& add) const {
+  std::string from;
+  AppendBE64(from, after + 1);
+  Status error;
+  POSTBOX_RETURN_IF_ERROR(
+      RawScan(t_.pending, "", from, [&](std::string_view k, std::string_view v) {
+        const uint64_t pseq = k.size() == 8 ? ReadBE64(k) : 0;
+        if (pseq == 0 || pseq > hi) return false;
+        auto rec = PendingRecord::Decode(v);
+        if (!rec) {
+          error = rec.error();
+          return false;
+        }
+        add(pseq, std::move(rec).value(), v.size());
+        return true;
+      }));
+  return error;
+}
+
+Status Txn::WithPending(const std::function<bool(const PendingIndex&)>& fn) const {
+  Layer& l = *layer_;
+  const auto read = [this](uint64_t after, uint64_t hi, const auto& add) {
+    return ReadPending(after, hi, add);
+  };
+  if (l.own == nullptr) {
+    if (fn(*l.shared)) return Status();
+    // Records another process appended: read them into the shared index.
+    POSTBOX_ASSIGN_OR_RETURN(const bool caught, l.shared->CatchUp(l.range, read));
+    if (caught && fn(*l.shared)) return Status();
+    // This snapshot is older than a fold the index has forgotten.
+    auto own = std::make_unique<PendingIndex>();
+    POSTBOX_RETURN_IF_ERROR(own->CatchUp(l.range, read).status());
+    l.own = std::move(own);
+  }
+  if (!fn(*l.own)) return Failed(Status::Internal("pending records of a snapshot went missing"));
+  return Status();
+}
+
+Result<std::optional<std::string_view>> Txn::Get(MDB_dbi dbi, std::string_view key) const {
+  const TableCode code = t_.code_of[dbi];
+  if (layer_ == nullptr || code == Tables::kNoTable) return RawGet(dbi, key);
+  Layer& l = *layer_;
+  if (l.deferred) {
+    const auto it = l.buffer.find(FlatKey(code, key));
+    if (it != l.buffer.end()) {
+      if (!it->second.value) return std::optional<std::string_view>();
+      return std::optional<std::string_view>(*it->second.value);
+    }
+  }
+  std::string value;
+  PendingIndex::Found found = PendingIndex::Found::kNone;
+  POSTBOX_RETURN_IF_ERROR(WithPending([&](const PendingIndex& index) {
+    found = index.Find(l.range, code, key, &value);
+    return found != PendingIndex::Found::kNotCovered;
+  }));
+  switch (found) {
+    case PendingIndex::Found::kValue:
+      l.values.push_back(std::move(value));
+      return std::optional<std::string_view>(l.values.back());
+    case PendingIndex::Found::kDeleted:
+      return std::optional<std::string_view>();
+    default:
+      return RawGet(dbi, key);
+  }
+}
+
+Result<std::string*> Txn::Defer(MDB_dbi dbi, std::string_view key,
+                                std::optional<std::string> value) {
+  const TableCode code = t_.code_of[dbi];
+  if (code == Tables::kNoTable) {
+    return Failed(Status::Internal("a deferred write transaction wrote a table it cannot defer"));
+  }
+  std::string flat = FlatKey(code, key);
+  auto it = layer_->buffer.find(flat);
+  if (it == layer_->buffer.end()) {
+    POSTBOX_ASSIGN_OR_RETURN(auto before, Get(dbi, key));
+    it = layer_->buffer.emplace(std::move(flat), Layer::Change{std::nullopt, before.has_value()})
+             .first;
+  }
+  it->second.value = std::move(value);
+  return it->second.value ? &*it->second.value : nullptr;
+}
+
+Status Txn::Put(MDB_dbi dbi, std::string_view key, std::string_view value) {
+  if (!deferred()) return RawPut(dbi, key, value);
+  return Defer(dbi, key, std::string(value)).status();
+}
+
+Result<char*> Txn::Reserve(MDB_dbi dbi, std::string_view key, size_t size) {
+  if (deferred()) {
+    POSTBOX_ASSIGN_OR_RETURN(std::string * value, Defer(dbi, key, std::string(size, '\0')));
+    return value->data();
+  }
+  MDB_val k = Val(key), v{size, nullptr};
+  int rc = mdb_put(txn_, dbi, &k, &v, MDB_RESERVE);
+  if (rc != 0) return WriteError(rc, "mdb_put(MDB_RESERVE)");
+  return static_cast<char*>(v.mv_data);
+}
+
+Status Txn::Del(MDB_dbi dbi, std::string_view key) {
+  if (!deferred()) return RawDel(dbi, key);
+  return Defer(dbi, key, std::nullopt).status();
+}
+
+Status Txn::Scan(MDB_dbi dbi, std::string_view prefix, std::string_view from,
+                 const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  const TableCode code = t_.code_of[dbi];
+  if (layer_ == nullptr || code == Tables::kNoTable) return RawScan(dbi, prefix, from, fn);
+  Layer& l = *layer_;
+  // The pending changes in range, then this transaction's own over them.
+  std::vector<PendingIndex::Entry> over;
+  POSTBOX_RETURN_IF_ERROR(WithPending([&](const PendingIndex& index) {
+    over.clear();
+    return index.Collect(l.range, code, prefix, from, &over);
+  }));
+  if (l.deferred && !l.buffer.empty()) {
+    std::vector<PendingIndex::Entry> own;
+    const std::string flat_prefix = FlatKey(code, prefix);
+    for (auto it = l.buffer.lower_bound(FlatKey(code, std::max(from, prefix)));
+         it != l.buffer.end() && std::string_view(it->first).starts_with(flat_prefix); ++it) {
+      own.push_back(PendingIndex::Entry{it->first.substr(1), it->second.value});
+    }
+    if (!own.empty()) {
+      std::vector<PendingIndex::Entry> merged;
+      merged.reserve(over.size() + own.size());
+      size_t i = 0, j = 0;
+      while (i < over.size() || j < own.size()) {
+        if (j == own.size() || (i < over.size() && over[i].key < own[j].key)) {
+          merged.push_back(std::move(over[i++]));
+        } else {
+          if (i < over.size() && over[i].key == own[j].key) ++i;  // this transaction's wins
+          merged.push_back(std::move(own[j++]));
+        }
+      }
+      over = std::move(merged);
+    }
+  }
+  if (over.empty()) return RawScan(dbi, prefix, from, fn);
+  // Merge: a pending change replaces (or deletes) the table's key.
+  size_t i = 0;
+  bool stopped = false;
+  const auto emit_before = [&](std::optional<std::string_view> bound) {
+    for (; i < over.size() && (!bound || over[i].key < *bound); ++i) {
+      if (over[i].value && !fn(over[i].key, *over[i].value)) {
+        stopped = true;
+        ++i;
+        return false;
+      }
+    }
+    return true;
+  };
+  POSTBOX_RETURN_IF_ERROR(RawScan(dbi, prefix, from, [&](std::string_view k, std::string_view v) {
+    if (!emit_before(k)) return false;
+    if (i < over.size() && over[i].key == k) {
+      const auto& change = over[i++];
+      if (!change.value) return true;  // deleted
+      if (!fn(k, *change.value)) {
+        stopped = true;
+        return false;
+      }
+      return true;
+    }
+    if (!fn(k, v)) {
+      stopped = true;
+      return false;
+    }
+    return true;
+  }));
+  if (!stopped) emit_before(std::nullopt);
+  return Status();
+}
+
+Result<uint64_t> Txn::Count(MDB_dbi dbi) const {
+  POSTBOX_ASSIGN_OR_RETURN(uint64_t count, RawCount(dbi));
+  const TableCode code = t_.code_of[dbi];
+  if (layer_ == nullptr || code == Tables::kNoTable) return count;
+  int64_t change = 0;
+  POSTBOX_RETURN_IF_ERROR(WithPending([&](const PendingIndex& index) {
+    auto c = index.CountChange(layer_->range, code);
+    if (c) change = *c;
+    return c.has_value();
+  }));
+  for (const auto& [flat, c] : layer_->buffer) {
+    if (static_cast<TableCode>(flat[0]) == code) {
+      change += int64_t{c.value.has_value()} - int64_t{c.existed};
+    }
+  }
+  return static_cast<uint64_t>(static_cast<int64_t>(count) + change);
+}
+
+PendingRecord Txn::TakeDeferred() {
+  PendingRecord rec;
+  if (layer_ == nullptr) return rec;
+  std::map<TableCode, int64_t> counts;
+  for (auto& [flat, c] : layer_->buffer) {
+    const auto code = static_cast<TableCode>(flat[0]);
+    const int64_t change = int64_t{c.value.has_value()} - int64_t{c.existed};
+    if (change != 0) counts[code] += change;
+    rec.writes.push_back(PendingRecord::Write{code, flat.substr(1), std::move(c.value)});
+  }
+  for (const auto& [code, change] : counts) {
+    if (change != 0) rec.counts.emplace_back(code, change);
+  }
+  layer_->buffer.clear();
+  return rec;
+}
+
+Status Txn::Nested(const std::function<Status(Txn&)>& fn) {
+  if (deferred()) {
+    // Nothing reached LMDB: undoing is restoring the gathered changes.
+    auto saved = layer_->buffer;
+    Status s = fn(*this);
+    if (s.ok()) s = error();
+    if (!s.ok()) layer_->buffer = std::move(saved);
+    return s;
+  }
+  MDB_txn* child = nullptr;
+  int rc = mdb_txn_begin(mdb_txn_env(txn_), txn_, 0, &child);
+  if (rc != 0) return WriteError(rc, "mdb_txn_begin(nested)");
+  Txn nested(child, t_, space_);
+  Status s = fn(nested);
+  // A failed LMDB call leaves the transaction unusable even if `fn` went on.
+  if (s.ok()) s = nested.error();
+  if (!s.ok()) {
+    mdb_txn_abort(child);
+    return s;
+  }
+  rc = mdb_txn_commit(child);  // frees the child also when it fails
+  if (rc != 0) return WriteError(rc, "mdb_txn_commit(nested)");
+  return Status();
+}
+
+}  // namespace postbox::store
