@@ -16,6 +16,14 @@ std::string FlatKey(TableCode table, std::string_view key) {
   return flat;
 }
 
+// FlatKey in a buffer of the calling thread's (no allocation per lookup).
+std::string_view ScratchKey(TableCode table, std::string_view key) {
+  thread_local std::string scratch;
+  scratch.assign(1, static_cast<char>(table));
+  scratch.append(key);
+  return scratch;
+}
+
 constexpr uint8_t kDeleted = 0, kPut = 1;
 
 }  // namespace
@@ -72,11 +80,23 @@ void PendingIndex::Add(uint64_t pseq, const PendingRecord& rec, size_t bytes) {
 
 void PendingIndex::AddLocked(uint64_t pseq, const PendingRecord& rec, size_t bytes) {
   for (const auto& x : rec.writes) {
-    keys_[FlatKey(x.table, x.key)].push_back(Version{pseq, x.value});
+    auto [it, added] = keys_.try_emplace(FlatKey(x.table, x.key));
+    if (added) {
+      order_.insert(it->first);
+      ++per_table_[x.table];
+    }
+    it->second.push_back(Version{pseq, x.value});
   }
   records_[pseq] = Meta{bytes, rec.counts};
   bytes_ += bytes;
   added_through_ = std::max(added_through_, pseq);
+}
+
+void PendingIndex::EraseKey(
+    std::unordered_map<std::string, std::vector<Version>, Hash, std::equal_to<>>::iterator it) {
+  --per_table_[static_cast<TableCode>(it->first[0])];
+  order_.erase(it->first);
+  keys_.erase(it);
 }
 
 void PendingIndex::RemoveLast(uint64_t pseq) {
@@ -88,7 +108,11 @@ void PendingIndex::RemoveLast(uint64_t pseq) {
   for (auto it = keys_.begin(); it != keys_.end();) {
     auto& v = it->second;
     if (!v.empty() && v.back().pseq == pseq) v.pop_back();
-    it = v.empty() ? keys_.erase(it) : std::next(it);
+    if (v.empty()) {
+      EraseKey(it++);
+    } else {
+      ++it;
+    }
   }
   added_through_ = records_.empty() ? dropped_through_ : records_.rbegin()->first;
 }
@@ -101,7 +125,9 @@ void PendingIndex::DropThrough(uint64_t pseq) {
 void PendingIndex::DropThroughLocked(uint64_t pseq) {
   if (pseq <= dropped_through_) return;
   if (pseq >= added_through_) {
-    keys_.clear();  // a fold of everything: the common case
+    order_.clear();  // a fold of everything: the common case
+    keys_.clear();
+    per_table_.fill(0);
     records_.clear();
     bytes_ = 0;
   } else {
@@ -159,9 +185,10 @@ const PendingIndex::Version* PendingIndex::Latest(const std::vector<Version>& ve
 PendingIndex::Found PendingIndex::Find(PendingRange r, TableCode table, std::string_view key,
                                        std::string* value) const {
   if (r.empty()) return Found::kNone;
-  std::string flat = FlatKey(table, key);
+  const std::string_view flat = ScratchKey(table, key);
   std::shared_lock lock(mu_);
   if (!CoversLocked(r)) return Found::kNotCovered;
+  if (per_table_[table] == 0) return Found::kNone;
   const auto it = keys_.find(flat);
   if (it == keys_.end()) return Found::kNone;
   const Version* v = Latest(it->second, r);
@@ -178,10 +205,12 @@ bool PendingIndex::Collect(PendingRange r, TableCode table, std::string_view pre
   const std::string start = FlatKey(table, std::max(from, prefix));
   std::shared_lock lock(mu_);
   if (!CoversLocked(r)) return false;
-  for (auto it = keys_.lower_bound(start); it != keys_.end(); ++it) {
-    if (std::string_view(it->first).substr(0, flat_prefix.size()) != flat_prefix) break;
-    if (const Version* v = Latest(it->second, r))
-      out->push_back(Entry{it->first.substr(1), v->value});
+  if (per_table_[table] == 0) return true;
+  for (auto it = order_.lower_bound(start); it != order_.end(); ++it) {
+    if (!it->starts_with(flat_prefix)) break;
+    if (const Version* v = Latest(keys_.find(*it)->second, r)) {
+      out->push_back(Entry{std::string(it->substr(1)), v->value});
+    }
   }
   return true;
 }
@@ -206,9 +235,9 @@ bool PendingIndex::ForEachLatest(
   if (r.empty()) return true;
   std::shared_lock lock(mu_);
   if (!CoversLocked(r)) return false;
-  for (const auto& [flat, versions] : keys_) {
-    if (const Version* v = Latest(versions, r)) {
-      fn(static_cast<TableCode>(flat[0]), std::string_view(flat).substr(1), v->value);
+  for (std::string_view flat : order_) {
+    if (const Version* v = Latest(keys_.find(flat)->second, r)) {
+      fn(static_cast<TableCode>(flat[0]), flat.substr(1), v->value);
     }
   }
   return true;

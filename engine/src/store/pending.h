@@ -24,13 +24,16 @@
 #ifndef POSTBOX_STORE_PENDING_H_
 #define POSTBOX_STORE_PENDING_H_
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -132,10 +135,23 @@ class PendingIndex {
   bool CoversLocked(PendingRange r) const;
   static const Version* Latest(const std::vector<Version>& versions, PendingRange r);
 
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  // Forgets key `it` (its versions are gone).
+  void EraseKey(
+      std::unordered_map<std::string, std::vector<Version>, Hash, std::equal_to<>>::iterator it);
+
   mutable std::shared_mutex mu_;
-  // By table code + key; versions ascending by pending sequence.
-  std::map<std::string, std::vector<Version>, std::less<>> keys_;
-  std::map<uint64_t, Meta> records_;  // by pending sequence
+  // By table code + key, versions ascending by pending sequence: hashed for
+  // the reads of one key (most reads, and most of them of tables with no
+  // pending change at all: per_table_), and in key order for scans and folds
+  // (order_ views the map's keys, which stay put).
+  std::unordered_map<std::string, std::vector<Version>, Hash, std::equal_to<>> keys_;
+  std::set<std::string_view> order_;
+  std::array<uint32_t, 256> per_table_{};  // keys held, by table code
+  std::map<uint64_t, Meta> records_;       // by pending sequence
   uint64_t added_through_ = 0;
   uint64_t dropped_through_ = 0;
   uint64_t bytes_ = 0;

@@ -25,6 +25,13 @@ struct Txn::Layer {
   };
   std::map<std::string, Change, std::less<>> buffer;
   std::deque<std::string> values;  // the pending values Get handed out
+  std::string scratch;             // a table code + key being looked up
+
+  std::string_view Flat(TableCode code, std::string_view key) {
+    scratch.assign(1, static_cast<char>(code));
+    scratch.append(key);
+    return scratch;
+  }
 };
 
 namespace {
@@ -94,8 +101,8 @@ Result<std::optional<std::string_view>> Txn::Get(MDB_dbi dbi, std::string_view k
   const TableCode code = t_.code_of[dbi];
   if (layer_ == nullptr || code == Tables::kNoTable) return RawGet(dbi, key);
   Layer& l = *layer_;
-  if (l.deferred) {
-    const auto it = l.buffer.find(FlatKey(code, key));
+  if (l.deferred && !l.buffer.empty()) {
+    const auto it = l.buffer.find(l.Flat(code, key));
     if (it != l.buffer.end()) {
       if (!it->second.value) return std::optional<std::string_view>();
       return std::optional<std::string_view>(*it->second.value);
