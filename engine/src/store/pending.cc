@@ -135,7 +135,11 @@ void PendingIndex::DropThroughLocked(uint64_t pseq) {
       auto& v = it->second;
       v.erase(v.begin(),
               std::find_if(v.begin(), v.end(), [pseq](const Version& x) { return x.pseq > pseq; }));
-      it = v.empty() ? keys_.erase(it) : std::next(it);
+      if (v.empty()) {
+        EraseKey(it++);
+      } else {
+        ++it;
+      }
     }
     const auto end = records_.upper_bound(pseq);
     for (auto it = records_.begin(); it != end; ++it) bytes_ -= it->second.bytes;
