@@ -33,21 +33,34 @@ const char* ViolationName(Violation v) {
   return "?";
 }
 
-Violation CheckAck(const std::vector<IoEvent>& events, const Ack& ack) {
-  const IoEvent* page = nullptr;
-  for (const auto& e : events) {
-    if (e.kind != IoKind::kDataWrite || e.start <= ack.sent || e.end >= ack.acked) continue;
-    if (std::find(e.markers.begin(), e.markers.end(), ack.marker) == e.markers.end()) continue;
-    if (page == nullptr || e.end > page->end) page = &e;
-  }
-  if (page == nullptr) return Violation::kNoWrite;
-  const IoEvent* sync = FirstSync(events, page->end, ack.acked);
+// What is wrong with `page` as the write that made `ack`'s write durable.
+static Violation CheckWrite(const std::vector<IoEvent>& events, const IoEvent& page,
+                            const Ack& ack) {
+  const IoEvent* sync = FirstSync(events, page.end, ack.acked);
   if (sync == nullptr) return Violation::kNoDataSync;
   for (const auto& m : events) {
     if (m.kind != IoKind::kMetaWrite || m.start <= sync->end || m.end >= ack.acked) continue;
     if (m.dsync || FirstSync(events, m.end, ack.acked) != nullptr) return Violation::kNone;
   }
   return Violation::kNoDurableMeta;
+}
+
+Violation CheckAck(const std::vector<IoEvent>& events, const Ack& ack) {
+  // The marker's bytes may be written again by a later commit in the window
+  // (an upload's running hash state keeps the last input bytes it saw), and
+  // that commit may be unsynced when the acknowledgement arrives: the write
+  // was durable if any commit that carried them was. Otherwise the mildest
+  // violation among them is named (a synced write without a durable meta
+  // page before one never synced).
+  Violation best = Violation::kNoWrite;
+  for (const auto& e : events) {
+    if (e.kind != IoKind::kDataWrite || e.start <= ack.sent || e.end >= ack.acked) continue;
+    if (std::find(e.markers.begin(), e.markers.end(), ack.marker) == e.markers.end()) continue;
+    const Violation v = CheckWrite(events, e, ack);
+    if (v == Violation::kNone) return v;
+    if (best == Violation::kNoWrite || v == Violation::kNoDurableMeta) best = v;
+  }
+  return best;
 }
 
 std::vector<std::string> Violations(const std::vector<IoEvent>& events,

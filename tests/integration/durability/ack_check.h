@@ -1,12 +1,11 @@
 // Was a write durable when its acknowledgement arrived? Judged from an
-// IoTrace: the write's last page write (the last write to the data file that
-// carries the write's marker, between the request and the acknowledgement)
-// must be followed, before the acknowledgement, by a completed sync of the
-// data file and then by a completed durable meta-page write: one through an
-// O_DSYNC descriptor, or a plain one followed by another completed sync. That
-// is LMDB's durable commit (data pages, fdatasync, meta page with O_DSYNC).
-// MDB_NOSYNC fails the first condition (nothing is synced); MDB_NOMETASYNC
-// the second (the meta page is written unsynced, and only the next commit's
+// IoTrace: a page write carrying the write's marker (a write to the data file
+// between the request and the acknowledgement; any of them, as a later commit
+// may carry the same bytes again) must be followed, before the acknowledgement, by a completed sync
+// of the data file and then by a completed durable meta-page write: one through an O_DSYNC
+// descriptor, or a plain one followed by another completed sync. That is LMDB's durable commit
+// (data pages, fdatasync, meta page with O_DSYNC). MDB_NOSYNC fails the first condition (nothing is
+// synced); MDB_NOMETASYNC the second (the meta page is written unsynced, and only the next commit's
 // sync, after the acknowledgement, covers it).
 #ifndef POSTBOX_TESTS_INTEGRATION_DURABILITY_ACK_CHECK_H_
 #define POSTBOX_TESTS_INTEGRATION_DURABILITY_ACK_CHECK_H_
