@@ -178,10 +178,11 @@ static bool Refused(const Txn& t, const WriteBatch::Op& op, OpResult& r) {
 static bool Deferrable(const std::vector<WriteBatch::Op>& ops) {
   using Kind = WriteBatch::Op::Kind;
   constexpr size_t kMostDeferredOps = 256;
-  return ops.size() <= kMostDeferredOps && std::all_of(ops.begin(), ops.end(), [](const WriteBatch::Op& op) {
-    return op.kind == Kind::kAdvanceStatus || op.kind == Kind::kPutEntry ||
-           op.kind == Kind::kDeleteEntry || op.kind == Kind::kKicks;
-  });
+  return ops.size() <= kMostDeferredOps &&
+         std::all_of(ops.begin(), ops.end(), [](const WriteBatch::Op& op) {
+           return op.kind == Kind::kAdvanceStatus || op.kind == Kind::kPutEntry ||
+                  op.kind == Kind::kDeleteEntry || op.kind == Kind::kKicks;
+         });
 }
 
 // Every op fails alone. The batch first runs in one transaction, which costs
