@@ -135,6 +135,15 @@ class DB {
   // best effort: a failure there is lost.
   Status Sync();
 
+  // Folds the deferred writes (Options::pending_bytes, docs/durability.md)
+  // into the tables now, so a later write does not pay for it; writes nothing
+  // when none are pending. A host may call it when its writes pause (the sync
+  // server does). OK, or the write's error.
+  Status Checkpoint();
+  // The bytes of deferred writes this process knows to be pending (0 after a
+  // fold; another process's appends show once this one has read them).
+  uint64_t pending_bytes() const;
+
   // ---- Mailboxes ----
   // Creates a mailbox with a random mkey and secret. The secret is returned only here.
   Result<MailboxCredentials> CreateMailbox();

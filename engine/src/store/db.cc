@@ -287,6 +287,10 @@ Status DB::Write(WriteBatch* batch) { return impl_->Apply(batch); }
 
 Status DB::Sync() { return impl_->env().Sync(); }
 
+Status DB::Checkpoint() { return impl_->env().Fold(); }
+
+uint64_t DB::pending_bytes() const { return impl_->env().pending_bytes(); }
+
 namespace {
 // Runs a one-op batch and hands back its result.
 template <typename Fill>

@@ -486,6 +486,20 @@ Status Env::Read(const std::function<Status(Txn&)>& fn) const {
 
 Status Env::Write(const std::function<Status(Txn&)>& fn) { return WriteTxn(fn, false); }
 
+Status Env::Fold() {
+  if (options_.read_only) return Status();  // a read-only open folds nothing
+  bool pending = pending_.bytes() > 0;
+  if (!pending) {  // another process's records, this one has not read yet?
+    POSTBOX_RETURN_IF_ERROR(Read([&](Txn& t) -> Status {
+      POSTBOX_ASSIGN_OR_RETURN(const PendingRange r, PendingIn(t));
+      pending = !r.empty();
+      return Status();
+    }));
+  }
+  if (!pending) return Status();
+  return Write([](Txn&) { return Status(); });  // a plain write folds first
+}
+
 Status Env::WriteDeferred(const std::function<Status(Txn&)>& fn) { return WriteTxn(fn, true); }
 
 Status Env::WriteTxn(const std::function<Status(Txn&)>& fn, bool may_defer) {

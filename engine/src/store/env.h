@@ -331,10 +331,9 @@ class Env {
   // places (status rises, entries), whose commits would otherwise write a
   // page for each. `fn` must not keep a value it wrote beyond the transaction.
   Status WriteDeferred(const std::function<Status(Txn&)>& fn);
-  // Folds the pending writes into the tables now (a write of nothing).
-  Status Fold() {
-    return Write([](Txn&) { return Status(); });
-  }
+  // Folds the pending writes into the tables now; writes nothing (no commit,
+  // no sync) when the table holds none.
+  Status Fold();
   // The encoded bytes of the pending records this process knows of.
   uint64_t pending_bytes() const { return pending_.bytes(); }
 

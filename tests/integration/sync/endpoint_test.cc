@@ -92,6 +92,8 @@ TEST_F(SyncTest, EndpointRequestsAreTheMailboxsOwnAndCheckTheirInput) {
 TEST_F(SyncTest, AMailboxHasABoundedNumberOfEndpoints) {
   Options o;
   o.max_endpoints_per_mailbox = 2;
+  server_->Stop();  // before its store closes: SetUp's server writes into it
+  server_.reset();
   db_.reset();
   StartServer(ServerOptions{}, o);
   auto a = NewMailbox();

@@ -529,5 +529,38 @@ TEST_F(HardeningTest, TheServerSweepsUploadsAndPurgesTombstonesItself) {
   EXPECT_EQ(stats->blob_chunks, 0u);
 }
 
+// Entry puts are deferred writes (docs/durability.md): once writes pause, the
+// writer folds them into the tables itself, so the next post does not wait
+// for the fold; with idle_checkpoint 0 they stay pending until such a write.
+TEST_F(HardeningTest, TheWriterFoldsDeferredWritesWhenIdle) {
+  for (const auto idle : {50ms, 0ms}) {
+    ServerOptions so;
+    so.idle_checkpoint = idle;
+    so.maintenance_interval = 0ms;  // no other write
+    StartServer(so);
+    const auto a = NewMailbox();
+    ASSERT_EQ(db_->pending_bytes(), 0u);
+    RawConn c(server_->port());
+    ASSERT_TRUE(c.Send(1, HelloFor(a)));
+    ASSERT_TRUE(c.Read());
+    ASSERT_TRUE(c.Send(2, wire::EntryPut{"k", "v", 0}));
+    auto reply = c.Read();
+    ASSERT_TRUE(reply && std::holds_alternative<wire::Ok>(*reply));
+    const auto deadline = Clock::now() + 10s;
+    while (idle.count() > 0 && db_->pending_bytes() > 0 && Clock::now() < deadline) {
+      std::this_thread::sleep_for(10ms);  // polling the store
+    }
+    if (idle.count() > 0) {
+      EXPECT_EQ(db_->pending_bytes(), 0u) << "not folded while idle";
+    } else {
+      std::this_thread::sleep_for(200ms);
+      EXPECT_GT(db_->pending_bytes(), 0u) << "folded although idle_checkpoint is 0";
+    }
+    auto got = db_->GetEntry(a.mkey, "k");  // folded or not, the same answer
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(got->value, "v");
+  }
+}
+
 }  // namespace
 }  // namespace postbox::sync::testing

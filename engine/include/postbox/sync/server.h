@@ -109,6 +109,11 @@ struct ServerOptions {
   // sweep_batch uploads and purge_batch tombstones per transaction (it goes
   // on at the next group commit while more remain). 0 turns it off.
   std::chrono::milliseconds maintenance_interval{std::chrono::minutes(1)};
+  // Once no write has come for this long, the writer folds the store's
+  // deferred writes into its tables (DB::Checkpoint; docs/durability.md), so
+  // the next write that cannot be deferred (a post) does not wait for the
+  // fold. 0 leaves them to the next such write.
+  std::chrono::milliseconds idle_checkpoint{100};
   size_t sweep_batch = 16;
   size_t purge_batch = 1000;
   // Items per info packet (push or poll) when the client asks for no limit.

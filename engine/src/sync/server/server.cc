@@ -387,14 +387,31 @@ void ServerCore::WriterMain() {
     {
       std::unique_lock lock(wmu_);
       const auto ready = [&] { return !queue_.empty() || !host_queue_.empty() || writer_stop_; };
-      if (options_.maintenance_interval.count() == 0) {
+      // Deferred writes wait for the writer to be idle this long, then fold.
+      const bool fold_when_idle =
+          options_.idle_checkpoint.count() > 0 && db_->pending_bytes() > 0 && !ready();
+      const auto now = std::chrono::steady_clock::now();
+      auto until = std::chrono::steady_clock::time_point::max();
+      if (options_.maintenance_interval.count() > 0) {
+        until = maintenance_pending_ ? now : next_maintenance_;
+      }
+      if (fold_when_idle) until = std::min(until, now + options_.idle_checkpoint);
+      if (until == std::chrono::steady_clock::time_point::max()) {
         wcv_.wait(lock, ready);
-      } else if (!maintenance_pending_) {
-        wcv_.wait_until(lock, next_maintenance_, ready);
+      } else {
+        wcv_.wait_until(lock, until, ready);
       }
       if (writer_stop_ && queue_.empty() && host_queue_.empty()) {
         writer_closed_ = true;  // stopping and nothing left
         return;
+      }
+      if (fold_when_idle && !ready() && std::chrono::steady_clock::now() >= until &&
+          !MaintenanceDue()) {
+        lock.unlock();
+        if (Status s = db_->Checkpoint(); !s.ok()) {
+          spdlog::warn("folding deferred writes while idle failed: {}", s.ToString());
+        }
+        continue;
       }
       ops.swap(queue_);
       hosts.swap(host_queue_);
