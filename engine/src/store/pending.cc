@@ -8,20 +8,10 @@
 namespace postbox::store {
 namespace {
 
-std::string FlatKey(TableCode table, std::string_view key) {
-  std::string flat;
-  flat.reserve(1 + key.size());
-  flat.push_back(static_cast<char>(table));
-  flat.append(key);
-  return flat;
-}
-
-// FlatKey in a buffer of the calling thread's (no allocation per lookup).
+// FlatKey in a buffer of the calling thread's.
 std::string_view ScratchKey(TableCode table, std::string_view key) {
   thread_local std::string scratch;
-  scratch.assign(1, static_cast<char>(table));
-  scratch.append(key);
-  return scratch;
+  return FlatKeyInto(&scratch, table, key);
 }
 
 constexpr uint8_t kDeleted = 0, kPut = 1;

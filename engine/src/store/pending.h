@@ -63,6 +63,22 @@ struct PendingRecord {
   static Result<PendingRecord> Decode(std::string_view in);
 };
 
+// How the index and a deferred transaction key a change: the table's code,
+// then the key, so one ordered map holds every table's in table order.
+inline std::string FlatKey(TableCode table, std::string_view key) {
+  std::string flat;
+  flat.reserve(1 + key.size());
+  flat.push_back(static_cast<char>(table));
+  flat.append(key);
+  return flat;
+}
+// FlatKey into `*buf` (reused: no allocation per lookup).
+inline std::string_view FlatKeyInto(std::string* buf, TableCode table, std::string_view key) {
+  buf->assign(1, static_cast<char>(table));
+  buf->append(key);
+  return *buf;
+}
+
 // A range of pending sequences, [lo, hi]; empty when lo > hi.
 struct PendingRange {
   uint64_t lo = 1, hi = 0;

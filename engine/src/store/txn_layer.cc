@@ -28,21 +28,9 @@ struct Txn::Layer {
   std::string scratch;             // a table code + key being looked up
 
   std::string_view Flat(TableCode code, std::string_view key) {
-    scratch.assign(1, static_cast<char>(code));
-    scratch.append(key);
-    return scratch;
+    return FlatKeyInto(&scratch, code, key);
   }
 };
-
-namespace {
-
-std::string FlatKey(TableCode code, std::string_view key) {
-  std::string flat(1, static_cast<char>(code));
-  flat.append(key);
-  return flat;
-}
-
-}  // namespace
 
 Txn::Txn(MDB_txn* txn, const Tables& t, const WriteSpace* space)
     : txn_(txn), t_(t), space_(space) {}

@@ -30,15 +30,28 @@ class FormatTest : public ::testing::Test {
     ASSERT_OK((*db)->CreateMailbox());
   }
 
-  // Reads or rewrites meta["format"] with LMDB itself: `value` nullopt deletes
-  // it. Returns the stored format before the change (0: none).
-  uint32_t EditFormat(std::optional<uint32_t> value, bool write) {
+  // Runs `fn` in a write transaction on the closed store with LMDB itself.
+  template <typename Fn>
+  void WithRawTxn(Fn&& fn) {
     MDB_env* env = nullptr;
     EXPECT_EQ(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 16);
+    mdb_env_set_maxdbs(env, 32);
     EXPECT_EQ(mdb_env_open(env, Path().c_str(), MDB_NOTLS, 0644), 0);
     MDB_txn* txn = nullptr;
     EXPECT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    fn(txn);
+    EXPECT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+  }
+
+  // Reads or rewrites meta["format"] with LMDB itself: `value` nullopt deletes
+  // it. Returns the stored format before the change (0: none).
+  uint32_t EditFormat(std::optional<uint32_t> value, bool write) {
+    uint32_t before = 0;
+    WithRawTxn([&](MDB_txn* txn) { before = EditFormatIn(txn, value, write); });
+    return before;
+  }
+  uint32_t EditFormatIn(MDB_txn* txn, std::optional<uint32_t> value, bool write) {
     MDB_dbi meta = 0;
     EXPECT_EQ(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     MDB_val k{6, const_cast<char*>("format")}, v{};
@@ -50,8 +63,6 @@ class FormatTest : public ::testing::Test {
     } else if (write) {
       EXPECT_EQ(mdb_del(txn, meta, &k, nullptr), 0);
     }
-    EXPECT_EQ(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
     return before;
   }
 
@@ -111,19 +122,11 @@ TEST_F(FormatTest, FormatFourOpensAndIsStampedCurrentWhenWritable) {
 TEST_F(FormatTest, FormatFiveWithoutPendingTableOpens) {
   MakeStore();
   EditFormat(5, true);
-  {
-    MDB_env* env = nullptr;
-    ASSERT_EQ(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 32);
-    ASSERT_EQ(mdb_env_open(env, Path().c_str(), MDB_NOTLS, 0644), 0);
-    MDB_txn* txn = nullptr;
-    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+  WithRawTxn([](MDB_txn* txn) {
     MDB_dbi pending = 0;
     ASSERT_EQ(mdb_dbi_open(txn, "pending", 0, &pending), 0);
     ASSERT_EQ(mdb_drop(txn, pending, 1), 0);  // deletes the table itself
-    ASSERT_EQ(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
-  }
+  });
   Options ro;
   ro.read_only = true;
   {
