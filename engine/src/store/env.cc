@@ -111,14 +111,6 @@ Result<size_t> Txn::DelPrefix(MDB_dbi dbi, std::string_view prefix) {
 
 namespace {
 
-// The tables of every format so far; a store holding keys in any of them and
-// no format record is of format 1, which did not write one.
-constexpr const char* kDataTables[] = {
-    "mailboxes",     "conns",       "push",          "entries",   "messages",          "slots",
-    "blobs",         "gone",        "feed",          "tombs",     "uploads",           "upload_ttl",
-    "message_state", "upload_tail", "conn_requests", "endpoints", "mailbox_endpoints", "kicks",
-    "entry_ttl",     "pending"};
-
 // meta["pending_folded"]: u64, the last pending sequence a fold applied (a
 // new record's sequence is above it, also after the table was emptied).
 constexpr std::string_view kPendingFolded = "pending_folded";
@@ -158,7 +150,11 @@ Status CheckFormat(MDB_txn* txn, const std::string& path, bool read_only, bool* 
                             " only (no migration: recreate the store)");
   }
   if (rc != MDB_NOTFOUND) return LmdbError(rc, "mdb_get(meta)");
-  for (const char* name : kDataTables) {
+  // A store holding keys in any table but `meta` and no format record is of
+  // format 1, which did not write one (kTableList has every format's tables).
+  for (const TableName& table : kTableList) {
+    if (table.dbi == &Tables::meta) continue;
+    const char* name = table.name;
     MDB_dbi dbi = 0;
     rc = mdb_dbi_open(txn, name, 0, &dbi);
     if (rc == MDB_NOTFOUND) continue;
@@ -450,27 +446,20 @@ Result<PendingRange> Env::PendingIn(const Txn& t) const {
 }
 
 Status Env::FoldInto(Txn& t, PendingRange r) {
-  const auto read = [&t](uint64_t after, uint64_t hi, const auto& add) {
-    return t.ReadPending(after, hi, add);
-  };
-  // No record of r can be dropped while this writer holds LMDB's write lock:
-  // every reader's snapshot is this one or older, so none drops above r.lo.
-  const PendingIndex* index = &pending_;
-  std::unique_ptr<PendingIndex> own;
-  POSTBOX_ASSIGN_OR_RETURN(const bool caught, pending_.CatchUp(r, read));
-  if (!caught) {
-    own = std::make_unique<PendingIndex>();
-    POSTBOX_RETURN_IF_ERROR(own->CatchUp(r, read).status());
-    index = own.get();
-  }
+  // The records of r as this transaction's reads would see them (from the
+  // shared index, or one of its own): each key's latest change, in key order.
+  t.AttachPending(&pending_, r, /*deferred=*/false);
   Status s;
-  const bool covered = index->ForEachLatest(
-      r, [&](TableCode code, std::string_view key, const std::optional<std::string>& value) {
-        if (!s.ok()) return;
-        const MDB_dbi dbi = tables_.*kTableList[code].dbi;
-        s = value ? t.RawPut(dbi, key, *value) : t.RawDel(dbi, key);
-      });
-  if (!covered) return Status::Internal("pending records went missing during a fold");
+  Status covered = t.WithPending([&](const PendingIndex& index) {
+    return index.ForEachLatest(
+        r, [&](TableCode code, std::string_view key, const std::optional<std::string>& value) {
+          if (!s.ok()) return;
+          const MDB_dbi dbi = tables_.*kTableList[code].dbi;
+          s = value ? t.RawPut(dbi, key, *value) : t.RawDel(dbi, key);
+        });
+  });
+  t.DetachPending();
+  POSTBOX_RETURN_IF_ERROR(covered);
   POSTBOX_RETURN_IF_ERROR(s);
   const int rc = mdb_drop(t.raw(), tables_.pending, 0);
   if (rc != 0) return t.WriteError(rc, "mdb_drop(pending)");
@@ -546,10 +535,7 @@ Status Env::WriteTxn(const std::function<Status(Txn&)>& fn, bool may_defer) {
     bool defer =
         may_defer && space->growth.ok() && options_.pending_bytes > 0 && tables_.pending != 0;
     if (defer) {
-      POSTBOX_ASSIGN_OR_RETURN(
-          defer, pending_.CatchUp(r, [&t](uint64_t after, uint64_t hi, const auto& add) {
-            return t.ReadPending(after, hi, add);
-          }));
+      POSTBOX_ASSIGN_OR_RETURN(defer, t.CatchUpPending(pending_, r));
       // A fold writes the tables and frees the pending records in one
       // transaction: keep what it can add within a quarter of the reserve.
       defer = defer && pending_.bytes() < std::min(options_.pending_bytes, reserve_ / 4);

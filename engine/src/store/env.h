@@ -222,6 +222,7 @@ class Txn {
   // Merges the pending writes of `range` into this transaction's reads;
   // `deferred`: its writes are gathered too (TakeDeferred).
   void AttachPending(PendingIndex* index, PendingRange range, bool deferred);
+  void DetachPending();
   bool deferred() const;
   // The deferred writes, as the pending record to append.
   PendingRecord TakeDeferred();
@@ -230,9 +231,9 @@ class Txn {
   // index of this transaction's own read from the table. Calls `fn` with the
   // index; `fn` returns false when the index no longer covers them.
   Status WithPending(const std::function<bool(const PendingIndex&)>& fn) const;
-  // Reads the pending records of this snapshot in (after, hi] (CatchUp's reader).
-  Status ReadPending(uint64_t after, uint64_t hi,
-                     const std::function<void(uint64_t, PendingRecord, size_t)>& add) const;
+  // Brings `index` up to this snapshot's pending records in `range`, reading
+  // those it lacks from the table (PendingIndex::CatchUp).
+  Result<bool> CatchUpPending(PendingIndex& index, PendingRange range) const;
   // A deferred write of `key` (nullopt: a deletion); the buffered value.
   Result<std::string*> Defer(MDB_dbi dbi, std::string_view key, std::optional<std::string> value);
 

@@ -44,41 +44,41 @@ void Txn::AttachPending(PendingIndex* index, PendingRange range, bool deferred) 
   layer_->deferred = deferred;
 }
 
+void Txn::DetachPending() { layer_.reset(); }
+
 bool Txn::deferred() const { return layer_ != nullptr && layer_->deferred; }
 
-Status Txn::ReadPending(uint64_t after, uint64_t hi,
-                        const std::function<void(uint64_t, PendingRecord, size_t)>& add) const {
-  std::string from;
-  AppendBE64(from, after + 1);
-  Status error;
-  POSTBOX_RETURN_IF_ERROR(
-      RawScan(t_.pending, "", from, [&](std::string_view k, std::string_view v) {
-        const uint64_t pseq = k.size() == 8 ? ReadBE64(k) : 0;
-        if (pseq == 0 || pseq > hi) return false;
-        auto rec = PendingRecord::Decode(v);
-        if (!rec) {
-          error = rec.error();
-          return false;
-        }
-        add(pseq, std::move(rec).value(), v.size());
-        return true;
-      }));
-  return error;
+Result<bool> Txn::CatchUpPending(PendingIndex& index, PendingRange range) const {
+  return index.CatchUp(range, [this](uint64_t after, uint64_t hi, const auto& add) -> Status {
+    std::string from;
+    AppendBE64(from, after + 1);
+    Status error;
+    POSTBOX_RETURN_IF_ERROR(
+        RawScan(t_.pending, "", from, [&](std::string_view k, std::string_view v) {
+          const uint64_t pseq = k.size() == 8 ? ReadBE64(k) : 0;
+          if (pseq == 0 || pseq > hi) return false;
+          auto rec = PendingRecord::Decode(v);
+          if (!rec) {
+            error = rec.error();
+            return false;
+          }
+          add(pseq, std::move(rec).value(), v.size());
+          return true;
+        }));
+    return error;
+  });
 }
 
 Status Txn::WithPending(const std::function<bool(const PendingIndex&)>& fn) const {
   Layer& l = *layer_;
-  const auto read = [this](uint64_t after, uint64_t hi, const auto& add) {
-    return ReadPending(after, hi, add);
-  };
   if (l.own == nullptr) {
     if (fn(*l.shared)) return Status();
     // Records another process appended: read them into the shared index.
-    POSTBOX_ASSIGN_OR_RETURN(const bool caught, l.shared->CatchUp(l.range, read));
+    POSTBOX_ASSIGN_OR_RETURN(const bool caught, CatchUpPending(*l.shared, l.range));
     if (caught && fn(*l.shared)) return Status();
     // This snapshot is older than a fold the index has forgotten.
     auto own = std::make_unique<PendingIndex>();
-    POSTBOX_RETURN_IF_ERROR(own->CatchUp(l.range, read).status());
+    POSTBOX_RETURN_IF_ERROR(CatchUpPending(*own, l.range).status());
     l.own = std::move(own);
   }
   if (!fn(*l.own)) return Failed(Status::Internal("pending records of a snapshot went missing"));
