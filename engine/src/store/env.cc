@@ -226,7 +226,7 @@ Result<std::unique_ptr<Env>> Env::Open(const std::string& path, const Options& o
   if (rc != 0) return LmdbError(rc, "mdb_env_create");
   // Closed by ~Env from here on, also when opening fails.
   env->env_ = raw;
-  rc = mdb_env_set_maxdbs(raw, 32);
+  rc = mdb_env_set_maxdbs(raw, Tables::kMaxTables);
   if (rc != 0) return LmdbError(rc, "mdb_env_set_maxdbs");
   rc = mdb_env_set_maxreaders(raw, 1022);
   if (rc != 0) return LmdbError(rc, "mdb_env_set_maxreaders");

@@ -114,9 +114,14 @@ struct Tables {
   MDB_dbi entry_ttl = 0;          // entries that expire (Web Push notifications), by time
   MDB_dbi pending = 0;            // deferred writes (pending.h); 0 in a read-only store without it
 
+  // Tables an environment may hold: the store's and those others open in it
+  // (Env::OpenTable, e.g. a replica's mirror).
+  static constexpr unsigned kMaxTables = 32;
   // A table's code in pending records (kNoTable: never deferred), by handle.
   static constexpr TableCode kNoTable = 0xff;
-  std::array<TableCode, 32> code_of{};  // Env::Open fills it
+  TableCode CodeOf(MDB_dbi dbi) const { return dbi < code_of.size() ? code_of[dbi] : kNoTable; }
+  // LMDB keeps handles 0 and 1 for itself: the tables get 2 .. kMaxTables + 1.
+  std::array<TableCode, kMaxTables + 2> code_of{};  // Env::Open fills it
 };
 
 // Every table of the store. A table's index here is its code in pending

@@ -86,7 +86,7 @@ Status Txn::WithPending(const std::function<bool(const PendingIndex&)>& fn) cons
 }
 
 Result<std::optional<std::string_view>> Txn::Get(MDB_dbi dbi, std::string_view key) const {
-  const TableCode code = t_.code_of[dbi];
+  const TableCode code = t_.CodeOf(dbi);
   if (layer_ == nullptr || code == Tables::kNoTable) return RawGet(dbi, key);
   Layer& l = *layer_;
   if (l.deferred && !l.buffer.empty()) {
@@ -115,7 +115,7 @@ Result<std::optional<std::string_view>> Txn::Get(MDB_dbi dbi, std::string_view k
 
 Result<std::string*> Txn::Defer(MDB_dbi dbi, std::string_view key,
                                 std::optional<std::string> value) {
-  const TableCode code = t_.code_of[dbi];
+  const TableCode code = t_.CodeOf(dbi);
   if (code == Tables::kNoTable) {
     return Failed(Status::Internal("a deferred write transaction wrote a table it cannot defer"));
   }
@@ -153,7 +153,7 @@ Status Txn::Del(MDB_dbi dbi, std::string_view key) {
 
 Status Txn::Scan(MDB_dbi dbi, std::string_view prefix, std::string_view from,
                  const std::function<bool(std::string_view, std::string_view)>& fn) const {
-  const TableCode code = t_.code_of[dbi];
+  const TableCode code = t_.CodeOf(dbi);
   if (layer_ == nullptr || code == Tables::kNoTable) return RawScan(dbi, prefix, from, fn);
   Layer& l = *layer_;
   // The pending changes in range, then this transaction's own over them.
@@ -221,7 +221,7 @@ Status Txn::Scan(MDB_dbi dbi, std::string_view prefix, std::string_view from,
 
 Result<uint64_t> Txn::Count(MDB_dbi dbi) const {
   POSTBOX_ASSIGN_OR_RETURN(uint64_t count, RawCount(dbi));
-  const TableCode code = t_.code_of[dbi];
+  const TableCode code = t_.CodeOf(dbi);
   if (layer_ == nullptr || code == Tables::kNoTable) return count;
   int64_t change = 0;
   POSTBOX_RETURN_IF_ERROR(WithPending([&](const PendingIndex& index) {
