@@ -16,12 +16,7 @@
 namespace postbox::sync::internal {
 namespace {
 
-using Json = nlohmann::json;
 constexpr std::string_view kPrefix = "/admin/";
-
-http::HttpResponse JsonReply(uint16_t status, const Json& doc) {
-  return http::HttpResponse::Text(status, doc.dump() + "\n", "application/json");
-}
 
 Json ToJson(const SessionInfo& s) {
   Json downloads = Json::array();
@@ -67,8 +62,8 @@ Json StatsJson(const ServerStats& s) {
           {"tls_handshake_failures", s.tls_handshake_failures}};
 }
 
-// Every loop's sessions, gathered on their own threads, then `done` with the
-// list (on the thread of the loop that ran last).
+}  // namespace
+
 void GatherSessions(ServerCore* core, std::function<void(std::vector<SessionInfo>)> done,
                     http::HttpRespond* respond_if_stopping) {
   struct Gathered {
@@ -93,7 +88,35 @@ void GatherSessions(ServerCore* core, std::function<void(std::vector<SessionInfo
   if (!queued) (*respond_if_stopping)(http::HttpResponse::JsonError(503, "server stopping"));
 }
 
-}  // namespace
+http::HttpResponse NotAllowed(std::string_view allow) {
+  http::HttpResponse r = http::HttpResponse::JsonError(405, "method not allowed");
+  r.headers.emplace_back("Allow", std::string(allow));
+  return r;
+}
+
+http::HttpResponse Unauthorized() {
+  http::HttpResponse r = http::HttpResponse::JsonError(401, "a valid admin token is required");
+  r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"postbox admin\"");
+  return r;
+}
+
+http::HttpResponse JsonReply(uint16_t status, const Json& doc) {
+  // Strings from clients (an app version, a push token) need not be UTF-8:
+  // they are shown with U+FFFD rather than failing the whole answer.
+  http::HttpResponse r = http::HttpResponse::Text(
+      status, doc.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n", "application/json");
+  AddSecurityHeaders(&r);
+  return r;
+}
+
+bool SecretEquals(std::string_view given, std::string_view secret) {
+  if (given.size() != secret.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < secret.size(); ++i) {
+    diff |= static_cast<unsigned char>(given[i] ^ secret[i]);
+  }
+  return diff == 0;
+}
 
 bool BearerMatches(std::string_view header, std::string_view token) {
   constexpr std::string_view kScheme = "bearer ";
@@ -101,41 +124,112 @@ bool BearerMatches(std::string_view header, std::string_view token) {
   for (size_t i = 0; i < kScheme.size(); ++i) {
     if (std::tolower(static_cast<unsigned char>(header[i])) != kScheme[i]) return false;
   }
-  const std::string_view given = header.substr(kScheme.size());
-  if (given.size() != token.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < token.size(); ++i) {
-    diff |= static_cast<unsigned char>(given[i] ^ token[i]);
-  }
-  return diff == 0;
+  return SecretEquals(header.substr(kScheme.size()), token);
 }
 
 bool AdminRoutes::Claims(std::string_view path) {
-  return path.starts_with(kPrefix) || path == "/admin";
+  return path.starts_with(kPrefix) || path == "/admin" || path.starts_with("/console/") ||
+         path == "/console";
 }
 
 void AdminRoutes::Handle(http::HttpRequest request, http::HttpRespond respond) {
   const std::string& token = core_->options().admin_token;
   if (token.empty()) return respond(http::HttpResponse::JsonError(404, "not found"));
-  const std::string* auth = request.Header("authorization");
-  if (auth == nullptr || !BearerMatches(*auth, token)) {
-    // Before anything is looked up: a bad token learns nothing.
-    http::HttpResponse r = http::HttpResponse::JsonError(401, "a bearer token is required");
-    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"postbox admin\"");
-    return respond(std::move(r));
-  }
   const std::string_view path = std::string_view(request.path);
-  const std::string_view rest = path.size() > kPrefix.size() ? path.substr(kPrefix.size()) : "";
   const bool get = request.method == "GET" || request.method == "HEAD";
   // One respond, shared by the gathering's completion and the stopping path.
   auto shared = std::make_shared<http::HttpRespond>(std::move(respond));
-  const auto not_allowed = [&shared](std::string_view allow) {
-    http::HttpResponse r = http::HttpResponse::JsonError(405, "method not allowed");
-    r.headers.emplace_back("Allow", std::string(allow));
-    (*shared)(std::move(r));
-  };
+  if (path == "/console" || path.starts_with("/console/")) {
+    if (!get) return (*shared)(NotAllowed("GET, HEAD"));
+    if (path == "/console") {
+      http::HttpResponse r{.status = 308};
+      r.headers.emplace_back("Location", "/console/");
+      return (*shared)(std::move(r));
+    }
+    std::optional<http::HttpResponse> file = ConsoleFile(path);
+    return (*shared)(file ? std::move(*file) : http::HttpResponse::JsonError(404, "not found"));
+  }
+  const std::string_view rest = path.size() > kPrefix.size() ? path.substr(kPrefix.size()) : "";
+  if (rest == "login") return Login(request, shared);
+  // Who asks: the bearer token, else a console login's cookie.
+  const std::string* auth = request.Header("authorization");
+  std::optional<std::string> csrf;
+  if (auth == nullptr || !BearerMatches(*auth, token)) {
+    const auto cookie = CookieValue(request, ConsoleLogins::kCookie);
+    if (cookie) csrf = logins_.Find(*cookie, ConsoleLogins::Clock::now());
+    // Before anything is looked up: a bad token learns nothing.
+    if (!csrf) return (*shared)(Unauthorized());
+    if (!get) {
+      if (!SameOrigin(request)) {
+        return (*shared)(http::HttpResponse::JsonError(403, "cross-site request refused"));
+      }
+      const std::string* given = request.Header("x-csrf-token");
+      if (given == nullptr || !SecretEquals(*given, *csrf)) {
+        return (*shared)(http::HttpResponse::JsonError(403, "missing or wrong X-CSRF-Token"));
+      }
+    }
+  }
+  if (rest == "logout") {
+    if (request.method != "POST") return (*shared)(NotAllowed("POST"));
+    if (const auto cookie = CookieValue(request, ConsoleLogins::kCookie)) logins_.Remove(*cookie);
+    http::HttpResponse r{.status = 204};
+    r.headers.emplace_back("Set-Cookie",
+                           std::string(ConsoleLogins::kCookie) +
+                               "=; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=0");
+    return (*shared)(std::move(r));
+  }
+  if (rest == "health") {
+    if (!get) return (*shared)(NotAllowed("GET, HEAD"));
+    return (*shared)(JsonReply(200, health_.Json()));
+  }
+  if (LiveRoute(request, rest, shared) || StoreRoute(request, rest, shared)) return;
+  (*shared)(http::HttpResponse::JsonError(404, "not found"));
+}
+
+void AdminRoutes::Login(const http::HttpRequest& request, const Shared& respond) {
+  const auto now = ConsoleLogins::Clock::now();
+  if (request.method == "GET" || request.method == "HEAD") {
+    const auto cookie = CookieValue(request, ConsoleLogins::kCookie);
+    std::optional<std::string> csrf;
+    if (cookie) csrf = logins_.Find(*cookie, now);
+    if (!csrf) return (*respond)(Unauthorized());
+    return (*respond)(JsonReply(200, {{"csrf", *csrf}}));
+  }
+  if (request.method != "POST") return (*respond)(NotAllowed("GET, HEAD, POST"));
+  if (!SameOrigin(request)) {
+    return (*respond)(http::HttpResponse::JsonError(403, "cross-site request refused"));
+  }
+  constexpr size_t kMaxBody = 4096;
+  if (request.body.size() > kMaxBody) {
+    return (*respond)(http::HttpResponse::JsonError(413, "a login is at most 4 KiB"));
+  }
+  const Json doc = Json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object() || !doc.contains("token") || !doc["token"].is_string()) {
+    return (*respond)(http::HttpResponse::JsonError(400, "the body must be {\"token\": \"...\"}"));
+  }
+  if (!SecretEquals(doc["token"].get_ref<const std::string&>(), core_->options().admin_token)) {
+    return (*respond)(Unauthorized());
+  }
+  const ConsoleLogins::Login login = logins_.Create(now);
+  http::HttpResponse r = JsonReply(
+      200, {{"csrf", login.csrf},
+            {"idle_timeout_s",
+             std::chrono::duration_cast<std::chrono::seconds>(ConsoleLogins::kIdle).count()}});
+  std::string cookie =
+      std::string(ConsoleLogins::kCookie) + "=" + login.cookie +
+      "; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=" +
+      std::to_string(
+          std::chrono::duration_cast<std::chrono::seconds>(ConsoleLogins::kLifetime).count());
+  if (core_->options().http_tls) cookie += "; Secure";
+  r.headers.emplace_back("Set-Cookie", std::move(cookie));
+  (*respond)(std::move(r));
+}
+
+bool AdminRoutes::LiveRoute(const http::HttpRequest& request, std::string_view rest,
+                            const Shared& shared) {
+  const bool get = request.method == "GET" || request.method == "HEAD";
   if (rest == "sessions" || rest == "viewers" || rest == "transfers") {
-    if (!get) return not_allowed("GET, HEAD");
+    if (!get) return (*shared)(NotAllowed("GET, HEAD")), true;
     const std::string what(rest);
     DB* db = core_->db();
     GatherSessions(
@@ -189,19 +283,19 @@ void AdminRoutes::Handle(http::HttpRequest request, http::HttpRespond respond) {
           (*shared)(JsonReply(200, doc));
         },
         shared.get());
-    return;
+    return true;
   }
   if (rest == "stats") {
-    if (!get) return not_allowed("GET, HEAD");
-    return (*shared)(JsonReply(200, StatsJson(core_->stats())));
+    if (!get) return (*shared)(NotAllowed("GET, HEAD")), true;
+    return (*shared)(JsonReply(200, StatsJson(core_->stats()))), true;
   }
   if (rest.starts_with("sessions/")) {
-    if (request.method != "DELETE") return not_allowed("DELETE");
+    if (request.method != "DELETE") return (*shared)(NotAllowed("DELETE")), true;
     const std::string_view digits = rest.substr(std::string_view("sessions/").size());
     uint64_t id = 0;
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
     if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) {
-      return (*shared)(http::HttpResponse::JsonError(404, "no such session"));
+      return (*shared)(http::HttpResponse::JsonError(404, "no such session")), true;
     }
     // Session ids are unique in the server (ServerCore::NextSessionId), the same
     // ids the event log writes; the loop holding one finds it in its own map.
@@ -219,9 +313,9 @@ void AdminRoutes::Handle(http::HttpRequest request, http::HttpRespond respond) {
                         : http::HttpResponse::JsonError(404, "no such session"));
         });
     if (!queued) (*shared)(http::HttpResponse::JsonError(503, "server stopping"));
-    return;
+    return true;
   }
-  (*shared)(http::HttpResponse::JsonError(404, "not found"));
+  return false;
 }
 
 }  // namespace postbox::sync::internal

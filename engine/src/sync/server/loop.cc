@@ -184,6 +184,7 @@ void OnTick(uv_timer_t* t) {
   // their close callbacks, which run after this one.
   for (Session* s : SessionsOf(loop)) s->Tick(now);
   if (!loop->by_mailbox.empty()) CheckDeletions(loop);
+  if (loop->index == 0) loop->core->TickHealth(now);
 }
 
 void OnGraceOver(uv_timer_t* t) {

@@ -38,6 +38,13 @@ class Histogram {
   }
   // Appends the histogram's HELP, TYPE and samples.
   void Render(std::string_view name, std::string_view help, std::string* out) const;
+  // Observations so far per bucket (not cumulative; the last is +Inf).
+  std::array<uint64_t, N + 1> Counts() const {
+    std::array<uint64_t, N + 1> out{};
+    for (size_t i = 0; i <= N; ++i) out[i] = buckets_[i].load(std::memory_order_relaxed);
+    return out;
+  }
+  const std::array<double, N>& bounds() const { return bounds_; }
 
  private:
   std::array<double, N> bounds_;
@@ -67,6 +74,14 @@ class Metrics {
   void Commit(size_t ops, double seconds) {
     commit_ops_.Observe(static_cast<double>(ops));
     commit_seconds_.Observe(seconds);
+  }
+
+  // For the console's health history (health.h).
+  const Histogram<14>& commit_seconds() const { return commit_seconds_; }
+  std::array<uint64_t, kCodes.size()> ErrorCounts() const {
+    std::array<uint64_t, kCodes.size()> out{};
+    for (size_t i = 0; i < out.size(); ++i) out[i] = errors_[i].load(std::memory_order_relaxed);
+    return out;
   }
 
   // The whole exposition: these, `stats` and `store` (null if the store

@@ -75,6 +75,10 @@ ServerCore::ServerCore(DB* db, const ServerOptions& options)
 
 ServerCore::~ServerCore() { Stop(); }
 
+void ServerCore::TickHealth(uint64_t now_ms) {
+  if (admin_ && !options_.admin_token.empty()) admin_->health().Tick(this, now_ms);
+}
+
 Status ServerCore::Validate() {
   const ServerOptions& o = options_;
   const auto invalid = [](std::string what) { return Status::InvalidArgument(std::move(what)); };

@@ -198,6 +198,10 @@ class ServerCore {
   bool RunOnLoops(std::function<void(Loop*)> fn, std::function<void()> done);
   // What GET /metrics shows besides stats() (metrics.h).
   Metrics& metrics() { return metrics_; }
+  const Metrics& metrics() const { return metrics_; }
+  // Loop 0's tick: the admin API's health history takes its samples
+  // (health.h); nothing without an admin token.
+  void TickHealth(uint64_t now_ms);
   std::string RenderMetrics() const;
 
   // Queues a session's write; false once the writer has closed (then the
