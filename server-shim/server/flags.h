@@ -60,7 +60,7 @@ struct Flags {
   sync::TlsServerOptions tls;
   std::string tls_min_version = "1.3";
   bool http_plain = false;
-  // The admin API's token (docs/operations.md "Live stats"): read from this
+  // The admin API's token (docs/operations.md "Admin API"): read from this
   // file, or from POSTBOX_ADMIN_TOKEN; neither: the admin API is off.
   std::string admin_token_file;
   // TLS to --upstream: --upstream-tls turns it on (the --upstream-tls-*

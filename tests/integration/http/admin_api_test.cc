@@ -1,4 +1,4 @@
-// The admin API (docs/operations.md "Live stats"): sessions, viewers,
+// The admin API (docs/operations.md "Admin API"): sessions, viewers,
 // transfers, stats and kicking a session out, behind the admin token.
 #include <nlohmann/json.hpp>
 #include <set>

@@ -208,11 +208,12 @@ struct ServerOptions {
   // everyone when empty; when set, only requests with
   // `Authorization: Bearer <metrics_token>` (others get 401).
   std::string metrics_token;
-  // ---- The admin API (docs/operations.md "Live stats") ----
+  // ---- The admin API (docs/operations.md "Admin API") ----
   // Set: /admin/... on the HTTP listener answers requests carrying
-  // `Authorization: Bearer <admin_token>` (live sessions, viewers, transfers,
-  // kicking a session out); others get 401. Empty: the admin API is off
-  // (404, like any unknown path).
+  // `Authorization: Bearer <admin_token>`, or a web console login made with
+  // it (live sessions, viewers, transfers, kicking a session out, mailboxes
+  // and connections, health), and /console/ serves the web console; others
+  // get 401. Empty: both are off (404, like any unknown path).
   std::string admin_token;
 };
 

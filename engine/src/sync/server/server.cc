@@ -68,7 +68,7 @@ ServerCore::ServerCore(DB* db, const ServerOptions& options)
   if (http_->enabled()) {  // Web Push: the HTTP listener's built-in routes
     webpush_ = std::make_shared<push::WebPushRoutes>(this);
     http_->AddBuiltinRoutes(webpush_, push::IsWebPushPath);
-    admin_ = std::make_shared<AdminRoutes>(this);  // docs/operations.md "Live stats"
+    admin_ = std::make_shared<AdminRoutes>(this);  // docs/operations.md "Admin API"
     http_->AddBuiltinRoutes(admin_, AdminRoutes::Claims);
   }
 }

@@ -28,7 +28,7 @@
 
 namespace postbox::sync::internal {
 
-// What the admin API shows of a session (docs/operations.md "Live stats").
+// What the admin API shows of a session (docs/operations.md "Admin API").
 struct SessionInfo {
   uint64_t id = 0;  // unique in the server (ServerCore::NextSessionId)
   uint32_t loop = 0;
