@@ -65,7 +65,7 @@ Status Restore(const Context& ctx, const RestoreArgs& args) {
 
 }  // namespace
 
-void AddBackupCommands(CLI::App* app, Command* selected) {
+void AddBackupCommands(CLI::App* app, Selected* selected) {
   auto backup_args = std::make_shared<BackupArgs>();
   CLI::App* backup = app->add_subcommand(
       "backup",

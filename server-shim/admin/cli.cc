@@ -62,8 +62,33 @@ void Context::ReportError(const Status& status) const {
   if (json()) EmitJson(ToJson(status));
 }
 
-void OnSelected(CLI::App* sub, Command* selected, Command command) {
-  sub->callback([selected, command = std::move(command)] { *selected = command; });
+Status Selected::CheckTarget(const GlobalFlags& flags) const {
+  if (target == Target::kStore && !flags.server.empty()) {
+    return Status::InvalidArgument(
+        "'" + name +
+        "' works on the store folder (--data) only: the server's admin API has no route for "
+        "it, so it does not take --server (postbox-admin --help names the commands that do)");
+  }
+  if (target == Target::kServer && flags.server.empty()) {
+    return Status::InvalidArgument("'" + name +
+                                   "' talks to a live server: give --server HOST:PORT");
+  }
+  return Status::Ok();
+}
+
+void Select(const CLI::App* sub, Selected* selected, Command command, Target target) {
+  // The path below the tool itself: "mailbox create".
+  std::string name = sub->get_name();
+  for (const CLI::App* up = sub->get_parent(); up && up->get_parent(); up = up->get_parent()) {
+    name = up->get_name() + " " + name;
+  }
+  *selected = {std::move(name), target, std::move(command)};
+}
+
+void OnSelected(CLI::App* sub, Selected* selected, Command command, Target target) {
+  sub->callback([sub, selected, target, command = std::move(command)] {
+    Select(sub, selected, command, target);
+  });
 }
 
 bool ParseDuration(std::string_view text, std::chrono::milliseconds* out) {

@@ -25,7 +25,7 @@ inline constexpr int kExitUsage = 2;    // bad arguments; nothing was touched
 struct GlobalFlags {
   std::string data_dir = "./data";
   bool json = false;
-  // The live server's admin API (live_commands.cc, docs/operations.md "Live
+  // The live server's admin API (server_api.h, docs/operations.md "Live
   // stats"): HOST:PORT of its HTTP listener (http), or https://HOST:PORT;
   // the token from a file or POSTBOX_ADMIN_TOKEN (never a flag: flags are
   // visible in the process list); the CA that signed an https listener.
@@ -44,6 +44,9 @@ class Context {
   bool json() const { return flags_.json; }
   const GlobalFlags& flags() const { return flags_; }
   const std::string& data_dir() const { return flags_.data_dir; }
+  // True when --server names a live server: kStoreOrServer commands go through
+  // its admin API (server_api.h) and leave --data alone.
+  bool remote() const { return !flags_.server.empty(); }
 
   // Opens the existing store in --data. NotFound, with a hint to run `init`,
   // when the folder is missing or empty: a mistyped --data must not silently
@@ -73,10 +76,34 @@ class Context {
 // A command's action; runs only after the whole command line parsed.
 using Command = std::function<Status(const Context&)>;
 
+// What a command works on, which decides whether it takes --server.
+enum class Target {
+  kStore,          // the store folder (--data) only: --server is refused
+  kServer,         // the live server's admin API only: --server is required
+  kStoreOrServer,  // the admin API when --server is given, else the store folder
+  kNeither,        // its own arguments only (tls-pin): --server is ignored
+};
+
+// The command the command line chose.
+struct Selected {
+  std::string name;  // "mailbox create", for messages
+  Target target = Target::kStore;
+  Command run;
+
+  // InvalidArgument, naming the command, when --server is given to a kStore
+  // command or missing for a kServer one: a usage error (kExitUsage), found
+  // before anything is touched.
+  Status CheckTarget(const GlobalFlags& flags) const;
+};
+
 // Makes `command` the action to run when `sub` is the subcommand chosen. Actions
 // are deferred (not run from CLI11's callback) so that a usage error anywhere on
 // the line stops the tool before it touches the store.
-void OnSelected(CLI::App* sub, Command* selected, Command command);
+void OnSelected(CLI::App* sub, Selected* selected, Command command, Target target = Target::kStore);
+// What OnSelected's callback does, for commands whose own callback first checks
+// their arguments.
+void Select(const CLI::App* sub, Selected* selected, Command command,
+            Target target = Target::kStore);
 
 // Every unsigned option also gets CLI::NonNegativeNumber: CLI11 2.1 would
 // otherwise wrap "-1" to 2^64 - 1 (a version no later put could ever beat).
@@ -103,15 +130,15 @@ bool TrimPage(std::vector<T>* items, size_t limit) {
 }
 
 // The command groups, one file each.
-void AddStoreCommands(CLI::App* app, Command* selected);     // init, stats, purge
-void AddMailboxCommands(CLI::App* app, Command* selected);   // mailbox, connections, push
-void AddEntryCommands(CLI::App* app, Command* selected);     // entry put|get|list|delete
-void AddMessageCommands(CLI::App* app, Command* selected);   // post, status, changes
-void AddEndpointCommands(CLI::App* app, Command* selected);  // endpoint add|list|revoke
-void AddTlsCommands(CLI::App* app, Command* selected);       // tls-pin
-void AddLiveCommands(CLI::App* app, Command* selected);      // sessions, viewers, transfers, kick
-void AddSettingsCommands(CLI::App* app, Command* selected);  // settings show|set
-void AddBackupCommands(CLI::App* app, Command* selected);    // backup, restore
+void AddStoreCommands(CLI::App* app, Selected* selected);     // init, stats, purge
+void AddMailboxCommands(CLI::App* app, Selected* selected);   // mailbox, connections, push
+void AddEntryCommands(CLI::App* app, Selected* selected);     // entry put|get|list|delete
+void AddMessageCommands(CLI::App* app, Selected* selected);   // post, status, changes
+void AddEndpointCommands(CLI::App* app, Selected* selected);  // endpoint add|list|revoke
+void AddTlsCommands(CLI::App* app, Selected* selected);       // tls-pin
+void AddLiveCommands(CLI::App* app, Selected* selected);      // sessions, viewers, transfers, kick
+void AddSettingsCommands(CLI::App* app, Selected* selected);  // settings show|set
+void AddBackupCommands(CLI::App* app, Selected* selected);    // backup, restore
 
 // Parses "<number>[ms|s|m|h|d]" (no unit means seconds) into milliseconds.
 bool ParseDuration(std::string_view text, std::chrono::milliseconds* out);

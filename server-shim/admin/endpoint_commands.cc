@@ -82,7 +82,7 @@ Status RevokeEndpoint(const Context& ctx, const EndpointArgs& args) {
 
 }  // namespace
 
-void AddEndpointCommands(CLI::App* app, Command* selected) {
+void AddEndpointCommands(CLI::App* app, Selected* selected) {
   auto args = std::make_shared<EndpointArgs>();
   const auto bind = [&](CLI::App* cmd, Status (*run)(const Context&, const EndpointArgs&)) {
     OnSelected(cmd, selected, [args, run](const Context& ctx) { return run(ctx, *args); });

@@ -109,7 +109,7 @@ void AddVersion(CLI::App* cmd, EntryArgs* args, const std::string& what) {
 
 }  // namespace
 
-void AddEntryCommands(CLI::App* app, Command* selected) {
+void AddEntryCommands(CLI::App* app, Selected* selected) {
   auto args = std::make_shared<EntryArgs>();
   const auto bind = [&](CLI::App* cmd, Status (*run)(const Context&, const EntryArgs&)) {
     OnSelected(cmd, selected, [args, run](const Context& ctx) { return run(ctx, *args); });

@@ -4,6 +4,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 
 namespace postbox::admin {
 namespace {
@@ -76,6 +77,32 @@ void PrintSection(std::ostream& out, std::string_view title, size_t count, const
   if (count == 0) return;
   out << '\n' << title << " (" << count << ")\n";
   table.Print(out, "  ");
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The bytes of an even number of hex digits; nullopt if it is not that.
+std::optional<std::string> Unhex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string bytes;
+  bytes.reserve(hex.size() / 2);
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    const int high = HexDigit(hex[i]), low = HexDigit(hex[i + 1]);
+    if (high < 0 || low < 0) return std::nullopt;
+    bytes += static_cast<char>(high << 4 | low);
+  }
+  return bytes;
+}
+
+Result<uint64_t> GetUint(const Json& object, const std::string& name) {
+  const Json& value = Field(object, name);
+  if (!value.is_number_unsigned()) return MalformedAnswer(name, object);
+  return value.get<uint64_t>();
 }
 
 }  // namespace
@@ -166,6 +193,49 @@ Json ToJson(const Status& status) {
            {{"code", static_cast<int>(status.code())},
             {"name", CodeName(status.code())},
             {"message", status.message()}}}};
+}
+
+const Json& Field(const Json& object, const std::string& name) {
+  static const Json* const kNull = new Json();
+  if (!object.is_object()) return *kNull;
+  const auto it = object.find(name);
+  return it == object.end() ? *kNull : *it;
+}
+
+Status MalformedAnswer(std::string_view field, const Json& doc) {
+  return Status::Internal("the server's answer has no valid \"" + std::string(field) +
+                          "\": " + Printable(doc.dump(), 200));
+}
+
+Result<std::string> GetBytes(const Json& object, const std::string& name) {
+  if (const Json& text = Field(object, name); text.is_string()) return text.get<std::string>();
+  if (const Json& hex = Field(object, name + "_hex"); hex.is_string()) {
+    if (std::optional<std::string> bytes = Unhex(hex.get<std::string>())) return *std::move(bytes);
+  }
+  return MalformedAnswer(name, object);
+}
+
+Result<MailboxKey> MailboxKeyFromJson(const Json& value) {
+  Result<MailboxKey> mkey = Status::InvalidArgument("not a string");
+  if (value.is_string()) mkey = MailboxKey::FromHex(value.get<std::string>());
+  if (!mkey) return MalformedAnswer("mkey", value);
+  return mkey;
+}
+
+Result<MailboxInfo> MailboxFromJson(const Json& doc) {
+  MailboxInfo mailbox;
+  POSTBOX_ASSIGN_OR_RETURN(mailbox.mkey, MailboxKeyFromJson(Field(doc, "mkey")));
+  POSTBOX_ASSIGN_OR_RETURN(mailbox.created_ms, GetUint(doc, "created_ms"));
+  POSTBOX_ASSIGN_OR_RETURN(mailbox.seq, GetUint(doc, "seq"));
+  POSTBOX_ASSIGN_OR_RETURN(mailbox.purged_seq, GetUint(doc, "purged_seq"));
+  const Json& push = Field(doc, "push");
+  const Json& platform = Field(push, "platform");
+  Result<Platform> parsed = Status::InvalidArgument("not a string");
+  if (platform.is_string()) parsed = ParsePlatform(platform.get<std::string>());
+  if (!parsed) return MalformedAnswer("push.platform", doc);
+  mailbox.platform = *parsed;
+  POSTBOX_ASSIGN_OR_RETURN(mailbox.push_token, GetBytes(push, "token"));
+  return mailbox;
 }
 
 std::string IsoTime(uint64_t ms_since_epoch) {

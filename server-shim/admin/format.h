@@ -36,6 +36,24 @@ Json ToJson(const StoreStats& stats);
 // {"error": {"code": 404, "name": "NotFound", "message": "..."}}.
 Json ToJson(const Status& status);
 
+// The inverses, for the documents the live server's admin API answers with
+// (server_api.h): they are the ones above, so a command prints the same
+// whether its data came from the store or the server. Each checks what it
+// reads; a missing or malformed field is Internal, naming it (the server broke
+// the contract).
+// PutBytes's inverse: the string under `name`, or the bytes of the hex under
+// `name`_hex.
+Result<std::string> GetBytes(const Json& object, const std::string& name);
+// A mailbox key written as a JSON string of 32 hex characters.
+Result<MailboxKey> MailboxKeyFromJson(const Json& value);
+// ToJson(MailboxInfo)'s inverse; other fields (a server adds "viewers") are ignored.
+Result<MailboxInfo> MailboxFromJson(const Json& doc);
+// Their error: Internal, naming `field` and showing (the start of) `doc`.
+Status MalformedAnswer(std::string_view field, const Json& doc);
+// object[name], or null when `object` is not an object or lacks it (valid as
+// long as `object`).
+const Json& Field(const Json& object, const std::string& name);
+
 // ---- Text ----
 // "2026-11-24T01:44:49.123Z" (UTC).
 std::string IsoTime(uint64_t ms_since_epoch);

@@ -1,9 +1,12 @@
 // Mailbox commands: mailbox create|list|show|delete, connect, disconnect,
-// connections, push-register.
+// connections (on the store, or with --server through the live server's admin
+// API: mailbox_ops.h), push-register (the store only).
 #include <iostream>
+#include <optional>
 
 #include "admin/cli.h"
 #include "admin/format.h"
+#include "admin/mailbox_ops.h"
 
 namespace postbox::admin {
 namespace {
@@ -18,9 +21,17 @@ struct MailboxArgs {
   std::string kind = "connected";  // connections --kind
 };
 
+// An optional --after.
+Result<std::optional<MailboxKey>> After(const MailboxArgs& args) {
+  if (args.after.empty()) return std::optional<MailboxKey>();
+  POSTBOX_ASSIGN_OR_RETURN(MailboxKey after, MailboxKey::FromHex(args.after));
+  return std::optional<MailboxKey>(after);
+}
+
 Status CreateMailbox(const Context& ctx) {
-  POSTBOX_ASSIGN_OR_RETURN(std::unique_ptr<DB> db, ctx.OpenStore(Access::kReadWrite));
-  POSTBOX_ASSIGN_OR_RETURN(MailboxCredentials credentials, db->CreateMailbox());
+  POSTBOX_ASSIGN_OR_RETURN(std::unique_ptr<MailboxOps> ops,
+                           OpenMailboxOps(ctx, Access::kReadWrite));
+  POSTBOX_ASSIGN_OR_RETURN(MailboxCredentials credentials, ops->Create());
   if (ctx.json()) {
     ctx.EmitJson({{"mkey", credentials.mkey.ToHex()}, {"secret", credentials.secret}});
   } else {
@@ -31,18 +42,14 @@ Status CreateMailbox(const Context& ctx) {
 }
 
 Status ListMailboxes(const Context& ctx, const MailboxArgs& args) {
-  std::optional<MailboxKey> after;
-  if (!args.after.empty()) {
-    POSTBOX_ASSIGN_OR_RETURN(after, MailboxKey::FromHex(args.after));
-  }
-  POSTBOX_ASSIGN_OR_RETURN(std::unique_ptr<DB> db, ctx.OpenStore(Access::kReadOnly));
-  POSTBOX_ASSIGN_OR_RETURN(std::vector<MailboxInfo> mailboxes,
-                           db->ListMailboxes(after, args.limit + 1));
-  const bool more = TrimPage(&mailboxes, args.limit);
+  POSTBOX_ASSIGN_OR_RETURN(std::optional<MailboxKey> after, After(args));
+  POSTBOX_ASSIGN_OR_RETURN(std::unique_ptr<MailboxOps> ops, OpenMailboxOps(ctx, Access::kReadOnly));
+  POSTBOX_ASSIGN_OR_RETURN(Page<MailboxInfo> page, ops->List(after, args.limit));
+  const std::vector<MailboxInfo>& mailboxes = page.items;
   if (ctx.json()) {
     Json list = Json::array();
     for (const MailboxInfo& m : mailboxes) list.push_back(ToJson(m));
-    ctx.EmitJson({{"mailboxes", list}, {"more", more}});
+    ctx.EmitJson({{"mailboxes", list}, {"more", page.more}});
     return Status::Ok();
   }
   if (mailboxes.empty()) {
@@ -55,7 +62,7 @@ Status ListMailboxes(const Context& ctx, const MailboxArgs& args) {
                   std::string(PlatformName(m.platform))});
   }
   table.Print(std::cout);
-  if (more) {
+  if (page.more) {
     std::cout << "more follow: run again with --after " << mailboxes.back().mkey.ToHex() << '\n';
   }
   return Status::Ok();
@@ -63,8 +70,8 @@ Status ListMailboxes(const Context& ctx, const MailboxArgs& args) {
 
 Status ShowMailbox(const Context& ctx, const MailboxArgs& args) {
   POSTBOX_ASSIGN_OR_RETURN(MailboxKey mkey, MailboxKey::FromHex(args.mkey));
-  POSTBOX_ASSIGN_OR_RETURN(std::unique_ptr<DB> db, ctx.OpenStore(Access::kReadOnly));
-  POSTBOX_ASSIGN_OR_RETURN(MailboxInfo mailbox, db->GetMailbox(mkey));
+  POSTBOX_ASSIGN_OR_RETURN(std::unique_ptr<MailboxOps> ops, OpenMailboxOps(ctx, Access::kReadOnly));
+  POSTBOX_ASSIGN_OR_RETURN(MailboxInfo mailbox, ops->Get(mkey));
   if (ctx.json()) {
     ctx.EmitJson(ToJson(mailbox));
   } else {
@@ -75,8 +82,9 @@ Status ShowMailbox(const Context& ctx, const MailboxArgs& args) {
 
 Status DeleteMailbox(const Context& ctx, const MailboxArgs& args) {
   POSTBOX_ASSIGN_OR_RETURN(MailboxKey mkey, MailboxKey::FromHex(args.mkey));
-  POSTBOX_ASSIGN_OR_RETURN(std::unique_ptr<DB> db, ctx.OpenStore(Access::kReadWrite));
-  POSTBOX_RETURN_IF_ERROR(db->DeleteMailbox(mkey));
+  POSTBOX_ASSIGN_OR_RETURN(std::unique_ptr<MailboxOps> ops,
+                           OpenMailboxOps(ctx, Access::kReadWrite));
+  POSTBOX_RETURN_IF_ERROR(ops->Delete(mkey));
   if (ctx.json()) {
     ctx.EmitJson({{"deleted", args.mkey}});
   } else {
@@ -87,20 +95,13 @@ Status DeleteMailbox(const Context& ctx, const MailboxArgs& args) {
 
 // The operator's override of consent: connect joins two mailboxes at once;
 // disconnect severs them from both sides (connection and any request between
-// them), in one transaction.
+// them).
 Status SetConnected(const Context& ctx, const MailboxArgs& args, bool connected) {
   POSTBOX_ASSIGN_OR_RETURN(MailboxKey a, MailboxKey::FromHex(args.mkey));
   POSTBOX_ASSIGN_OR_RETURN(MailboxKey b, MailboxKey::FromHex(args.peer));
-  POSTBOX_ASSIGN_OR_RETURN(std::unique_ptr<DB> db, ctx.OpenStore(Access::kReadWrite));
-  if (connected) {
-    POSTBOX_RETURN_IF_ERROR(db->Connect(a, b));
-  } else {
-    WriteBatch batch;
-    batch.Disconnect(a, b);
-    batch.Disconnect(b, a);
-    POSTBOX_RETURN_IF_ERROR(db->Write(&batch));
-    for (const OpResult& r : batch.results()) POSTBOX_RETURN_IF_ERROR(r.status);
-  }
+  POSTBOX_ASSIGN_OR_RETURN(std::unique_ptr<MailboxOps> ops,
+                           OpenMailboxOps(ctx, Access::kReadWrite));
+  POSTBOX_RETURN_IF_ERROR(ops->SetConnected(a, b, connected));
   if (ctx.json()) {
     ctx.EmitJson({{"a", args.mkey}, {"b", args.peer}, {"connected", connected}});
   } else {
@@ -112,26 +113,22 @@ Status SetConnected(const Context& ctx, const MailboxArgs& args, bool connected)
 
 Status ListConnections(const Context& ctx, const MailboxArgs& args) {
   POSTBOX_ASSIGN_OR_RETURN(MailboxKey mkey, MailboxKey::FromHex(args.mkey));
-  std::optional<MailboxKey> after;
-  if (!args.after.empty()) {
-    POSTBOX_ASSIGN_OR_RETURN(after, MailboxKey::FromHex(args.after));
-  }
-  const ConnectionListKind kind = args.kind == "requested"  ? ConnectionListKind::kRequested
-                                  : args.kind == "incoming" ? ConnectionListKind::kIncoming
-                                                            : ConnectionListKind::kConnected;
-  POSTBOX_ASSIGN_OR_RETURN(std::unique_ptr<DB> db, ctx.OpenStore(Access::kReadOnly));
-  POSTBOX_ASSIGN_OR_RETURN(std::vector<MailboxKey> peers,
-                           db->ListConnections(mkey, after, args.limit + 1, kind));
-  const bool more = TrimPage(&peers, args.limit);
+  POSTBOX_ASSIGN_OR_RETURN(std::optional<MailboxKey> after, After(args));
+  POSTBOX_ASSIGN_OR_RETURN(std::unique_ptr<MailboxOps> ops, OpenMailboxOps(ctx, Access::kReadOnly));
+  POSTBOX_ASSIGN_OR_RETURN(Page<MailboxKey> page,
+                           ops->ListConnections(mkey, args.kind, after, args.limit));
+  const std::vector<MailboxKey>& peers = page.items;
   if (ctx.json()) {
     Json list = Json::array();
     for (const MailboxKey& peer : peers) list.push_back(peer.ToHex());
-    ctx.EmitJson({{"mkey", args.mkey}, {"kind", args.kind}, {"connections", list}, {"more", more}});
+    ctx.EmitJson(
+        {{"mkey", args.mkey}, {"kind", args.kind}, {"connections", list}, {"more", page.more}});
     return Status::Ok();
   }
   if (peers.empty()) std::cout << args.mkey << " has no " << args.kind << " connections\n";
   for (const MailboxKey& peer : peers) std::cout << peer.ToHex() << '\n';
-  if (more) std::cout << "more follow: run again with --after " << peers.back().ToHex() << '\n';
+  if (page.more)
+    std::cout << "more follow: run again with --after " << peers.back().ToHex() << '\n';
   return Status::Ok();
 }
 
@@ -163,16 +160,19 @@ void AddPaging(CLI::App* cmd, MailboxArgs* args) {
 
 }  // namespace
 
-void AddMailboxCommands(CLI::App* app, Command* selected) {
+void AddMailboxCommands(CLI::App* app, Selected* selected) {
   auto args = std::make_shared<MailboxArgs>();
+  // Every command here but push-register takes --server.
   const auto bind = [&](CLI::App* cmd, Status (*run)(const Context&, const MailboxArgs&)) {
-    OnSelected(cmd, selected, [args, run](const Context& ctx) { return run(ctx, *args); });
+    OnSelected(
+        cmd, selected, [args, run](const Context& ctx) { return run(ctx, *args); },
+        Target::kStoreOrServer);
   };
 
   CLI::App* mailbox = app->add_subcommand("mailbox", "Create, list, show and delete mailboxes");
   mailbox->require_subcommand(1);
   OnSelected(mailbox->add_subcommand("create", "Create a mailbox; prints its mkey and secret"),
-             selected, CreateMailbox);
+             selected, CreateMailbox, Target::kStoreOrServer);
 
   CLI::App* list = mailbox->add_subcommand("list", "List mailboxes in mkey order");
   AddPaging(list, args.get());
@@ -221,14 +221,14 @@ void AddMailboxCommands(CLI::App* app, Command* selected) {
   push->add_option("token", args->token, "Opaque push token (not needed for none)");
   // A registration without a token could never be delivered, and a token for
   // none would be dropped: refuse both as usage errors.
-  push->callback([args, selected] {
+  push->callback([push, args, selected] {
     if (args->platform != "none" && args->token.empty()) {
       throw CLI::ValidationError("token", "platform " + args->platform + " needs a push token");
     }
     if (args->platform == "none" && !args->token.empty()) {
       throw CLI::ValidationError("token", "platform none takes no token");
     }
-    *selected = [args](const Context& ctx) { return RegisterPush(ctx, *args); };
+    Select(push, selected, [args](const Context& ctx) { return RegisterPush(ctx, *args); });
   });
 }
 

@@ -27,13 +27,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--json", flags.json, "Print one JSON document on stdout instead of text");
   app.add_option("--server", flags.server,
-                 "The live server's HTTP listener, HOST:PORT or https://HOST:PORT (sessions, "
-                 "viewers, transfers, kick)");
+                 "The live server's HTTP listener, HOST:PORT or https://HOST:PORT: mailbox, "
+                 "connect, disconnect and connections go through its admin API instead of "
+                 "--data; sessions, viewers, transfers and kick need it");
   app.add_option("--token-file", flags.token_file,
                  "File holding the server's admin token (default: $POSTBOX_ADMIN_TOKEN)");
   app.add_option("--ca-file", flags.ca_file, "CA certificates for an https:// --server");
 
-  Command selected;
+  Selected selected;
   AddStoreCommands(&app, &selected);
   AddMailboxCommands(&app, &selected);
   AddEntryCommands(&app, &selected);
@@ -52,8 +53,12 @@ int main(int argc, char** argv) {
   }
 
   const Context context(flags);
+  if (const postbox::Status status = selected.CheckTarget(flags); !status.ok()) {
+    context.ReportError(status);
+    return kExitUsage;
+  }
   try {
-    const postbox::Status status = selected(context);
+    const postbox::Status status = selected.run(context);
     if (!status.ok()) {
       context.ReportError(status);
       return kExitFailure;

@@ -100,7 +100,7 @@ Status Changes(const Context& ctx, const ChangesArgs& args) {
 
 }  // namespace
 
-void AddMessageCommands(CLI::App* app, Command* selected) {
+void AddMessageCommands(CLI::App* app, Selected* selected) {
   auto post_args = std::make_shared<PostArgs>();
   CLI::App* post = app->add_subcommand("post", "Post a message whose blob is a file's bytes");
   post->add_option("--from", post_args->from, "Sender's mailbox key")->required()->check(Hex32());

@@ -131,7 +131,7 @@ Status Set(const Context& ctx, const SetArgs& args) {
 
 }  // namespace
 
-void AddSettingsCommands(CLI::App* app, Command* selected) {
+void AddSettingsCommands(CLI::App* app, Selected* selected) {
   CLI::App* settings = app->add_subcommand(
       "settings", "Show or change the settings the store remembers (slot depth, policy, limits)");
   settings->require_subcommand(1);
@@ -149,10 +149,10 @@ void AddSettingsCommands(CLI::App* app, Command* selected) {
   set->add_option("value", args->value, "Its new value")->required();
   // The value's form depends on the name, so it is checked once both are in;
   // a ValidationError here is a usage error (exit 2) like any other.
-  set->callback([selected, args] {
+  set->callback([set, selected, args] {
     const std::string error = ParseValue(*FindSetting(args->name), args->value, &args->parsed);
     if (!error.empty()) throw CLI::ValidationError("value", error);
-    *selected = [args](const Context& ctx) { return Set(ctx, *args); };
+    Select(set, selected, [args](const Context& ctx) { return Set(ctx, *args); });
   });
 }
 

@@ -161,7 +161,7 @@ Status ListUploads(const Context& ctx, const UploadsArgs& args) {
 
 }  // namespace
 
-void AddStoreCommands(CLI::App* app, Command* selected) {
+void AddStoreCommands(CLI::App* app, Selected* selected) {
   OnSelected(app->add_subcommand("init", "Create the store in --data (does nothing if it exists)"),
              selected, Init);
   OnSelected(app->add_subcommand("stats", "Show counts and sizes of the store"), selected, Stats);

@@ -137,6 +137,19 @@ TEST_F(AdminConsoleTest, TheOperatorConnectsAndDisconnectsTwoMailboxes) {
   EXPECT_EQ(Call("PUT", "/admin/connections/" + a.mkey.ToHex() + "/" + unknown, Bearer()).status,
             404);
   EXPECT_EQ(Call("GET", "/admin/mailboxes/" + unknown + "/connections", Bearer()).status, 404);
+  EXPECT_EQ(Call("DELETE", "/admin/connections/" + a.mkey.ToHex() + "/" + unknown, Bearer()).status,
+            404);
+  // Disconnecting severs both sides: the request a made of b is withdrawn too.
+  EXPECT_EQ(Call("DELETE", pair, Bearer()).status, 200);
+  EXPECT_EQ(Get("/admin/mailboxes/" + b.mkey.ToHex() + "/connections?kind=incoming")["connections"]
+                .size(),
+            0u);
+  ASSERT_TRUE(db_->RequestConnection(b.mkey, a.mkey).ok());
+  EXPECT_EQ(Call("DELETE", pair, Bearer()).status, 200);
+  EXPECT_EQ(Get("/admin/mailboxes/" + b.mkey.ToHex() + "/connections?kind=requested")["connections"]
+                .size(),
+            0u)
+      << "b's own request to a is withdrawn by a disconnect of a and b";
   EXPECT_EQ(
       Call("PUT", "/admin/connections/" + a.mkey.ToHex() + "/" + a.mkey.ToHex(), Bearer()).status,
       400);

@@ -225,10 +225,26 @@ bool AdminRoutes::StoreRoute(const http::HttpRequest& request, std::string_view 
     if (!a.ok() || !b.ok()) return bad("not a mailbox key (32 hex characters)");
     const bool connect = request.method == "PUT";
     if (!connect && request.method != "DELETE") return (*shared)(NotAllowed("PUT, DELETE")), true;
-    write(Op{.kind = connect ? Op::Kind::kConnect : Op::Kind::kDisconnect, .a = *a, .b = *b},
-          [a = *a, b = *b, connect](const OpResult&) {
-            return JsonReply(200, {{"a", a.ToHex()}, {"b", b.ToHex()}, {"connected", connect}});
-          });
+    const auto reply = [a = *a, b = *b, connect](const OpResult&) {
+      return JsonReply(200, {{"a", a.ToHex()}, {"b", b.ToHex()}, {"connected", connect}});
+    };
+    if (connect) {
+      write(Op{.kind = Op::Kind::kConnect, .a = *a, .b = *b}, reply);
+      return true;
+    }
+    // Severed from both sides, as `postbox-admin disconnect`: each side ends
+    // the connection and withdraws its requests (404 if either is unknown).
+    // Both ops are queued at once; the answer waits for the second, which
+    // the writer applies after the first.
+    auto first = std::make_shared<Status>();
+    const bool queued = core_->Enqueue(Op{.kind = Op::Kind::kDisconnect, .a = *a, .b = *b},
+                                       [first](const OpResult& r) { *first = r.status; }) &&
+                        core_->Enqueue(Op{.kind = Op::Kind::kDisconnect, .a = *b, .b = *a},
+                                       [shared, first, reply](const OpResult& r) {
+                                         const Status& s = first->ok() ? r.status : *first;
+                                         (*shared)(s.ok() ? reply(r) : StatusReply(s));
+                                       });
+    if (!queued) (*shared)(http::HttpResponse::JsonError(503, "server stopping"));
     return true;
   }
   return false;
