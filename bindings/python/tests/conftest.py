@@ -7,14 +7,12 @@ after the test — every handle closed, every returned object freed.
 CMake) on 127.0.0.1 with an ephemeral port, over a store whose mailboxes the
 test asked for, made with postbox.Store before the server starts (the server
 holds the store while it runs). It is stopped by its pid when the test ends,
-also when it fails, the way tests/pyclient/harness.py does it.
+also when it fails (bindings/testing/server_process.py).
 """
 
 from __future__ import annotations
 
 import os
-import select
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -23,9 +21,7 @@ from typing import Iterator, List, Optional
 import pytest
 
 import postbox
-
-START_TIMEOUT = 30.0
-STOP_TIMEOUT = 15.0
+import server_process  # bindings/testing
 
 
 @pytest.fixture(autouse=True)
@@ -40,11 +36,7 @@ class RealServer:
     (the store stays); the port is a new ephemeral one each start."""
 
     def __init__(self, data: Path, log: Path) -> None:
-        binary = os.environ.get("POSTBOX_SERVER_BIN")
-        if not binary or not os.access(binary, os.X_OK):
-            raise RuntimeError("POSTBOX_SERVER_BIN must name the built postbox-server (got %r)"
-                               % binary)
-        self.binary = binary
+        self.binary = os.environ.get("POSTBOX_SERVER_BIN", "")
         self.data = data
         self.log = log
         self.proc: Optional[subprocess.Popen[bytes]] = None
@@ -64,49 +56,20 @@ class RealServer:
         return made
 
     def start(self) -> "RealServer":
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [self.binary, "--listen", "127.0.0.1:0", "--data", str(self.data),
-                 "--threads", "1", "--log-level", "warn"],
-                stdout=subprocess.PIPE, stderr=log)
-        # It prints "postbox-server listening on HOST:PORT" once listening.
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        line = b""
-        while not line.endswith(b"\n"):
-            ready, _, _ = select.select([self.proc.stdout], [], [],
-                                        max(0.0, deadline - time.monotonic()))
-            if not ready:
-                self.stop()
-                raise RuntimeError("postbox-server did not listen within %.0f s" % START_TIMEOUT)
-            byte = os.read(self.proc.stdout.fileno(), 1)
-            if not byte:
-                code = self.proc.wait()
-                self.stop()
-                raise RuntimeError("postbox-server exited (%s) before listening: %s"
-                                   % (code, self.log.read_text(errors="replace")))
-            line += byte
-        prefix = b"postbox-server listening on 127.0.0.1:"
-        if not line.startswith(prefix):
+        self.proc = server_process.start(
+            self.binary, ["--listen", "127.0.0.1:0", "--data", str(self.data),
+                          "--threads", "1", "--log-level", "warn"], self.log)
+        try:
+            self.port = server_process.read_port(self.proc, server_process.SYNC_LINE, self.log)
+        except BaseException:
             self.stop()
-            raise RuntimeError("unexpected first line from postbox-server: %r" % line)
-        self.port = int(line[len(prefix):].strip())
+            raise
         return self
 
     def stop(self) -> None:
         """SIGTERM by pid, SIGKILL if it does not exit in time."""
         proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        server_process.stop(proc)
 
     def replica(self, creds: postbox.Credentials, folder: Path, **kw: object) -> postbox.Replica:
         """A replica of `creds` syncing with this server, with fast retries."""

@@ -217,6 +217,8 @@ TEST_F(AdminConsoleTest, AConsoleLoginIsACookieAndEveryChangeNeedsItsCsrfTokenFr
   EXPECT_EQ(
       Call("POST", "/admin/mailboxes", cookie + token + "Sec-Fetch-Site: same-site\r\n").status,
       403);
+  EXPECT_EQ(Call("POST", "/admin/mailboxes", cookie + token + "Sec-Fetch-Site: none\r\n").status,
+            403);
   EXPECT_EQ(Get("/admin/mailboxes")["mailboxes"].size(), 0u) << "nothing refused was written";
   EXPECT_EQ(Call("POST", "/admin/mailboxes",
                  cookie + token + "Origin: http://pb.test\r\nSec-Fetch-Site: same-origin\r\n")

@@ -96,7 +96,7 @@ std::optional<std::string_view> CookieValue(const http::HttpRequest& request,
 
 bool SameOrigin(const http::HttpRequest& request) {
   if (const std::string* site = request.Header("sec-fetch-site")) {
-    if (*site != "same-origin" && *site != "none") return false;
+    if (*site != "same-origin") return false;
   }
   if (const std::string* origin = request.Header("origin")) {
     const std::string* host = request.Header("host");

@@ -35,8 +35,8 @@ void AddSecurityHeaders(http::HttpResponse* response);
 std::optional<std::string_view> CookieValue(const http::HttpRequest& request,
                                             std::string_view name);
 
-// False when the browser says the request comes from another site:
-// Sec-Fetch-Site other than same-origin (or none), or an Origin that is not
+// False when the browser says the request may come from another site:
+// Sec-Fetch-Site other than same-origin, or an Origin that is not
 // http(s):// + the request's Host. Requests without either header (not from
 // a browser) pass.
 bool SameOrigin(const http::HttpRequest& request);
