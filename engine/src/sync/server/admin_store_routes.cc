@@ -65,16 +65,29 @@ Json MailboxJson(const MailboxInfo& m) {
           {"purged_seq", m.purged_seq},       {"push", std::move(push)}};
 }
 
-// `limit` from the query: default 100, 1..1000; nullopt if malformed.
-std::optional<size_t> Limit(std::string_view query) {
-  const auto text = Param(query, "limit");
-  if (!text) return 100;
-  size_t n = 0;
-  const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
-  if (ec != std::errc() || end != text->data() + text->size() || n == 0 || n > 1000) {
-    return std::nullopt;
+// A page of a list: `limit` (default 100, 1..1000) and `after` (a key,
+// exclusive) from the query.
+struct PageParams {
+  size_t limit = 100;
+  std::optional<MailboxKey> after;
+};
+// The page the query asks for, or why it is malformed.
+Result<PageParams> PageOf(std::string_view query) {
+  PageParams page;
+  if (const auto text = Param(query, "limit")) {
+    const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), page.limit);
+    if (ec != std::errc() || end != text->data() + text->size() || page.limit == 0 ||
+        page.limit > 1000) {
+      return Status::InvalidArgument("limit must be a number from 1 to 1000");
+    }
   }
-  return n;
+  if (const auto text = Param(query, "after"); text && !text->empty()) {
+    auto key = MailboxKey::FromHex(*text);
+    if (!key.ok())
+      return Status::InvalidArgument("after must be a mailbox key (32 hex characters)");
+    page.after = *key;
+  }
+  return page;
 }
 
 // The mailbox right before every key starting with the hex `prefix` (nullopt
@@ -120,26 +133,22 @@ bool AdminRoutes::StoreRoute(const http::HttpRequest& request, std::string_view 
       return true;
     }
     if (!get) return (*shared)(NotAllowed("GET, HEAD, POST")), true;
-    const std::optional<size_t> limit = Limit(query);
-    if (!limit) return bad("limit must be a number from 1 to 1000");
-    std::optional<MailboxKey> after;
-    if (const auto text = Param(query, "after"); text && !text->empty()) {
-      auto key = MailboxKey::FromHex(*text);
-      if (!key.ok()) return bad("after must be a mailbox key (32 hex characters)");
-      after = *key;
-    }
+    auto page = PageOf(query);
+    if (!page.ok()) return bad(page.status().message());
+    const size_t limit = page->limit;
+    std::optional<MailboxKey> after = page->after;
     std::string prefix(Param(query, "prefix").value_or(""));
     for (char& c : prefix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     const auto before = BeforePrefix(prefix);
     if (!before) return bad("prefix must be up to 32 hex characters");
     if (*before && (!after || *after < **before)) after = *before;
-    auto list = db->ListMailboxes(after, *limit + 1);
+    auto list = db->ListMailboxes(after, limit + 1);
     if (!list.ok()) return (*shared)(StatusReply(list.status())), true;
     Json mailboxes = Json::array();
     bool more = false;
     for (const MailboxInfo& m : *list) {
       if (!m.mkey.ToHex().starts_with(prefix)) break;  // in key order: none after match
-      if (mailboxes.size() == *limit) {
+      if (mailboxes.size() == limit) {
         more = true;
         break;
       }
@@ -192,21 +201,17 @@ bool AdminRoutes::StoreRoute(const http::HttpRequest& request, std::string_view 
     } else {
       return bad("kind must be connected, requested or incoming");
     }
-    const std::optional<size_t> limit = Limit(query);
-    if (!limit) return bad("limit must be a number from 1 to 1000");
-    std::optional<MailboxKey> after;
-    if (const auto text = Param(query, "after"); text && !text->empty()) {
-      auto key = MailboxKey::FromHex(*text);
-      if (!key.ok()) return bad("after must be a mailbox key (32 hex characters)");
-      after = *key;
-    }
+    auto page = PageOf(query);
+    if (!page.ok()) return bad(page.status().message());
+    const size_t limit = page->limit;
+    std::optional<MailboxKey> after = page->after;
     if (auto info = db->GetMailbox(*mkey); !info.ok()) {
       return (*shared)(StatusReply(info.status())), true;
     }
-    auto list = db->ListConnections(*mkey, after, *limit + 1, k);
+    auto list = db->ListConnections(*mkey, after, limit + 1, k);
     if (!list.ok()) return (*shared)(StatusReply(list.status())), true;
-    const bool more = list->size() > *limit;
-    if (more) list->resize(*limit);
+    const bool more = list->size() > limit;
+    if (more) list->resize(limit);
     Json keys = Json::array();
     for (const MailboxKey& peer : *list) keys.push_back(peer.ToHex());
     (*shared)(JsonReply(200, {{"mkey", mkey->ToHex()},
