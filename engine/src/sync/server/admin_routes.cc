@@ -155,8 +155,7 @@ void AdminRoutes::Handle(http::HttpRequest request, http::HttpRespond respond) {
   const std::string* auth = request.Header("authorization");
   std::optional<std::string> csrf;
   if (auth == nullptr || !BearerMatches(*auth, token)) {
-    const auto cookie = CookieValue(request, ConsoleLogins::kCookie);
-    if (cookie) csrf = logins_.Find(*cookie, ConsoleLogins::Clock::now());
+    csrf = CsrfOfLogin(request);
     // Before anything is looked up: a bad token learns nothing.
     if (!csrf) return (*shared)(Unauthorized());
     if (!get) {
@@ -186,12 +185,15 @@ void AdminRoutes::Handle(http::HttpRequest request, http::HttpRespond respond) {
   (*shared)(http::HttpResponse::JsonError(404, "not found"));
 }
 
+std::optional<std::string> AdminRoutes::CsrfOfLogin(const http::HttpRequest& request) {
+  const auto cookie = CookieValue(request, ConsoleLogins::kCookie);
+  if (!cookie) return std::nullopt;
+  return logins_.Find(*cookie, ConsoleLogins::Clock::now());
+}
+
 void AdminRoutes::Login(const http::HttpRequest& request, const Shared& respond) {
-  const auto now = ConsoleLogins::Clock::now();
   if (request.method == "GET" || request.method == "HEAD") {
-    const auto cookie = CookieValue(request, ConsoleLogins::kCookie);
-    std::optional<std::string> csrf;
-    if (cookie) csrf = logins_.Find(*cookie, now);
+    const std::optional<std::string> csrf = CsrfOfLogin(request);
     if (!csrf) return (*respond)(Unauthorized());
     return (*respond)(JsonReply(200, {{"csrf", *csrf}}));
   }
@@ -210,7 +212,7 @@ void AdminRoutes::Login(const http::HttpRequest& request, const Shared& respond)
   if (!SecretEquals(doc["token"].get_ref<const std::string&>(), core_->options().admin_token)) {
     return (*respond)(Unauthorized());
   }
-  const ConsoleLogins::Login login = logins_.Create(now);
+  const ConsoleLogins::Login login = logins_.Create(ConsoleLogins::Clock::now());
   http::HttpResponse r = JsonReply(
       200, {{"csrf", login.csrf},
             {"idle_timeout_s",

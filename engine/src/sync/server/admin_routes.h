@@ -31,6 +31,8 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -53,6 +55,8 @@ class AdminRoutes final : public http::HttpHandler {
 
  private:
   using Shared = std::shared_ptr<http::HttpRespond>;
+  // The CSRF token of the console login the request's cookie names, if valid.
+  std::optional<std::string> CsrfOfLogin(const http::HttpRequest& request);
   // POST /admin/login (the token in a JSON body) and GET /admin/login (the cookie).
   void Login(const http::HttpRequest& request, const Shared& respond);
   // The live sessions' routes; false if `rest` is not one of them.
