@@ -202,9 +202,7 @@ void HttpConnection::Dispatch(HttpRequest request) {
       Answer(shared->stopping.load(std::memory_order_relaxed) ? HttpResponse::Text(503, "stopping")
                                                               : HttpResponse::Text(200, "ok"));
     } else {
-      HttpResponse r = HttpResponse::JsonError(405, "method not allowed");
-      r.headers.emplace_back("Allow", "GET, HEAD");
-      Answer(r);
+      Answer(HttpResponse::MethodNotAllowed("GET, HEAD"));
     }
     return;
   }
@@ -230,11 +228,7 @@ void HttpConnection::Dispatch(HttpRequest request) {
 }
 
 HttpResponse HttpConnection::Metrics(const HttpRequest& request) {
-  if (request.method != "GET" && !head_) {
-    HttpResponse r = HttpResponse::JsonError(405, "method not allowed");
-    r.headers.emplace_back("Allow", "GET, HEAD");
-    return r;
-  }
+  if (request.method != "GET" && !head_) return HttpResponse::MethodNotAllowed("GET, HEAD");
   internal::ServerCore* core = hl_->loop->core;
   const std::string& token = core->options().metrics_token;
   if (!token.empty()) {

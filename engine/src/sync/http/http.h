@@ -67,6 +67,8 @@ struct HttpResponse {
                            std::string content_type = "text/plain; charset=utf-8");
   // {"error": message} as application/json (message is JSON-escaped).
   static HttpResponse JsonError(uint16_t status, std::string_view message);
+  // 405 {"error": "method not allowed"} with `Allow: <allow>`.
+  static HttpResponse MethodNotAllowed(std::string_view allow);
 };
 
 // The reason phrase of a status ("Created" for 201), or "Unknown".

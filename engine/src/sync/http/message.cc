@@ -79,6 +79,12 @@ HttpResponse HttpResponse::JsonError(uint16_t status, std::string_view message) 
   return Text(status, std::move(body), "application/json");
 }
 
+HttpResponse HttpResponse::MethodNotAllowed(std::string_view allow) {
+  HttpResponse r = JsonError(405, "method not allowed");
+  r.headers.emplace_back("Allow", std::string(allow));
+  return r;
+}
+
 std::string_view ReasonPhrase(uint16_t status) {
   switch (status) {
 #define POSTBOX_HTTP_REASON(num, name, text) \

@@ -59,12 +59,6 @@ HttpResponse Error(uint16_t status, std::string_view message) {
   return HttpResponse::JsonError(status, message);
 }
 
-HttpResponse MethodNotAllowed(std::string_view allow) {
-  HttpResponse r = Error(405, "method not allowed");
-  r.headers.emplace_back("Allow", std::string(allow));
-  return r;
-}
-
 // RFC 8030 §5.2: one or more digits; a value past 2^31 counts as 2^31.
 bool ParseTtl(std::string_view text, uint64_t* out) {
   if (text.empty() ||
@@ -179,9 +173,9 @@ void WebPushRoutes::Handle(HttpRequest request, HttpRespond respond) {
   }
   const std::string& method = request.method;
   if (push && method != "POST" && method != "PUT" && method != "GET" && method != "HEAD") {
-    return respond(MethodNotAllowed("GET, HEAD, POST, PUT"));
+    return respond(HttpResponse::MethodNotAllowed("GET, HEAD, POST, PUT"));
   }
-  if (!push && method != "DELETE") return respond(MethodNotAllowed("DELETE"));
+  if (!push && method != "DELETE") return respond(HttpResponse::MethodNotAllowed("DELETE"));
   // Unknown and malformed tokens look the same: nothing to probe.
   if (!IsToken(rest)) return respond(Error(404, "unknown endpoint"));
   auto endpoint = core_->db()->GetEndpoint(rest);

@@ -1,5 +1,7 @@
 #include "sync/server/admin_routes.h"
 
+#include <openssl/crypto.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -88,12 +90,6 @@ void GatherSessions(ServerCore* core, std::function<void(std::vector<SessionInfo
   if (!queued) (*respond_if_stopping)(http::HttpResponse::JsonError(503, "server stopping"));
 }
 
-http::HttpResponse NotAllowed(std::string_view allow) {
-  http::HttpResponse r = http::HttpResponse::JsonError(405, "method not allowed");
-  r.headers.emplace_back("Allow", std::string(allow));
-  return r;
-}
-
 http::HttpResponse Unauthorized() {
   http::HttpResponse r = http::HttpResponse::JsonError(401, "a valid admin token is required");
   r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"postbox admin\"");
@@ -110,12 +106,8 @@ http::HttpResponse JsonReply(uint16_t status, const Json& doc) {
 }
 
 bool SecretEquals(std::string_view given, std::string_view secret) {
-  if (given.size() != secret.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < secret.size(); ++i) {
-    diff |= static_cast<unsigned char>(given[i] ^ secret[i]);
-  }
-  return diff == 0;
+  return given.size() == secret.size() &&
+         CRYPTO_memcmp(given.data(), secret.data(), secret.size()) == 0;
 }
 
 bool BearerMatches(std::string_view header, std::string_view token) {
@@ -140,7 +132,7 @@ void AdminRoutes::Handle(http::HttpRequest request, http::HttpRespond respond) {
   // One respond, shared by the gathering's completion and the stopping path.
   auto shared = std::make_shared<http::HttpRespond>(std::move(respond));
   if (path == "/console" || path.starts_with("/console/")) {
-    if (!get) return (*shared)(NotAllowed("GET, HEAD"));
+    if (!get) return (*shared)(http::HttpResponse::MethodNotAllowed("GET, HEAD"));
     if (path == "/console") {
       http::HttpResponse r{.status = 308};
       r.headers.emplace_back("Location", "/console/");
@@ -169,7 +161,7 @@ void AdminRoutes::Handle(http::HttpRequest request, http::HttpRespond respond) {
     }
   }
   if (rest == "logout") {
-    if (request.method != "POST") return (*shared)(NotAllowed("POST"));
+    if (request.method != "POST") return (*shared)(http::HttpResponse::MethodNotAllowed("POST"));
     if (const auto cookie = CookieValue(request, ConsoleLogins::kCookie)) logins_.Remove(*cookie);
     http::HttpResponse r{.status = 204};
     r.headers.emplace_back("Set-Cookie",
@@ -178,7 +170,7 @@ void AdminRoutes::Handle(http::HttpRequest request, http::HttpRespond respond) {
     return (*shared)(std::move(r));
   }
   if (rest == "health") {
-    if (!get) return (*shared)(NotAllowed("GET, HEAD"));
+    if (!get) return (*shared)(http::HttpResponse::MethodNotAllowed("GET, HEAD"));
     return (*shared)(JsonReply(200, health_.Json()));
   }
   if (LiveRoute(request, rest, shared) || StoreRoute(request, rest, shared)) return;
@@ -197,7 +189,8 @@ void AdminRoutes::Login(const http::HttpRequest& request, const Shared& respond)
     if (!csrf) return (*respond)(Unauthorized());
     return (*respond)(JsonReply(200, {{"csrf", *csrf}}));
   }
-  if (request.method != "POST") return (*respond)(NotAllowed("GET, HEAD, POST"));
+  if (request.method != "POST")
+    return (*respond)(http::HttpResponse::MethodNotAllowed("GET, HEAD, POST"));
   if (!SameOrigin(request)) {
     return (*respond)(http::HttpResponse::JsonError(403, "cross-site request refused"));
   }
@@ -231,7 +224,7 @@ bool AdminRoutes::LiveRoute(const http::HttpRequest& request, std::string_view r
                             const Shared& shared) {
   const bool get = request.method == "GET" || request.method == "HEAD";
   if (rest == "sessions" || rest == "viewers" || rest == "transfers") {
-    if (!get) return (*shared)(NotAllowed("GET, HEAD")), true;
+    if (!get) return (*shared)(http::HttpResponse::MethodNotAllowed("GET, HEAD")), true;
     const std::string what(rest);
     DB* db = core_->db();
     GatherSessions(
@@ -288,11 +281,12 @@ bool AdminRoutes::LiveRoute(const http::HttpRequest& request, std::string_view r
     return true;
   }
   if (rest == "stats") {
-    if (!get) return (*shared)(NotAllowed("GET, HEAD")), true;
+    if (!get) return (*shared)(http::HttpResponse::MethodNotAllowed("GET, HEAD")), true;
     return (*shared)(JsonReply(200, StatsJson(core_->stats()))), true;
   }
   if (rest.starts_with("sessions/")) {
-    if (request.method != "DELETE") return (*shared)(NotAllowed("DELETE")), true;
+    if (request.method != "DELETE")
+      return (*shared)(http::HttpResponse::MethodNotAllowed("DELETE")), true;
     const std::string_view digits = rest.substr(std::string_view("sessions/").size());
     uint64_t id = 0;
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);

@@ -83,11 +83,9 @@ void GatherSessions(ServerCore* core, std::function<void(std::vector<SessionInfo
                     http::HttpRespond* respond_if_stopping);
 
 // Answers the admin routes share: `doc` as JSON (strings that are not UTF-8
-// shown with U+FFFD) with AddSecurityHeaders; 405 with Allow; 401 with
-// WWW-Authenticate.
+// shown with U+FFFD) with AddSecurityHeaders; 401 with WWW-Authenticate.
 using Json = nlohmann::json;
 http::HttpResponse JsonReply(uint16_t status, const Json& doc);
-http::HttpResponse NotAllowed(std::string_view allow);
 http::HttpResponse Unauthorized();
 
 }  // namespace postbox::sync::internal

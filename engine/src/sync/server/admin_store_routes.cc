@@ -132,7 +132,7 @@ bool AdminRoutes::StoreRoute(const http::HttpRequest& request, std::string_view 
       });
       return true;
     }
-    if (!get) return (*shared)(NotAllowed("GET, HEAD, POST")), true;
+    if (!get) return (*shared)(http::HttpResponse::MethodNotAllowed("GET, HEAD, POST")), true;
     auto page = PageOf(query);
     if (!page.ok()) return bad(page.status().message());
     const size_t limit = page->limit;
@@ -173,7 +173,7 @@ bool AdminRoutes::StoreRoute(const http::HttpRequest& request, std::string_view 
         });
         return true;
       }
-      if (!get) return (*shared)(NotAllowed("GET, HEAD, DELETE")), true;
+      if (!get) return (*shared)(http::HttpResponse::MethodNotAllowed("GET, HEAD, DELETE")), true;
       auto info = db->GetMailbox(*mkey);
       if (!info.ok()) return (*shared)(StatusReply(info.status())), true;
       // With its viewers: the sessions of it that said Hello, on any loop.
@@ -189,7 +189,7 @@ bool AdminRoutes::StoreRoute(const http::HttpRequest& request, std::string_view 
       return true;
     }
     if (sub != "connections") return false;
-    if (!get) return (*shared)(NotAllowed("GET, HEAD")), true;
+    if (!get) return (*shared)(http::HttpResponse::MethodNotAllowed("GET, HEAD")), true;
     const std::string kind(Param(query, "kind").value_or("connected"));
     ConnectionListKind k;
     if (kind == "connected") {
@@ -229,7 +229,8 @@ bool AdminRoutes::StoreRoute(const http::HttpRequest& request, std::string_view 
     auto b = MailboxKey::FromHex(pair.substr(slash + 1));
     if (!a.ok() || !b.ok()) return bad("not a mailbox key (32 hex characters)");
     const bool connect = request.method == "PUT";
-    if (!connect && request.method != "DELETE") return (*shared)(NotAllowed("PUT, DELETE")), true;
+    if (!connect && request.method != "DELETE")
+      return (*shared)(http::HttpResponse::MethodNotAllowed("PUT, DELETE")), true;
     const auto reply = [a = *a, b = *b, connect](const OpResult&) {
       return JsonReply(200, {{"a", a.ToHex()}, {"b", b.ToHex()}, {"connected", connect}});
     };
