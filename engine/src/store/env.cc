@@ -452,7 +452,7 @@ Status Env::FoldInto(Txn& t, PendingRange r) {
   Status s;
   Status covered = t.WithPending([&](const PendingIndex& index) {
     return index.ForEachLatest(
-        r, [&](TableCode code, std::string_view key, const std::optional<std::string>& value) {
+        r, [&](TableCode code, std::string_view key, std::optional<std::string_view> value) {
           if (!s.ok()) return;
           const MDB_dbi dbi = tables_.*kTableList[code].dbi;
           s = value ? t.RawPut(dbi, key, *value) : t.RawDel(dbi, key);
@@ -556,7 +556,7 @@ Status Env::WriteTxn(const std::function<Status(Txn&)>& fn, bool may_defer) {
     AppendBE64(key, pseq);
     POSTBOX_RETURN_IF_ERROR(t.RawPut(tables_.pending, key, value));
     // Added before the commit: a reader sees it only once its snapshot holds it.
-    pending_.Add(pseq, rec, value.size());
+    pending_.Add(pseq, std::move(rec), value.size());
     appended = pseq;
     return Status();
   }();

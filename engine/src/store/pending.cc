@@ -63,30 +63,35 @@ Result<PendingRecord> PendingRecord::Decode(std::string_view in) {
   return rec;
 }
 
-void PendingIndex::Add(uint64_t pseq, const PendingRecord& rec, size_t bytes) {
+void PendingIndex::Add(uint64_t pseq, PendingRecord&& rec, size_t bytes) {
   std::unique_lock lock(mu_);
-  AddLocked(pseq, rec, bytes);
+  AddLocked(pseq, std::move(rec), bytes);
 }
 
-void PendingIndex::AddLocked(uint64_t pseq, const PendingRecord& rec, size_t bytes) {
-  for (const auto& x : rec.writes) {
-    auto [it, added] = keys_.try_emplace(FlatKey(x.table, x.key));
-    if (added) {
-      order_.insert(it->first);
-      ++per_table_[x.table];
+void PendingIndex::AddLocked(uint64_t pseq, PendingRecord&& rec, size_t bytes) {
+  Generation& g = *gen_;
+  for (auto& x : rec.writes) {
+    const std::string_view flat = ScratchKey(x.table, x.key);
+    auto it = g.keys.find(flat);
+    if (it == g.keys.end()) {
+      it = g.keys.try_emplace(std::pmr::string(flat, &g.arena)).first;
+      g.order.insert(&*it);
+      ++g.per_table[x.table];
     }
-    it->second.push_back(Version{pseq, x.value});
+    const bool deleted = !x.value.has_value();
+    it->second.push_back(
+        Version{pseq, deleted,
+                deleted ? std::pmr::string(&g.arena) : std::pmr::string(*x.value, &g.arena)});
   }
-  records_[pseq] = Meta{bytes, rec.counts};
+  records_[pseq] = Meta{bytes, std::move(rec.counts)};
   bytes_ += bytes;
   added_through_ = std::max(added_through_, pseq);
 }
 
-void PendingIndex::EraseKey(
-    std::unordered_map<std::string, std::vector<Version>, Hash, std::equal_to<>>::iterator it) {
-  --per_table_[static_cast<TableCode>(it->first[0])];
-  order_.erase(it->first);
-  keys_.erase(it);
+void PendingIndex::EraseKey(KeyMap::iterator it) {
+  --gen_->per_table[static_cast<TableCode>(it->first[0])];
+  gen_->order.erase(&*it);
+  gen_->keys.erase(it);
 }
 
 void PendingIndex::RemoveLast(uint64_t pseq) {
@@ -95,7 +100,7 @@ void PendingIndex::RemoveLast(uint64_t pseq) {
   if (rec == records_.end()) return;
   bytes_ -= rec->second.bytes;
   records_.erase(rec);
-  for (auto it = keys_.begin(); it != keys_.end();) {
+  for (auto it = gen_->keys.begin(); it != gen_->keys.end();) {
     auto& v = it->second;
     if (!v.empty() && v.back().pseq == pseq) v.pop_back();
     if (v.empty()) {
@@ -114,21 +119,26 @@ void PendingIndex::DropThrough(uint64_t pseq) {
 
 void PendingIndex::DropThroughLocked(uint64_t pseq) {
   if (pseq <= dropped_through_) return;
+  auto old = std::exchange(gen_, std::make_unique<Generation>());
   if (pseq >= added_through_) {
-    order_.clear();  // a fold of everything: the common case
-    keys_.clear();
-    per_table_.fill(0);
-    records_.clear();
+    records_.clear();  // a fold of everything: the common case
     bytes_ = 0;
   } else {
-    for (auto it = keys_.begin(); it != keys_.end();) {
-      auto& v = it->second;
-      v.erase(v.begin(),
-              std::find_if(v.begin(), v.end(), [pseq](const Version& x) { return x.pseq > pseq; }));
-      if (v.empty()) {
-        EraseKey(it++);
-      } else {
-        ++it;
+    // Rare (another process folded part of what this one holds): the
+    // versions after `pseq` move to the new generation, so the arena holds
+    // no more than what is pending.
+    Generation& g = *gen_;
+    for (const Key* k : old->order) {
+      const Versions& v = k->second;
+      auto first =
+          std::find_if(v.begin(), v.end(), [pseq](const Version& x) { return x.pseq > pseq; });
+      if (first == v.end()) continue;
+      auto it = g.keys.try_emplace(std::pmr::string(k->first, &g.arena)).first;
+      g.order.insert(&*it);
+      ++g.per_table[static_cast<TableCode>(k->first[0])];
+      for (; first != v.end(); ++first) {
+        it->second.push_back(
+            Version{first->pseq, first->deleted, std::pmr::string(first->value, &g.arena)});
       }
     }
     const auto end = records_.upper_bound(pseq);
@@ -159,16 +169,16 @@ Result<bool> PendingIndex::CatchUp(
   // Here r.hi > added_through_: another process appended (or this one is a
   // reader in a process that does not write). Each sequence names one record
   // forever, so what the index holds of r is what the snapshot holds.
-  POSTBOX_RETURN_IF_ERROR(
-      read(std::max(added_through_, r.lo - 1), r.hi,
-           [&](uint64_t pseq, PendingRecord rec, size_t bytes) { AddLocked(pseq, rec, bytes); }));
+  POSTBOX_RETURN_IF_ERROR(read(std::max(added_through_, r.lo - 1), r.hi,
+                               [&](uint64_t pseq, PendingRecord rec, size_t bytes) {
+                                 AddLocked(pseq, std::move(rec), bytes);
+                               }));
   added_through_ = std::max(added_through_, r.hi);
   if (r.lo > 1) DropThroughLocked(r.lo - 1);
   return true;
 }
 
-const PendingIndex::Version* PendingIndex::Latest(const std::vector<Version>& versions,
-                                                  PendingRange r) {
+const PendingIndex::Version* PendingIndex::Latest(const Versions& versions, PendingRange r) {
   for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
     if (it->pseq > r.hi) continue;
     return it->pseq >= r.lo ? &*it : nullptr;
@@ -182,13 +192,13 @@ PendingIndex::Found PendingIndex::Find(PendingRange r, TableCode table, std::str
   const std::string_view flat = ScratchKey(table, key);
   std::shared_lock lock(mu_);
   if (!CoversLocked(r)) return Found::kNotCovered;
-  if (per_table_[table] == 0) return Found::kNone;
-  const auto it = keys_.find(flat);
-  if (it == keys_.end()) return Found::kNone;
+  if (gen_->per_table[table] == 0) return Found::kNone;
+  const auto it = gen_->keys.find(flat);
+  if (it == gen_->keys.end()) return Found::kNone;
   const Version* v = Latest(it->second, r);
   if (v == nullptr) return Found::kNone;
-  if (!v->value) return Found::kDeleted;
-  *value = *v->value;
+  if (v->deleted) return Found::kDeleted;
+  value->assign(v->value);
   return Found::kValue;
 }
 
@@ -199,11 +209,14 @@ bool PendingIndex::Collect(PendingRange r, TableCode table, std::string_view pre
   const std::string start = FlatKey(table, std::max(from, prefix));
   std::shared_lock lock(mu_);
   if (!CoversLocked(r)) return false;
-  if (per_table_[table] == 0) return true;
-  for (auto it = order_.lower_bound(start); it != order_.end(); ++it) {
-    if (!it->starts_with(flat_prefix)) break;
-    if (const Version* v = Latest(keys_.find(*it)->second, r)) {
-      out->push_back(Entry{std::string(it->substr(1)), v->value});
+  const Generation& g = *gen_;
+  if (g.per_table[table] == 0) return true;
+  for (auto it = g.order.lower_bound(std::string_view(start)); it != g.order.end(); ++it) {
+    const std::string_view flat = (*it)->first;
+    if (!flat.starts_with(flat_prefix)) break;
+    if (const Version* v = Latest((*it)->second, r)) {
+      out->push_back(Entry{std::string(flat.substr(1)),
+                           v->deleted ? std::nullopt : std::optional<std::string>(v->value)});
     }
   }
   return true;
@@ -224,14 +237,16 @@ std::optional<int64_t> PendingIndex::CountChange(PendingRange r, TableCode table
 
 bool PendingIndex::ForEachLatest(
     PendingRange r,
-    const std::function<void(TableCode, std::string_view, const std::optional<std::string>&)>& fn)
+    const std::function<void(TableCode, std::string_view, std::optional<std::string_view>)>& fn)
     const {
   if (r.empty()) return true;
   std::shared_lock lock(mu_);
   if (!CoversLocked(r)) return false;
-  for (std::string_view flat : order_) {
-    if (const Version* v = Latest(keys_.find(flat)->second, r)) {
-      fn(static_cast<TableCode>(flat[0]), flat.substr(1), v->value);
+  for (const Key* k : gen_->order) {
+    if (const Version* v = Latest(k->second, r)) {
+      const std::string_view flat = k->first;
+      fn(static_cast<TableCode>(flat[0]), flat.substr(1),
+         v->deleted ? std::nullopt : std::optional<std::string_view>(v->value));
     }
   }
   return true;

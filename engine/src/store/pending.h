@@ -28,6 +28,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <memory_resource>
 #include <optional>
 #include <set>
 #include <shared_mutex>
@@ -96,7 +98,7 @@ class PendingIndex {
 
   // Records `pseq`'s record (ascending from call to call); `bytes`: its
   // encoded size, counted toward bytes().
-  void Add(uint64_t pseq, const PendingRecord& rec, size_t bytes);
+  void Add(uint64_t pseq, PendingRecord&& rec, size_t bytes);
   // Undoes the last Add (its transaction did not commit).
   void RemoveLast(uint64_t pseq);
   // Forgets the records up to `pseq` (a fold applied them).
@@ -126,10 +128,10 @@ class PendingIndex {
   // nullopt when !Covers(r).
   std::optional<int64_t> CountChange(PendingRange r, TableCode table) const;
   // Calls `fn` with each key's latest change by the records of `r`, in key
-  // order (table code first). False when !Covers(r).
+  // order (table code first); `value` nullopt: deleted. False when !Covers(r).
   bool ForEachLatest(PendingRange r,
                      const std::function<void(TableCode, std::string_view key,
-                                              const std::optional<std::string>& value)>& fn) const;
+                                              std::optional<std::string_view> value)>& fn) const;
 
   // The encoded bytes of the records held.
   uint64_t bytes() const;
@@ -140,34 +142,51 @@ class PendingIndex {
  private:
   struct Version {
     uint64_t pseq;
-    std::optional<std::string> value;
+    bool deleted;
+    std::pmr::string value;  // when !deleted
   };
+  using Versions = std::pmr::vector<Version>;  // ascending by pending sequence
   struct Meta {
     size_t bytes = 0;
     std::vector<std::pair<TableCode, int64_t>> counts;
   };
-  void AddLocked(uint64_t pseq, const PendingRecord& rec, size_t bytes);
-  void DropThroughLocked(uint64_t pseq);
-  bool CoversLocked(PendingRange r) const;
-  static const Version* Latest(const std::vector<Version>& versions, PendingRange r);
-
   struct Hash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
   };
+  using KeyMap = std::pmr::unordered_map<std::pmr::string, Versions, Hash, std::equal_to<>>;
+  using Key = KeyMap::value_type;
+  // Orders the map's entries (which stay put) by key; also finds by key.
+  struct ByKey {
+    using is_transparent = void;
+    static std::string_view Of(const Key* k) { return k->first; }
+    static std::string_view Of(std::string_view s) { return s; }
+    bool operator()(const auto& a, const auto& b) const { return Of(a) < Of(b); }
+  };
+  // What the records held since the last fold of everything occupy: every
+  // key, value and node comes from one arena, freed at once when a fold
+  // drops them all (a fold of ~1 MiB of records would otherwise free tens of
+  // thousands of blocks one by one, on the writer's thread).
+  struct Generation {
+    std::pmr::monotonic_buffer_resource arena;
+    // By table code + key: hashed for the reads of one key (most reads, and
+    // most of them of tables with no pending change at all: per_table), and
+    // in key order for scans and folds.
+    KeyMap keys{&arena};
+    std::pmr::set<const Key*, ByKey> order{&arena};
+    std::array<uint32_t, 256> per_table{};  // keys held, by table code
+  };
+
+  void AddLocked(uint64_t pseq, PendingRecord&& rec, size_t bytes);
+  void DropThroughLocked(uint64_t pseq);
+  bool CoversLocked(PendingRange r) const;
+  static const Version* Latest(const Versions& versions, PendingRange r);
   // Forgets key `it` (its versions are gone).
-  void EraseKey(
-      std::unordered_map<std::string, std::vector<Version>, Hash, std::equal_to<>>::iterator it);
+  void EraseKey(KeyMap::iterator it);
 
   mutable std::shared_mutex mu_;
-  // By table code + key, versions ascending by pending sequence: hashed for
-  // the reads of one key (most reads, and most of them of tables with no
-  // pending change at all: per_table_), and in key order for scans and folds
-  // (order_ views the map's keys, which stay put).
-  std::unordered_map<std::string, std::vector<Version>, Hash, std::equal_to<>> keys_;
-  std::set<std::string_view> order_;
-  std::array<uint32_t, 256> per_table_{};  // keys held, by table code
-  std::map<uint64_t, Meta> records_;       // by pending sequence
+  std::unique_ptr<Generation> gen_ = std::make_unique<Generation>();
+  std::map<uint64_t, Meta> records_;  // by pending sequence
   uint64_t added_through_ = 0;
   uint64_t dropped_through_ = 0;
   uint64_t bytes_ = 0;

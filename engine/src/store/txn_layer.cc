@@ -4,6 +4,7 @@
 // before anything else.
 #include <deque>
 #include <map>
+#include <unordered_map>
 
 #include "store/codec.h"
 #include "store/env.h"
@@ -24,6 +25,17 @@ struct Txn::Layer {
     bool existed = false;
   };
   std::map<std::string, Change, std::less<>> buffer;
+  // A deferred transaction's reads of its snapshot (the state before its own
+  // writes), by table code + key: a key read again, or read and then written
+  // (Defer asks whether it existed), is looked up once. Never changed once
+  // read, so the views Get hands out stay valid; values above
+  // kMostSnapshotBytes are not kept.
+  struct FlatHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  std::unordered_map<std::string, std::optional<std::string>, FlatHash, std::equal_to<>> snapshot;
+  static constexpr size_t kMostSnapshotBytes = 4096;
   std::deque<std::string> values;  // the pending values Get handed out
   std::string scratch;             // a table code + key being looked up
 
@@ -89,12 +101,13 @@ Result<std::optional<std::string_view>> Txn::Get(MDB_dbi dbi, std::string_view k
   const TableCode code = t_.CodeOf(dbi);
   if (layer_ == nullptr || code == Tables::kNoTable) return RawGet(dbi, key);
   Layer& l = *layer_;
-  if (l.deferred && !l.buffer.empty()) {
-    const auto it = l.buffer.find(l.Flat(code, key));
-    if (it != l.buffer.end()) {
-      if (!it->second.value) return std::optional<std::string_view>();
-      return std::optional<std::string_view>(*it->second.value);
-    }
+  const auto view = [](const std::optional<std::string>& v) {
+    return v ? std::optional<std::string_view>(*v) : std::nullopt;
+  };
+  if (l.deferred) {
+    const std::string_view flat = l.Flat(code, key);
+    if (const auto it = l.buffer.find(flat); it != l.buffer.end()) return view(it->second.value);
+    if (const auto it = l.snapshot.find(flat); it != l.snapshot.end()) return view(it->second);
   }
   std::string value;
   PendingIndex::Found found = PendingIndex::Found::kNone;
@@ -102,15 +115,24 @@ Result<std::optional<std::string_view>> Txn::Get(MDB_dbi dbi, std::string_view k
     found = index.Find(l.range, code, key, &value);
     return found != PendingIndex::Found::kNotCovered;
   }));
+  std::optional<std::string_view> got;
   switch (found) {
     case PendingIndex::Found::kValue:
+      if (l.deferred && value.size() <= Layer::kMostSnapshotBytes) {
+        return view(l.snapshot.emplace(FlatKey(code, key), std::move(value)).first->second);
+      }
       l.values.push_back(std::move(value));
       return std::optional<std::string_view>(l.values.back());
     case PendingIndex::Found::kDeleted:
-      return std::optional<std::string_view>();
+      break;
     default:
-      return RawGet(dbi, key);
+      POSTBOX_ASSIGN_OR_RETURN(got, RawGet(dbi, key));
   }
+  if (l.deferred && (!got || got->size() <= Layer::kMostSnapshotBytes)) {
+    const auto kept = got ? std::optional<std::string>(*got) : std::nullopt;
+    return view(l.snapshot.emplace(FlatKey(code, key), kept).first->second);
+  }
+  return got;
 }
 
 Result<std::string*> Txn::Defer(MDB_dbi dbi, std::string_view key,
@@ -119,11 +141,10 @@ Result<std::string*> Txn::Defer(MDB_dbi dbi, std::string_view key,
   if (code == Tables::kNoTable) {
     return Failed(Status::Internal("a deferred write transaction wrote a table it cannot defer"));
   }
-  std::string flat = FlatKey(code, key);
-  auto it = layer_->buffer.find(flat);
+  auto it = layer_->buffer.find(layer_->Flat(code, key));
   if (it == layer_->buffer.end()) {
     POSTBOX_ASSIGN_OR_RETURN(auto before, Get(dbi, key));
-    it = layer_->buffer.emplace(std::move(flat), Layer::Change{std::nullopt, before.has_value()})
+    it = layer_->buffer.emplace(FlatKey(code, key), Layer::Change{std::nullopt, before.has_value()})
              .first;
   }
   it->second.value = std::move(value);
