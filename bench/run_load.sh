@@ -13,6 +13,10 @@
 #              order alternating from cell to cell); each durable postbox cell is
 #              bracketed by raw LMDB durable transactions (one put per txn).
 #              Plus durable status rises at depth 64 through the client library.
+#   depth1     durable status rises and entry puts at depth 1 against Redis
+#              `appendfsync always` (as in fourway), DEPTH1_ROUNDS rounds with the
+#              order alternating: each round's ratio and the median (issue 17's
+#              goal; one round is at the mercy of the machine's noise).
 #   push       push latency at light load (one sender/recipient pair).
 #   memory     server RSS per authenticated idle session, at each of
 #              IDLE_SESSIONS, on a fresh server each (postbox-load --op hostile).
@@ -33,11 +37,11 @@
 #
 #   bench/run_load.sh [BUILD_DIR] [DURATION_SECONDS] [CONNECTIONS]
 #
-# Environment: SECTIONS (default "roundtrip fourway push memory"; add hostile, ryw, ops),
+# Environment: SECTIONS (default "roundtrip fourway push memory"; add depth1, hostile, ryw, ops),
 # STATUS_EXPECT_RATE / STATUS_EXPECT_RATE_D1 (default 100000 / 20000 ops/s: size
 # the supply of durable status rises at depth 64 and 1, twice that for relaxed; a run
 # that uses its supply up ends early and says so), STATUS_SENDERS (default 1 sender per mailbox), RAW_SECONDS
-# (default 2), IDLE_SESSIONS (default 10000; e.g. "10000 50000"), HOSTILE_SECONDS
+# (default 2), DEPTH1_ROUNDS (default 5), IDLE_SESSIONS (default 10000; e.g. "10000 50000"), HOSTILE_SECONDS
 # (default 60), HOSTILE_IDLE (default 10000), HOSTILE_SLOW (default 100),
 # HOSTILE_FLOODS (default 8), HOSTILE_FLOOD_OPS (default "put poll"), OPS_ROUNDS
 # (default 3), OPS_BASELINE_SERVER (default this build's postbox-server).
@@ -57,6 +61,7 @@ expect_rate=${STATUS_EXPECT_RATE:-100000}
 expect_rate_d1=${STATUS_EXPECT_RATE_D1:-20000}
 senders=${STATUS_SENDERS:-1}
 raw_seconds=${RAW_SECONDS:-2}
+depth1_rounds=${DEPTH1_ROUNDS:-5}
 idle_sizes=${IDLE_SESSIONS:-10000}
 hostile_seconds=${HOSTILE_SECONDS:-60}
 hostile_idle=${HOSTILE_IDLE:-10000}
@@ -70,7 +75,7 @@ for b in "$server_bin" "$load_bin"; do
 done
 want() { [[ " $sections " == *" $1 "* ]]; }
 
-if want fourway && ! command -v redis-server > /dev/null; then
+if { want fourway || want depth1; } && ! command -v redis-server > /dev/null; then
   echo "== installing redis-server (the Redis baseline)" >&2
   made_policy=""
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then
@@ -116,6 +121,11 @@ await_line() {
 tee_err() { while IFS= read -r l; do printf '%s\n' "$l" >&2; printf '%s\n' "$l"; done; }
 field() { sed -n "s/.* $1=\([0-9.-]*\).*/\1/p"; }
 mean() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "") print a b; else print (a + b) / 2 }'; }
+# median VALUES...: the median of the numbers given ("-": none; other words skipped).
+median() {
+  printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -g |
+    awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # start_server DIR NOFILE FLAGS...: postbox-server on a fresh store in DIR with a
@@ -162,6 +172,35 @@ load() { "$load_bin" -c "$conns" -d "$duration" "$@" | tee_err || true; }
 echo "== $(date -Is) $(uptime)" >&2
 summary=()
 
+# postbox_cell OP MODE DEPTH [ARGS...]: postbox on a fresh server and store.
+postbox_cell() {
+  local op=$1 mode=$2 depth=$3 dir=$work/pb before="" after=""
+  shift 3
+  if [[ $mode == durable ]]; then before=$(raw_lmdb); fi
+  start_server "$dir" 0 --durability "$mode"
+  echo "== postbox $op, $mode, depth $depth $*" >&2
+  load --port "$port" --data "$dir" --op "$op" --depth "$depth" --server-pid "$server_pid" \
+    "$@" > "$work/cell.line"
+  stop_pid "$server_pid"
+  rm -rf "$dir" "$dir.out"
+  if [[ $mode == durable ]]; then after=$(raw_lmdb); fi
+  cell_line=$(cat "$work/cell.line")
+  cell_raw=$(mean "$before" "$after")
+}
+# redis_cell OP MODE DEPTH [ARGS...]: the same on a fresh redis-server.
+redis_cell() {
+  local op=$1 mode=$2 depth=$3 dir=$work/redis fsync=everysec
+  shift 3
+  [[ $mode == durable ]] && fsync=always
+  start_redis "$dir" "$fsync"
+  echo "== redis $op, appendfsync $fsync, depth $depth" >&2
+  load --redis-port "$rport" --op "$op" --depth "$depth" --server-pid "$redis_pid" "$@" \
+    > "$work/cell.line"
+  stop_pid "$redis_pid"
+  rm -rf "$dir" "$dir.out"
+  cell_line=$(cat "$work/cell.line")
+}
+
 if want roundtrip; then
   echo "== round trips on postbox-server and the raw libuv echo, $conns connections, ${duration}s each" >&2
   start_server "$work/rt" 0
@@ -182,34 +221,6 @@ fi
 
 if want fourway; then
   declare -A pb rd raw
-  # postbox_cell OP MODE DEPTH [ARGS...]: postbox on a fresh server and store.
-  postbox_cell() {
-    local op=$1 mode=$2 depth=$3 dir=$work/pb before="" after=""
-    shift 3
-    if [[ $mode == durable ]]; then before=$(raw_lmdb); fi
-    start_server "$dir" 0 --durability "$mode"
-    echo "== postbox $op, $mode, depth $depth $*" >&2
-    load --port "$port" --data "$dir" --op "$op" --depth "$depth" --server-pid "$server_pid" \
-      "$@" > "$work/cell.line"
-    stop_pid "$server_pid"
-    rm -rf "$dir" "$dir.out"
-    if [[ $mode == durable ]]; then after=$(raw_lmdb); fi
-    cell_line=$(cat "$work/cell.line")
-    cell_raw=$(mean "$before" "$after")
-  }
-  # redis_cell OP MODE DEPTH [ARGS...]: the same on a fresh redis-server.
-  redis_cell() {
-    local op=$1 mode=$2 depth=$3 dir=$work/redis fsync=everysec
-    shift 3
-    [[ $mode == durable ]] && fsync=always
-    start_redis "$dir" "$fsync"
-    echo "== redis $op, appendfsync $fsync, depth $depth" >&2
-    load --redis-port "$rport" --op "$op" --depth "$depth" --server-pid "$redis_pid" "$@" \
-      > "$work/cell.line"
-    stop_pid "$redis_pid"
-    rm -rf "$dir" "$dir.out"
-    cell_line=$(cat "$work/cell.line")
-  }
   n=0
   for op in status put; do
     for mode in durable relaxed; do
@@ -277,6 +288,38 @@ if want fourway; then
     printf "status rises, durable, depth 64, through postbox::sync::Client: %.0f/s", p
     if (r != "") printf " = %.2fx redis always", p / r
     printf ", %.1fx raw LMDB txn (%.0f/s)", p / raw, raw }')")
+fi
+
+if want depth1; then
+  # Durable status rises and entry puts at depth 1 against Redis `always`,
+  # DEPTH1_ROUNDS times (the order alternating), each cell on a fresh server:
+  # the ratio of each round, and their median (Redis and postbox each move
+  # 15-30 % between runs on a shared machine; one round proves little).
+  for op in status put; do
+    title="status rises"
+    [[ $op == put ]] && title="entry puts"
+    args=()
+    [[ $op == status ]] && args=(--senders "$senders" --expect-rate "$expect_rate_d1")
+    ratios=() pbs=() rds=()
+    for ((i = 0; i < depth1_rounds; i++)); do
+      if ((i % 2 == 0)); then
+        postbox_cell "$op" durable 1 "${args[@]+"${args[@]}"}"
+        p=$(field ops_per_sec <<< "$cell_line")
+        redis_cell "$op" durable 1 "${args[@]+"${args[@]}"}"
+        r=$(field ops_per_sec <<< "$cell_line")
+      else
+        redis_cell "$op" durable 1 "${args[@]+"${args[@]}"}"
+        r=$(field ops_per_sec <<< "$cell_line")
+        postbox_cell "$op" durable 1 "${args[@]+"${args[@]}"}"
+        p=$(field ops_per_sec <<< "$cell_line")
+      fi
+      pbs+=("$p") rds+=("$r")
+      ratios+=("$(awk -v p="$p" -v r="$r" 'BEGIN { if (p == "" || r == "" || r == 0) print "-"; else printf "%.2f", p / r }')")
+    done
+    summary+=("$(printf '%s, durable vs always, depth 1, %s conns, %s rounds: ratios %s; median %sx (postbox median %s/s, redis median %s/s)' \
+      "$title" "$conns" "$depth1_rounds" "${ratios[*]}" "$(median "${ratios[@]}")" \
+      "$(median "${pbs[@]}")" "$(median "${rds[@]}")")")
+  done
 fi
 
 if want push; then
