@@ -9,15 +9,12 @@ POSTBOX_ADMIN_BIN (tests/pyclient/CMakeLists.txt).
 
 import json
 import os
-import select
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
+from pathlib import Path
 
-START_TIMEOUT = 30.0  # seconds; generous for the sanitizer builds
-STOP_TIMEOUT = 15.0
+import server_process  # bindings/testing: start, read the port, stop by pid
 
 
 def _binary(var):
@@ -55,33 +52,15 @@ class Server:
         return bytes.fromhex(doc["mkey"]), doc["secret"]
 
     def start(self):
-        log = open(os.path.join(self.tmp, "server.log"), "wb")
-        self.proc = subprocess.Popen(
-            [self.server_bin, "--listen", "127.0.0.1:0", "--data", self.data,
-             "--threads", "1", "--log-level", "warn", *self.extra_args],
-            stdout=subprocess.PIPE, stderr=log)
-        log.close()
-        # docs/server.md: once listening it prints "postbox-server listening on
-        # HOST:PORT", with the real port when :0 asked for an ephemeral one.
-        deadline = time.monotonic() + START_TIMEOUT
-        line = b""
-        while not line.endswith(b"\n"):
-            remaining = deadline - time.monotonic()
-            ready, _, _ = select.select([self.proc.stdout], [], [], max(0.0, remaining))
-            if not ready:
-                self.stop()
-                raise RuntimeError("postbox-server did not listen within %.0f s" % START_TIMEOUT)
-            byte = os.read(self.proc.stdout.fileno(), 1)
-            if not byte:
-                code = self.proc.wait()
-                self.stop()
-                raise RuntimeError("postbox-server exited (%s) before listening" % code)
-            line += byte
-        prefix = b"postbox-server listening on 127.0.0.1:"
-        if not line.startswith(prefix):
+        log = Path(self.tmp) / "server.log"
+        self.proc = server_process.start(
+            self.server_bin, ["--listen", "127.0.0.1:0", "--data", self.data, "--threads", "1",
+                              "--log-level", "warn", *self.extra_args], log)
+        try:
+            self.port = server_process.read_port(self.proc, server_process.SYNC_LINE, log)
+        except RuntimeError:
             self.stop()
-            raise RuntimeError("unexpected first line from postbox-server: %r" % line)
-        self.port = int(line[len(prefix):].strip())
+            raise
         return self
 
     def log(self):
@@ -94,16 +73,8 @@ class Server:
     def stop(self):
         """SIGTERM by pid, SIGKILL if it does not exit in time; then the
         temporary folder goes."""
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(timeout=STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-            self.proc.stdout.close()
-            self.proc = None
+        server_process.stop(self.proc)
+        self.proc = None
         if self.tmp is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
