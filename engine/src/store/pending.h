@@ -81,6 +81,12 @@ inline std::string_view FlatKeyInto(std::string* buf, TableCode table, std::stri
   return *buf;
 }
 
+// Hashes flat keys for the maps that look them up by string_view.
+struct FlatKeyHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
+
 // A range of pending sequences, [lo, hi]; empty when lo > hi.
 struct PendingRange {
   uint64_t lo = 1, hi = 0;
@@ -150,11 +156,7 @@ class PendingIndex {
     size_t bytes = 0;
     std::vector<std::pair<TableCode, int64_t>> counts;
   };
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-  };
-  using KeyMap = std::pmr::unordered_map<std::pmr::string, Versions, Hash, std::equal_to<>>;
+  using KeyMap = std::pmr::unordered_map<std::pmr::string, Versions, FlatKeyHash, std::equal_to<>>;
   using Key = KeyMap::value_type;
   // Orders the map's entries (which stay put) by key; also finds by key.
   struct ByKey {

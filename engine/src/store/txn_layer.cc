@@ -30,11 +30,8 @@ struct Txn::Layer {
   // (Defer asks whether it existed), is looked up once. Never changed once
   // read, so the views Get hands out stay valid; values above
   // kMostSnapshotBytes are not kept.
-  struct FlatHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-  };
-  std::unordered_map<std::string, std::optional<std::string>, FlatHash, std::equal_to<>> snapshot;
+  std::unordered_map<std::string, std::optional<std::string>, FlatKeyHash, std::equal_to<>>
+      snapshot;
   static constexpr size_t kMostSnapshotBytes = 4096;
   std::deque<std::string> values;  // the pending values Get handed out
   std::string scratch;             // a table code + key being looked up
