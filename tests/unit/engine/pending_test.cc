@@ -137,10 +137,7 @@ rc::Gen<Command> Commands() {
       ch.table = *rc::gen::inRange(0, 2);
       ch.key = *SmallKey();
       if (*rc::gen::inRange(0, 4) != 0) {
-        // Now and then a value above what a deferred transaction keeps of
-        // its reads (4 KiB): such a key is read again each time.
-        const auto size =
-            *rc::gen::inRange(0, 10) == 0 ? size_t{5000} : *rc::gen::inRange<size_t>(0, 40);
+        const auto size = *rc::gen::inRange<size_t>(0, 40);
         ch.value = *rc::gen::container<std::string>(size, rc::gen::arbitrary<char>());
       }
       ch.read_first = *rc::gen::arbitrary<bool>();
@@ -248,7 +245,7 @@ RC_GTEST_PROP(PendingProperty, ReadsSeeTheirSnapshotAsIfWrittenInPlace, ()) {
         env.reset();  // a clean close folds
         {
           auto again = Env::Open(path, PendingOptions(pending_bytes));
-          RC_ASSERT(again.ok());
+          if (!again.ok()) RC_FAIL("reopening failed: " + again.error().ToString());
           env = std::move(again).value();
         }
         RC_ASSERT(env->pending_bytes() == 0u);
