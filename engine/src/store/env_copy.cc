@@ -56,6 +56,34 @@ int OpenLockFile(const std::string& folder) {
 
 }  // namespace
 
+// How many pages in [first, last] LMDB's free list holds. Each free-list
+// record is an IDL (lmdb's midl.h): a count, then that many page numbers, each
+// an MDB_ID (a size_t in LMDB 0.9), stored without alignment.
+static Result<uint64_t> FreePagesFrom(MDB_env* env, uint64_t first, uint64_t last) {
+  MDB_txn* txn = nullptr;
+  int rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn);
+  if (rc != 0) return LmdbError(rc, "mdb_txn_begin(free list)");
+  MDB_cursor* cur = nullptr;
+  rc = mdb_cursor_open(txn, 0 /* FREE_DBI */, &cur);
+  uint64_t count = 0;
+  MDB_val k, v;
+  while (rc == 0 && (rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+    const auto* bytes = static_cast<const char*>(v.mv_data);
+    const size_t words = v.mv_size / sizeof(size_t);
+    size_t n = 0;
+    if (words > 0) std::memcpy(&n, bytes, sizeof n);
+    for (size_t i = 1; i <= n && i < words; ++i) {
+      size_t pgno;
+      std::memcpy(&pgno, bytes + i * sizeof(size_t), sizeof pgno);
+      if (pgno >= first && pgno <= last) ++count;
+    }
+  }
+  if (cur != nullptr) mdb_cursor_close(cur);
+  mdb_txn_abort(txn);
+  if (rc != MDB_NOTFOUND) return LmdbError(rc, "reading the free list");
+  return count;
+}
+
 // Internal unless the data file holds every page its newest meta page counts:
 // reading a page past the end of a truncated file (a partial copy) through
 // the map would kill the process with SIGBUS instead of failing.
@@ -71,12 +99,21 @@ Status CheckFileSize(MDB_env* env, const std::string& path) {
   struct stat file {};
   if (fstat(fd, &file) != 0) return LmdbError(errno, "fstat(data.mdb)");
   const uint64_t needed = (uint64_t{info.me_last_pgno} + 1) * st.ms_psize;
-  if (static_cast<uint64_t>(file.st_size) < needed) {
-    return Status::Internal(
-        "data.mdb in " + path + " is truncated: " + std::to_string(file.st_size) +
-        " bytes, but its last page ends at " + std::to_string(needed) + " (an incomplete copy?)");
+  if (static_cast<uint64_t>(file.st_size) >= needed) return Status();
+  // LMDB may number pages past the end of the file that it never wrote: a
+  // page a transaction took at the end and freed again before committing is
+  // not written, yet it stays counted (mdb_env_copy stops at the file's end
+  // for the same reason). Such a file is whole when every page past its end
+  // is free. The free list (FREE_DBI) is in use, so within a whole file.
+  POSTBOX_ASSIGN_OR_RETURN(
+      const uint64_t free_past_end,
+      FreePagesFrom(env, static_cast<uint64_t>(file.st_size) / st.ms_psize, info.me_last_pgno));
+  if (free_past_end == needed / st.ms_psize - static_cast<uint64_t>(file.st_size) / st.ms_psize) {
+    return Status();
   }
-  return Status();
+  return Status::Internal("data.mdb in " + path + " is truncated: " + std::to_string(file.st_size) +
+                          " bytes, but its last page ends at " + std::to_string(needed) +
+                          " (an incomplete copy?)");
 }
 
 std::optional<std::pair<uint64_t, uint64_t>> RegisterOpenStore(const std::string& folder) {
