@@ -302,17 +302,12 @@ if want depth1; then
     [[ $op == status ]] && args=(--senders "$senders" --expect-rate "$expect_rate_d1")
     ratios=() pbs=() rds=()
     for ((i = 0; i < depth1_rounds; i++)); do
-      if ((i % 2 == 0)); then
-        postbox_cell "$op" durable 1 "${args[@]+"${args[@]}"}"
-        p=$(field ops_per_sec <<< "$cell_line")
-        redis_cell "$op" durable 1 "${args[@]+"${args[@]}"}"
-        r=$(field ops_per_sec <<< "$cell_line")
-      else
-        redis_cell "$op" durable 1 "${args[@]+"${args[@]}"}"
-        r=$(field ops_per_sec <<< "$cell_line")
-        postbox_cell "$op" durable 1 "${args[@]+"${args[@]}"}"
-        p=$(field ops_per_sec <<< "$cell_line")
-      fi
+      order=(postbox redis)
+      ((i % 2 == 1)) && order=(redis postbox)
+      for side in "${order[@]}"; do
+        "${side}_cell" "$op" durable 1 "${args[@]+"${args[@]}"}"
+        if [[ $side == postbox ]]; then p=$(field ops_per_sec <<< "$cell_line"); else r=$(field ops_per_sec <<< "$cell_line"); fi
+      done
       pbs+=("$p") rds+=("$r")
       ratios+=("$(awk -v p="$p" -v r="$r" 'BEGIN { if (p == "" || r == "" || r == 0) print "-"; else printf "%.2f", p / r }')")
     done

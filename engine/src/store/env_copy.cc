@@ -100,17 +100,15 @@ Status CheckFileSize(MDB_env* env, const std::string& path) {
   if (fstat(fd, &file) != 0) return LmdbError(errno, "fstat(data.mdb)");
   const uint64_t needed = (uint64_t{info.me_last_pgno} + 1) * st.ms_psize;
   if (static_cast<uint64_t>(file.st_size) >= needed) return Status();
+  const uint64_t file_pages = static_cast<uint64_t>(file.st_size) / st.ms_psize;
   // LMDB may number pages past the end of the file that it never wrote: a
   // page a transaction took at the end and freed again before committing is
   // not written, yet it stays counted (mdb_env_copy stops at the file's end
   // for the same reason). Such a file is whole when every page past its end
   // is free. The free list (FREE_DBI) is in use, so within a whole file.
-  POSTBOX_ASSIGN_OR_RETURN(
-      const uint64_t free_past_end,
-      FreePagesFrom(env, static_cast<uint64_t>(file.st_size) / st.ms_psize, info.me_last_pgno));
-  if (free_past_end == needed / st.ms_psize - static_cast<uint64_t>(file.st_size) / st.ms_psize) {
-    return Status();
-  }
+  POSTBOX_ASSIGN_OR_RETURN(const uint64_t free_past_end,
+                           FreePagesFrom(env, file_pages, info.me_last_pgno));
+  if (free_past_end == info.me_last_pgno + 1 - file_pages) return Status();
   return Status::Internal("data.mdb in " + path + " is truncated: " + std::to_string(file.st_size) +
                           " bytes, but its last page ends at " + std::to_string(needed) +
                           " (an incomplete copy?)");

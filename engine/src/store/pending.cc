@@ -71,21 +71,25 @@ void PendingIndex::Add(uint64_t pseq, PendingRecord&& rec, size_t bytes) {
 void PendingIndex::AddLocked(uint64_t pseq, PendingRecord&& rec, size_t bytes) {
   Generation& g = *gen_;
   for (auto& x : rec.writes) {
-    const std::string_view flat = ScratchKey(x.table, x.key);
-    auto it = g.keys.find(flat);
-    if (it == g.keys.end()) {
-      it = g.keys.try_emplace(std::pmr::string(flat, &g.arena)).first;
-      g.order.insert(&*it);
-      ++g.per_table[x.table];
-    }
     const bool deleted = !x.value.has_value();
-    it->second.push_back(
-        Version{pseq, deleted,
-                deleted ? std::pmr::string(&g.arena) : std::pmr::string(*x.value, &g.arena)});
+    g.VersionsOf(ScratchKey(x.table, x.key))
+        .push_back(
+            Version{pseq, deleted,
+                    deleted ? std::pmr::string(&g.arena) : std::pmr::string(*x.value, &g.arena)});
   }
   records_[pseq] = Meta{bytes, std::move(rec.counts)};
   bytes_ += bytes;
   added_through_ = std::max(added_through_, pseq);
+}
+
+PendingIndex::Versions& PendingIndex::Generation::VersionsOf(std::string_view flat) {
+  auto it = keys.find(flat);
+  if (it == keys.end()) {
+    it = keys.try_emplace(std::pmr::string(flat, &arena)).first;
+    order.insert(&*it);
+    ++per_table[static_cast<TableCode>(flat[0])];
+  }
+  return it->second;
 }
 
 void PendingIndex::EraseKey(KeyMap::iterator it) {
@@ -133,11 +137,9 @@ void PendingIndex::DropThroughLocked(uint64_t pseq) {
       auto first =
           std::find_if(v.begin(), v.end(), [pseq](const Version& x) { return x.pseq > pseq; });
       if (first == v.end()) continue;
-      auto it = g.keys.try_emplace(std::pmr::string(k->first, &g.arena)).first;
-      g.order.insert(&*it);
-      ++g.per_table[static_cast<TableCode>(k->first[0])];
+      Versions& kept = g.VersionsOf(k->first);
       for (; first != v.end(); ++first) {
-        it->second.push_back(
+        kept.push_back(
             Version{first->pseq, first->deleted, std::pmr::string(first->value, &g.arena)});
       }
     }

@@ -177,6 +177,9 @@ class PendingIndex {
     KeyMap keys{&arena};
     std::pmr::set<const Key*, ByKey> order{&arena};
     std::array<uint32_t, 256> per_table{};  // keys held, by table code
+
+    // The versions of `flat`, a new empty list if the key is not held yet.
+    Versions& VersionsOf(std::string_view flat);
   };
 
   void AddLocked(uint64_t pseq, PendingRecord&& rec, size_t bytes);

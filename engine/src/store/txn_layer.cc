@@ -112,24 +112,25 @@ Result<std::optional<std::string_view>> Txn::Get(MDB_dbi dbi, std::string_view k
     found = index.Find(l.range, code, key, &value);
     return found != PendingIndex::Found::kNotCovered;
   }));
-  std::optional<std::string_view> got;
+  // A deferred transaction keeps what it reads of its snapshot (up to
+  // kMostSnapshotBytes a value); the view stays valid for the transaction.
+  const auto keep = [&](std::optional<std::string> v) {
+    return view(l.snapshot.emplace(FlatKey(code, key), std::move(v)).first->second);
+  };
+  const auto keeps = [&](size_t size) { return l.deferred && size <= Layer::kMostSnapshotBytes; };
   switch (found) {
     case PendingIndex::Found::kValue:
-      if (l.deferred && value.size() <= Layer::kMostSnapshotBytes) {
-        return view(l.snapshot.emplace(FlatKey(code, key), std::move(value)).first->second);
-      }
+      if (keeps(value.size())) return keep(std::move(value));
       l.values.push_back(std::move(value));
       return std::optional<std::string_view>(l.values.back());
     case PendingIndex::Found::kDeleted:
-      break;
-    default:
-      POSTBOX_ASSIGN_OR_RETURN(got, RawGet(dbi, key));
+      return keeps(0) ? keep(std::nullopt) : std::nullopt;
+    default: {
+      POSTBOX_ASSIGN_OR_RETURN(auto got, RawGet(dbi, key));
+      if (!keeps(got ? got->size() : 0)) return got;
+      return keep(got ? std::optional<std::string>(*got) : std::nullopt);
+    }
   }
-  if (l.deferred && (!got || got->size() <= Layer::kMostSnapshotBytes)) {
-    const auto kept = got ? std::optional<std::string>(*got) : std::nullopt;
-    return view(l.snapshot.emplace(FlatKey(code, key), kept).first->second);
-  }
-  return got;
 }
 
 Result<std::string*> Txn::Defer(MDB_dbi dbi, std::string_view key,
